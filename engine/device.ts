@@ -1,0 +1,174 @@
+// The one WebGPU device of the process: adapter choice, limits, features, error surfacing,
+// and the GPU-wait helper that stops dawn.node from busy-spinning (KERNELS.md §1).
+import v8 from 'node:v8';
+
+// dawn.node crashes when V8 on-stack-replaces a hot loop (ARCHITECTURE.md). The flag must be
+// set before 'webgpu' is first imported, so this module imports it dynamically below.
+v8.setFlagsFromString('--no-use-osr');
+
+export type Backend = 'auto' | 'vulkan' | 'opengles';
+
+export interface DeviceInfo {
+  backend: string;
+  name: string;
+  vendor: string;
+  architecture: string;
+  software: boolean;
+  subgroupSize: number | null;
+  features: string[];
+}
+
+export interface Gpu {
+  device: GPUDevice;
+  info: DeviceInfo;
+  limits: GPUSupportedLimits;
+  hasSubgroups: boolean;
+  hasTimestamps: boolean;
+}
+
+export const SETUP_HINT =
+  'No WebGPU adapter found. On Debian 12 run (as root): `npm run gpu:setup` ' +
+  '(installs mesa-vulkan-drivers and libvulkan1 from bookworm-backports; Debian 12\'s own Mesa 22 ' +
+  'is refused by Dawn). Or set LBD_BACKEND=opengles to use Dawn\'s GLES backend on stock Mesa.';
+
+let current: Gpu | null = null;
+let pending: Promise<Gpu> | null = null;
+let pendingError: Error | null = null;
+let quiet = false;
+
+/** Set by tests and the benchmark so the adapter line is printed once, or not at all. */
+export function setQuiet(q: boolean): void { quiet = q; }
+
+function isSoftware(info: GPUAdapterInfo): boolean {
+  const s = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+  return /llvmpipe|lavapipe|swiftshader|software|softpipe/.test(s);
+}
+
+async function tryAdapter(backend: 'vulkan' | 'opengles' | 'default'): Promise<GPUAdapter | null> {
+  const webgpu = await import('webgpu');
+  Object.assign(globalThis, webgpu.globals);
+  try {
+    if (backend === 'opengles') {
+      process.env.EGL_PLATFORM ??= 'surfaceless';
+      const gpu = webgpu.create(['backend=opengles']);
+      return await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+    }
+    const gpu = webgpu.create(backend === 'vulkan' ? ['backend=vulkan'] : []);
+    return await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch {
+    return null;
+  }
+}
+
+/** Adapter order: real GPU, then software Vulkan, then Dawn's GLES backend. */
+async function pickAdapter(): Promise<{ adapter: GPUAdapter; backend: string }> {
+  const want = (process.env.LBD_BACKEND ?? 'auto').toLowerCase();
+  if (!['auto', 'vulkan', 'opengles'].includes(want)) {
+    throw new Error(`LBD_BACKEND must be one of auto, vulkan, opengles; got '${want}'`);
+  }
+  if (want !== 'auto') {
+    const a = await tryAdapter(want as 'vulkan' | 'opengles');
+    if (!a) throw new Error(`LBD_BACKEND=${want}: Dawn found no adapter for that backend. ${SETUP_HINT}`);
+    return { adapter: a, backend: want };
+  }
+  // Dawn's default request already prefers a discrete/integrated GPU over a CPU adapter.
+  const first = await tryAdapter('default');
+  if (first) return { adapter: first, backend: 'vulkan' };
+  const gles = await tryAdapter('opengles');
+  if (gles) return { adapter: gles, backend: 'opengles' };
+  throw new Error(SETUP_HINT);
+}
+
+async function init(): Promise<Gpu> {
+  const { adapter, backend } = await pickAdapter();
+  const want: GPUFeatureName[] = ['subgroups', 'timestamp-query', 'shader-f16'];
+  const features = want.filter((f) => adapter.features.has(f));
+  // Ask for the adapter's own (higher) limits, not WebGPU's defaults.
+  const limits: Record<string, number> = {};
+  const keys = [
+    'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
+    'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage',
+    'maxStorageTexturesPerShaderStage', 'maxTextureDimension2D', 'maxUniformBufferBindingSize',
+  ] as const;
+  for (const k of keys) limits[k] = (adapter.limits as unknown as Record<string, number>)[k];
+  const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: limits, label: 'lbd-gpu' });
+  device.addEventListener('uncapturederror', (ev) => {
+    const e = (ev as GPUUncapturedErrorEvent).error;
+    // Dawn's message names the labelled pipeline/buffer; thrown at the next sync point.
+    pendingError ??= new Error(`WebGPU error: ${e.message}`);
+  });
+  void device.lost.then((info) => {
+    if (info.reason !== 'destroyed') pendingError ??= new Error(`WebGPU device lost: ${info.message}`);
+  });
+  const ai = adapter.info;
+  const sgMin = (ai as unknown as { subgroupMinSize?: number }).subgroupMinSize;
+  const sgMax = (ai as unknown as { subgroupMaxSize?: number }).subgroupMaxSize;
+  const info: DeviceInfo = {
+    backend,
+    name: ai.description || ai.device || ai.vendor || 'unknown adapter',
+    vendor: ai.vendor,
+    architecture: ai.architecture,
+    software: isSoftware(ai),
+    subgroupSize: features.includes('subgroups') && sgMin && sgMin === sgMax ? sgMin : null,
+    features,
+  };
+  if (!quiet) {
+    console.log(`lbd-gpu: ${info.name} [${backend}${info.software ? ', software' : ''}` +
+      `${info.subgroupSize ? `, subgroup ${info.subgroupSize}` : ''}]`);
+  }
+  return {
+    device, info, limits: device.limits,
+    hasSubgroups: features.includes('subgroups'),
+    hasTimestamps: features.includes('timestamp-query'),
+  };
+}
+
+/** The process's device; created on first call. */
+export async function getGpu(): Promise<Gpu> {
+  if (current) return current;
+  pending ??= init().then((g) => (current = g));
+  return pending;
+}
+
+/** The device after `getGpu()` resolved; throws if the engine was not started. */
+export function gpu(): Gpu {
+  if (!current) throw new Error('lbd-gpu: the device is not initialised; `await getGpu()` (or `await init()` from engine/index) first');
+  return current;
+}
+
+/** Throws the first uncaptured WebGPU error seen since the last check. */
+export function throwPendingError(): void {
+  if (pendingError) {
+    const e = pendingError;
+    pendingError = null;
+    throw e;
+  }
+}
+
+/**
+ * Awaits a GPU promise (mapAsync, onSubmittedWorkDone) while routing setImmediate through a
+ * 1 ms timer: dawn.node re-queues its event processing with setImmediate while such a promise
+ * is pending, which otherwise spins Node's thread at 100% and steals a core from the GPU
+ * (measured ~2x on lavapipe, KERNELS.md §1). Normal setImmediate is restored afterwards.
+ */
+let waiting = 0;
+const realSetImmediate = globalThis.setImmediate;
+const slowSetImmediate = ((fn: (...a: unknown[]) => void, ...args: unknown[]) =>
+  setTimeout(fn, 1, ...args)) as unknown as typeof setImmediate;
+
+export async function gpuWait<T>(p: Promise<T>): Promise<T> {
+  if (waiting++ === 0) globalThis.setImmediate = slowSetImmediate;
+  try {
+    return await p;
+  } finally {
+    if (--waiting === 0) globalThis.setImmediate = realSetImmediate;
+  }
+}
+
+/** Releases the device so the process can exit. */
+export function destroyGpu(): void {
+  if (current) current.device.destroy();
+  current = null;
+  pending = null;
+}

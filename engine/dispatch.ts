@@ -1,0 +1,198 @@
+// Pipelines and command batching. Every kernel is compiled once per (name, WGSL-changing
+// config); dispatches are recorded into one open compute pass and submitted together at a
+// read-back or when a batch grows large. Sizes reach kernels through a uniform ring buffer.
+import { gpu, gpuWait, throwPendingError } from './device.js';
+import type { KernelSource } from '../kernels/common.js';
+
+/** Dispatches per submit before a batch is flushed without being asked. */
+export let MAX_BATCH = 256;
+export function setMaxBatch(n: number): void { MAX_BATCH = n; }
+
+const RING_BYTES = 256 * 1024;
+const SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we met
+
+const pipelines = new Map<string, GPUComputePipeline>();
+let compileCount = 0;
+
+export function pipelineCount(): number { return compileCount; }
+
+/** Gets (or compiles once) the pipeline for a kernel. `key` must name everything the WGSL depends on. */
+export function getPipeline(src: KernelSource): GPUComputePipeline {
+  let p = pipelines.get(src.key);
+  if (p) return p;
+  const { device } = gpu();
+  const module = device.createShaderModule({ code: src.code, label: src.key });
+  p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: src.key });
+  pipelines.set(src.key, p);
+  compileCount++;
+  return p;
+}
+
+// ---- the batch ----------------------------------------------------------------------------
+
+let encoder: GPUCommandEncoder | null = null;
+let pass: GPUComputePassEncoder | null = null;
+let ring: GPUBuffer | null = null;
+const staging = new ArrayBuffer(RING_BYTES);
+const stagingU32 = new Uint32Array(staging);
+const stagingF32 = new Float32Array(staging);
+let ringUsed = 0;
+let batched = 0;
+const afterSubmit: (() => void)[] = [];
+let dispatchCount = 0;
+
+export function dispatchTotal(): number { return dispatchCount; }
+
+function enc(): GPUCommandEncoder {
+  encoder ??= gpu().device.createCommandEncoder({ label: 'lbd-batch' });
+  return encoder;
+}
+
+function endPass(): void {
+  if (pass) { pass.end(); pass = null; }
+}
+
+/** A uniform value: plain numbers are u32 (or i32 if negative); wrap floats with `f32()`. */
+export type Param = number | { f32: number };
+export const f32 = (x: number): { f32: number } => ({ f32: x });
+
+export interface Binding { buffer: GPUBuffer; offset?: number; size?: number }
+
+export interface DispatchArgs {
+  kernel: KernelSource;
+  /** Storage buffers in binding order 1..n (binding 0 is the uniform block when params are given). */
+  buffers: (GPUBuffer | Binding)[];
+  params?: Param[];
+  workgroups: [number, number?, number?];
+}
+
+export function dispatch(a: DispatchArgs): void {
+  const { device } = gpu();
+  const pipeline = getPipeline(a.kernel);
+  const [x, y = 1, z = 1] = a.workgroups;
+  const maxWg = gpu().limits.maxComputeWorkgroupsPerDimension;
+  if (x > maxWg || y > maxWg || z > maxWg) {
+    throw new Error(`${a.kernel.key}: dispatch ${x}x${y}x${z} exceeds ${maxWg} workgroups per dimension`);
+  }
+  if (x === 0 || y === 0 || z === 0) return;
+  const entries: GPUBindGroupEntry[] = [];
+  if (a.params) {
+    if (a.params.length * 4 > SLOT) throw new Error(`${a.kernel.key}: more than ${SLOT / 4} uniform words`);
+    if (ringUsed + SLOT > RING_BYTES) flush();
+    ring ??= device.createBuffer({ size: RING_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniform-ring' });
+    const base = ringUsed / 4;
+    a.params.forEach((p, i) => {
+      if (typeof p === 'number') {
+        if (p < 0) stagingU32[base + i] = p >>> 0; else stagingU32[base + i] = p;
+      } else stagingF32[base + i] = p.f32;
+    });
+    entries.push({ binding: 0, resource: { buffer: ring, offset: ringUsed, size: Math.max(16, Math.ceil(a.params.length / 4) * 16) } });
+    ringUsed += SLOT;
+  }
+  a.buffers.forEach((b, i) => {
+    const r = b instanceof GPUBuffer ? { buffer: b } : b;
+    entries.push({ binding: i + 1, resource: r });
+  });
+  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: a.kernel.key });
+  pass ??= enc().beginComputePass({ label: 'lbd-pass' });
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  pass.dispatchWorkgroups(x, y, z);
+  dispatchCount++;
+  if (++batched >= MAX_BATCH) flush();
+}
+
+export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+  if (bytes === 0) return;
+  endPass();
+  enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  if (++batched >= MAX_BATCH) flush();
+}
+
+/** Uploads through a mapped staging buffer + copy, so the write is ordered with queued dispatches. */
+export function upload(dst: GPUBuffer, data: ArrayBufferView, dstOffset = 0): void {
+  const bytes = Math.ceil(data.byteLength / 4) * 4;
+  if (bytes === 0) return;
+  const { device } = gpu();
+  const st = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, mappedAtCreation: true, label: 'upload' });
+  new Uint8Array(st.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  st.unmap();
+  copyBuffer(st, 0, dst, dstOffset, bytes);
+  afterSubmit.push(() => st.destroy());
+}
+
+/** Fill with a 32-bit pattern (zeros by default). */
+export function clearBuffer(dst: GPUBuffer, offset: number, bytes: number): void {
+  if (bytes === 0) return;
+  endPass();
+  enc().clearBuffer(dst, offset, Math.ceil(bytes / 4) * 4);
+}
+
+/** Submits everything recorded so far. */
+export function flush(): void {
+  endPass();
+  if (!encoder) return;
+  const { device } = gpu();
+  if (ringUsed > 0 && ring) device.queue.writeBuffer(ring, 0, staging, 0, ringUsed);
+  device.queue.submit([encoder.finish()]);
+  encoder = null;
+  ringUsed = 0;
+  batched = 0;
+  for (const f of afterSubmit.splice(0)) f();
+}
+
+/** Waits until the GPU has finished all submitted work (and surfaces WebGPU errors). */
+export async function sync(): Promise<void> {
+  flush();
+  await gpuWait(gpu().device.queue.onSubmittedWorkDone());
+  throwPendingError();
+}
+
+/** Copies `bytes` from a buffer back to the CPU: one flush and one wait. */
+export async function readBuffer(src: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+  const { device } = gpu();
+  const size = Math.ceil(bytes / 4) * 4;
+  const rb = device.createBuffer({ size: Math.max(4, size), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+  copyBuffer(src, offset, rb, 0, size);
+  flush();
+  try {
+    await gpuWait(rb.mapAsync(GPUMapMode.READ));
+    throwPendingError();
+    return rb.getMappedRange().slice(0, bytes);
+  } finally {
+    rb.destroy();
+  }
+}
+
+// ---- GPU timing ---------------------------------------------------------------------------
+
+/**
+ * Times the GPU work `fn` records, with timestamp queries written by empty passes around it
+ * (falls back to wall time around a sync when the adapter has no timestamp-query).
+ */
+export async function gpuTimeMs(fn: () => void): Promise<number> {
+  const g = gpu();
+  await sync();
+  if (!g.hasTimestamps) {
+    const t0 = performance.now();
+    fn();
+    await sync();
+    return performance.now() - t0;
+  }
+  const { device } = g;
+  const qs = device.createQuerySet({ type: 'timestamp', count: 2, label: 'timer' });
+  const res = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'timer-resolve' });
+  endPass();
+  enc().beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0 } }).end();
+  const saved = MAX_BATCH;
+  MAX_BATCH = Number.MAX_SAFE_INTEGER; // keep the timed work in one submit
+  try { fn(); } finally { MAX_BATCH = saved; }
+  endPass();
+  enc().beginComputePass({ timestampWrites: { querySet: qs, endOfPassWriteIndex: 1 } }).end();
+  enc().resolveQuerySet(qs, 0, 2, res, 0);
+  const out = await readBuffer(res, 0, 16);
+  qs.destroy();
+  res.destroy();
+  const t = new BigUint64Array(out);
+  return Number(t[1] - t[0]) / 1e6;
+}

@@ -1,0 +1,15 @@
+// The engine's public surface.
+export { getGpu, gpu, destroyGpu, setQuiet, type Gpu, type DeviceInfo } from './device.js';
+export { Tensor, tensor, zeros, empty, scalar, numel, type DType, type Shape } from './tensor.js';
+export { scope, memoryStats, trimPool } from './memory.js';
+export { sync, flush, gpuTimeMs, dispatchTotal, pipelineCount } from './dispatch.js';
+export { noGrad, isGradEnabled } from './tape.js';
+export { backward, registry, apply, defineOp, type OpDef, type Ref } from './op.js';
+export * from './ops/elementwise.js';
+export * from './ops/reduce.js';
+export * from './ops/layout.js';
+export * from './ops/matmul.js';
+export * from './ops/softmax.js';
+export * from './ops/loss.js';
+export { Generator, manualSeed, rand, randn, randomTwin, philox, draw } from './random.js';
+export { SGD, type SGDOptions } from './optim.js';

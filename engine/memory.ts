@@ -1,0 +1,130 @@
+// GPU memory: a buffer pool by size class with a live-bytes counter, and `scope(fn)`, which
+// releases what a function allocated except its result and what was kept. GPU memory never
+// waits for JavaScript's garbage collector.
+import { gpu } from './device.js';
+
+const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** A pooled GPU buffer shared by a tensor and its views (reshape); freed when refs reach 0. */
+export class Storage {
+  refs = 1;
+  constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly sizeClass: number) {}
+}
+
+const free = new Map<number, GPUBuffer[]>();
+let liveBytes = 0;
+let pooledBytes = 0;
+let allocCount = 0;
+
+/** Size classes: powers of two up to 64 KiB, then 8 steps per octave (waste ≤ 12.5%). */
+export function sizeClass(bytes: number): number {
+  const b = Math.max(16, Math.ceil(bytes / 16) * 16);
+  if (b <= 65536) return 2 ** Math.ceil(Math.log2(b));
+  const octave = 2 ** Math.floor(Math.log2(b));
+  const step = octave / 8;
+  return Math.ceil(b / step) * step;
+}
+
+export function allocStorage(bytes: number, label = 'tensor'): Storage {
+  const cls = sizeClass(bytes);
+  const max = gpu().limits.maxBufferSize;
+  if (cls > max) throw new Error(`allocation of ${bytes} bytes (${label}) exceeds the device's maxBufferSize ${max}`);
+  const list = free.get(cls);
+  let buffer = list?.pop();
+  if (buffer) pooledBytes -= cls;
+  else {
+    buffer = gpu().device.createBuffer({ size: cls, usage: USAGE(), label });
+    allocCount++;
+  }
+  liveBytes += cls;
+  return new Storage(buffer, bytes, cls);
+}
+
+export function releaseStorage(s: Storage): void {
+  if (--s.refs > 0) return;
+  if (s.refs < 0) throw new Error('storage released twice');
+  liveBytes -= s.sizeClass;
+  pooledBytes += s.sizeClass;
+  let list = free.get(s.sizeClass);
+  if (!list) free.set(s.sizeClass, (list = []));
+  list.push(s.buffer);
+}
+
+export interface MemoryStats { liveBytes: number; pooledBytes: number; buffersCreated: number }
+export function memoryStats(): MemoryStats {
+  return { liveBytes, pooledBytes, buffersCreated: allocCount };
+}
+
+/** Destroys every pooled (free) buffer. */
+export function trimPool(): void {
+  for (const list of free.values()) for (const b of list) b.destroy();
+  free.clear();
+  pooledBytes = 0;
+}
+
+// ---- scopes ----------------------------------------------------------------------------
+
+/** What a scope tracks: anything that owns GPU memory. */
+export interface Disposable {
+  disposed: boolean;
+  kept: boolean;
+  dispose(): void;
+}
+
+const scopes: Set<Disposable>[] = [];
+
+/** Called by every new tensor: the innermost open scope takes charge of it. */
+export function track(t: Disposable): void {
+  const s = scopes[scopes.length - 1];
+  if (s) s.add(t);
+}
+
+function collect(value: unknown, into: Set<Disposable>, seen = new Set<unknown>()): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  if ('disposed' in value && 'kept' in value && 'dispose' in value) {
+    into.add(value as Disposable);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collect(v, into, seen);
+  else if (value instanceof Map) for (const v of value.values()) collect(v, into, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collect(v, into, seen);
+  }
+}
+
+function closeScope(result: unknown): void {
+  const mine = scopes.pop()!;
+  const out = new Set<Disposable>();
+  collect(result, out);
+  const parent = scopes[scopes.length - 1];
+  for (const t of mine) {
+    if (t.disposed || t.kept) continue;
+    if (out.has(t)) parent?.add(t);
+    else t.dispose();
+  }
+}
+
+/**
+ * Runs fn and disposes every tensor it created, except those in its result (a tensor, or
+ * arrays / plain objects / Maps holding tensors) and those marked with `keep()`.
+ * Works with async functions too (the scope stays open until the promise settles).
+ */
+export function scope<T>(fn: () => T): T {
+  scopes.push(new Set());
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    closeScope(undefined);
+    throw e;
+  }
+  if (result instanceof Promise) {
+    return result.then(
+      (v) => { closeScope(v); return v; },
+      (e) => { closeScope(undefined); throw e; },
+    ) as T;
+  }
+  closeScope(result);
+  return result;
+}

@@ -1,0 +1,135 @@
+// One op, one declaration: forward (dispatches kernels), backward (written with other ops),
+// a float64 reference (plain loops), and the test cases the registry-walking tests use.
+import { Tensor, fmtShape, type DType } from './tensor.js';
+import { isGradEnabled, noGrad, topoOrder, type Node } from './tape.js';
+
+/** A float64 array with a shape: what references take and return. */
+export interface Ref {
+  shape: number[];
+  data: Float64Array;
+}
+
+export interface InputSpec {
+  shape: number[];
+  dtype?: DType;
+  /** Sampling range for f32 inputs (default [-2, 2]). */
+  range?: [number, number];
+  /** For integer inputs: values drawn from [0, ints). */
+  ints?: number;
+  /** False for inputs that take no gradient (labels, indices, masks). */
+  grad?: boolean;
+  /** Keeps |x| away from 0 (log, div, sqrt, pow bases). */
+  awayFromZero?: number;
+  /** Draws distinct values (max/argmax-style ops: ties make gradients ill-defined). */
+  distinct?: boolean;
+}
+
+export interface TestCase {
+  inputs: InputSpec[];
+  attrs?: Record<string, unknown>;
+  /** Relative tolerance for the forward check (default 1e-4). */
+  tol?: number;
+  /** Tolerance for the gradient check (default 2e-3). */
+  gradTol?: number;
+}
+
+export interface OpDef {
+  name: string;
+  forward(inputs: Tensor[], attrs: Record<string, unknown>, saved: Record<string, unknown>): Tensor;
+  /** Gradients of each input given the output's gradient; null where an input takes none. */
+  backward?(grad: Tensor, node: Node): (Tensor | null)[];
+  reference(inputs: Ref[], attrs: Record<string, unknown>): Ref;
+  cases: TestCase[];
+}
+
+export const registry = new Map<string, OpDef>();
+
+export function defineOp(def: OpDef): OpDef {
+  if (registry.has(def.name)) throw new Error(`op '${def.name}' is declared twice`);
+  registry.set(def.name, def);
+  return def;
+}
+
+/** Runs an op: forward without recording, then one tape node if a gradient is needed. */
+export function apply(def: OpDef, inputs: Tensor[], attrs: Record<string, unknown> = {}): Tensor {
+  for (const t of inputs) {
+    if (!(t instanceof Tensor)) throw new Error(`${def.name}: expected tensors as inputs, got ${String(t)}`);
+    if (t.disposed) throw new Error(`${def.name}: input ${t} was already disposed`);
+  }
+  const saved: Record<string, unknown> = {};
+  const out = noGrad(() => def.forward(inputs, attrs, saved));
+  if (def.backward && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op: def, inputs, attrs, saved, output: out };
+  }
+  return out;
+}
+
+const opByName = (n: string): OpDef => {
+  const d = registry.get(n);
+  if (!d) throw new Error(`op '${n}' is not registered`);
+  return d;
+};
+
+/**
+ * Reverse-mode autodiff from `root`. Leaf tensors with requiresGrad accumulate into `.grad`
+ * (kept alive until zeroGrad/dispose); intermediate gradients are freed as soon as used.
+ * The graph is released afterwards unless `retainGraph`.
+ */
+export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+  if (!root.requiresGrad) throw new Error(`backward(): ${root} does not require grad (no trainable input reached it, or it was made under noGrad)`);
+  if (!grad && root.size !== 1) throw new Error(`backward(): ${root} is not a scalar; pass the output gradient explicitly`);
+  if (grad && grad.shape.join() !== root.shape.join()) {
+    throw new Error(`backward(): gradient shape ${fmtShape(grad.shape)} does not match output ${fmtShape(root.shape)}`);
+  }
+  const add = opByName('add');
+  const fill = opByName('fill');
+  noGrad(() => {
+    const grads = new Map<Tensor, Tensor>();
+    const seed = grad ?? apply(fill, [], { shape: root.shape, value: 1 });
+    const order = topoOrder(root);
+    const accumulate = (t: Tensor, g: Tensor): void => {
+      if (g.shape.join() !== t.shape.join()) {
+        throw new Error(`internal: gradient ${fmtShape(g.shape)} for input ${fmtShape(t.shape)}`);
+      }
+      if (t.node) {
+        const prev = grads.get(t);
+        if (prev) { grads.set(t, apply(add, [prev, g])); prev.dispose(); g.dispose(); } else grads.set(t, g);
+      } else if (t.requiresGrad) {
+        if (t.grad) {
+          const sum = apply(add, [t.grad, g]).keep();
+          t.grad.dispose();
+          g.dispose();
+          t.grad = sum;
+        } else t.grad = g.keep();
+      } else g.dispose();
+    };
+    if (root.node) grads.set(root, seed);
+    else { accumulate(root, seed); return; }
+    for (let i = order.length - 1; i >= 0; i--) {
+      const node = order[i];
+      const g = grads.get(node.output);
+      if (!g) continue;
+      grads.delete(node.output);
+      const gi = node.op.backward!(g, node);
+      node.inputs.forEach((inp, k) => {
+        const gk = gi[k];
+        if (!gk) return;
+        if (inp.requiresGrad) accumulate(inp, gk === g ? gk.view(gk.shape) : gk);
+        else if (gk !== g) gk.dispose();
+      });
+      if (g !== seed || !grad) g.dispose();
+    }
+    if (!opts.retainGraph) for (const n of order) n.output.node = null;
+  });
+}
+
+declare module './tensor.js' {
+  interface Tensor {
+    /** Reverse-mode autodiff from this (scalar) tensor; see backward(). */
+    backward(grad?: Tensor, opts?: { retainGraph?: boolean }): void;
+  }
+}
+Tensor.prototype.backward = function (this: Tensor, grad?: Tensor, opts?: { retainGraph?: boolean }) {
+  backward(this, grad, opts);
+};

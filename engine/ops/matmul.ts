@@ -1,0 +1,128 @@
+// Matrix products: [M,K]·[K,N], batched [B,M,K]·[B,K,N] (a 2-d side is shared by the batch),
+// either operand transposed. The kernel structure and tile sizes come from a per-adapter config.
+import * as math from 'mathjs';
+import { defineOp, apply, type Ref } from '../op.js';
+import { dispatch } from '../dispatch.js';
+import { gpu } from '../device.js';
+import { empty, fmtShape, Tensor } from '../tensor.js';
+import { matmulKernel, matmulTile, type MatmulConfig } from '../../kernels/matmul.js';
+import { transpose, reshape } from './layout.js';
+import { sumTo } from './reduce.js';
+
+export type MatmulStructure = 'subgroup' | 'tiled';
+let forced: MatmulStructure | null = (process.env.LBD_MATMUL as MatmulStructure) || null;
+let subgroupRows = 16;
+let subgroupStrips: number | null = null;
+let tiled = { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 };
+
+/** Overrides the automatic choice (tests and the benchmark compare structures). */
+export function setMatmulOptions(o: { structure?: MatmulStructure | null; rows?: number; strips?: number | null; tiled?: typeof tiled }): void {
+  if (o.structure !== undefined) forced = o.structure;
+  if (o.rows !== undefined) subgroupRows = o.rows;
+  if (o.strips !== undefined) subgroupStrips = o.strips;
+  if (o.tiled) tiled = o.tiled;
+}
+
+/** The config for one product: 8-wide subgroups get the broadcast kernel (KERNELS.md §3). */
+export function matmulConfig(M: number, N: number, K: number): MatmulConfig {
+  const g = gpu();
+  const sg = g.info.subgroupSize;
+  const structure = forced ?? (g.hasSubgroups && sg === 8 ? 'subgroup' : 'tiled');
+  if (structure === 'subgroup') {
+    if (!g.hasSubgroups || !sg) throw new Error('matmul: the subgroup kernel needs the adapter\'s subgroups feature with a fixed subgroup size');
+    // 64-wide tiles pay off on wide outputs; narrow ones waste half the lanes.
+    const strips = subgroupStrips ?? (N >= 64 * 8 && M >= 64 ? 2 : 1);
+    return { kind: 'subgroup', lanes: sg, rows: subgroupRows, strips, vecA: K % 4 === 0, vecB: N % 4 === 0 };
+  }
+  return { kind: 'tiled', ...tiled };
+}
+
+/** C = A·B on contiguous operands: a [B?, M, K], b [B?, K, N]. */
+function product(a: Tensor, b: Tensor): Tensor {
+  const batched = a.ndim === 3 || b.ndim === 3;
+  const B = batched ? (a.ndim === 3 ? a.shape[0] : b.shape[0]) : 1;
+  const [M, K] = a.shape.slice(-2);
+  const [K2, N] = b.shape.slice(-2);
+  if (K !== K2) throw new Error(`matmul: inner dimensions differ: ${fmtShape(a.shape)} · ${fmtShape(b.shape)}`);
+  if (a.ndim === 3 && b.ndim === 3 && a.shape[0] !== b.shape[0]) throw new Error(`matmul: batch sizes differ: ${fmtShape(a.shape)} · ${fmtShape(b.shape)}`);
+  const out = empty(batched ? [B, M, N] : [M, N], 'f32', 'matmul');
+  if (M * N === 0) return out;
+  if (K === 0) throw new Error('matmul: K = 0 is not supported');
+  const cfg = matmulConfig(M, N, K);
+  const [tm, tn] = matmulTile(cfg);
+  dispatch({
+    kernel: matmulKernel(cfg),
+    buffers: [a.buffer, b.buffer, out.buffer],
+    params: [M, N, K, B, a.ndim === 3 ? M * K : 0, b.ndim === 3 ? K * N : 0, M * N, 0],
+    workgroups: [Math.ceil(N / tn), Math.ceil(M / tm), B],
+  });
+  return out;
+}
+
+function refMatmul([a, b]: Ref[], attrs: Record<string, unknown>): Ref {
+  const get = (r: Ref, bi: number, t: boolean): number[][] => {
+    const [R, C] = r.shape.slice(-2);
+    const off = r.shape.length === 3 ? bi * R * C : 0;
+    const m: number[][] = [];
+    for (let i = 0; i < R; i++) m.push(Array.from(r.data.subarray(off + i * C, off + (i + 1) * C)));
+    return t ? (math.transpose(m) as number[][]) : m;
+  };
+  const B = a.shape.length === 3 ? a.shape[0] : b.shape.length === 3 ? b.shape[0] : 1;
+  const batched = a.shape.length === 3 || b.shape.length === 3;
+  const out: number[] = [];
+  let M = 0, N = 0;
+  for (let bi = 0; bi < B; bi++) {
+    const c = math.multiply(get(a, bi, !!attrs.transA), get(b, bi, !!attrs.transB)) as number[][];
+    M = c.length; N = c[0].length;
+    for (const row of c) out.push(...row);
+  }
+  return { shape: batched ? [B, M, N] : [M, N], data: Float64Array.from(out) };
+}
+
+const matmulDef = defineOp({
+  name: 'matmul',
+  forward([a, b], attrs) {
+    for (const t of [a, b]) {
+      if (t.dtype !== 'f32' || t.ndim < 2 || t.ndim > 3) throw new Error(`matmul: operands must be 2-d or 3-d f32, got ${t}`);
+    }
+    const at = attrs.transA ? transpose(a) : a;
+    const bt = attrs.transB ? transpose(b) : b;
+    const out = product(at, bt);
+    if (at !== a) at.dispose();
+    if (bt !== b) bt.dispose();
+    return out;
+  },
+  backward(g, node) {
+    const [a, b] = node.inputs;
+    const { transA, transB } = node.attrs as { transA: boolean; transB: boolean };
+    // C = op(A)·op(B): dop(A) = g·op(B)ᵀ, dop(B) = op(A)ᵀ·g
+    const ga = transA ? matmul(b, g, { transA: transB, transB: true }) : matmul(g, b, { transB: !transB });
+    const gb = transB ? matmul(g, a, { transA: true, transB: transA }) : matmul(a, g, { transA: !transA });
+    return [sumTo(ga, a.shape), sumTo(gb, b.shape)];
+  },
+  reference: refMatmul,
+  cases: [
+    { inputs: [{ shape: [7, 5] }, { shape: [5, 3] }] },
+    { inputs: [{ shape: [1, 1] }, { shape: [1, 9] }] },
+    { inputs: [{ shape: [17, 8] }, { shape: [8, 36] }] },
+    { inputs: [{ shape: [5, 7] }, { shape: [5, 3] }], attrs: { transA: true } },
+    { inputs: [{ shape: [7, 5] }, { shape: [3, 5] }], attrs: { transB: true } },
+    { inputs: [{ shape: [4, 6] }, { shape: [9, 4] }], attrs: { transA: true, transB: true } },
+    { inputs: [{ shape: [3, 6, 8] }, { shape: [3, 8, 12] }] },
+    { inputs: [{ shape: [6, 4] }, { shape: [2, 4, 5] }] },
+    { inputs: [{ shape: [2, 5, 4] }, { shape: [4, 7] }] },
+    { inputs: [{ shape: [33, 70] }, { shape: [70, 65] }] },
+  ],
+});
+
+export interface MatmulOptions { transA?: boolean; transB?: boolean }
+
+/** a·b (optionally with either side transposed). a [..., M, K] with b 2-d folds the leading axes into M. */
+export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
+  if (a.ndim > 3 && b.ndim === 2 && !o.transA) {
+    const lead = a.shape.slice(0, -1);
+    const y = apply(matmulDef, [reshape(a, [-1, a.shape[a.ndim - 1]]), b], { transA: false, transB: !!o.transB });
+    return reshape(y, [...lead, y.shape[1]]);
+  }
+  return apply(matmulDef, [a, b], { transA: !!o.transA, transB: !!o.transB });
+}

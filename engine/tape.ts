@@ -1,0 +1,53 @@
+// The tape: each op applied to a tensor that needs a gradient leaves a Node on its output;
+// backward() walks those nodes in reverse topological order. Backward rules are written with
+// other ops and run with recording off.
+import type { Tensor } from './tensor.js';
+import type { OpDef } from './op.js';
+
+export interface Node {
+  op: OpDef;
+  inputs: Tensor[];
+  attrs: Record<string, unknown>;
+  /** Whatever the forward chose to keep for its backward (tensors or plain values). */
+  saved: Record<string, unknown>;
+  output: Tensor;
+}
+
+let enabled = true;
+
+export function isGradEnabled(): boolean { return enabled; }
+
+/** Runs fn with recording off: nothing it computes gets a gradient. */
+export function noGrad<T>(fn: () => T): T {
+  const prev = enabled;
+  enabled = false;
+  try {
+    const r = fn();
+    if (r instanceof Promise) {
+      // keep recording off until the async function finishes
+      return r.finally(() => { enabled = prev; }) as T;
+    }
+    enabled = prev;
+    return r;
+  } catch (e) {
+    enabled = prev;
+    throw e;
+  }
+}
+
+/** Nodes reachable from `root`, inputs before outputs. */
+export function topoOrder(root: Tensor): Node[] {
+  const order: Node[] = [];
+  const seen = new Set<Node>();
+  // iterative DFS: deep graphs (DenseNet) would overflow a recursive one
+  const stack: [Node, boolean][] = root.node ? [[root.node, false]] : [];
+  while (stack.length) {
+    const [n, done] = stack.pop()!;
+    if (done) { order.push(n); continue; }
+    if (seen.has(n)) continue;
+    seen.add(n);
+    stack.push([n, true]);
+    for (const t of n.inputs) if (t.node && !seen.has(t.node)) stack.push([t.node, false]);
+  }
+  return order;
+}

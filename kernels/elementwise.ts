@@ -1,0 +1,56 @@
+// Elementwise kernels: any expression over up to three inputs with numpy broadcasting.
+// `expr` is WGSL over a, b, c (typed T), the uniforms s0, s1 (f32) and T(...) splats, so the
+// same text serves scalars and the vec4 fast path for contiguous, same-shape operands.
+import { MAX_DIMS, WG, stridedOffsetFn, type KernelSource, type ScalarType } from './common.js';
+
+export interface ElementwiseConfig {
+  /** Distinguishes kernels in the cache: the op name. */
+  name: string;
+  expr: string;
+  arity: number;
+  /** 'contiguous': every input has the output's shape; 'vec4': same, n % 4 == 0, f32 only. */
+  layout: 'strided' | 'contiguous' | 'vec4';
+  inType?: ScalarType;
+  outType?: ScalarType;
+}
+
+const NAMES = ['a', 'b', 'c'];
+
+export function elementwiseKernel(c: ElementwiseConfig): KernelSource {
+  const inT = c.inType ?? 'f32';
+  const outT = c.outType ?? 'f32';
+  const vec = c.layout === 'vec4';
+  const T = vec ? `vec4<${inT}>` : inT;
+  const OT = vec ? `vec4<${outT}>` : outT;
+  const dimsDecl = c.layout === 'strided'
+    ? `shape: array<vec4<u32>, ${MAX_DIMS / 4}>,\n` + NAMES.slice(0, c.arity).map((n) => `  st_${n}: array<vec4<u32>, ${MAX_DIMS / 4}>,`).join('\n')
+    : '';
+  const binds = NAMES.slice(0, c.arity)
+    .map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> in_${n}: array<${T}>;`).join('\n');
+  const offs = c.layout === 'strided'
+    ? NAMES.slice(0, c.arity).map((n) => stridedOffsetFn(`off_${n}`, 'shape', `st_${n}`)).join('\n')
+    : '';
+  const loads = NAMES.slice(0, c.arity)
+    .map((n) => `    let ${n} = in_${n}[${c.layout === 'strided' ? `off_${n}(i)` : 'i'}];`).join('\n');
+  const code = `
+alias T = ${T};
+struct Params {
+  n: u32, ndim: u32, s0: f32, s1: f32,
+  ${dimsDecl}
+}
+@group(0) @binding(0) var<uniform> P: Params;
+${binds}
+@group(0) @binding(${c.arity + 1}) var<storage, read_write> out: array<${OT}>;
+${offs}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let s0 = P.s0;
+  let s1 = P.s1;
+  let step = nwg.x * ${WG}u;
+  for (var i = gid.x; i < P.n; i = i + step) {
+${loads}
+    out[i] = ${OT}(${c.expr});
+  }
+}`;
+  return { key: `ew.${c.name}.${c.layout}.${inT}.${outT}`, code };
+}

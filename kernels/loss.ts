@@ -1,0 +1,81 @@
+// Cross-entropy with integer labels on logits laid out [N, C, S] (S = spatial positions,
+// 1 for plain classification). One thread per (n, s) position. A label equal to the ignore
+// index gives loss 0 and gradient 0; any other label outside [0, C) gives NaN (never silent).
+import { WG, type KernelSource } from './common.js';
+
+const PARAMS = `
+struct Params { N: u32, C: u32, S: u32, ignore: i32 }
+@group(0) @binding(0) var<uniform> P: Params;`;
+
+const LSE = `
+    let base = n * P.C * P.S + s;
+    var m = -3.402823e38;
+    var z = 0.0;
+    for (var c = 0u; c < P.C; c = c + 1u) {
+      let v = logits[base + c * P.S];
+      if (v > m) { z = z * exp(m - v) + 1.0; m = v; } else { z = z + exp(v - m); }
+    }
+    let lse = m + log(z);`;
+
+export function crossEntropyKernel(): KernelSource {
+  const code = `${PARAMS}
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<i32>;
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  for (var o = gid.x; o < P.N * P.S; o = o + nwg.x * ${WG}u) {
+    let n = o / P.S;
+    let s = o % P.S;
+    let y = labels[o];
+    if (y == P.ignore) { loss[o] = 0.0; continue; }
+    if (y < 0 || u32(y) >= P.C) { loss[o] = bitcast<f32>(0x7fc00000u + 0u * P.C); continue; } // runtime NaN: WGSL rejects a constant one
+${LSE}
+    loss[o] = lse - logits[base + u32(y) * P.S];
+  }
+}`;
+  return { key: 'cross_entropy.fwd', code };
+}
+
+/** d logits[n, c, s] = g[n, s] · (softmax - onehot(label)). */
+export function crossEntropyGradKernel(): KernelSource {
+  const code = `${PARAMS}
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<i32>;
+@group(0) @binding(3) var<storage, read> g: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  for (var o = gid.x; o < P.N * P.S; o = o + nwg.x * ${WG}u) {
+    let n = o / P.S;
+    let s = o % P.S;
+    let y = labels[o];
+    let base0 = n * P.C * P.S + s;
+    if (y == P.ignore || y < 0 || u32(y) >= P.C) {
+      for (var c = 0u; c < P.C; c = c + 1u) { dx[base0 + c * P.S] = 0.0; }
+      continue;
+    }
+${LSE}
+    let go = g[o];
+    for (var c = 0u; c < P.C; c = c + 1u) {
+      let p = exp(logits[base + c * P.S] - lse);
+      dx[base + c * P.S] = go * (p - select(0.0, 1.0, c == u32(y)));
+    }
+  }
+}`;
+  return { key: 'cross_entropy.bwd', code };
+}
+
+/** mask[i] = 1 where labels[i] != ignore, else 0 (the divisor of a mean over valid labels). */
+export function labelMaskKernel(): KernelSource {
+  const code = `
+struct Params { n: u32, ignore: i32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> labels: array<i32>;
+@group(0) @binding(2) var<storage, read_write> mask: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  for (var i = gid.x; i < P.n; i = i + nwg.x * ${WG}u) { mask[i] = select(1.0, 0.0, labels[i] == P.ignore); }
+}`;
+  return { key: 'label_mask', code };
+}

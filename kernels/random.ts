@@ -1,0 +1,58 @@
+// Philox4x32-10 (Salmon et al. 2011), counter-based. Element i of a draw with (seed, stream,
+// offset) is word i % 4 of philox(counter = (floor(i/4) + offset, stream, 0, 0),
+// key = (seed lo, seed hi)). engine/random.ts holds the TypeScript twin (same bits).
+import { WG, type KernelSource } from './common.js';
+
+export const PHILOX_WGSL = `
+fn mulhi32(a: u32, b: u32) -> u32 {
+  let al = a & 0xffffu; let ah = a >> 16u;
+  let bl = b & 0xffffu; let bh = b >> 16u;
+  let ll = al * bl; let lh = al * bh; let hl = ah * bl; let hh = ah * bh;
+  let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+  return hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+}
+fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+  var c = ctr;
+  var k = key;
+  for (var r = 0u; r < 10u; r = r + 1u) {
+    let hi0 = mulhi32(0xD2511F53u, c.x); let lo0 = 0xD2511F53u * c.x;
+    let hi1 = mulhi32(0xCD9E8D57u, c.z); let lo1 = 0xCD9E8D57u * c.z;
+    c = vec4<u32>(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+    k = k + vec2<u32>(0x9E3779B9u, 0xBB67AE85u);
+  }
+  return c;
+}
+// 24 random bits -> (0, 1), exactly representable in f32 and f64: (2m + 1) / 2^24
+fn unit(x: u32) -> f32 { return f32((x >> 9u) * 2u + 1u) * 5.9604644775390625e-8; }
+`;
+
+/** kind 'uniform': lo + (hi - lo) * u;  kind 'normal': mean + std * Box-Muller(u0, u1). */
+export function randomKernel(kind: 'uniform' | 'normal'): KernelSource {
+  const body = kind === 'uniform'
+    ? `
+    let bits = philox(vec4<u32>(q + P.offset, P.stream, 0u, 0u), vec2<u32>(P.seedLo, P.seedHi));
+    let u = vec4<f32>(unit(bits.x), unit(bits.y), unit(bits.z), unit(bits.w));
+    let v = P.a + (P.b - P.a) * u;`
+    : `
+    let bits = philox(vec4<u32>(q + P.offset, P.stream, 0u, 0u), vec2<u32>(P.seedLo, P.seedHi));
+    let r0 = sqrt(-2.0 * log(unit(bits.x)));
+    let t0 = 6.283185307179586 * unit(bits.y);
+    let r1 = sqrt(-2.0 * log(unit(bits.z)));
+    let t1 = 6.283185307179586 * unit(bits.w);
+    let v = P.a + P.b * vec4<f32>(r0 * cos(t0), r0 * sin(t0), r1 * cos(t1), r1 * sin(t1));`;
+  const code = `
+struct Params { n: u32, seedLo: u32, seedHi: u32, offset: u32, stream: u32, a: f32, b: f32, pad: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+${PHILOX_WGSL}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let quads = (P.n + 3u) / 4u;
+  for (var q = gid.x; q < quads; q = q + nwg.x * ${WG}u) {
+${body}
+    let i = q * 4u;
+    for (var j = 0u; j < 4u; j = j + 1u) { if (i + j < P.n) { y[i + j] = v[j]; } }
+  }
+}`;
+  return { key: `random.${kind}`, code };
+}

@@ -1,0 +1,82 @@
+// Reductions over the middle axis of a [A, R, C] view (any set of contiguous axes maps to it;
+// other axis sets are permuted first by the engine). sum (with a scale, for mean), max, and
+// logsumexp (online max + rescaled sum, so it never overflows).
+import { WG, type KernelSource } from './common.js';
+
+export type ReduceKind = 'sum' | 'max' | 'lse';
+
+// (m, s) state for each kind: sum keeps s only, max keeps m only, lse keeps both.
+const INIT = { sum: 'var m = 0.0; var s = 0.0;', max: 'var m = -3.402823e38; var s = 0.0;', lse: 'var m = -3.402823e38; var s = 0.0;' };
+const STEP = {
+  sum: 's = s + x;',
+  max: 'm = max(m, x);',
+  lse: 'if (x > m) { s = s * exp(m - x) + 1.0; m = x; } else { s = s + exp(x - m); }',
+};
+const MERGE = {
+  sum: 's = s + s2;',
+  max: 'm = max(m, m2);',
+  lse: 'let mm = max(m, m2); s = s * exp(m - mm) + s2 * exp(m2 - mm); m = mm;',
+};
+const RESULT = { sum: 's * P.scale', max: 'm', lse: 'm + log(s)' };
+
+const PARAMS = `
+struct Params { A: u32, R: u32, C: u32, scale: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;`;
+
+/** One thread per output (a, c), looping over r: reads along c are coalesced. */
+export function reduceColsKernel(kind: ReduceKind): KernelSource {
+  const code = `${PARAMS}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let total = P.A * P.C;
+  for (var o = gid.x; o < total; o = o + nwg.x * ${WG}u) {
+    let a = o / P.C;
+    let c = o % P.C;
+    let base = a * P.R * P.C + c;
+    ${INIT[kind]}
+    for (var r = 0u; r < P.R; r = r + 1u) {
+      let x = x[base + r * P.C];
+      ${STEP[kind]}
+    }
+    y[o] = ${RESULT[kind]};
+  }
+}`;
+  return { key: `reduce.cols.${kind}`, code };
+}
+
+/** One workgroup per row (C == 1, long R): strided partials, then a tree in workgroup memory. */
+export function reduceRowsKernel(kind: ReduceKind): KernelSource {
+  const code = `${PARAMS}
+var<workgroup> sm: array<f32, ${WG}>;
+var<workgroup> ss: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  for (var row = wid.x + wid.y * nwg.x; row < P.A; row = row + nwg.x * nwg.y) {
+    let base = row * P.R;
+    ${INIT[kind]}
+    for (var r = li; r < P.R; r = r + ${WG}u) {
+      let x = x[base + r];
+      ${STEP[kind]}
+    }
+    sm[li] = m;
+    ss[li] = s;
+    workgroupBarrier();
+    for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+      if (li < w) {
+        let m2 = sm[li + w];
+        let s2 = ss[li + w];
+        ${MERGE[kind]}
+        sm[li] = m;
+        ss[li] = s;
+      }
+      workgroupBarrier();
+    }
+    if (li == 0u) { y[row] = ${RESULT[kind]}; }
+    workgroupBarrier();
+  }
+}`;
+  return { key: `reduce.rows.${kind}`, code };
+}

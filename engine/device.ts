@@ -44,6 +44,10 @@ function isSoftware(info: GPUAdapterInfo): boolean {
   return /llvmpipe|lavapipe|swiftshader|software|softpipe/.test(s);
 }
 
+// Dawn instances must stay reachable: one collected by GC takes its device down with it
+// (seen here as 'futex facility returned an unexpected error code' crashes).
+const instances: GPU[] = [];
+
 async function tryAdapter(backend: 'vulkan' | 'opengles' | 'default'): Promise<GPUAdapter | null> {
   const webgpu = await import('webgpu');
   Object.assign(globalThis, webgpu.globals);
@@ -51,9 +55,11 @@ async function tryAdapter(backend: 'vulkan' | 'opengles' | 'default'): Promise<G
     if (backend === 'opengles') {
       process.env.EGL_PLATFORM ??= 'surfaceless';
       const gpu = webgpu.create(['backend=opengles']);
+      instances.push(gpu);
       return await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
     }
     const gpu = webgpu.create(backend === 'vulkan' ? ['backend=vulkan'] : []);
+    instances.push(gpu);
     return await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch {
     return null;

@@ -40,8 +40,10 @@ let ringUsed = 0;
 let batched = 0;
 const afterSubmit: (() => void)[] = [];
 let dispatchCount = 0;
+let submitCount = 0;
 
 export function dispatchTotal(): number { return dispatchCount; }
+export function submitTotal(): number { return submitCount; }
 
 function enc(): GPUCommandEncoder {
   encoder ??= gpu().device.createCommandEncoder({ label: 'lbd-batch' });
@@ -135,6 +137,7 @@ export function flush(): void {
   const { device } = gpu();
   if (ringUsed > 0 && ring) device.queue.writeBuffer(ring, 0, staging, 0, ringUsed);
   device.queue.submit([encoder.finish()]);
+  submitCount++;
   encoder = null;
   ringUsed = 0;
   batched = 0;

@@ -2,7 +2,7 @@
 export { getGpu, gpu, destroyGpu, setQuiet, type Gpu, type DeviceInfo } from './device.js';
 export { Tensor, tensor, zeros, empty, scalar, numel, type DType, type Shape } from './tensor.js';
 export { scope, memoryStats, trimPool } from './memory.js';
-export { sync, flush, gpuTimeMs, dispatchTotal, pipelineCount } from './dispatch.js';
+export { sync, flush, gpuTimeMs, dispatchTotal, submitTotal, pipelineCount, setMaxBatch } from './dispatch.js';
 export { noGrad, isGradEnabled } from './tape.js';
 export { backward, registry, apply, defineOp, type OpDef, type Ref } from './op.js';
 export * from './ops/elementwise.js';

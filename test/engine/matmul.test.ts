@@ -1,0 +1,73 @@
+// Both matmul structures (subgroup broadcast, shared-memory tiles) against a float64 loop on
+// shapes that are not multiples of any tile, batched, with K and N not multiples of 4.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { matmul, setMatmulOptions, matmulConfig } from '../../engine/ops/matmul.js';
+import { scope } from '../../engine/memory.js';
+import { tensor } from '../../engine/tensor.js';
+import { gpu } from '../../engine/device.js';
+import { ready, rng, assertClose, noLeak } from '../helpers.js';
+
+const test = suite('matmul');
+test.before(async () => { await ready; });
+test.after(() => setMatmulOptions({ structure: null, strips: null, rows: 16 }));
+
+// Node runs with --no-use-osr (dawn.node needs it), so a long loop only gets compiled when it
+// sits in a function that is called many times: hence the row function.
+function refRow(a: Float64Array, aOff: number, b: Float64Array, bOff: number, c: Float64Array, cOff: number, N: number, K: number): void {
+  for (let j = 0; j < N; j++) {
+    let s = 0;
+    for (let k = 0; k < K; k++) s += a[aOff + k] * b[bOff + k * N + j];
+    c[cOff + j] = s;
+  }
+}
+
+function refMatmul(a: Float64Array, b: Float64Array, B: number, M: number, N: number, K: number): Float64Array {
+  const c = new Float64Array(B * M * N);
+  for (let bi = 0; bi < B; bi++) for (let i = 0; i < M; i++) refRow(a, (bi * M + i) * K, b, bi * K * N, c, (bi * M + i) * N, N, K);
+  return c;
+}
+
+const shapes: [number, number, number, number][] = [
+  [1, 1, 1, 1], [1, 3, 5, 7], [1, 17, 33, 9], [1, 64, 64, 64], [1, 130, 257, 66], [3, 19, 40, 12], [2, 9, 130, 31],
+];
+
+const structures: [string, Parameters<typeof setMatmulOptions>[0]][] = [
+  ['subgroup 16x32', { structure: 'subgroup', strips: 1, rows: 16 }],
+  ['subgroup 16x64', { structure: 'subgroup', strips: 2, rows: 16 }],
+  ['subgroup 8x32', { structure: 'subgroup', strips: 1, rows: 8 }],
+  ['tiled 64x64', { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 } }],
+  ['tiled 32x32', { structure: 'tiled', tiled: { tileM: 32, tileN: 32, threadM: 2, threadN: 4, tileK: 8 } }],
+];
+
+for (const [name, opts] of structures) {
+  test(`${name}: matches float64 on awkward shapes`, async () => {
+    if (opts.structure === 'subgroup' && gpu().info.subgroupSize !== 8) return; // kernel needs 8-wide subgroups
+    setMatmulOptions(opts);
+    const r = rng(7);
+    for (const [B, M, N, K] of shapes) {
+      await noLeak(`${name} ${B}x${M}x${N}x${K}`, () => scope(async () => {
+        const a = Float64Array.from({ length: B * M * K }, () => Math.fround(r() * 2 - 1));
+        const b = Float64Array.from({ length: B * K * N }, () => Math.fround(r() * 2 - 1));
+        const ta = tensor(a, B > 1 ? [B, M, K] : [M, K]);
+        const tb = tensor(b, B > 1 ? [B, K, N] : [K, N]);
+        const c = matmul(ta, tb);
+        assertClose(await c.data(), refMatmul(a, b, B, M, N, K), 1e-4 * Math.sqrt(K), `${name} ${B}x${M}x${N}x${K}`);
+      }));
+    }
+    setMatmulOptions({ structure: null, strips: null, rows: 16 });
+  });
+}
+
+test('the automatic choice uses subgroups on an 8-wide adapter, tiles elsewhere', () => {
+  const cfg = matmulConfig(1024, 1024, 1024);
+  assert.is(cfg.kind, gpu().info.subgroupSize === 8 ? 'subgroup' : 'tiled');
+});
+
+test('inner-dimension mismatch names both shapes', () => {
+  scope(() => {
+    assert.throws(() => matmul(tensor(new Float32Array(6), [2, 3]), tensor(new Float32Array(8), [4, 2])), /inner dimensions differ: \[2, 3\] · \[4, 2\]/);
+  });
+});
+
+test.run();

@@ -1,0 +1,62 @@
+// What every suite relies on: the device, seeded inputs with awkward shapes, float64
+// comparisons with stated tolerances, and a live-bytes check.
+import * as assert from 'uvu/assert';
+import { getGpu, setQuiet } from '../engine/device.js';
+import { memoryStats } from '../engine/memory.js';
+import { sync } from '../engine/dispatch.js';
+import { tensor, numel, type Tensor } from '../engine/tensor.js';
+import type { InputSpec, Ref } from '../engine/op.js';
+
+setQuiet(true);
+export const ready = getGpu();
+
+/** mulberry32: a small seeded CPU generator for test inputs. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random input following its spec, as a float64 reference (f32-rounded) and a GPU tensor. */
+export function sample(spec: InputSpec, r: () => number): { ref: Ref; t: Tensor } {
+  const n = numel(spec.shape);
+  const data = new Float64Array(n);
+  const [lo, hi] = spec.range ?? [-2, 2];
+  for (let i = 0; i < n; i++) {
+    if (spec.ints !== undefined) { data[i] = Math.floor(r() * spec.ints); continue; }
+    let v = lo + (hi - lo) * r();
+    const away = spec.awayFromZero ?? 0;
+    if (away && Math.abs(v) < away) v = v < 0 ? v - away : v + away;
+    data[i] = Math.fround(v);
+  }
+  if (spec.distinct) for (let i = 0; i < n; i++) data[i] = Math.fround(data[i] + i * 1e-3);
+  const dt = spec.dtype ?? 'f32';
+  return { ref: { shape: spec.shape.slice(), data }, t: tensor(data, spec.shape, dt) };
+}
+
+/** |got − want| ≤ tol · max(1, |want|) elementwise; NaN anywhere fails. */
+export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
+  assert.is(got.length, want.length, `${what}: length`);
+  let worst = 0, at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i]));
+    if (!(err <= worst)) { worst = err; at = i; }
+    if (Number.isNaN(got[i]) !== Number.isNaN(want[i])) assert.unreachable(`${what}: NaN mismatch at ${i}: got ${got[i]}, want ${want[i]}`);
+  }
+  if (worst > tol) assert.unreachable(`${what}: error ${worst.toExponential(2)} > ${tol} at ${at}: got ${got[at]}, want ${want[at]}`);
+}
+
+/** Runs fn and asserts that live GPU bytes are back where they started. */
+export async function noLeak(what: string, fn: () => Promise<void> | void): Promise<void> {
+  await sync();
+  const before = memoryStats().liveBytes;
+  await fn();
+  await sync();
+  const after = memoryStats().liveBytes;
+  assert.is(after, before, `${what}: ${after - before} live bytes leaked`);
+}

@@ -58,7 +58,9 @@ async function tryAdapter(backend: 'vulkan' | 'opengles' | 'default'): Promise<G
       instances.push(gpu);
       return await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
     }
-    const gpu = webgpu.create(backend === 'vulkan' ? ['backend=vulkan'] : []);
+    // LBD_DAWN_FLAGS passes extra dawn.node options (e.g. 'enable-dawn-features=...'), comma-separated.
+    const extra = (process.env.LBD_DAWN_FLAGS ?? '').split(',').filter(Boolean);
+    const gpu = webgpu.create([...(backend === 'vulkan' ? ['backend=vulkan'] : []), ...extra]);
     instances.push(gpu);
     return await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch {
@@ -163,7 +165,12 @@ const realSetImmediate = globalThis.setImmediate;
 const slowSetImmediate = ((fn: (...a: unknown[]) => void, ...args: unknown[]) =>
   setTimeout(fn, 1, ...args)) as unknown as typeof setImmediate;
 
+let spinFix = process.env.LBD_SPIN_FIX !== '0';
+/** Turns the busy-spin workaround off or on (the benchmark measures both). */
+export function setSpinWorkaround(on: boolean): void { spinFix = on; }
+
 export async function gpuWait<T>(p: Promise<T>): Promise<T> {
+  if (!spinFix) return p;
   if (waiting++ === 0) globalThis.setImmediate = slowSetImmediate;
   try {
     return await p;

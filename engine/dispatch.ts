@@ -63,7 +63,7 @@ export interface Binding { buffer: GPUBuffer; offset?: number; size?: number }
 export interface DispatchArgs {
   kernel: KernelSource;
   /** Storage buffers in binding order 1..n (binding 0 is the uniform block when params are given). */
-  buffers: (GPUBuffer | Binding)[];
+  buffers: (GPUBuffer | Binding | GPUTextureView)[];
   params?: Param[];
   workgroups: [number, number?, number?];
 }

@@ -21,6 +21,16 @@ export interface SubgroupMatmulConfig {
   vecA: boolean;
   /** B rows are read as vec4 along N (needs N % 4 == 0). */
   vecB: boolean;
+  /**
+   * B is read from an rgba32float storage texture (width ceil(N/4), height batch·ceil(K/4)·4,
+   * zero-padded by `matmulToTextureKernel`), 4 ns per float instead of 7.3 from a buffer.
+   */
+  textureB: boolean;
+  /**
+   * 0: one workgroup per output tile. P > 0: P persistent workgroups loop over the tiles
+   * (row tiles fastest), which keeps lavapipe's threads on neighbouring tiles.
+   */
+  persistent: number;
 }
 
 export interface TiledMatmulConfig {
@@ -48,6 +58,13 @@ export function matmulTile(cfg: MatmulConfig): [number, number] {
   return cfg.kind === 'subgroup' ? [cfg.rows, cfg.strips * 4 * cfg.lanes] : [cfg.tileM, cfg.tileN];
 }
 
+/** Workgroups to dispatch for a [batch, M, N] output. */
+export function matmulGrid(cfg: MatmulConfig, M: number, N: number, batch: number): [number, number, number] {
+  const [tm, tn] = matmulTile(cfg);
+  if (cfg.kind === 'subgroup' && cfg.persistent) return [Math.min(cfg.persistent, Math.ceil(M / tm) * Math.ceil(N / tn) * batch), 1, 1];
+  return [Math.ceil(N / tn), Math.ceil(M / tm), batch];
+}
+
 export function matmulKernel(cfg: MatmulConfig): KernelSource {
   return cfg.kind === 'subgroup' ? subgroupKernel(cfg) : tiledKernel(cfg);
 }
@@ -57,57 +74,73 @@ function subgroupKernel(c: SubgroupMatmulConfig): KernelSource {
   if (c.rows % L !== 0) throw new Error(`matmul config: rows ${c.rows} must be a multiple of lanes ${L}`);
   const RG = c.rows / L; // row groups: A vec4s each lane loads per k-step
   const S = c.strips;
-  const key = `matmul.sg.l${L}.r${c.rows}.s${S}.${c.vecA ? 'va' : 'sa'}${c.vecB ? 'vb' : 'sb'}`;
+  const key = `matmul.sg.l${L}.r${c.rows}.s${S}.${c.vecA ? 'va' : 'sa'}${c.textureB ? 'tb' : c.vecB ? 'vb' : 'sb'}.p${c.persistent}`;
+  // Uniform loads are expensive on llvmpipe (KERNELS.md §2): every size is read once into a
+  // local before the loop, and the fast path (K, N multiples of 4) has no bounds checks inside it.
   const lines: string[] = [];
-  const aDecl = c.vecA
-    ? `@group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;`
-    : `@group(0) @binding(1) var<storage, read> A: array<f32>;`;
-  const bDecl = c.vecB
-    ? `@group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;`
-    : `@group(0) @binding(2) var<storage, read> B: array<f32>;`;
-  // A loads: row r (clamped), k-quad starting at k
-  const loadA = (r: string): string => c.vecA
-    ? `A[aBase + ${r} * K4 + kq]`
-    : `vec4<f32>(ldA(${r}, k), ldA(${r}, k + 1u), ldA(${r}, k + 2u), ldA(${r}, k + 3u))`;
-  const loadB = (kk: number, s: number): string => c.vecB
-    ? `ldB4(k + ${kk}u, cq${s})`
-    : `vec4<f32>(ldB(k + ${kk}u, col${s}), ldB(k + ${kk}u, col${s} + 1u), ldB(k + ${kk}u, col${s} + 2u), ldB(k + ${kk}u, col${s} + 3u))`;
-
-  lines.push(`enable subgroups;`, PARAMS, aDecl, bDecl,
+  lines.push(`enable subgroups;`, PARAMS,
+    `@group(0) @binding(1) var<storage, read> A: array<${c.vecA ? 'vec4<f32>' : 'f32'}>;`,
+    c.textureB
+      ? `@group(0) @binding(2) var B: texture_storage_2d<rgba32float, read>;`
+      : `@group(0) @binding(2) var<storage, read> B: array<${c.vecB ? 'vec4<f32>' : 'f32'}>;`,
     `@group(0) @binding(3) var<storage, read_write> C: array<f32>;`);
   if (!c.vecA) lines.push(`
-fn ldA(r: u32, k: u32) -> f32 {
-  return select(0.0, A[aBase + r * P.K + min(k, P.K - 1u)], k < P.K);
+fn ldA(i: u32, k: u32, K: u32) -> f32 { return select(0.0, A[i + min(k, K - 1u)], k < K); }`);
+  if (c.textureB) { /* padded texture: no bounds checks */ } else if (!c.vecB) lines.push(`
+fn ldB(row: u32, k: u32, col: u32, K: u32, N: u32) -> f32 {
+  return select(0.0, B[row + min(k, K - 1u) * N + min(col, N - 1u)], k < K && col < N);
 }`);
-  if (c.vecB) lines.push(`
-fn ldB4(k: u32, cq: u32) -> vec4<f32> {
-  return select(vec4<f32>(0.0), B[bBase + min(k, P.K - 1u) * (P.N / 4u) + cq], k < P.K);
-}`);
-  else lines.push(`
-fn ldB(k: u32, col: u32) -> f32 {
-  return select(0.0, B[bBase + min(k, P.K - 1u) * P.N + min(col, P.N - 1u)], k < P.K && col < P.N);
-}`);
-  lines.push(`var<private> aBase: u32;
-var<private> bBase: u32;
-
+  else if (!c.vecA) lines.push(`
+fn ldB4(i: u32, k: u32, K: u32, N4: u32) -> vec4<f32> { return select(vec4<f32>(0.0), B[i + min(k, K - 1u) * N4], k < K); }`);
+  lines.push(`
 @compute @workgroup_size(${L})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) l: u32) {
+  let M = P.M;
+  let N = P.N;
+  let K = P.K;
+  let N4 = N / 4u;
+  let K4 = K / 4u;
+  ${c.persistent ? `let rowTiles = (M + ${c.rows - 1}u) / ${c.rows}u;
+  let colTiles = (N + ${S * 4 * L - 1}u) / ${S * 4 * L}u;
+  let tiles = rowTiles * colTiles * P.batch;
+  for (var tile = wid.x; tile < tiles; tile = tile + ${c.persistent}u) {
+  let b = tile / (rowTiles * colTiles);
+  let r0 = (tile % rowTiles) * ${c.rows}u;
+  let c0 = ((tile / rowTiles) % colTiles) * ${S * 4 * L}u;` : `{
   let b = wid.z;
-  aBase = b * P.strideA${c.vecA ? ' / 4u' : ''};
-  bBase = b * P.strideB${c.vecB ? ' / 4u' : ''};
-  let K4 = P.K / 4u;
   let r0 = wid.y * ${c.rows}u;
-  let c0 = wid.x * ${S * 4 * L}u;`);
-  for (let g = 0; g < RG; g++) lines.push(`  let ra${g} = min(r0 + ${g * L}u + l, P.M - 1u);`);
+  let c0 = wid.x * ${S * 4 * L}u;`}
+  let aBase = b * P.strideA;
+  let bBase = b * P.strideB;
+  let cBase = b * P.strideC;`);
+  if (c.textureB) lines.push(`  let by = select(0u, b * ((K + 3u) / 4u) * 4u, P.strideB != 0u); // a shared B has one copy`);
+  for (let g = 0; g < RG; g++) {
+    lines.push(c.vecA
+      ? `  let ar${g} = aBase / 4u + min(r0 + ${g * L}u + l, M - 1u) * K4;`
+      : `  let ar${g} = aBase + min(r0 + ${g * L}u + l, M - 1u) * K;`);
+  }
   for (let s = 0; s < S; s++) {
     lines.push(`  let col${s} = c0 + ${s * 4 * L}u + 4u * l;`);
-    if (c.vecB) lines.push(`  let cq${s} = min(col${s}, P.N - 4u) / 4u;`);
+    if (c.textureB) lines.push(`  let bx${s} = min(col${s} / 4u, (N + 3u) / 4u - 1u);`);
+    else if (c.vecB) lines.push(`  let bq${s} = bBase / 4u + min(col${s}, N - 4u) / 4u;`);
   }
   for (let i = 0; i < c.rows; i++) for (let s = 0; s < S; s++) lines.push(`  var acc${i}_${s} = vec4<f32>(0.0);`);
-  lines.push(`  for (var k = 0u; k < P.K; k = k + 4u) {`);
-  if (c.vecA) lines.push(`    let kq = k / 4u;`);
-  for (let g = 0; g < RG; g++) lines.push(`    let a${g} = ${loadA(`ra${g}`)};`);
-  for (let s = 0; s < S; s++) for (let kk = 0; kk < 4; kk++) lines.push(`    let b${kk}_${s} = ${loadB(kk, s)};`);
+  lines.push(`  for (var k = 0u; k < K; k = k + 4u) {`);
+  for (let g = 0; g < RG; g++) {
+    lines.push(c.vecA
+      ? `    let a${g} = A[ar${g} + k / 4u];`
+      : `    let a${g} = vec4<f32>(ldA(ar${g}, k, K), ldA(ar${g}, k + 1u, K), ldA(ar${g}, k + 2u, K), ldA(ar${g}, k + 3u, K));`);
+  }
+  for (let s = 0; s < S; s++) {
+    for (let kk = 0; kk < 4; kk++) {
+      let ld: string;
+      if (c.textureB) ld = `textureLoad(B, vec2<u32>(bx${s}, by + k + ${kk}u))`;
+      else if (c.vecB && c.vecA) ld = `B[bq${s} + (k + ${kk}u) * N4]`;
+      else if (c.vecB) ld = `ldB4(bq${s}, k + ${kk}u, K, N4)`;
+      else ld = `vec4<f32>(${[0, 1, 2, 3].map((j) => `ldB(bBase, k + ${kk}u, col${s} + ${j}u, K, N)`).join(', ')})`;
+      lines.push(`    let b${kk}_${s} = ${ld};`);
+    }
+  }
   for (let i = 0; i < c.rows; i++) {
     const g = Math.floor(i / L);
     lines.push(`    let av${i} = subgroupBroadcast(a${g}, ${i % L}u);`);
@@ -116,24 +149,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   lines.push(`  }`);
-  lines.push(`  let cBase = b * P.strideC;`);
   for (let i = 0; i < c.rows; i++) {
-    lines.push(`  if (r0 + ${i}u < P.M) {`);
-    lines.push(`    let o = cBase + (r0 + ${i}u) * P.N;`);
-    for (let s = 0; s < S; s++) {
-      lines.push(`    store4(o, col${s}, acc${i}_${s});`);
-    }
+    lines.push(`  if (r0 + ${i}u < M) {`);
+    for (let s = 0; s < S; s++) lines.push(`    store4(cBase + (r0 + ${i}u) * N, col${s}, N, acc${i}_${s});`);
     lines.push(`  }`);
   }
-  lines.push(`}
+  lines.push(`  }
+}
 
-fn store4(o: u32, col: u32, v: vec4<f32>) {
-  if (col + 3u < P.N) {
+fn store4(o: u32, col: u32, N: u32, v: vec4<f32>) {
+  if (col + 3u < N) {
     C[o + col] = v.x; C[o + col + 1u] = v.y; C[o + col + 2u] = v.z; C[o + col + 3u] = v.w;
   } else {
-    if (col < P.N) { C[o + col] = v.x; }
-    if (col + 1u < P.N) { C[o + col + 1u] = v.y; }
-    if (col + 2u < P.N) { C[o + col + 2u] = v.z; }
+    if (col < N) { C[o + col] = v.x; }
+    if (col + 1u < N) { C[o + col + 1u] = v.y; }
+    if (col + 2u < N) { C[o + col + 2u] = v.z; }
   }
 }`);
   return { key, code: lines.join('\n') };
@@ -193,4 +223,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 }`;
   return { key, code };
+}
+
+/** Copies B [batch, K, N] (row-major buffer) into the zero-padded rgba32float texture layout. */
+export function matmulToTextureKernel(): KernelSource {
+  const code = `
+struct Params { K: u32, N: u32, batch: u32, strideB: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var T: texture_storage_2d<rgba32float, write>;
+fn ld(b: u32, k: u32, n: u32) -> f32 {
+  return select(0.0, B[b * P.strideB + min(k, P.K - 1u) * P.N + min(n, P.N - 1u)], k < P.K && n < P.N);
+}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let W = (P.N + 3u) / 4u;
+  let Kp = (P.K + 3u) / 4u * 4u;
+  let total = W * Kp * P.batch;
+  for (var t = gid.x; t < total; t = t + nwg.x * 64u) {
+    let x = t % W;
+    let y = t / W;
+    let b = y / Kp;
+    let k = y % Kp;
+    let v = vec4<f32>(ld(b, k, 4u * x), ld(b, k, 4u * x + 1u), ld(b, k, 4u * x + 2u), ld(b, k, 4u * x + 3u));
+    textureStore(T, vec2<u32>(x, y), v);
+  }
+}`;
+  return { key: 'matmul.to_texture', code };
 }

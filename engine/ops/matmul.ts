@@ -5,7 +5,8 @@ import { defineOp, apply, type Ref } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
-import { matmulKernel, matmulTile, type MatmulConfig } from '../../kernels/matmul.js';
+import { matmulKernel, matmulGrid, matmulToTextureKernel, type MatmulConfig } from '../../kernels/matmul.js';
+import { gridFor } from '../../kernels/common.js';
 import { transpose, reshape } from './layout.js';
 import { sumTo } from './reduce.js';
 
@@ -13,18 +14,22 @@ export type MatmulStructure = 'subgroup' | 'tiled';
 let forced: MatmulStructure | null = (process.env.LBD_MATMUL as MatmulStructure) || null;
 let subgroupRows = 16;
 let subgroupStrips: number | null = null;
+let useTexture = process.env.LBD_MATMUL_TEXTURE !== '0';
+let persistent = Number(process.env.LBD_MATMUL_PERSISTENT ?? 128);
 let tiled = { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 };
 
 /** Overrides the automatic choice (tests and the benchmark compare structures). */
-export function setMatmulOptions(o: { structure?: MatmulStructure | null; rows?: number; strips?: number | null; tiled?: typeof tiled }): void {
+export function setMatmulOptions(o: { structure?: MatmulStructure | null; rows?: number; strips?: number | null; texture?: boolean; persistent?: number; tiled?: typeof tiled }): void {
   if (o.structure !== undefined) forced = o.structure;
+  if (o.texture !== undefined) useTexture = o.texture;
+  if (o.persistent !== undefined) persistent = o.persistent;
   if (o.rows !== undefined) subgroupRows = o.rows;
   if (o.strips !== undefined) subgroupStrips = o.strips;
   if (o.tiled) tiled = o.tiled;
 }
 
 /** The config for one product: 8-wide subgroups get the broadcast kernel (KERNELS.md §3). */
-export function matmulConfig(M: number, N: number, K: number): MatmulConfig {
+export function matmulConfig(M: number, N: number, K: number, batch = 1): MatmulConfig {
   const g = gpu();
   const sg = g.info.subgroupSize;
   const structure = forced ?? (g.hasSubgroups && sg === 8 ? 'subgroup' : 'tiled');
@@ -32,7 +37,9 @@ export function matmulConfig(M: number, N: number, K: number): MatmulConfig {
     if (!g.hasSubgroups || !sg) throw new Error('matmul: the subgroup kernel needs the adapter\'s subgroups feature with a fixed subgroup size');
     // 64-wide tiles pay off on wide outputs; narrow ones waste half the lanes.
     const strips = subgroupStrips ?? (N >= 64 * 8 && M >= 64 ? 2 : 1);
-    return { kind: 'subgroup', lanes: sg, rows: subgroupRows, strips, vecA: K % 4 === 0, vecB: N % 4 === 0 };
+    const maxTex = g.limits.maxTextureDimension2D;
+    const textureB = useTexture && Math.ceil(N / 4) <= maxTex && batch * Math.ceil(K / 4) * 4 <= maxTex;
+    return { kind: 'subgroup', lanes: sg, rows: subgroupRows, strips, vecA: K % 4 === 0, vecB: N % 4 === 0, textureB, persistent };
   }
   return { kind: 'tiled', ...tiled };
 }
@@ -48,15 +55,41 @@ function product(a: Tensor, b: Tensor): Tensor {
   const out = empty(batched ? [B, M, N] : [M, N], 'f32', 'matmul');
   if (M * N === 0) return out;
   if (K === 0) throw new Error('matmul: K = 0 is not supported');
-  const cfg = matmulConfig(M, N, K);
-  const [tm, tn] = matmulTile(cfg);
+  const cfg = matmulConfig(M, N, K, b.ndim === 3 ? B : 1);
+  let bBinding: GPUBuffer | GPUTextureView = b.buffer;
+  if (cfg.kind === 'subgroup' && cfg.textureB) bBinding = toTexture(b, b.ndim === 3 ? B : 1, K, N);
   dispatch({
     kernel: matmulKernel(cfg),
-    buffers: [a.buffer, b.buffer, out.buffer],
+    buffers: [a.buffer, bBinding, out.buffer],
     params: [M, N, K, B, a.ndim === 3 ? M * K : 0, b.ndim === 3 ? K * N : 0, M * N, 0],
-    workgroups: [Math.ceil(N / tn), Math.ceil(M / tm), B],
+    workgroups: matmulGrid(cfg, M, N, B),
   });
   return out;
+}
+
+// B operands go through one rgba32float texture per padded size, reused by every product of
+// that size (dispatches in a pass are ordered, so reuse is safe). Workspace, not tensor memory:
+// it is not counted in live bytes, and at most TEXTURE_CACHE sizes are kept.
+const TEXTURE_CACHE = 16;
+const textures = new Map<string, { tex: GPUTexture; view: GPUTextureView }>();
+
+function toTexture(b: Tensor, batch: number, K: number, N: number): GPUTextureView {
+  const w = Math.ceil(N / 4), h = batch * Math.ceil(K / 4) * 4;
+  const key = `${w}x${h}`;
+  let t = textures.get(key);
+  if (t) textures.delete(key); // re-insert below: most recently used last
+  else {
+    if (textures.size >= TEXTURE_CACHE) {
+      const [oldKey, old] = textures.entries().next().value!;
+      textures.delete(oldKey);
+      old.tex.destroy();
+    }
+    const tex = gpu().device.createTexture({ size: [w, h], format: 'rgba32float', usage: GPUTextureUsage.STORAGE_BINDING, label: `matmul.B ${key}` });
+    t = { tex, view: tex.createView() };
+  }
+  textures.set(key, t);
+  dispatch({ kernel: matmulToTextureKernel(), buffers: [b.buffer, t.view], params: [K, N, batch, b.ndim === 3 ? K * N : 0], workgroups: [gridFor(w * h)] });
+  return t.view;
 }
 
 function refMatmul([a, b]: Ref[], attrs: Record<string, unknown>): Ref {

@@ -10,7 +10,7 @@ import { ready, rng, assertClose, noLeak } from '../helpers.js';
 
 const test = suite('matmul');
 test.before(async () => { await ready; });
-test.after(() => setMatmulOptions({ structure: null, strips: null, rows: 16 }));
+test.after(() => setMatmulOptions({ structure: null, strips: null, rows: 16, texture: true, persistent: 128 }));
 
 // Node runs with --no-use-osr (dawn.node needs it), so a long loop only gets compiled when it
 // sits in a function that is called many times: hence the row function.
@@ -33,7 +33,10 @@ const shapes: [number, number, number, number][] = [
 ];
 
 const structures: [string, Parameters<typeof setMatmulOptions>[0]][] = [
-  ['subgroup 16x32', { structure: 'subgroup', strips: 1, rows: 16 }],
+  ['subgroup 16x32', { structure: 'subgroup', strips: 1, rows: 16, persistent: 0 }],
+  ['subgroup 16x64 persistent 5', { structure: 'subgroup', strips: 2, rows: 16, persistent: 5 }],
+  ['subgroup 16x32 B in buffer', { structure: 'subgroup', strips: 1, rows: 16, texture: false }],
+  ['subgroup 16x64 B in buffer', { structure: 'subgroup', strips: 2, rows: 16, texture: false }],
   ['subgroup 16x64', { structure: 'subgroup', strips: 2, rows: 16 }],
   ['subgroup 8x32', { structure: 'subgroup', strips: 1, rows: 8 }],
   ['tiled 64x64', { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 } }],
@@ -55,7 +58,7 @@ for (const [name, opts] of structures) {
         assertClose(await c.data(), refMatmul(a, b, B, M, N, K), 1e-4 * Math.sqrt(K), `${name} ${B}x${M}x${N}x${K}`);
       }));
     }
-    setMatmulOptions({ structure: null, strips: null, rows: 16 });
+    setMatmulOptions({ structure: null, strips: null, rows: 16, texture: true, persistent: 128 });
   });
 }
 

@@ -1,0 +1,116 @@
+// npm run bench [-- --json FILE]: kernel throughput on this machine's adapter.
+// GPU time comes from timestamp queries around the timed work (wall time where the adapter has
+// none); each figure is the median of --runs runs after a warm-up run.
+import { writeFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { getGpu, setSpinWorkaround } from '../engine/device.js';
+import { gpuTimeMs, dispatch, sync } from '../engine/dispatch.js';
+import { scope } from '../engine/memory.js';
+import { empty } from '../engine/tensor.js';
+import { Generator } from '../engine/random.js';
+import { matmul, setMatmulOptions, matmulConfig, type MatmulStructure } from '../engine/ops/matmul.js';
+import { fillKernel } from '../kernels/layout.js';
+
+interface Row { op: string; shape: string; size?: number; variant?: string; ms: number; gflops?: number; note?: string }
+
+const program = new Command()
+  .name('bench')
+  .description('Benchmarks the engine\'s kernels on the current WebGPU adapter.')
+  .option('--json <file>', 'also write the records as JSON')
+  .option('--sizes <list>', 'square matmul sizes', '256,512,1024,2048')
+  .option('--runs <n>', 'timed runs per figure (median reported)', '5')
+  .option('--quick', 'smaller sizes and fewer runs (a smoke test)')
+  .parse();
+const opts = program.opts<{ json?: string; sizes: string; runs: string; quick?: boolean }>();
+const runs = opts.quick ? 3 : Math.max(1, Number(opts.runs));
+const sizes = (opts.quick ? '128,256' : opts.sizes).split(',').map(Number);
+if (sizes.some((s) => !Number.isInteger(s) || s <= 0)) throw new Error(`--sizes must be positive integers, got '${opts.sizes}'`);
+
+const gpu = await getGpu();
+const median = (v: number[]): number => { const s = [...v].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+async function timeMatmul(M: number, N: number, K: number, reps: number): Promise<number> {
+  return scope(async () => {
+    const g = new Generator(1);
+    const a = g.uniform([M, K], -1, 1);
+    const b = g.uniform([K, N], -1, 1);
+    await gpuTimeMs(() => { matmul(a, b); }); // warm-up (compiles the pipeline)
+    const times: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      times.push(await gpuTimeMs(() => { for (let i = 0; i < reps; i++) matmul(a, b).dispose(); }) / reps);
+    }
+    return median(times);
+  });
+}
+
+const rows: Row[] = [];
+const add = (r: Row): void => { rows.push(r); };
+
+for (const n of sizes) {
+  const reps = n <= 512 ? 8 : 1;
+  const ms = await timeMatmul(n, n, n, reps);
+  const cfg = matmulConfig(n, n, n);
+  add({ op: 'matmul', shape: `${n}x${n}x${n}`, size: n, variant: cfg.kind === 'subgroup' ? `subgroup ${cfg.rows}x${cfg.strips * 4 * cfg.lanes}` : `tiled ${cfg.tileM}x${cfg.tileN}`, ms, gflops: (2 * n ** 3) / (ms * 1e6) });
+}
+
+// The other structure at 1024, for comparison in the same run.
+const cmpN = opts.quick ? 256 : 1024;
+for (const structure of ['subgroup', 'tiled'] as MatmulStructure[]) {
+  if (structure === 'subgroup' && gpu.info.subgroupSize !== 8) continue;
+  setMatmulOptions({ structure });
+  const ms = await timeMatmul(cmpN, cmpN, cmpN, 1);
+  add({ op: 'matmul', shape: `${cmpN}x${cmpN}x${cmpN}`, size: cmpN, variant: `${structure} (forced)`, ms, gflops: (2 * cmpN ** 3) / (ms * 1e6) });
+}
+setMatmulOptions({ structure: null });
+
+// Recommender-shaped product (tall-skinny, KERNELS.md §3).
+{
+  const [M, N, K] = opts.quick ? [128, 256, 64] : [500, 9724, 600];
+  const ms = await timeMatmul(M, N, K, 1);
+  add({ op: 'matmul', shape: `${M}x${N}x${K}`, size: M, variant: 'auto', ms, gflops: (2 * M * N * K) / (ms * 1e6) });
+}
+
+// Per-dispatch overhead: many one-element dispatches in one submit (GPU time) and the host
+// cost of recording them (wall time).
+{
+  const n = opts.quick ? 200 : 2000;
+  const t = empty([1]);
+  const record = (): void => { for (let i = 0; i < n; i++) dispatch({ kernel: fillKernel(), buffers: [t.buffer], params: [1, i], workgroups: [1] }); };
+  await gpuTimeMs(record);
+  const gpuMs: number[] = [], hostMs: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    gpuMs.push(await gpuTimeMs(() => { const t0 = performance.now(); record(); hostMs.push(performance.now() - t0); }));
+  }
+  t.dispose();
+  add({ op: 'dispatch', shape: `${n} tiny dispatches`, ms: median(gpuMs) / n, note: 'GPU ms per dispatch' });
+  add({ op: 'dispatch-record', shape: `${n} tiny dispatches`, ms: median(hostMs) / n, note: 'host ms to record one dispatch' });
+}
+
+// The dawn.node busy-spin workaround (KERNELS.md §1): the same matmul with it off, then on.
+if (!opts.quick) {
+  const n = 1024;
+  const wall = async (): Promise<number> => scope(async () => {
+    const g = new Generator(2);
+    const a = g.uniform([n, n]), b = g.uniform([n, n]);
+    matmul(a, b); await sync();
+    const ts: number[] = [];
+    for (let r = 0; r < runs; r++) { const t0 = performance.now(); matmul(a, b); await sync(); ts.push(performance.now() - t0); }
+    return median(ts);
+  });
+  setSpinWorkaround(false);
+  const off = await wall();
+  setSpinWorkaround(true);
+  const on = await wall();
+  add({ op: 'matmul-wall', shape: '1024x1024x1024', size: n, variant: 'spin workaround off', ms: off, gflops: 2 * n ** 3 / (off * 1e6) });
+  add({ op: 'matmul-wall', shape: '1024x1024x1024', size: n, variant: 'spin workaround on', ms: on, gflops: 2 * n ** 3 / (on * 1e6) });
+}
+
+const adapter = `${gpu.info.name} (${gpu.info.backend})`;
+console.log(`\nadapter: ${adapter}; ${runs} runs, median; GPU time by ${gpu.hasTimestamps ? 'timestamp queries' : 'wall clock'}\n`);
+console.log('| op | shape | variant | ms | GFLOP/s |\n| --- | --- | --- | --- | --- |');
+for (const r of rows) console.log(`| ${r.op} | ${r.shape} | ${r.variant ?? r.note ?? ''} | ${r.ms.toFixed(r.ms < 0.1 ? 4 : 2)} | ${r.gflops ? r.gflops.toFixed(1) : ''} |`);
+if (opts.json) {
+  writeFileSync(opts.json, JSON.stringify({ adapter, backend: gpu.info.backend, date: new Date().toISOString(), records: rows }, null, 2));
+  console.log(`\nwrote ${opts.json}`);
+}
+process.exit(0);

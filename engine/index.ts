@@ -11,5 +11,5 @@ export * from './ops/layout.js';
 export * from './ops/matmul.js';
 export * from './ops/softmax.js';
 export * from './ops/loss.js';
-export { Generator, manualSeed, rand, randn, randomTwin, philox, draw } from './random.js';
+export { Generator, manualSeed, rand, randn, randomTwin, philox, draw, defaultGenerator } from './random.js';
 export { SGD, type SGDOptions } from './optim.js';

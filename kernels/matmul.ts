@@ -251,3 +251,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }`;
   return { key: 'matmul.to_texture', code };
 }
+
+/** One output per thread, straight from buffers: the benchmark's yardstick, not used by ops. */
+export function naiveMatmulKernel(): KernelSource {
+  const code = `${PARAMS}
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let r = gid.y;
+  let c = gid.x;
+  if (r >= P.M || c >= P.N) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < P.K; k = k + 1u) { s = s + A[r * P.K + k] * B[k * P.N + c]; }
+  C[r * P.N + c] = s;
+}`;
+  return { key: 'matmul.naive', code };
+}

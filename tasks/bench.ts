@@ -10,6 +10,8 @@ import { empty } from '../engine/tensor.js';
 import { Generator } from '../engine/random.js';
 import { matmul, setMatmulOptions, matmulConfig, type MatmulStructure } from '../engine/ops/matmul.js';
 import { fillKernel } from '../kernels/layout.js';
+import { naiveMatmulKernel } from '../kernels/matmul.js';
+import { empty as emptyTensor } from '../engine/tensor.js';
 
 interface Row { op: string; shape: string; size?: number; variant?: string; ms: number; gflops?: number; note?: string }
 
@@ -62,6 +64,22 @@ for (const structure of ['subgroup', 'tiled'] as MatmulStructure[]) {
   add({ op: 'matmul', shape: `${cmpN}x${cmpN}x${cmpN}`, size: cmpN, variant: `${structure} (forced)`, ms, gflops: (2 * cmpN ** 3) / (ms * 1e6) });
 }
 setMatmulOptions({ structure: null });
+
+// A naive kernel (one output per thread) as this machine's yardstick: ratios to it travel
+// between machines better than absolute numbers on a shared, noisy host.
+{
+  const n = cmpN;
+  const ms = await scope(async () => {
+    const g = new Generator(3);
+    const a = g.uniform([n, n]), b = g.uniform([n, n]), c = emptyTensor([n, n]);
+    const run = (): void => dispatch({ kernel: naiveMatmulKernel(), buffers: [a.buffer, b.buffer, c.buffer], params: [n, n, n, 1, 0, 0, 0, 0], workgroups: [n / 8, n / 8, 1] });
+    await gpuTimeMs(run);
+    const ts: number[] = [];
+    for (let r = 0; r < runs; r++) ts.push(await gpuTimeMs(run));
+    return median(ts);
+  });
+  add({ op: 'matmul', shape: `${n}x${n}x${n}`, size: n, variant: 'naive (yardstick)', ms, gflops: (2 * n ** 3) / (ms * 1e6) });
+}
 
 // Recommender-shaped product (tall-skinny, KERNELS.md §3).
 {

@@ -1,0 +1,26 @@
+// Weight initialisers (drawn on the GPU from a seeded generator).
+import type { Generator, Tensor } from '../engine/index.js';
+
+export type InitName = 'kaiming-uniform' | 'kaiming-normal' | 'xavier-uniform' | 'xavier-normal' | 'pytorch';
+
+/** fanIn/fanOut of a weight [out, in, ...kernel] (Linear stores [in, out]: pass transposed=true). */
+export function fans(shape: readonly number[], inFirst = false): [number, number] {
+  const rf = shape.slice(2).reduce((p, d) => p * d, 1);
+  const [a, b] = [shape[0], shape[1] ?? 1];
+  return inFirst ? [a * rf, b * rf] : [b * rf, a * rf];
+}
+
+/**
+ * A new weight tensor. 'pytorch' is torch.nn's default for Linear/Conv (kaiming-uniform with
+ * a = √5, i.e. U(±1/√fanIn)); kaiming uses gain √2 (ReLU); xavier gain 1.
+ */
+export function initWeight(g: Generator, shape: readonly number[], how: InitName, fanIn: number, fanOut: number): Tensor {
+  switch (how) {
+    case 'pytorch': { const b = 1 / Math.sqrt(fanIn); return g.uniform(shape, -b, b); }
+    case 'kaiming-uniform': { const b = Math.sqrt(6 / fanIn); return g.uniform(shape, -b, b); }
+    case 'kaiming-normal': return g.normal(shape, 0, Math.sqrt(2 / fanIn));
+    case 'xavier-uniform': { const b = Math.sqrt(6 / (fanIn + fanOut)); return g.uniform(shape, -b, b); }
+    case 'xavier-normal': return g.normal(shape, 0, Math.sqrt(2 / (fanIn + fanOut)));
+    default: throw new Error(`unknown initialiser '${how as string}'; use one of pytorch, kaiming-uniform, kaiming-normal, xavier-uniform, xavier-normal`);
+  }
+}

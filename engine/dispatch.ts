@@ -91,8 +91,13 @@ export function dispatch(a: DispatchArgs): void {
     entries.push({ binding: 0, resource: { buffer: ring, offset: ringUsed, size: Math.max(16, Math.ceil(a.params.length / 4) * 16) } });
     ringUsed += SLOT;
   }
+  const maxBind = gpu().limits.maxStorageBufferBindingSize;
   a.buffers.forEach((b, i) => {
     const r = b instanceof GPUBuffer ? { buffer: b } : b;
+    if ('buffer' in r && (r.size ?? r.buffer.size - (r.offset ?? 0)) > maxBind) {
+      throw new Error(`${a.kernel.key}: operand ${i + 1} (${r.buffer.label}) is ${r.buffer.size} bytes, over the device's ` +
+        `maxStorageBufferBindingSize of ${maxBind}; split the work into smaller tensors`);
+    }
     entries.push({ binding: i + 1, resource: r });
   });
   const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: a.kernel.key });

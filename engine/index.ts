@@ -11,5 +11,7 @@ export * from './ops/layout.js';
 export * from './ops/matmul.js';
 export * from './ops/softmax.js';
 export * from './ops/loss.js';
+export * from './ops/conv.js';
 export { Generator, manualSeed, rand, randn, randomTwin, philox, draw, defaultGenerator } from './random.js';
-export { SGD, type SGDOptions } from './optim.js';
+export { Optimizer, SGD, Adam, AdamW, RMSProp, type SGDOptions, type AdamOptions, type RMSPropOptions, type ParamGroup } from './optim.js';
+export { saveTensors, loadTensors, readCheckpoint, loadTensorsInto, writeFileAtomic } from './checkpoint.js';

@@ -47,12 +47,51 @@ export interface TiledMatmulConfig {
 export type MatmulConfig = SubgroupMatmulConfig | TiledMatmulConfig;
 
 // Uniforms shared by both structures.
+// The last eight fields describe a convolution when A is an implicit im2col (kernels/conv.ts);
+// plain products pass zeros.
 const PARAMS = `
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
-  strideA: u32, strideB: u32, strideC: u32, pad: u32,
+  strideA: u32, strideB: u32, strideC: u32, pad0: u32,
+  sH: u32, sW: u32, sC: u32, rH: u32,
+  rW: u32, kh: u32, kw: u32, stride: u32,
+  pad: u32, pad1: u32, pad2: u32, pad3: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;`;
+
+/** Words of the Params block above. */
+export const GEMM_PARAM_WORDS = 20;
+
+/**
+ * How the subgroup kernel reads its A operand. The default reads a row-major matrix; conv.ts
+ * supplies loaders that compute im2col values on the fly. `rowSetup` runs once per row group
+ * (row index in \`row\`), `load` yields the vec4 A[row, k..k+3], `advance` ends each k-step.
+ */
+export interface ALoader {
+  key: string;
+  decls: string;
+  /** Locals read from the uniforms once, before any loop. */
+  setup: string[];
+  rowSetup(g: number, row: string): string[];
+  loopInit: string[];
+  load(g: number): string;
+  advance: string[];
+}
+
+function matrixLoader(vecA: boolean): ALoader {
+  return {
+    key: vecA ? 'va' : 'sa',
+    decls: `@group(0) @binding(1) var<storage, read> A: array<${vecA ? 'vec4<f32>' : 'f32'}>;` + (vecA ? '' : `
+fn ldA(i: u32, k: u32, K: u32) -> f32 { return select(0.0, A[i + min(k, K - 1u)], k < K); }`),
+    setup: [],
+    rowSetup: (g, row) => [vecA ? `  let ar${g} = aBase / 4u + min(${row}, M - 1u) * K4;` : `  let ar${g} = aBase + min(${row}, M - 1u) * K;`],
+    loopInit: [],
+    load: (g) => vecA
+      ? `A[ar${g} + k / 4u]`
+      : `vec4<f32>(ldA(ar${g}, k, K), ldA(ar${g}, k + 1u, K), ldA(ar${g}, k + 2u, K), ldA(ar${g}, k + 3u, K))`,
+    advance: [],
+  };
+}
 
 export function matmulTile(cfg: MatmulConfig): [number, number] {
   return cfg.kind === 'subgroup' ? [cfg.rows, cfg.strips * 4 * cfg.lanes] : [cfg.tileM, cfg.tileN];
@@ -69,23 +108,24 @@ export function matmulKernel(cfg: MatmulConfig): KernelSource {
   return cfg.kind === 'subgroup' ? subgroupKernel(cfg) : tiledKernel(cfg);
 }
 
-function subgroupKernel(c: SubgroupMatmulConfig): KernelSource {
+/**
+ * The subgroup-broadcast GEMM with a custom A loader. `vecA` in the config then only says
+ * whether K is a multiple of 4 (B's k bounds checks are skipped when it is).
+ */
+export function subgroupKernel(c: SubgroupMatmulConfig, loader: ALoader = matrixLoader(c.vecA)): KernelSource {
   const L = c.lanes;
   if (c.rows % L !== 0) throw new Error(`matmul config: rows ${c.rows} must be a multiple of lanes ${L}`);
   const RG = c.rows / L; // row groups: A vec4s each lane loads per k-step
   const S = c.strips;
-  const key = `matmul.sg.l${L}.r${c.rows}.s${S}.${c.vecA ? 'va' : 'sa'}${c.textureB ? 'tb' : c.vecB ? 'vb' : 'sb'}.p${c.persistent}`;
+  const key = `matmul.sg.l${L}.r${c.rows}.s${S}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? 'tb' : c.vecB ? 'vb' : 'sb'}.p${c.persistent}`;
   // Uniform loads are expensive on llvmpipe (KERNELS.md §2): every size is read once into a
   // local before the loop, and the fast path (K, N multiples of 4) has no bounds checks inside it.
   const lines: string[] = [];
-  lines.push(`enable subgroups;`, PARAMS,
-    `@group(0) @binding(1) var<storage, read> A: array<${c.vecA ? 'vec4<f32>' : 'f32'}>;`,
+  lines.push(`enable subgroups;`, PARAMS, loader.decls,
     c.textureB
       ? `@group(0) @binding(2) var B: texture_storage_2d<rgba32float, read>;`
       : `@group(0) @binding(2) var<storage, read> B: array<${c.vecB ? 'vec4<f32>' : 'f32'}>;`,
     `@group(0) @binding(3) var<storage, read_write> C: array<f32>;`);
-  if (!c.vecA) lines.push(`
-fn ldA(i: u32, k: u32, K: u32) -> f32 { return select(0.0, A[i + min(k, K - 1u)], k < K); }`);
   if (c.textureB) { /* padded texture: no bounds checks */ } else if (!c.vecB) lines.push(`
 fn ldB(row: u32, k: u32, col: u32, K: u32, N: u32) -> f32 {
   return select(0.0, B[row + min(k, K - 1u) * N + min(col, N - 1u)], k < K && col < N);
@@ -100,6 +140,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let K = P.K;
   let N4 = N / 4u;
   let K4 = K / 4u;
+${loader.setup.join('\n')}
   ${c.persistent ? `let rowTiles = (M + ${c.rows - 1}u) / ${c.rows}u;
   let colTiles = (N + ${S * 4 * L - 1}u) / ${S * 4 * L}u;
   let tiles = rowTiles * colTiles * P.batch;
@@ -114,23 +155,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let bBase = b * P.strideB;
   let cBase = b * P.strideC;`);
   if (c.textureB) lines.push(`  let by = select(0u, b * ((K + 3u) / 4u) * 4u, P.strideB != 0u); // a shared B has one copy`);
-  for (let g = 0; g < RG; g++) {
-    lines.push(c.vecA
-      ? `  let ar${g} = aBase / 4u + min(r0 + ${g * L}u + l, M - 1u) * K4;`
-      : `  let ar${g} = aBase + min(r0 + ${g * L}u + l, M - 1u) * K;`);
-  }
+  for (let g = 0; g < RG; g++) lines.push(...loader.rowSetup(g, `r0 + ${g * L}u + l`));
   for (let s = 0; s < S; s++) {
     lines.push(`  let col${s} = c0 + ${s * 4 * L}u + 4u * l;`);
     if (c.textureB) lines.push(`  let bx${s} = min(col${s} / 4u, (N + 3u) / 4u - 1u);`);
     else if (c.vecB) lines.push(`  let bq${s} = bBase / 4u + min(col${s}, N - 4u) / 4u;`);
   }
   for (let i = 0; i < c.rows; i++) for (let s = 0; s < S; s++) lines.push(`  var acc${i}_${s} = vec4<f32>(0.0);`);
+  lines.push(...loader.loopInit);
   lines.push(`  for (var k = 0u; k < K; k = k + 4u) {`);
-  for (let g = 0; g < RG; g++) {
-    lines.push(c.vecA
-      ? `    let a${g} = A[ar${g} + k / 4u];`
-      : `    let a${g} = vec4<f32>(ldA(ar${g}, k, K), ldA(ar${g}, k + 1u, K), ldA(ar${g}, k + 2u, K), ldA(ar${g}, k + 3u, K));`);
-  }
+  for (let g = 0; g < RG; g++) lines.push(`    let a${g} = ${loader.load(g)};`);
   for (let s = 0; s < S; s++) {
     for (let kk = 0; kk < 4; kk++) {
       let ld: string;
@@ -148,6 +182,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       lines.push(`    acc${i}_${s} = acc${i}_${s} + av${i}.x * b0_${s} + av${i}.y * b1_${s} + av${i}.z * b2_${s} + av${i}.w * b3_${s};`);
     }
   }
+  lines.push(...loader.advance.map((x) => `  ${x}`));
   lines.push(`  }`);
   for (let i = 0; i < c.rows; i++) {
     lines.push(`  if (r0 + ${i}u < M) {`);

@@ -9,6 +9,8 @@ import { scope } from '../engine/memory.js';
 import { empty } from '../engine/tensor.js';
 import { Generator } from '../engine/random.js';
 import { matmul, setMatmulOptions, matmulConfig, type MatmulStructure } from '../engine/ops/matmul.js';
+import { conv2d } from '../engine/ops/conv.js';
+import { backward } from '../engine/op.js';
 import { fillKernel } from '../kernels/layout.js';
 import { naiveMatmulKernel } from '../kernels/matmul.js';
 import { empty as emptyTensor } from '../engine/tensor.js';
@@ -72,7 +74,7 @@ setMatmulOptions({ structure: null });
   const ms = await scope(async () => {
     const g = new Generator(3);
     const a = g.uniform([n, n]), b = g.uniform([n, n]), c = emptyTensor([n, n]);
-    const run = (): void => dispatch({ kernel: naiveMatmulKernel(), buffers: [a.buffer, b.buffer, c.buffer], params: [n, n, n, 1, 0, 0, 0, 0], workgroups: [n / 8, n / 8, 1] });
+    const run = (): void => dispatch({ kernel: naiveMatmulKernel(), buffers: [a.buffer, b.buffer, c.buffer], params: [n, n, n, 1, 0, 0, 0, 0, ...new Array(12).fill(0)], workgroups: [n / 8, n / 8, 1] });
     await gpuTimeMs(run);
     const ts: number[] = [];
     for (let r = 0; r < runs; r++) ts.push(await gpuTimeMs(run));
@@ -86,6 +88,43 @@ setMatmulOptions({ structure: null });
   const [M, N, K] = opts.quick ? [128, 256, 64] : [500, 9724, 600];
   const ms = await timeMatmul(M, N, K, 1);
   add({ op: 'matmul', shape: `${M}x${N}x${K}`, size: M, variant: 'auto', ms, gflops: (2 * M * N * K) / (ms * 1e6) });
+}
+
+// A VGG layer: batch 64, 64→64 channels, 3×3, padding 1, at 32×32 and 16×16; forward and
+// forward+backward (input and weight gradients: 3× the FLOPs), beside a matmul of the same
+// FLOP count (M = N·H·W, N = 64, K = 576) measured in the same run.
+{
+  const batch = opts.quick ? 8 : 64;
+  for (const hw of opts.quick ? [16] : [32, 16]) {
+    const flops = 2 * batch * hw * hw * 64 * 576;
+    const r = await scope(async () => {
+      const g = new Generator(4);
+      const x = g.uniform([batch, 64, hw, hw], -1, 1).requireGrad();
+      const w = g.uniform([64, 64, 3, 3], -0.1, 0.1).requireGrad();
+      const dy = g.uniform([batch, 64, hw, hw], -1, 1);
+      const fwd = (): void => { conv2d(x, w, null, { padding: 1 }).dispose(); };
+      const both = (): void => {
+        const y = conv2d(x, w, null, { padding: 1 });
+        backward(y, dy);
+        x.grad?.dispose(); x.grad = null;
+        w.grad?.dispose(); w.grad = null;
+      };
+      const time = async (f: () => void): Promise<number> => {
+        await gpuTimeMs(f);
+        const ts: number[] = [];
+        for (let i = 0; i < runs; i++) ts.push(await gpuTimeMs(f));
+        return median(ts);
+      };
+      return { f: await time(fwd), fb: await time(both) };
+    });
+    // (an explicit im2col operand over 32768 rows would pass the 128 MiB binding limit)
+    const mmRows = Math.min(batch * hw * hw, 32768);
+    const mm = await timeMatmul(mmRows, 64, 576, 1);
+    const shape = `${batch}x64x${hw}x${hw}, 3x3, 64 out`;
+    add({ op: 'conv2d', shape, variant: 'forward', ms: r.f, gflops: flops / (r.f * 1e6) });
+    add({ op: 'conv2d', shape, variant: 'forward+backward', ms: r.fb, gflops: (3 * flops) / (r.fb * 1e6) });
+    add({ op: 'matmul', shape: `${mmRows}x64x576`, variant: 'the conv forward as an explicit GEMM', ms: mm, gflops: (2 * mmRows * 64 * 576) / (mm * 1e6) });
+  }
 }
 
 // Per-dispatch overhead: many one-element dispatches in one submit (GPU time) and the host

@@ -61,7 +61,7 @@ function product(a: Tensor, b: Tensor): Tensor {
   dispatch({
     kernel: matmulKernel(cfg),
     buffers: [a.buffer, bBinding, out.buffer],
-    params: [M, N, K, B, a.ndim === 3 ? M * K : 0, b.ndim === 3 ? K * N : 0, M * N, 0],
+    params: [M, N, K, B, a.ndim === 3 ? M * K : 0, b.ndim === 3 ? K * N : 0, M * N, 0, ...new Array(12).fill(0)],
     workgroups: matmulGrid(cfg, M, N, B),
   });
   return out;
@@ -73,7 +73,7 @@ function product(a: Tensor, b: Tensor): Tensor {
 const TEXTURE_CACHE = 16;
 const textures = new Map<string, { tex: GPUTexture; view: GPUTextureView }>();
 
-function toTexture(b: Tensor, batch: number, K: number, N: number): GPUTextureView {
+export function toTexture(b: Tensor, batch: number, K: number, N: number): GPUTextureView {
   const w = Math.ceil(N / 4), h = batch * Math.ceil(K / 4) * 4;
   const key = `${w}x${h}`;
   let t = textures.get(key);

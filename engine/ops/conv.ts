@@ -1,0 +1,233 @@
+// 2-d convolution and transposed convolution (NCHW, square or rectangular kernels, stride,
+// zero padding). All three products (forward, input gradient, weight gradient) run as implicit
+// GEMMs on the subgroup matmul kernel (kernels/conv.ts); adapters without 8-wide subgroups
+// fall back to direct kernels.
+import { defineOp, apply, type Ref, type TestCase } from '../op.js';
+import { dispatch } from '../dispatch.js';
+import { gpu } from '../device.js';
+import { empty, fmtShape, Tensor } from '../tensor.js';
+import { convKernel, convDirectKernel, type ConvMode } from '../../kernels/conv.js';
+import { matmulGrid, type SubgroupMatmulConfig } from '../../kernels/matmul.js';
+import { gridFor } from '../../kernels/common.js';
+import { permute, reshape, transpose } from './layout.js';
+import { matmulConfig, toTexture } from './matmul.js';
+import { add } from './elementwise.js';
+
+export interface ConvGeometry {
+  N: number; Ci: number; H: number; W: number;
+  Co: number; kh: number; kw: number; Ho: number; Wo: number;
+  stride: number; pad: number;
+}
+
+function checkInt(name: string, v: unknown, min: number): number {
+  if (!Number.isInteger(v) || (v as number) < min) throw new Error(`conv: ${name} must be an integer ≥ ${min}, got ${String(v)}`);
+  return v as number;
+}
+
+/** Geometry of y = conv(x, w): x [N, Ci, H, W], w [Co, Ci, kh, kw]. */
+export function convGeometry(x: readonly number[], w: readonly number[], stride: number, pad: number): ConvGeometry {
+  if (x.length !== 4 || w.length !== 4) throw new Error(`conv2d: expects x [N, C, H, W] and weight [Co, Ci, kh, kw]; got ${fmtShape(x)} and ${fmtShape(w)}`);
+  const [N, Ci, H, W] = x;
+  const [Co, Ci2, kh, kw] = w;
+  if (Ci !== Ci2) throw new Error(`conv2d: input has ${Ci} channels but the weight ${fmtShape(w)} expects ${Ci2}`);
+  checkInt('stride', stride, 1);
+  checkInt('padding', pad, 0);
+  const Ho = Math.floor((H + 2 * pad - kh) / stride) + 1;
+  const Wo = Math.floor((W + 2 * pad - kw) / stride) + 1;
+  if (Ho < 1 || Wo < 1) throw new Error(`conv2d: kernel ${kh}x${kw} is larger than the padded input ${H + 2 * pad}x${W + 2 * pad}`);
+  return { N, Ci, H, W, Co, kh, kw, Ho, Wo, stride, pad };
+}
+
+// ---- the three products ---------------------------------------------------------------
+
+function gemmConfig(M: number, Ncols: number, K: number): SubgroupMatmulConfig | null {
+  if (process.env.LBD_CONV === 'direct') return null;
+  const g = gpu();
+  if (!g.hasSubgroups || !g.info.subgroupSize) return null;
+  const base = matmulConfig(M, Ncols, K);
+  if (base.kind !== 'subgroup') return null;
+  return base;
+}
+
+function direct(mode: ConvMode, a: Tensor, b: Tensor, g: ConvGeometry, outShape: number[]): Tensor {
+  const out = empty(outShape, 'f32', `conv.${mode}`);
+  const total = out.size;
+  dispatch({
+    kernel: convDirectKernel(mode),
+    buffers: [a.buffer, b.buffer, out.buffer],
+    params: [g.N, g.Ci, g.H, g.W, g.Co, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad, total],
+    workgroups: [gridFor(total)],
+  });
+  return out;
+}
+
+/** Runs one implicit GEMM: A read by the mode's loader from `src`, B a [K, cols] matrix. */
+function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], vec: boolean, cfg: SubgroupMatmulConfig): Tensor {
+  const texture = cfg.textureB && mode !== 'backward-weight';
+  const c: SubgroupMatmulConfig = { ...cfg, vecA: K % 4 === 0, vecB: cols % 4 === 0, textureB: texture };
+  const out = empty([M, cols], 'f32', `conv.${mode}`);
+  const bBinding = texture ? toTexture(bMat, 1, K, cols) : bMat.buffer;
+  dispatch({
+    kernel: convKernel(c, mode, vec),
+    buffers: [src.buffer, bBinding, out.buffer],
+    params: [M, cols, K, 1, 0, 0, 0, 0, ...dims, 0, 0, 0],
+    workgroups: matmulGrid(c, M, cols, 1),
+  });
+  return out;
+}
+
+/** y = conv(x, w), no bias. */
+export function convForward(x: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  const M = g.N * g.Ho * g.Wo, K = g.kh * g.kw * g.Ci;
+  const cfg = gemmConfig(M, g.Co, K);
+  if (!cfg) return direct('forward', x, w, g, [g.N, g.Co, g.Ho, g.Wo]);
+  const xs = permute(x, [0, 2, 3, 1]);
+  const wp = permute(w, [2, 3, 1, 0]);
+  const wm = wp.view([K, g.Co]);
+  const y = gemm('forward', xs, wm, M, g.Co, K, [g.H, g.W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad], g.Ci % 4 === 0, cfg);
+  const out = permute(y.view([g.N, g.Ho, g.Wo, g.Co]), [0, 3, 1, 2]);
+  for (const t of [xs, wp, wm, y]) t.dispose();
+  return out;
+}
+
+/** dx = ∂(conv)/∂x applied to dy (also the transposed convolution's forward). */
+export function convBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  const M = g.N * g.H * g.W, K = g.kh * g.kw * g.Co;
+  const cfg = gemmConfig(M, g.Ci, K);
+  if (!cfg) return direct('backward-input', dy, w, g, [g.N, g.Ci, g.H, g.W]);
+  const ds = permute(dy, [0, 2, 3, 1]);
+  const wp = permute(w, [2, 3, 0, 1]);
+  const wm = wp.view([K, g.Ci]);
+  const y = gemm('backward-input', ds, wm, M, g.Ci, K, [g.Ho, g.Wo, g.Co, g.H, g.W, g.kh, g.kw, g.stride, g.pad], g.Co % 4 === 0, cfg);
+  const out = permute(y.view([g.N, g.H, g.W, g.Ci]), [0, 3, 1, 2]);
+  for (const t of [ds, wp, wm, y]) t.dispose();
+  return out;
+}
+
+/** dw = ∂(conv)/∂w applied to dy. */
+export function convBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
+  const M = g.Ci * g.kh * g.kw, K = g.N * g.Ho * g.Wo;
+  const cfg = gemmConfig(M, g.Co, K);
+  if (!cfg) return direct('backward-weight', x, dy, g, [g.Co, g.Ci, g.kh, g.kw]);
+  const ds = permute(dy, [0, 2, 3, 1]);
+  const dm = ds.view([K, g.Co]);
+  const y = gemm('backward-weight', x, dm, M, g.Co, K, [g.H, g.W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad], false, cfg);
+  const t = transpose(y);
+  const out = t.view([g.Co, g.Ci, g.kh, g.kw]);
+  for (const u of [ds, dm, y, t]) u.dispose();
+  return out;
+}
+
+// ---- float64 references ---------------------------------------------------------------
+
+function refConvRow(x: Float64Array, w: Float64Array, y: Float64Array, g: ConvGeometry, n: number, co: number): void {
+  for (let oy = 0; oy < g.Ho; oy++) for (let ox = 0; ox < g.Wo; ox++) {
+    let s = 0;
+    for (let ci = 0; ci < g.Ci; ci++) for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) {
+      const iy = oy * g.stride - g.pad + ky, ix = ox * g.stride - g.pad + kx;
+      if (iy < 0 || ix < 0 || iy >= g.H || ix >= g.W) continue;
+      s += x[((n * g.Ci + ci) * g.H + iy) * g.W + ix] * w[((co * g.Ci + ci) * g.kh + ky) * g.kw + kx];
+    }
+    y[((n * g.Co + co) * g.Ho + oy) * g.Wo + ox] = s;
+  }
+}
+
+export function refConv(x: Ref, w: Ref, stride: number, pad: number): Ref {
+  const g = convGeometry(x.shape, w.shape, stride, pad);
+  const y = new Float64Array(g.N * g.Co * g.Ho * g.Wo);
+  for (let n = 0; n < g.N; n++) for (let co = 0; co < g.Co; co++) refConvRow(x.data, w.data, y, g, n, co);
+  return { shape: [g.N, g.Co, g.Ho, g.Wo], data: y };
+}
+
+/** Transposed convolution by scattering each input through the kernel. */
+export function refConvTranspose(x: Ref, w: Ref, stride: number, pad: number, outPad: number): Ref {
+  const [N, Cin, H, W] = x.shape;
+  const [, Cout, kh, kw] = w.shape;
+  const Ho = (H - 1) * stride - 2 * pad + kh + outPad, Wo = (W - 1) * stride - 2 * pad + kw + outPad;
+  const y = new Float64Array(N * Cout * Ho * Wo);
+  for (let n = 0; n < N; n++) for (let ci = 0; ci < Cin; ci++) for (let iy = 0; iy < H; iy++) for (let ix = 0; ix < W; ix++) {
+    const v = x.data[((n * Cin + ci) * H + iy) * W + ix];
+    for (let co = 0; co < Cout; co++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+      const oy = iy * stride - pad + ky, ox = ix * stride - pad + kx;
+      if (oy < 0 || ox < 0 || oy >= Ho || ox >= Wo) continue;
+      y[((n * Cout + co) * Ho + oy) * Wo + ox] += v * w.data[((ci * Cout + co) * kh + ky) * kw + kx];
+    }
+  }
+  return { shape: [N, Cout, Ho, Wo], data: y };
+}
+
+// ---- ops ------------------------------------------------------------------------------
+
+const convCases: TestCase[] = [
+  { inputs: [{ shape: [2, 3, 7, 5] }, { shape: [4, 3, 3, 3] }], attrs: { stride: 2, padding: 1 } },
+  { inputs: [{ shape: [1, 4, 6, 6] }, { shape: [8, 4, 3, 3] }], attrs: { stride: 1, padding: 1 } },
+  { inputs: [{ shape: [2, 5, 5, 4] }, { shape: [3, 5, 1, 1] }], attrs: { stride: 1, padding: 0 } },
+  { inputs: [{ shape: [1, 8, 5, 7] }, { shape: [5, 8, 3, 2] }], attrs: { stride: 2, padding: 0 } },
+];
+
+const conv2dDef = defineOp({
+  name: 'conv2d',
+  forward([x, w], attrs) {
+    return convForward(x, w, convGeometry(x.shape, w.shape, attrs.stride as number, attrs.padding as number));
+  },
+  backward(g, node) {
+    const [x, w] = node.inputs;
+    const geo = convGeometry(x.shape, w.shape, node.attrs.stride as number, node.attrs.padding as number);
+    return [
+      x.requiresGrad ? convBackwardInput(g, w, geo) : null,
+      w.requiresGrad ? convBackwardWeight(x, g, geo) : null,
+    ];
+  },
+  reference: ([x, w], attrs) => refConv(x, w, attrs.stride as number, attrs.padding as number),
+  cases: convCases,
+});
+
+/** Geometry of the convolution whose input gradient a transposed convolution computes. */
+function transposedGeometry(x: readonly number[], w: readonly number[], stride: number, pad: number, outPad: number): ConvGeometry {
+  if (x.length !== 4 || w.length !== 4) throw new Error(`conv_transpose2d: expects x [N, Cin, H, W] and weight [Cin, Cout, kh, kw]; got ${fmtShape(x)} and ${fmtShape(w)}`);
+  const [N, Cin, H, W] = x;
+  const [Cin2, Cout, kh, kw] = w;
+  if (Cin !== Cin2) throw new Error(`conv_transpose2d: input has ${Cin} channels but the weight ${fmtShape(w)} expects ${Cin2}`);
+  checkInt('stride', stride, 1);
+  checkInt('padding', pad, 0);
+  checkInt('output_padding', outPad, 0);
+  if (outPad >= stride) throw new Error(`conv_transpose2d: output_padding ${outPad} must be smaller than stride ${stride}`);
+  const Ho = (H - 1) * stride - 2 * pad + kh + outPad, Wo = (W - 1) * stride - 2 * pad + kw + outPad;
+  // the conv that maps [N, Cout, Ho, Wo] to [N, Cin, H, W] with weight [Cin, Cout, kh, kw]
+  return { N, Ci: Cout, H: Ho, W: Wo, Co: Cin, kh, kw, Ho: H, Wo: W, stride, pad };
+}
+
+const convTransposeDef = defineOp({
+  name: 'conv_transpose2d',
+  forward([x, w], attrs) {
+    const g = transposedGeometry(x.shape, w.shape, attrs.stride as number, attrs.padding as number, (attrs.outputPadding as number) ?? 0);
+    return convBackwardInput(x, w, g);
+  },
+  backward(gr, node) {
+    const [x, w] = node.inputs;
+    const g = transposedGeometry(x.shape, w.shape, node.attrs.stride as number, node.attrs.padding as number, (node.attrs.outputPadding as number) ?? 0);
+    return [x.requiresGrad ? convForward(gr, w, g) : null, w.requiresGrad ? convBackwardWeight(gr, x, g) : null];
+  },
+  reference: ([x, w], attrs) => refConvTranspose(x, w, attrs.stride as number, attrs.padding as number, (attrs.outputPadding as number) ?? 0),
+  cases: [
+    { inputs: [{ shape: [2, 4, 3, 4] }, { shape: [4, 3, 3, 3] }], attrs: { stride: 2, padding: 0, outputPadding: 0 } },
+    { inputs: [{ shape: [1, 3, 4, 3] }, { shape: [3, 8, 3, 3] }], attrs: { stride: 2, padding: 1, outputPadding: 1 } },
+    { inputs: [{ shape: [1, 5, 3, 3] }, { shape: [5, 2, 2, 2] }], attrs: { stride: 1, padding: 0, outputPadding: 0 } },
+  ],
+});
+
+export interface ConvOptions { stride?: number; padding?: number }
+
+/** y = conv(x, w) (+ bias [Co]); x [N, Ci, H, W], w [Co, Ci, kh, kw]. */
+export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: ConvOptions = {}): Tensor {
+  const y = apply(conv2dDef, [x, w], { stride: o.stride ?? 1, padding: o.padding ?? 0 });
+  return bias ? add(y, reshape(bias, [1, -1, 1, 1])) : y;
+}
+
+export interface ConvTransposeOptions extends ConvOptions { outputPadding?: number }
+
+/** Transposed convolution (PyTorch's ConvTranspose2d): x [N, Cin, H, W], w [Cin, Cout, kh, kw]. */
+export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: ConvTransposeOptions = {}): Tensor {
+  const y = apply(convTransposeDef, [x, w], { stride: o.stride ?? 1, padding: o.padding ?? 0, outputPadding: o.outputPadding ?? 0 });
+  return bias ? add(y, reshape(bias, [1, -1, 1, 1])) : y;
+}

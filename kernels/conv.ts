@@ -1,0 +1,170 @@
+// Convolutions as implicit GEMMs on the subgroup matmul kernel (KERNELS.md §4): A is an
+// im2col matrix that is never materialised; these loaders compute its values on the fly.
+//
+//   forward          rows = output pixels (n, oy, ox), k = (ky, kx, ci) with ci fastest,
+//                    A from the input in NHWC;  B = weights as [kh·kw·Ci, Co].
+//   backward-input   rows = input pixels (n, y, x), k = (ky, kx, co), A from dY in NHWC,
+//   (= transposed    taking only taps where (y + pad − ky) is a multiple of the stride;
+//    conv forward)   B = weights as [kh·kw·Co, Ci].
+//   backward-weight  rows = (ci, ky, kx), k = output pixels (n, oy, ox), A from x in NCHW;
+//                    B = dY in NHWC as [N·Ho·Wo, Co].
+//
+// Uniform fields (kernels/matmul.ts Params): s* = the tensor A is read from, r* = the pixel
+// grid of the rows (forward / backward-input) or of dY (backward-weight).
+import { subgroupKernel, type ALoader, type SubgroupMatmulConfig } from './matmul.js';
+import type { KernelSource } from './common.js';
+
+const SETUP = [
+  '  let sH = P.sH; let sW = P.sW; let sC = P.sC; let rH = P.rH; let rW = P.rW;',
+  '  let kh = P.kh; let kw = P.kw; let st = P.stride; let pd = P.pad;',
+];
+
+/** Rows are pixels of an [N, rH, rW] grid; A is read from an NHWC [N, sH, sW, sC] tensor. */
+function pixelRowLoader(vec: boolean, transposed: boolean): ALoader {
+  // (y, x) → source coordinates of tap (ky, kx), and whether the tap exists
+  const tap = transposed
+    ? (y: string, x: string, ky: string, kx: string) => `
+    let ny = ${y} - i32(${ky}); let nx = ${x} - i32(${kx});
+    let sy = ny / i32(st); let sx = nx / i32(st);
+    let ok = ny >= 0 && nx >= 0 && ny % i32(st) == 0 && nx % i32(st) == 0 && u32(sy) < sH && u32(sx) < sW;`
+    : (y: string, x: string, ky: string, kx: string) => `
+    let sy = ${y} + i32(${ky}); let sx = ${x} + i32(${kx});
+    let ok = sy >= 0 && sx >= 0 && u32(sy) < sH && u32(sx) < sW;`;
+  const origin = transposed
+    ? (g: number) => [`  let ty${g} = i32(oy${g}) + i32(pd); let tx${g} = i32(ox${g}) + i32(pd);`]
+    : (g: number) => [`  let ty${g} = i32(oy${g} * st) - i32(pd); let tx${g} = i32(ox${g} * st) - i32(pd);`];
+  const name = transposed ? 'convT' : 'conv';
+  const decls = vec
+    ? `@group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
+fn ld${name}(nb: u32, y: i32, x: i32, ky: u32, kx: u32, c: u32, sH: u32, sW: u32, sC: u32, st: u32) -> vec4<f32> {${tap('y', 'x', 'ky', 'kx')}
+  let idx = nb + (u32(max(sy, 0)) * sW + u32(max(sx, 0))) * sC + c;
+  return select(vec4<f32>(0.0), A[select(0u, idx, ok) / 4u], ok);
+}`
+    : `@group(0) @binding(1) var<storage, read> A: array<f32>;
+fn ld${name}(nb: u32, y: i32, x: i32, k: u32, K: u32, kw: u32, sH: u32, sW: u32, sC: u32, st: u32) -> f32 {
+  if (k >= K) { return 0.0; }
+  let c = k % sC; let t = k / sC; let kx = t % kw; let ky = t / kw;${tap('y', 'x', 'ky', 'kx')}
+  let idx = nb + (u32(max(sy, 0)) * sW + u32(max(sx, 0))) * sC + c;
+  return select(0.0, A[select(0u, idx, ok)], ok);
+}`;
+  return {
+    key: `${name}${vec ? '4' : '1'}`,
+    decls,
+    setup: SETUP,
+    rowSetup: (g, row) => [
+      `  let m${g} = min(${row}, M - 1u);`,
+      `  let oy${g} = (m${g} / rW) % rH; let ox${g} = m${g} % rW;`,
+      `  let nb${g} = (m${g} / (rH * rW)) * sH * sW * sC;`,
+      ...origin(g),
+    ],
+    loopInit: vec ? ['  var ci = 0u; var kx = 0u; var ky = 0u;'] : [],
+    load: (g) => vec
+      ? `ld${name}(nb${g}, ty${g}, tx${g}, ky, kx, ci, sH, sW, sC, st)`
+      : `vec4<f32>(${[0, 1, 2, 3].map((j) => `ld${name}(nb${g}, ty${g}, tx${g}, k + ${j}u, K, kw, sH, sW, sC, st)`).join(', ')})`,
+    advance: vec ? ['ci = ci + 4u; if (ci == sC) { ci = 0u; kx = kx + 1u; if (kx == kw) { kx = 0u; ky = ky + 1u; } }'] : [],
+  };
+}
+
+/** Rows are (ci, ky, kx); k runs over dY's pixels (n, oy, ox); A is x in NCHW [N, sC, sH, sW]. */
+function weightGradLoader(): ALoader {
+  return {
+    key: 'wgrad',
+    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
+fn ldw(xb: u32, oyo: i32, oxo: i32, p: u32, K: u32, rH: u32, rW: u32, st: u32, sH: u32, sW: u32, sCHW: u32) -> f32 {
+  if (p >= K) { return 0.0; }
+  let r = p % (rH * rW);
+  let y = i32((r / rW) * st) + oyo;
+  let x = i32((r % rW) * st) + oxo;
+  let ok = y >= 0 && x >= 0 && u32(y) < sH && u32(x) < sW;
+  let idx = (p / (rH * rW)) * sCHW + xb + u32(max(y, 0)) * sW + u32(max(x, 0));
+  return select(0.0, A[select(0u, idx, ok)], ok);
+}`,
+    setup: [...SETUP, '  let sCHW = sC * sH * sW;'],
+    rowSetup: (g, row) => [
+      `  let kr${g} = min(${row}, M - 1u);`,
+      `  let xb${g} = (kr${g} / (kh * kw)) * sH * sW;`,
+      `  let oyo${g} = i32((kr${g} / kw) % kh) - i32(pd); let oxo${g} = i32(kr${g} % kw) - i32(pd);`,
+    ],
+    loopInit: [],
+    load: (g) => `vec4<f32>(${[0, 1, 2, 3].map((j) => `ldw(xb${g}, oyo${g}, oxo${g}, k + ${j}u, K, rH, rW, st, sH, sW, sCHW)`).join(', ')})`,
+    advance: [],
+  };
+}
+
+export type ConvMode = 'forward' | 'backward-input' | 'backward-weight';
+
+/** The GEMM kernel for one convolution mode. `vec`: the source's channels are a multiple of 4. */
+export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean): KernelSource {
+  const loader = mode === 'backward-weight' ? weightGradLoader() : pixelRowLoader(vec, mode === 'backward-input');
+  return subgroupKernel(cfg, loader);
+}
+
+/**
+ * Fallback for adapters without fixed-width subgroups: one thread per output element, direct
+ * loops, NCHW throughout. Correct everywhere, fast nowhere; the GEMM path is the one to tune.
+ */
+export function convDirectKernel(mode: ConvMode): KernelSource {
+  // shapes: x [N, Ci, H, W], w [Co, Ci, kh, kw], y [N, Co, Ho, Wo]; A/B/C per mode:
+  // forward (x, w → y), backward-input (dy, w → dx), backward-weight (x, dy → dw)
+  const loops = {
+    forward: `
+    let ox = o % Wo; let oy = (o / Wo) % Ho; let co = (o / (Wo * Ho)) % Co; let n = o / (Wo * Ho * Co);
+    var s = 0.0;
+    for (var ci = 0u; ci < Ci; ci = ci + 1u) {
+      for (var ky = 0u; ky < kh; ky = ky + 1u) {
+        let y = i32(oy * st + ky) - i32(pd);
+        if (y < 0 || u32(y) >= H) { continue; }
+        for (var kx = 0u; kx < kw; kx = kx + 1u) {
+          let x = i32(ox * st + kx) - i32(pd);
+          if (x < 0 || u32(x) >= W) { continue; }
+          s = s + A[((n * Ci + ci) * H + u32(y)) * W + u32(x)] * B[((co * Ci + ci) * kh + ky) * kw + kx];
+        }
+      }
+    }
+    C[o] = s;`,
+    'backward-input': `
+    let x = o % W; let y = (o / W) % H; let ci = (o / (W * H)) % Ci; let n = o / (W * H * Ci);
+    var s = 0.0;
+    for (var co = 0u; co < Co; co = co + 1u) {
+      for (var ky = 0u; ky < kh; ky = ky + 1u) {
+        let ny = i32(y + pd) - i32(ky);
+        if (ny < 0 || ny % i32(st) != 0 || u32(ny) / st >= Ho) { continue; }
+        for (var kx = 0u; kx < kw; kx = kx + 1u) {
+          let nx = i32(x + pd) - i32(kx);
+          if (nx < 0 || nx % i32(st) != 0 || u32(nx) / st >= Wo) { continue; }
+          s = s + A[((n * Co + co) * Ho + u32(ny) / st) * Wo + u32(nx) / st] * B[((co * Ci + ci) * kh + ky) * kw + kx];
+        }
+      }
+    }
+    C[o] = s;`,
+    'backward-weight': `
+    let kx = o % kw; let ky = (o / kw) % kh; let ci = (o / (kw * kh)) % Ci; let co = o / (kw * kh * Ci);
+    var s = 0.0;
+    for (var n = 0u; n < N; n = n + 1u) {
+      for (var oy = 0u; oy < Ho; oy = oy + 1u) {
+        let y = i32(oy * st + ky) - i32(pd);
+        if (y < 0 || u32(y) >= H) { continue; }
+        for (var ox = 0u; ox < Wo; ox = ox + 1u) {
+          let x = i32(ox * st + kx) - i32(pd);
+          if (x < 0 || u32(x) >= W) { continue; }
+          s = s + B[((n * Co + co) * Ho + oy) * Wo + ox] * A[((n * Ci + ci) * H + u32(y)) * W + u32(x)];
+        }
+      }
+    }
+    C[o] = s;`,
+  }[mode];
+  const code = `
+struct Params { N: u32, Ci: u32, H: u32, W: u32, Co: u32, Ho: u32, Wo: u32, kh: u32, kw: u32, stride: u32, pad: u32, total: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let N = P.N; let Ci = P.Ci; let H = P.H; let W = P.W; let Co = P.Co; let Ho = P.Ho; let Wo = P.Wo;
+  let kh = P.kh; let kw = P.kw; let st = P.stride; let pd = P.pad;
+  for (var o = gid.x; o < P.total; o = o + nwg.x * 64u) {${loops}
+  }
+}`;
+  return { key: `conv.direct.${mode}`, code };
+}

@@ -1,0 +1,77 @@
+// Convolutions beyond the registry's small cases: the direct fallback kernels (used on adapters
+// without 8-wide subgroups) and larger shapes through the implicit-GEMM path, all against
+// float64 loops (forward, input gradient, weight gradient).
+import { suite } from 'uvu';
+import { conv2d, convTranspose2d, refConv, refConvTranspose } from '../../engine/ops/conv.js';
+import { scope } from '../../engine/memory.js';
+import { tensor } from '../../engine/tensor.js';
+import { backward } from '../../engine/op.js';
+import type { Ref } from '../../engine/op.js';
+import { ready, rng, assertClose } from '../helpers.js';
+
+const test = suite('conv');
+test.before(async () => { await ready; });
+test.after(() => { delete process.env.LBD_CONV; });
+
+const rand = (r: () => number, shape: number[]): Ref => ({ shape, data: Float64Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => Math.fround(r() * 2 - 1)) });
+
+/** Gradients of Σ R⊙f(x, w) by the linearity of convolution: d/dx and d/dw via references. */
+function refGrads(f: (x: Ref, w: Ref) => Ref, x: Ref, w: Ref, R: Float64Array): [Float64Array, Float64Array] {
+  // f is linear in each argument: ∂L/∂x_i = L(e_i, w), computed by probing each basis vector.
+  const probe = (which: 0 | 1): Float64Array => {
+    const base = which === 0 ? x : w;
+    const g = new Float64Array(base.data.length);
+    for (let i = 0; i < g.length; i++) {
+      const e: Ref = { shape: base.shape, data: new Float64Array(base.data.length) };
+      e.data[i] = 1;
+      const y = which === 0 ? f(e, w) : f(x, e);
+      g[i] = dot(y.data, R);
+    }
+    return g;
+  };
+  return [probe(0), probe(1)];
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+async function check(name: string, xs: number[], ws: number[], stride: number, pad: number, transposed: boolean, outPad = 0): Promise<void> {
+  const r = rng(xs.reduce((a, b) => a * 31 + b, ws[0]));
+  const x = rand(r, xs), w = rand(r, ws);
+  const f = (a: Ref, b: Ref): Ref => (transposed ? refConvTranspose(a, b, stride, pad, outPad) : refConv(a, b, stride, pad));
+  await scope(async () => {
+    const tx = tensor(x.data, xs).requireGrad();
+    const tw = tensor(w.data, ws).requireGrad();
+    const y = transposed ? convTranspose2d(tx, tw, null, { stride, padding: pad, outputPadding: outPad }) : conv2d(tx, tw, null, { stride, padding: pad });
+    const want = f(x, w);
+    assertClose(await y.data(), want.data, 1e-4, `${name} forward`);
+    const R = Float64Array.from({ length: want.data.length }, () => Math.fround(r() * 2 - 1));
+    backward(y, tensor(R, want.shape));
+    const [gx, gw] = refGrads(f, x, w, R);
+    assertClose(await tx.grad!.data(), gx, 1e-4, `${name} d/dx`);
+    assertClose(await tw.grad!.data(), gw, 1e-4, `${name} d/dw`);
+    tx.dispose();
+    tw.dispose();
+  });
+}
+
+const cases: [string, number[], number[], number, number, boolean, number?][] = [
+  ['3x3 s1 p1 (VGG-like)', [2, 8, 9, 9], [12, 8, 3, 3], 1, 1, false],
+  ['3x3 s2 p1, 3 input channels', [2, 3, 7, 5], [4, 3, 3, 3], 2, 1, false],
+  ['1x1', [3, 4, 5, 6], [6, 4, 1, 1], 1, 0, false],
+  ['transposed 3x3 s2 (Tiramisu up)', [2, 8, 4, 5], [8, 4, 3, 3], 2, 0, true],
+  ['transposed 3x3 s2 p1 op1', [1, 4, 3, 3], [4, 5, 3, 3], 2, 1, true, 1],
+];
+
+for (const mode of ['gemm', 'direct']) {
+  test(`${mode}: forward and both gradients match float64`, async () => {
+    if (mode === 'direct') process.env.LBD_CONV = 'direct'; else delete process.env.LBD_CONV;
+    for (const [name, xs, ws, s, p, t, op] of cases) await check(`${mode} ${name}`, xs, ws, s, p, t, op ?? 0);
+    delete process.env.LBD_CONV;
+  });
+}
+
+test.run();

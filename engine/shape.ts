@@ -50,3 +50,24 @@ export function stridedOffset(i: number, shape: Shape, strides: readonly number[
   }
   return off;
 }
+
+/**
+ * Merges dimensions that are contiguous in every stride list and drops size-1 dimensions, so
+ * strided kernels decode fewer coordinates: permuting [64, 64, 32, 32] to NHWC becomes 3-d.
+ */
+export function collapseDims(shape: readonly number[], strides: number[][]): { shape: number[]; strides: number[][] } {
+  const keep = shape.map((_, i) => i).filter((i) => shape[i] !== 1);
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (const i of keep) {
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((st, k) => outStrides[k][last] === shape[i] * st[i])) {
+      outShape[last] *= shape[i];
+      strides.forEach((st, k) => (outStrides[k][last] = st[i]));
+    } else {
+      outShape.push(shape[i]);
+      strides.forEach((st, k) => outStrides[k].push(st[i]));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}

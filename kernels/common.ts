@@ -20,20 +20,33 @@ export function gridFor(n: number, perWorkgroup = WG, cap = 4096): number {
   return Math.max(1, Math.min(cap, Math.ceil(n / perWorkgroup)));
 }
 
-/** WGSL helper decoding a flat output index into per-dimension coordinates and offsets. */
-export function stridedOffsetFn(name: string, shapeField: string, strideField: string): string {
-  return `
+/**
+ * WGSL for strided addressing over `ndim` dimensions, unrolled. Uniform reads are slow on
+ * llvmpipe (KERNELS.md §2), so `loadDims` (placed at the top of main) copies the shape and the
+ * strides into private variables once, and `fn name(flat)` decodes with those.
+ */
+export function stridedOffsetFn(name: string, shapeField: string, strideField: string, ndim: number): { decl: string; load: string } {
+  const at = (f: string, d: number): string => `P.${f}[${d >> 2}][${d & 3}]`;
+  const priv = `${name}_st`;
+  const sh = `${name}_sh`;
+  const lines: string[] = [];
+  for (let d = ndim - 1; d >= 0; d--) {
+    lines.push(d > 0
+      ? `  off = off + (i % ${sh}[${d}]) * ${priv}[${d}]; i = i / ${sh}[${d}];`
+      : `  off = off + i * ${priv}[0];`);
+  }
+  const n = Math.max(ndim, 1);
+  return {
+    decl: `var<private> ${sh}: array<u32, ${n}>;
+var<private> ${priv}: array<u32, ${n}>;
 fn ${name}(flat: u32) -> u32 {
   var i = flat;
   var off = 0u;
-  for (var d = i32(P.ndim) - 1; d >= 0; d = d - 1) {
-    let n = P.${shapeField}[d / 4][d % 4];
-    let c = i % n;
-    i = i / n;
-    off = off + c * P.${strideField}[d / 4][d % 4];
-  }
+${lines.join('\n')}
   return off;
-}`;
+}`,
+    load: Array.from({ length: ndim }, (_, d) => `  ${sh}[${d}] = ${at(shapeField, d)}; ${priv}[${d}] = ${at(strideField, d)};`).join('\n'),
+  };
 }
 
 /** Packs a list of up to MAX_DIMS numbers as uniform words, padded with `fill`. */

@@ -19,65 +19,98 @@ const SETUP = [
   '  let kh = P.kh; let kw = P.kw; let st = P.stride; let pd = P.pad;',
 ];
 
-/** Rows are pixels of an [N, rH, rW] grid; A is read from an NHWC [N, sH, sW, sC] tensor. */
-function pixelRowLoader(vec: boolean, transposed: boolean): ALoader {
-  // (y, x) → source coordinates of tap (ky, kx), and whether the tap exists
-  const tap = transposed
-    ? (y: string, x: string, ky: string, kx: string) => `
-    let ny = ${y} - i32(${ky}); let nx = ${x} - i32(${kx});
-    let sy = ny / i32(st); let sx = nx / i32(st);
-    let ok = ny >= 0 && nx >= 0 && ny % i32(st) == 0 && nx % i32(st) == 0 && u32(sy) < sH && u32(sx) < sW;`
-    : (y: string, x: string, ky: string, kx: string) => `
-    let sy = ${y} + i32(${ky}); let sx = ${x} + i32(${kx});
-    let ok = sy >= 0 && sx >= 0 && u32(sy) < sH && u32(sx) < sW;`;
+/**
+ * Rows are pixels of an [N, rH, rW] grid; A is read from an NHWC [N, sH, sW, sC] tensor.
+ * With sC % 4 == 0 the k loop is split into taps (ky, kx) and channel quads: the bounds test
+ * and address of a tap are computed once per row, and each channel quad is one vec4 load.
+ * With `nchw`, A is read from an NCHW [N, sC, sH, sW] tensor instead (a quad is four scalar
+ * loads one channel plane apart) and C is written as NCHW [N, cols, rH, rW]: no layout passes.
+ */
+function pixelRowLoader(vec: boolean, transposed: boolean, nchw: boolean): ALoader {
+  // tap (ky, kx) of a row whose origin is (ty, tx): source coordinates and whether it exists
+  const tap = (g: string, ky: string, kx: string): string => transposed
+    ? `let ny${g} = ty${g} - i32(${ky}); let nx${g} = tx${g} - i32(${kx});
+    let sy${g} = ny${g} / i32(st); let sx${g} = nx${g} / i32(st);
+    let ok${g} = ny${g} >= 0 && nx${g} >= 0 && ny${g} % i32(st) == 0 && nx${g} % i32(st) == 0 && u32(sy${g}) < sH && u32(sx${g}) < sW;`
+    : `let sy${g} = ty${g} + i32(${ky}); let sx${g} = tx${g} + i32(${kx});
+    let ok${g} = sy${g} >= 0 && sx${g} >= 0 && u32(sy${g}) < sH && u32(sx${g}) < sW;`;
   const origin = transposed
     ? (g: number) => [`  let ty${g} = i32(oy${g}) + i32(pd); let tx${g} = i32(ox${g}) + i32(pd);`]
     : (g: number) => [`  let ty${g} = i32(oy${g} * st) - i32(pd); let tx${g} = i32(ox${g} * st) - i32(pd);`];
   const name = transposed ? 'convT' : 'conv';
-  const decls = vec
-    ? `@group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
-fn ld${name}(nb: u32, y: i32, x: i32, ky: u32, kx: u32, c: u32, sH: u32, sW: u32, sC: u32, st: u32) -> vec4<f32> {${tap('y', 'x', 'ky', 'kx')}
-  let idx = nb + (u32(max(sy, 0)) * sW + u32(max(sx, 0))) * sC + c;
-  return select(vec4<f32>(0.0), A[select(0u, idx, ok) / 4u], ok);
+  const decls = vec && nchw
+    ? `@group(0) @binding(1) var<storage, read> A: array<f32>;
+fn ldq(ok: bool, a: u32, hw: u32) -> vec4<f32> {
+  let i = select(0u, a, ok);
+  return select(vec4<f32>(0.0), vec4<f32>(A[i], A[i + hw], A[i + 2u * hw], A[i + 3u * hw]), ok);
 }`
+    : vec
+    ? `@group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;`
     : `@group(0) @binding(1) var<storage, read> A: array<f32>;
-fn ld${name}(nb: u32, y: i32, x: i32, k: u32, K: u32, kw: u32, sH: u32, sW: u32, sC: u32, st: u32) -> f32 {
+fn ld${name}(nb: u32, ty: i32, tx: i32, k: u32, K: u32, kw: u32, sH: u32, sW: u32, sC: u32, st: u32) -> f32 {
   if (k >= K) { return 0.0; }
-  let c = k % sC; let t = k / sC; let kx = t % kw; let ky = t / kw;${tap('y', 'x', 'ky', 'kx')}
+  let c = k % sC; let t = k / sC; let kx = t % kw; let ky = t / kw;
+  ${tap('', 'ky', 'kx')}
   let idx = nb + (u32(max(sy, 0)) * sW + u32(max(sx, 0))) * sC + c;
   return select(0.0, A[select(0u, idx, ok)], ok);
 }`;
+  const tapAddr = (g: number): string => nchw
+    ? `nb${g} + u32(max(sy${g}, 0)) * sW + u32(max(sx${g}, 0))`
+    : `select(0u, (nb${g} + (u32(max(sy${g}, 0)) * sW + u32(max(sx${g}, 0))) * sC) / 4u, ok${g})`;
   return {
-    key: `${name}${vec ? '4' : '1'}`,
+    key: `${name}${vec ? '4' : '1'}${nchw ? 'nchw' : ''}`,
     decls,
-    setup: SETUP,
+    setup: [...SETUP, '  let sHW = sH * sW;'],
     rowSetup: (g, row) => [
       `  let m${g} = min(${row}, M - 1u);`,
       `  let oy${g} = (m${g} / rW) % rH; let ox${g} = m${g} % rW;`,
       `  let nb${g} = (m${g} / (rH * rW)) * sH * sW * sC;`,
       ...origin(g),
     ],
-    loopInit: vec ? ['  var ci = 0u; var kx = 0u; var ky = 0u;'] : [],
-    load: (g) => vec
-      ? `ld${name}(nb${g}, ty${g}, tx${g}, ky, kx, ci, sH, sW, sC, st)`
+    loopInit: [],
+    store: nchw ? {
+      decl: `
+fn storeNCHW(m: u32, col: u32, N: u32, HW: u32, v: vec4<f32>) {
+  let base = (m / HW) * N * HW + m % HW + col * HW;
+  if (col < N) { C[base] = v.x; }
+  if (col + 1u < N) { C[base + HW] = v.y; }
+  if (col + 2u < N) { C[base + 2u * HW] = v.z; }
+  if (col + 3u < N) { C[base + 3u * HW] = v.w; }
+}`,
+      call: (row, col, v) => `storeNCHW(${row}, ${col}, N, rH * rW, ${v});`,
+    } : undefined,
+    load: (g) => vec && nchw
+      ? `ldq(ok${g}, ab${g} + c * sHW, sHW)`
+      : vec
+      ? `select(vec4<f32>(0.0), A[ab${g} + c / 4u], ok${g})`
       : `vec4<f32>(${[0, 1, 2, 3].map((j) => `ld${name}(nb${g}, ty${g}, tx${g}, k + ${j}u, K, kw, sH, sW, sC, st)`).join(', ')})`,
-    advance: vec ? ['ci = ci + 4u; if (ci == sC) { ci = 0u; kx = kx + 1u; if (kx == kw) { kx = 0u; ky = ky + 1u; } }'] : [],
+    advance: [],
+    loop: vec ? (RG) => ({
+      open: [
+        '  for (var t = 0u; t < kh * kw; t = t + 1u) {',
+        '    let ky = t / kw; let kx = t % kw;',
+        ...Array.from({ length: RG }, (_, g) => `    ${tap(String(g), 'ky', 'kx')}
+    let ab${g} = ${tapAddr(g)};`),
+        '  for (var c = 0u; c < sC; c = c + 4u) {',
+        '    let k = t * sC + c;',
+      ],
+      close: ['  }', '  }'],
+    }) : undefined,
   };
 }
 
-/** Rows are (ci, ky, kx); k runs over dY's pixels (n, oy, ox); A is x in NCHW [N, sC, sH, sW]. */
+/**
+ * Rows are (ci, ky, kx); k runs over dY's pixels (n, oy, ox), one output row of Wo pixels at a
+ * time in quads (a quad never spans two rows; lanes past the row end read zeros); A is x in
+ * NCHW [N, sC, sH, sW]. Needs B's k bounds checked unless rW % 4 == 0.
+ */
 function weightGradLoader(): ALoader {
   return {
     key: 'wgrad',
     decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
-fn ldw(xb: u32, oyo: i32, oxo: i32, p: u32, K: u32, rH: u32, rW: u32, st: u32, sH: u32, sW: u32, sCHW: u32) -> f32 {
-  if (p >= K) { return 0.0; }
-  let r = p % (rH * rW);
-  let y = i32((r / rW) * st) + oyo;
-  let x = i32((r % rW) * st) + oxo;
-  let ok = y >= 0 && x >= 0 && u32(y) < sH && u32(x) < sW;
-  let idx = (p / (rH * rW)) * sCHW + xb + u32(max(y, 0)) * sW + u32(max(x, 0));
-  return select(0.0, A[select(0u, idx, ok)], ok);
+fn ldw(rowOk: bool, rb: u32, x: i32, inRow: bool, sW: u32) -> f32 {
+  let ok = rowOk && inRow && x >= 0 && u32(x) < sW;
+  return select(0.0, A[select(0u, rb + u32(max(x, 0)), ok)], ok);
 }`,
     setup: [...SETUP, '  let sCHW = sC * sH * sW;'],
     rowSetup: (g, row) => [
@@ -86,16 +119,29 @@ fn ldw(xb: u32, oyo: i32, oxo: i32, p: u32, K: u32, rH: u32, rW: u32, st: u32, s
       `  let oyo${g} = i32((kr${g} / kw) % kh) - i32(pd); let oxo${g} = i32(kr${g} % kw) - i32(pd);`,
     ],
     loopInit: [],
-    load: (g) => `vec4<f32>(${[0, 1, 2, 3].map((j) => `ldw(xb${g}, oyo${g}, oxo${g}, k + ${j}u, K, rH, rW, st, sH, sW, sCHW)`).join(', ')})`,
+    load: (g) => `vec4<f32>(${[0, 1, 2, 3].map((j) => `ldw(yok${g}, rb${g}, xo${g} + ${j * 1}i * i32(st), ox + ${j}u < rW, sW)`).join(', ')})`,
     advance: [],
+    loop: (RG) => ({
+      open: [
+        '  for (var row = 0u; row < K / rW; row = row + 1u) {',
+        '    let n = row / rH; let oy = row % rH;',
+        ...Array.from({ length: RG }, (_, g) => `    let y${g} = i32(oy * st) + oyo${g};
+    let yok${g} = y${g} >= 0 && u32(y${g}) < sH;
+    let rb${g} = n * sCHW + xb${g} + u32(max(y${g}, 0)) * sW;`),
+        '  for (var ox = 0u; ox < rW; ox = ox + 4u) {',
+        '    let k = row * rW + ox;',
+        ...Array.from({ length: RG }, (_, g) => `    let xo${g} = i32(ox * st) + oxo${g};`),
+      ],
+      close: ['  }', '  }'],
+    }),
   };
 }
 
 export type ConvMode = 'forward' | 'backward-input' | 'backward-weight';
 
 /** The GEMM kernel for one convolution mode. `vec`: the source's channels are a multiple of 4. */
-export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean): KernelSource {
-  const loader = mode === 'backward-weight' ? weightGradLoader() : pixelRowLoader(vec, mode === 'backward-input');
+export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean, nchw = false): KernelSource {
+  const loader = mode === 'backward-weight' ? weightGradLoader() : pixelRowLoader(vec, mode === 'backward-input', nchw && vec);
   return subgroupKernel(cfg, loader);
 }
 

@@ -10,6 +10,8 @@ export interface ElementwiseConfig {
   arity: number;
   /** 'contiguous': every input has the output's shape; 'vec4': same, n % 4 == 0, f32 only. */
   layout: 'strided' | 'contiguous' | 'vec4';
+  /** Dimensions of the strided layout (after merging). */
+  ndim?: number;
   inType?: ScalarType;
   outType?: ScalarType;
 }
@@ -27,9 +29,10 @@ export function elementwiseKernel(c: ElementwiseConfig): KernelSource {
     : '';
   const binds = NAMES.slice(0, c.arity)
     .map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> in_${n}: array<${T}>;`).join('\n');
-  const offs = c.layout === 'strided'
-    ? NAMES.slice(0, c.arity).map((n) => stridedOffsetFn(`off_${n}`, 'shape', `st_${n}`)).join('\n')
-    : '';
+  const offFns = c.layout === 'strided'
+    ? NAMES.slice(0, c.arity).map((n) => stridedOffsetFn(`off_${n}`, 'shape', `st_${n}`, c.ndim ?? MAX_DIMS))
+    : [];
+  const offs = offFns.map((f) => f.decl).join('\n');
   const loads = NAMES.slice(0, c.arity)
     .map((n) => `    let ${n} = in_${n}[${c.layout === 'strided' ? `off_${n}(i)` : 'i'}];`).join('\n');
   const code = `
@@ -46,11 +49,13 @@ ${offs}
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let s0 = P.s0;
   let s1 = P.s1;
+  let n = P.n;
+${offFns.map((f) => f.load).join('\n')}
   let step = nwg.x * ${WG}u;
-  for (var i = gid.x; i < P.n; i = i + step) {
+  for (var i = gid.x; i < n; i = i + step) {
 ${loads}
     out[i] = ${OT}(${c.expr});
   }
 }`;
-  return { key: `ew.${c.name}.${c.layout}.${inT}.${outT}`, code };
+  return { key: `ew.${c.name}.${c.layout}${c.layout === 'strided' ? c.ndim : ''}.${inT}.${outT}`, code };
 }

@@ -6,7 +6,8 @@ import { MAX_DIMS, WG, stridedOffsetFn, type KernelSource } from './common.js';
  * out[dstBase + dstOff(i)] = in[srcBase + srcOff(i)] for i over `shape`.
  * 'gather': the destination is contiguous (dstOff(i) = i); 'scatter': the source is.
  */
-export function stridedCopyKernel(mode: 'gather' | 'scatter'): KernelSource {
+export function stridedCopyKernel(mode: 'gather' | 'scatter', ndim: number): KernelSource {
+  const off = stridedOffsetFn('offs', 'shape', 'st', ndim);
   const code = `
 struct Params {
   n: u32, ndim: u32, srcBase: u32, dstBase: u32,
@@ -16,14 +17,16 @@ struct Params {
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
-${stridedOffsetFn('offs', 'shape', 'st')}
+${off.decl}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = gid.x; i < P.n; i = i + nwg.x * ${WG}u) {
-    ${mode === 'gather' ? 'dst[P.dstBase + i] = src[P.srcBase + offs(i)];' : 'dst[P.dstBase + offs(i)] = src[P.srcBase + i];'}
+${off.load}
+  let n = P.n; let srcBase = P.srcBase; let dstBase = P.dstBase;
+  for (var i = gid.x; i < n; i = i + nwg.x * ${WG}u) {
+    ${mode === 'gather' ? 'dst[dstBase + i] = src[srcBase + offs(i)];' : 'dst[dstBase + offs(i)] = src[srcBase + i];'}
   }
 }`;
-  return { key: `copy.${mode}`, code };
+  return { key: `copy.${mode}.d${ndim}`, code };
 }
 
 /** out[a, j, c] = x[a, idx[j], c]; an index outside [0, R) yields NaN so it cannot pass silently. */

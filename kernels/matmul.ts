@@ -76,6 +76,13 @@ export interface ALoader {
   loopInit: string[];
   load(g: number): string;
   advance: string[];
+  /**
+   * Replaces the plain \`for (var k = 0u; k < K; k = k + 4u) {\` with nested loops (which must
+   * define \`k\`, the first of the four k indices the body reads from B) and their closing braces.
+   */
+  loop?: (rowGroups: number) => { open: string[]; close: string[] };
+  /** Writes C in another layout: WGSL declarations and the call for (row, col, vec4 value). */
+  store?: { decl: string; call: (row: string, col: string, v: string) => string };
 }
 
 function matrixLoader(vecA: boolean): ALoader {
@@ -163,7 +170,8 @@ ${loader.setup.join('\n')}
   }
   for (let i = 0; i < c.rows; i++) for (let s = 0; s < S; s++) lines.push(`  var acc${i}_${s} = vec4<f32>(0.0);`);
   lines.push(...loader.loopInit);
-  lines.push(`  for (var k = 0u; k < K; k = k + 4u) {`);
+  const loop = loader.loop?.(RG) ?? { open: [`  for (var k = 0u; k < K; k = k + 4u) {`], close: [`  }`] };
+  lines.push(...loop.open);
   for (let g = 0; g < RG; g++) lines.push(`    let a${g} = ${loader.load(g)};`);
   for (let s = 0; s < S; s++) {
     for (let kk = 0; kk < 4; kk++) {
@@ -183,15 +191,19 @@ ${loader.setup.join('\n')}
     }
   }
   lines.push(...loader.advance.map((x) => `  ${x}`));
-  lines.push(`  }`);
+  lines.push(...loop.close);
   for (let i = 0; i < c.rows; i++) {
     lines.push(`  if (r0 + ${i}u < M) {`);
-    for (let s = 0; s < S; s++) lines.push(`    store4(cBase + (r0 + ${i}u) * N, col${s}, N, acc${i}_${s});`);
+    for (let s = 0; s < S; s++) {
+      lines.push(loader.store
+        ? `    ${loader.store.call(`r0 + ${i}u`, `col${s}`, `acc${i}_${s}`)}`
+        : `    store4(cBase + (r0 + ${i}u) * N, col${s}, N, acc${i}_${s});`);
+    }
     lines.push(`  }`);
   }
   lines.push(`  }
 }
-
+${loader.store?.decl ?? ''}
 fn store4(o: u32, col: u32, N: u32, v: vec4<f32>) {
   if (col + 3u < N) {
     C[o + col] = v.x; C[o + col + 1u] = v.y; C[o + col + 2u] = v.z; C[o + col + 3u] = v.w;

@@ -62,13 +62,16 @@ function direct(mode: ConvMode, a: Tensor, b: Tensor, g: ConvGeometry, outShape:
 }
 
 /** Runs one implicit GEMM: A read by the mode's loader from `src`, B a [K, cols] matrix. */
-function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], vec: boolean, cfg: SubgroupMatmulConfig): Tensor {
+function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], vec: boolean, cfg: SubgroupMatmulConfig, nchw = false): Tensor {
   const texture = cfg.textureB && mode !== 'backward-weight';
-  const c: SubgroupMatmulConfig = { ...cfg, vecA: K % 4 === 0, vecB: cols % 4 === 0, textureB: texture };
+  // vecA tells the kernel whether B rows k..k+3 are always in range (K % 4 == 0; for the
+  // weight gradient, quads stop at each row of Wo pixels, so it needs Wo % 4 == 0).
+  const kAligned = mode === 'backward-weight' ? dims[4] % 4 === 0 : K % 4 === 0;
+  const c: SubgroupMatmulConfig = { ...cfg, vecA: kAligned, vecB: cols % 4 === 0, textureB: texture };
   const out = empty([M, cols], 'f32', `conv.${mode}`);
   const bBinding = texture ? toTexture(bMat, 1, K, cols) : bMat.buffer;
   dispatch({
-    kernel: convKernel(c, mode, vec),
+    kernel: convKernel(c, mode, vec, nchw),
     buffers: [src.buffer, bBinding, out.buffer],
     params: [M, cols, K, 1, 0, 0, 0, 0, ...dims, 0, 0, 0],
     workgroups: matmulGrid(c, M, cols, 1),
@@ -81,12 +84,24 @@ export function convForward(x: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const M = g.N * g.Ho * g.Wo, K = g.kh * g.kw * g.Ci;
   const cfg = gemmConfig(M, g.Co, K);
   if (!cfg) return direct('forward', x, w, g, [g.N, g.Co, g.Ho, g.Wo]);
-  const xs = permute(x, [0, 2, 3, 1]);
   const wp = permute(w, [2, 3, 1, 0]);
   const wm = wp.view([K, g.Co]);
-  const y = gemm('forward', xs, wm, M, g.Co, K, [g.H, g.W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad], g.Ci % 4 === 0, cfg);
-  const out = permute(y.view([g.N, g.Ho, g.Wo, g.Co]), [0, 3, 1, 2]);
-  for (const t of [xs, wp, wm, y]) t.dispose();
+  const dims = [g.H, g.W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad];
+  let out: Tensor;
+  if (g.Ci % 4 === 0) {
+    // reads x and writes y in NCHW directly
+    const y = gemm('forward', x, wm, M, g.Co, K, dims, true, cfg, true);
+    out = y.view([g.N, g.Co, g.Ho, g.Wo]);
+    y.dispose();
+  } else {
+    const xs = permute(x, [0, 2, 3, 1]);
+    const y = gemm('forward', xs, wm, M, g.Co, K, dims, false, cfg);
+    out = permute(y.view([g.N, g.Ho, g.Wo, g.Co]), [0, 3, 1, 2]);
+    xs.dispose();
+    y.dispose();
+  }
+  wp.dispose();
+  wm.dispose();
   return out;
 }
 
@@ -95,12 +110,23 @@ export function convBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tenso
   const M = g.N * g.H * g.W, K = g.kh * g.kw * g.Co;
   const cfg = gemmConfig(M, g.Ci, K);
   if (!cfg) return direct('backward-input', dy, w, g, [g.N, g.Ci, g.H, g.W]);
-  const ds = permute(dy, [0, 2, 3, 1]);
   const wp = permute(w, [2, 3, 0, 1]);
   const wm = wp.view([K, g.Ci]);
-  const y = gemm('backward-input', ds, wm, M, g.Ci, K, [g.Ho, g.Wo, g.Co, g.H, g.W, g.kh, g.kw, g.stride, g.pad], g.Co % 4 === 0, cfg);
-  const out = permute(y.view([g.N, g.H, g.W, g.Ci]), [0, 3, 1, 2]);
-  for (const t of [ds, wp, wm, y]) t.dispose();
+  const dims = [g.Ho, g.Wo, g.Co, g.H, g.W, g.kh, g.kw, g.stride, g.pad];
+  let out: Tensor;
+  if (g.Co % 4 === 0) {
+    const y = gemm('backward-input', dy, wm, M, g.Ci, K, dims, true, cfg, true);
+    out = y.view([g.N, g.Ci, g.H, g.W]);
+    y.dispose();
+  } else {
+    const ds = permute(dy, [0, 2, 3, 1]);
+    const y = gemm('backward-input', ds, wm, M, g.Ci, K, dims, false, cfg);
+    out = permute(y.view([g.N, g.H, g.W, g.Ci]), [0, 3, 1, 2]);
+    ds.dispose();
+    y.dispose();
+  }
+  wp.dispose();
+  wm.dispose();
   return out;
 }
 

@@ -3,7 +3,7 @@
 import { defineOp, apply, type OpDef, type Ref, type TestCase } from '../op.js';
 import { dispatch, f32 } from '../dispatch.js';
 import { empty, numel, Tensor, type DType, type Shape } from '../tensor.js';
-import { broadcastShapes, broadcastStrides, stridedOffset } from '../shape.js';
+import { broadcastShapes, broadcastStrides, collapseDims, stridedOffset } from '../shape.js';
 import { elementwiseKernel } from '../../kernels/elementwise.js';
 import { dimsParam, gridFor } from '../../kernels/common.js';
 import { fillKernel } from '../../kernels/layout.js';
@@ -33,12 +33,13 @@ function launch(name: string, expr: string, inputs: Tensor[], s0 = 0, s1 = 0, ou
   if (n === 0) return out;
   const same = inputs.every((t) => t.shape.length === outShape.length && t.shape.every((d, i) => d === outShape[i]));
   const layout = !same ? 'strided' : n % 4 === 0 ? 'vec4' : 'contiguous';
-  const kernel = elementwiseKernel({ name, expr, arity: inputs.length, layout });
+  const c = layout === 'strided' ? collapseDims(outShape, inputs.map((t) => broadcastStrides(t.shape, outShape))) : null;
+  const kernel = elementwiseKernel({ name, expr, arity: inputs.length, layout, ndim: c?.shape.length });
   const count = layout === 'vec4' ? n / 4 : n;
-  const params = [count, outShape.length, f32(s0), f32(s1)];
-  if (layout === 'strided') {
-    params.push(...dimsParam(outShape));
-    for (const t of inputs) params.push(...dimsParam(broadcastStrides(t.shape, outShape), 0));
+  const params = [count, c ? c.shape.length : outShape.length, f32(s0), f32(s1)];
+  if (c) {
+    params.push(...dimsParam(c.shape));
+    for (const st of c.strides) params.push(...dimsParam(st, 0));
   }
   dispatch({ kernel, buffers: [...inputs.map((t) => t.buffer), out.buffer], params, workgroups: [gridFor(count)] });
   return out;

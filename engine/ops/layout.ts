@@ -3,7 +3,7 @@
 import { defineOp, apply, type Ref } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, numel, stridesOf, Tensor, zeros, type Shape } from '../tensor.js';
-import { broadcastShapes, broadcastStrides, normAxes, stridedOffset } from '../shape.js';
+import { broadcastShapes, broadcastStrides, collapseDims, normAxes, stridedOffset } from '../shape.js';
 import { stridedCopyKernel, indexSelectKernel, indexAddKernel } from '../../kernels/layout.js';
 import { dimsParam, gridFor } from '../../kernels/common.js';
 import { sumTo as sumToShape } from './reduce.js';
@@ -12,10 +12,12 @@ import { sumTo as sumToShape } from './reduce.js';
 function copy(mode: 'gather' | 'scatter', src: Tensor, dst: Tensor, shape: Shape, strides: number[], srcBase = 0, dstBase = 0): void {
   const n = numel(shape);
   if (n === 0) return;
+  // the contiguous side's strides take part in merging too
+  const c = collapseDims(shape, [strides, stridesOf(shape)]);
   dispatch({
-    kernel: stridedCopyKernel(mode),
+    kernel: stridedCopyKernel(mode, c.shape.length),
     buffers: [src.buffer, dst.buffer],
-    params: [n, shape.length, srcBase, dstBase, ...dimsParam(shape), ...dimsParam(strides, 0)],
+    params: [n, c.shape.length, srcBase, dstBase, ...dimsParam(c.shape), ...dimsParam(c.strides[0], 0)],
     workgroups: [gridFor(n)],
   });
 }

@@ -15,3 +15,6 @@ export * from './ops/conv.js';
 export { Generator, manualSeed, rand, randn, randomTwin, philox, draw, defaultGenerator } from './random.js';
 export { Optimizer, SGD, Adam, AdamW, RMSProp, type SGDOptions, type AdamOptions, type RMSPropOptions, type ParamGroup } from './optim.js';
 export { saveTensors, loadTensors, readCheckpoint, loadTensorsInto, writeFileAtomic } from './checkpoint.js';
+export * from './ops/pool.js';
+export * from './ops/norm.js';
+export * from './ops/dropout.js';

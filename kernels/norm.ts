@@ -1,0 +1,146 @@
+// Fused batch normalisation (training mode) over x viewed as [N, C, S] (S = H·W for images,
+// 1 for [N, C] features). Per-channel reductions use one workgroup per channel (grid-stride
+// over channels): strided partial sums, then a tree in workgroup memory. No atomics.
+//
+//   stats      stats[c] = mean, stats[C + c] = biased variance (two passes: mean, then Σ(x−μ)²)
+//   apply      y = (x − μ)·rsqrt(σ² + eps)·w + b
+//   gradsum    dw[c] = Σ g·x̂,  db[c] = Σ g               (x̂ = (x − μ)·rsqrt(σ² + eps))
+//   gradinput  dx = w·rsqrt(σ² + eps)·(g − db/M − x̂·dw/M)  (M = N·S)
+//   running    rm ← (1 − m)·rm + m·μ,  rv ← (1 − m)·rv + m·σ²·M/(M − 1)   (in place)
+import { WG, type KernelSource } from './common.js';
+
+/** Tree-reduces `arrays` (workgroup arrays of WG floats) into element 0; ends with a barrier. */
+function tree(arrays: string[]): string {
+  return `
+    workgroupBarrier();
+    for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+      if (li < w) { ${arrays.map((a) => `${a}[li] = ${a}[li] + ${a}[li + w];`).join(' ')} }
+      workgroupBarrier();
+    }`;
+}
+
+const CHANNEL_MAIN = `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let C = P.C; let S = P.S; let M = P.M; let eps = P.eps;`;
+
+/** Offset of the j-th element (j over N·S) of channel c. */
+const AT = 'fn at(j: u32, c: u32, C: u32, S: u32) -> u32 { return ((j / S) * C + c) * S + j % S; }';
+
+export function bnStatsKernel(): KernelSource {
+  const code = `
+struct Params { C: u32, S: u32, M: u32, eps: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
+var<workgroup> sh: array<f32, ${WG}>;
+${AT}
+${CHANNEL_MAIN}
+  let invM = 1.0 / f32(M);
+  for (var c = wid.x; c < C; c = c + nwg.x) {
+    var s = 0.0;
+    for (var j = li; j < M; j = j + ${WG}u) { s = s + x[at(j, c, C, S)]; }
+    sh[li] = s;${tree(['sh'])}
+    let mu = sh[0] * invM;
+    workgroupBarrier();
+    var q = 0.0;
+    for (var j = li; j < M; j = j + ${WG}u) { let d = x[at(j, c, C, S)] - mu; q = q + d * d; }
+    sh[li] = q;${tree(['sh'])}
+    if (li == 0u) { stats[c] = mu; stats[C + c] = sh[0] * invM; }
+    workgroupBarrier();
+  }
+}`;
+  return { key: 'bn.stats', code };
+}
+
+export function bnApplyKernel(): KernelSource {
+  const code = `
+struct Params { total: u32, C: u32, S: u32, eps: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> stats: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(4) var<storage, read> b: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let total = P.total; let C = P.C; let S = P.S; let eps = P.eps;
+  for (var i = gid.x; i < total; i = i + nwg.x * ${WG}u) {
+    let c = (i / S) % C;
+    y[i] = (x[i] - stats[c]) * inverseSqrt(stats[C + c] + eps) * w[c] + b[c];
+  }
+}`;
+  return { key: 'bn.apply', code };
+}
+
+export function bnGradSumKernel(): KernelSource {
+  const code = `
+struct Params { C: u32, S: u32, M: u32, eps: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(5) var<storage, read_write> db: array<f32>;
+var<workgroup> sg: array<f32, ${WG}>;
+var<workgroup> sgx: array<f32, ${WG}>;
+${AT}
+${CHANNEL_MAIN}
+  for (var c = wid.x; c < C; c = c + nwg.x) {
+    let mu = stats[c];
+    var a = 0.0; var bsum = 0.0;
+    for (var j = li; j < M; j = j + ${WG}u) {
+      let k = at(j, c, C, S);
+      let gv = g[k];
+      a = a + gv * (x[k] - mu);
+      bsum = bsum + gv;
+    }
+    sgx[li] = a; sg[li] = bsum;${tree(['sgx', 'sg'])}
+    if (li == 0u) { dw[c] = sgx[0] * inverseSqrt(stats[C + c] + eps); db[c] = sg[0]; }
+    workgroupBarrier();
+  }
+}`;
+  return { key: 'bn.gradsum', code };
+}
+
+export function bnGradInputKernel(): KernelSource {
+  const code = `
+struct Params { total: u32, C: u32, S: u32, eps: f32, invM: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read> w: array<f32>;
+@group(0) @binding(5) var<storage, read> dw: array<f32>;
+@group(0) @binding(6) var<storage, read> db: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let total = P.total; let C = P.C; let S = P.S; let eps = P.eps; let invM = P.invM;
+  for (var i = gid.x; i < total; i = i + nwg.x * ${WG}u) {
+    let c = (i / S) % C;
+    let r = inverseSqrt(stats[C + c] + eps);
+    let xh = (x[i] - stats[c]) * r;
+    dx[i] = w[c] * r * (g[i] - db[c] * invM - xh * dw[c] * invM);
+  }
+}`;
+  return { key: 'bn.gradinput', code };
+}
+
+export function bnRunningKernel(): KernelSource {
+  const code = `
+struct Params { C: u32, momentum: f32, unbias: f32, pad: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> stats: array<f32>;
+@group(0) @binding(2) var<storage, read_write> rm: array<f32>;
+@group(0) @binding(3) var<storage, read_write> rv: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let C = P.C; let m = P.momentum; let unbias = P.unbias;
+  for (var c = gid.x; c < C; c = c + nwg.x * ${WG}u) {
+    rm[c] = (1.0 - m) * rm[c] + m * stats[c];
+    rv[c] = (1.0 - m) * rv[c] + m * stats[C + c] * unbias;
+  }
+}`;
+  return { key: 'bn.running', code };
+}

@@ -1,0 +1,58 @@
+// BatchNorm1d ([N, C] or [N, C, L]) and BatchNorm2d ([N, C, H, W]), as torch.nn: trainable
+// weight (1) and bias (0), running_mean (0) and running_var (1) buffers updated in place in
+// training mode (momentum 0.1, unbiased variance), used in eval mode.
+import { batchNorm, full, type Tensor } from '../engine/index.js';
+import { Module } from './module.js';
+
+export interface BatchNormOptions {
+  eps?: number;
+  momentum?: number;
+  /** Trainable per-channel weight and bias (default true). */
+  affine?: boolean;
+}
+
+abstract class BatchNormBase extends Module {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  running_mean: Tensor;
+  running_var: Tensor;
+  readonly eps: number;
+  readonly momentum: number;
+  protected abstract readonly kind: string;
+  protected abstract readonly ranks: number[];
+  protected abstract readonly layout: string;
+
+  constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
+    super();
+    const name = new.target.name;
+    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${String(numFeatures)}`);
+    this.eps = o.eps ?? 1e-5;
+    this.momentum = o.momentum ?? 0.1;
+    if (!(this.eps > 0)) throw new Error(`${name}: eps must be > 0, got ${String(o.eps)}`);
+    if (!(this.momentum >= 0 && this.momentum <= 1)) throw new Error(`${name}: momentum must be in [0, 1], got ${String(o.momentum)}`);
+    const affine = o.affine ?? true;
+    this.weight = affine ? full([numFeatures], 1).requireGrad().keep() : null;
+    this.bias = affine ? full([numFeatures], 0).requireGrad().keep() : null;
+    this.running_mean = full([numFeatures], 0).keep();
+    this.running_var = full([numFeatures], 1).keep();
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!this.ranks.includes(x.ndim) || x.shape[1] !== this.numFeatures) {
+      throw new Error(`${this.kind}(${this.numFeatures}): expects input ${this.layout} with C = ${this.numFeatures}, got [${x.shape.join(', ')}]`);
+    }
+    return batchNorm(x, this.running_mean, this.running_var, this.weight, this.bias, { training: this.training, momentum: this.momentum, eps: this.eps });
+  }
+}
+
+export class BatchNorm1d extends BatchNormBase {
+  protected readonly kind = 'BatchNorm1d';
+  protected readonly ranks = [2, 3];
+  protected readonly layout = '[N, C] or [N, C, L]';
+}
+
+export class BatchNorm2d extends BatchNormBase {
+  protected readonly kind = 'BatchNorm2d';
+  protected readonly ranks = [4];
+  protected readonly layout = '[N, C, H, W]';
+}

@@ -1,0 +1,107 @@
+// Batch normalisation beyond the registry's forward/backward cases: running statistics after
+// training steps against float64, eval mode, in-place updates without read-back or tape, errors.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  tensor, full, scope, sync, sum, mul, batchNorm, refBatchStats, submitTotal, memoryStats, type Tensor, type Ref,
+} from '../../engine/index.js';
+import { ready, rng, assertClose } from '../helpers.js';
+
+const test = suite('batch norm');
+test.before(async () => { await ready; });
+
+const randRef = (r: () => number, shape: number[], lo = -2, hi = 2): Ref =>
+  ({ shape, data: Float64Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => Math.fround(lo + (hi - lo) * r())) });
+
+/** Eval-mode float64 batch norm with given statistics. */
+function refEval(x: Ref, rm: Float64Array, rv: Float64Array, w: Float64Array, b: Float64Array, eps: number): Float64Array {
+  const C = x.shape[1], S = x.shape.slice(2).reduce((p, d) => p * d, 1);
+  return x.data.map((v, i) => { const c = Math.floor(i / S) % C; return (v - rm[c]) / Math.sqrt(rv[c] + eps) * w[c] + b[c]; });
+}
+
+for (const shape of [[4, 3, 5, 6], [9, 5], [2, 3, 7]]) {
+  test(`running statistics after 2 training steps match float64, then eval mode uses them ${JSON.stringify(shape)}`, async () => {
+    const r = rng(shape.length * 101 + shape[1]);
+    const C = shape[1];
+    const momentum = 0.1, eps = 1e-5;
+    const rm = full([C], 0).keep(), rv = full([C], 1).keep();
+    const w = tensor(randRef(r, [C], 0.5, 1.5).data).requireGrad().keep();
+    const b = tensor(randRef(r, [C]).data).requireGrad().keep();
+    const wantM = new Float64Array(C), wantV = new Float64Array(C).fill(1);
+    for (let step = 0; step < 2; step++) {
+      // a shifted, scaled batch so the statistics are far from 0 and 1
+      const x = randRef(r, shape, 1 + step, 4 + 2 * step);
+      await scope(async () => {
+        const tx = tensor(x.data, shape).requireGrad();
+        await sync();
+        const s0 = submitTotal();
+        const y = batchNorm(tx, rm, rv, w, b, { training: true, momentum, eps });
+        assert.is(submitTotal(), s0, 'batchNorm submitted work (a read-back?)');
+        sum(mul(y, y)).backward();
+        assert.ok(tx.grad && w.grad && b.grad, 'gradients reach x, weight and bias');
+        w.grad!.dispose(); w.grad = null; b.grad!.dispose(); b.grad = null;
+      });
+      const st = refBatchStats(x);
+      for (let c = 0; c < C; c++) {
+        wantM[c] = (1 - momentum) * wantM[c] + momentum * st.mean[c];
+        wantV[c] = (1 - momentum) * wantV[c] + momentum * st.var[c] * st.count / (st.count - 1);
+      }
+    }
+    assert.ok(!rm.requiresGrad && !rv.requiresGrad && rm.node === null && rv.node === null, 'running stats stay off the tape');
+    assertClose(await rm.data(), wantM, 1e-5, 'running mean');
+    assertClose(await rv.data(), wantV, 1e-5, 'running var');
+
+    // eval mode: normalises with the running statistics and leaves them alone
+    const x = randRef(r, shape);
+    await scope(async () => {
+      const tx = tensor(x.data, shape).requireGrad();
+      const y = batchNorm(tx, rm, rv, w, b, { training: false, eps });
+      const wd = Float64Array.from(await w.data()), bd = Float64Array.from(await b.data());
+      assertClose(await y.data(), refEval(x, wantM, wantV, wd, bd, eps), 1e-4, 'eval output');
+      sum(y).backward();
+      // dy/dx = w / sqrt(rv + eps) per channel
+      const S = shape.slice(2).reduce((p, d) => p * d, 1);
+      const gx = x.data.map((_, i) => { const c = Math.floor(i / S) % C; return wd[c] / Math.sqrt(wantV[c] + eps); });
+      assertClose(await tx.grad!.data(), gx, 1e-4, 'eval d/dx');
+      w.grad!.dispose(); w.grad = null; b.grad!.dispose(); b.grad = null;
+    });
+    assertClose(await rm.data(), wantM, 1e-5, 'running mean unchanged by eval');
+    assertClose(await rv.data(), wantV, 1e-5, 'running var unchanged by eval');
+    for (const t of [rm, rv, w, b]) t.dispose();
+  });
+}
+
+test('a training step allocates nothing that outlives its scope', async () => {
+  const rm = full([3], 0).keep(), rv = full([3], 1).keep();
+  const w = full([3], 1).requireGrad().keep(), b = full([3], 0).requireGrad().keep();
+  const x = tensor(randRef(rng(5), [4, 3, 5, 5]).data, [4, 3, 5, 5]).keep();
+  let live = -1;
+  for (let step = 0; step < 4; step++) {
+    await scope(async () => {
+      sum(batchNorm(x, rm, rv, w, b)).backward();
+      for (const t of [w, b]) { t.grad!.dispose(); t.grad = null; }
+    });
+    await sync();
+    if (step === 1) live = memoryStats().liveBytes;
+    if (step > 1) assert.is(memoryStats().liveBytes, live, `step ${step}`);
+  }
+  for (const t of [rm, rv, w, b, x]) t.dispose();
+});
+
+test('clear errors for bad shapes and options', () => {
+  scope(() => {
+    const x = full([4, 3, 2, 2], 1);
+    const s3 = full([3], 0), s4 = full([4], 0);
+    const thr = (f: () => Tensor, re: RegExp) => assert.throws(f, re);
+    thr(() => batchNorm(x, s4, s4, null, null), /running mean \[4\] \(f32\) does not match the 3 channels of x \[4, 3, 2, 2\]/);
+    thr(() => batchNorm(x, s3, s3, s4, null), /weight \[4\] .* 3 channels/);
+    thr(() => batchNorm(x, null, null, null, null, { training: false }), /eval mode .* needs the running mean and var/);
+    thr(() => batchNorm(x, s3, null), /both running mean and running var/);
+    thr(() => batchNorm(x, s3, s3, null, null, { momentum: 2 }), /momentum must be in \[0, 1\], got 2/);
+    thr(() => batchNorm(x, s3, s3, null, null, { eps: 0 }), /eps must be > 0/);
+    thr(() => batchNorm(full([1, 3], 1), s3, s3), /more than one value per channel, got x \[1, 3\]/);
+    thr(() => batchNorm(full([5], 1), null, null), /expects x \[N, C, \.\.\.\], got \[5\]/);
+  });
+});
+
+test.run();

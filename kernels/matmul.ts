@@ -27,6 +27,11 @@ export interface SubgroupMatmulConfig {
    */
   textureB: boolean;
   /**
+   * Rows of B per texture row (a power of two, 1 = plain): a tall B (K > 8192, the conv weight
+   * gradient's pixel dimension) is folded so that texel (x, y) holds row y·fold + x / ⌈N/4⌉.
+   */
+  textureFold?: number;
+  /**
    * 0: one workgroup per output tile. P > 0: P persistent workgroups loop over the tiles
    * (row tiles fastest), which keeps lavapipe's threads on neighbouring tiles.
    */
@@ -124,7 +129,9 @@ export function subgroupKernel(c: SubgroupMatmulConfig, loader: ALoader = matrix
   if (c.rows % L !== 0) throw new Error(`matmul config: rows ${c.rows} must be a multiple of lanes ${L}`);
   const RG = c.rows / L; // row groups: A vec4s each lane loads per k-step
   const S = c.strips;
-  const key = `matmul.sg.l${L}.r${c.rows}.s${S}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? 'tb' : c.vecB ? 'vb' : 'sb'}.p${c.persistent}`;
+  const F = c.textureB ? c.textureFold ?? 1 : 1;
+  if (F & (F - 1)) throw new Error(`matmul config: textureFold ${F} must be a power of two`);
+  const key = `matmul.sg.l${L}.r${c.rows}.s${S}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}`;
   // Uniform loads are expensive on llvmpipe (KERNELS.md §2): every size is read once into a
   // local before the loop, and the fast path (K, N multiples of 4) has no bounds checks inside it.
   const lines: string[] = [];
@@ -176,7 +183,8 @@ ${loader.setup.join('\n')}
   for (let s = 0; s < S; s++) {
     for (let kk = 0; kk < 4; kk++) {
       let ld: string;
-      if (c.textureB) ld = `textureLoad(B, vec2<u32>(bx${s}, by + k + ${kk}u))`;
+      if (c.textureB && F > 1) ld = `textureLoad(B, vec2<u32>(bx${s} + ((k + ${kk}u) & ${F - 1}u) * ((N + 3u) / 4u), (k + ${kk}u) >> ${Math.log2(F)}u))`;
+      else if (c.textureB) ld = `textureLoad(B, vec2<u32>(bx${s}, by + k + ${kk}u))`;
       else if (c.vecB && c.vecA) ld = `B[bq${s} + (k + ${kk}u) * N4]`;
       else if (c.vecB) ld = `ldB4(bq${s}, k + ${kk}u, K, N4)`;
       else ld = `vec4<f32>(${[0, 1, 2, 3].map((j) => `ldB(bBase, k + ${kk}u, col${s} + ${j}u, K, N)`).join(', ')})`;
@@ -272,10 +280,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   return { key, code };
 }
 
-/** Copies B [batch, K, N] (row-major buffer) into the zero-padded rgba32float texture layout. */
+/**
+ * Copies B [batch, K, N] (row-major buffer) into the zero-padded rgba32float texture layout:
+ * global row r = b·Kp + k (Kp = K rounded up to 4) lives at texel row r / fold, column
+ * (r % fold)·⌈N/4⌉ + n/4.
+ */
 export function matmulToTextureKernel(): KernelSource {
   const code = `
-struct Params { K: u32, N: u32, batch: u32, strideB: u32 }
+struct Params { K: u32, N: u32, batch: u32, strideB: u32, fold: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var T: texture_storage_2d<rgba32float, write>;
@@ -286,13 +298,18 @@ fn ld(b: u32, k: u32, n: u32) -> f32 {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let W = (P.N + 3u) / 4u;
   let Kp = (P.K + 3u) / 4u * 4u;
-  let total = W * Kp * P.batch;
+  let F = P.fold;
+  let rows = (P.batch * Kp + F - 1u) / F;
+  let total = W * F * rows;
   for (var t = gid.x; t < total; t = t + nwg.x * 64u) {
-    let x = t % W;
-    let y = t / W;
-    let b = y / Kp;
-    let k = y % Kp;
-    let v = vec4<f32>(ld(b, k, 4u * x), ld(b, k, 4u * x + 1u), ld(b, k, 4u * x + 2u), ld(b, k, 4u * x + 3u));
+    let x = t % (W * F);
+    let y = t / (W * F);
+    let r = y * F + x / W;
+    let c4 = x % W;
+    let b = r / Kp;
+    let k = r % Kp;
+    var v = vec4<f32>(ld(b, k, 4u * c4), ld(b, k, 4u * c4 + 1u), ld(b, k, 4u * c4 + 2u), ld(b, k, 4u * c4 + 3u));
+    if (b >= P.batch) { v = vec4<f32>(0.0); }
     textureStore(T, vec2<u32>(x, y), v);
   }
 }`;

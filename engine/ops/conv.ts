@@ -10,7 +10,7 @@ import { convKernel, convDirectKernel, type ConvMode } from '../../kernels/conv.
 import { matmulGrid, type SubgroupMatmulConfig } from '../../kernels/matmul.js';
 import { gridFor } from '../../kernels/common.js';
 import { permute, reshape, transpose } from './layout.js';
-import { matmulConfig, toTexture } from './matmul.js';
+import { matmulConfig, textureFoldFor, toTexture } from './matmul.js';
 import { add } from './elementwise.js';
 
 export interface ConvGeometry {
@@ -63,13 +63,19 @@ function direct(mode: ConvMode, a: Tensor, b: Tensor, g: ConvGeometry, outShape:
 
 /** Runs one implicit GEMM: A read by the mode's loader from `src`, B a [K, cols] matrix. */
 function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], vec: boolean, cfg: SubgroupMatmulConfig, nchw = false): Tensor {
-  const texture = cfg.textureB && mode !== 'backward-weight';
+  // B through a texture (16 ns per texel vs 29 per vec4 from a buffer); the weight gradient's
+  // tall B ([N·Ho·Wo, Co]) is folded to fit the 8192-texel limit.
+  const fold = cfg.textureB ? textureFoldFor(K, cols) : 0;
+  const texture = fold > 0;
   // vecA tells the kernel whether B rows k..k+3 are always in range (K % 4 == 0; for the
   // weight gradient, quads stop at each row of Wo pixels, so it needs Wo % 4 == 0).
   const kAligned = mode === 'backward-weight' ? dims[4] % 4 === 0 : K % 4 === 0;
-  const c: SubgroupMatmulConfig = { ...cfg, vecA: kAligned, vecB: cols % 4 === 0, textureB: texture };
+  // Conv GEMMs are narrow (cols = channels): a 64-wide tile still fills at 64 channels and
+  // halves A's (computed, bounds-checked) loads per FLOP.
+  const strips = cols >= 8 * cfg.lanes ? 2 : cfg.strips;
+  const c: SubgroupMatmulConfig = { ...cfg, strips, vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold };
   const out = empty([M, cols], 'f32', `conv.${mode}`);
-  const bBinding = texture ? toTexture(bMat, 1, K, cols) : bMat.buffer;
+  const bBinding = texture ? toTexture(bMat, 1, K, cols, fold) : bMat.buffer;
   dispatch({
     kernel: convKernel(c, mode, vec, nchw),
     buffers: [src.buffer, bBinding, out.buffer],

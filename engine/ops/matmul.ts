@@ -73,9 +73,9 @@ function product(a: Tensor, b: Tensor): Tensor {
 const TEXTURE_CACHE = 16;
 const textures = new Map<string, { tex: GPUTexture; view: GPUTextureView }>();
 
-export function toTexture(b: Tensor, batch: number, K: number, N: number): GPUTextureView {
-  const w = Math.ceil(N / 4), h = batch * Math.ceil(K / 4) * 4;
-  const key = `${w}x${h}`;
+export function toTexture(b: Tensor, batch: number, K: number, N: number, fold = 1): GPUTextureView {
+  const w = Math.ceil(N / 4) * fold, h = Math.ceil((batch * Math.ceil(K / 4) * 4) / fold);
+  const key = `${w}x${h}`; // fold changes the shape's meaning, not its size: reuse is safe
   let t = textures.get(key);
   if (t) textures.delete(key); // re-insert below: most recently used last
   else {
@@ -88,7 +88,7 @@ export function toTexture(b: Tensor, batch: number, K: number, N: number): GPUTe
     t = { tex, view: tex.createView() };
   }
   textures.set(key, t);
-  dispatch({ kernel: matmulToTextureKernel(), buffers: [b.buffer, t.view], params: [K, N, batch, b.ndim === 3 ? K * N : 0], workgroups: [gridFor(w * h)] });
+  dispatch({ kernel: matmulToTextureKernel(), buffers: [b.buffer, t.view], params: [K, N, batch, b.ndim === 3 ? K * N : 0, fold], workgroups: [gridFor(w * h)] });
   return t.view;
 }
 
@@ -158,4 +158,12 @@ export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
     return reshape(y, [...lead, y.shape[1]]);
   }
   return apply(matmulDef, [a, b], { transA: !!o.transA, transB: !!o.transB });
+}
+
+/** The smallest power-of-two fold that fits a [K, N] operand in the adapter's 2-d textures (0: none does). */
+export function textureFoldFor(K: number, N: number): number {
+  const max = gpu().limits.maxTextureDimension2D;
+  const w = Math.ceil(N / 4), h = Math.ceil(K / 4) * 4;
+  for (let f = 1; w * f <= max; f *= 2) if (Math.ceil(h / f) <= max) return f;
+  return 0;
 }

@@ -104,13 +104,15 @@ fn storeNCHW(m: u32, col: u32, N: u32, HW: u32, v: vec4<f32>) {
  * time in quads (a quad never spans two rows; lanes past the row end read zeros); A is x in
  * NCHW [N, sC, sH, sW]. Needs B's k bounds checked unless rW % 4 == 0.
  */
-function weightGradLoader(): ALoader {
+function weightGradLoader(inside: boolean): ALoader {
+  // inside: every tap is inside x (no padding; the engine pads x beforehand) and every quad is
+  // inside its output row (rW % 4 == 0), so loads need no tests at all.
   return {
-    key: 'wgrad',
+    key: inside ? 'wgrad.in' : 'wgrad',
     decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
 fn ldw(rowOk: bool, rb: u32, x: i32, inRow: bool, sW: u32) -> f32 {
-  let ok = rowOk && inRow && x >= 0 && u32(x) < sW;
-  return select(0.0, A[select(0u, rb + u32(max(x, 0)), ok)], ok);
+  ${inside ? 'return A[rb + u32(x)];' : `let ok = rowOk && inRow && x >= 0 && u32(x) < sW;
+  return select(0.0, A[select(0u, rb + u32(max(x, 0)), ok)], ok);`}
 }`,
     setup: [...SETUP, '  let sCHW = sC * sH * sW;'],
     rowSetup: (g, row) => [
@@ -141,7 +143,8 @@ export type ConvMode = 'forward' | 'backward-input' | 'backward-weight';
 
 /** The GEMM kernel for one convolution mode. `vec`: the source's channels are a multiple of 4. */
 export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean, nchw = false): KernelSource {
-  const loader = mode === 'backward-weight' ? weightGradLoader() : pixelRowLoader(vec, mode === 'backward-input', nchw && vec);
+  // for the weight gradient, `vec` says every load is inside (see weightGradLoader)
+  const loader = mode === 'backward-weight' ? weightGradLoader(vec) : pixelRowLoader(vec, mode === 'backward-input', nchw && vec);
   return subgroupKernel(cfg, loader);
 }
 

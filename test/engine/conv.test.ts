@@ -60,6 +60,8 @@ async function check(name: string, xs: number[], ws: number[], stride: number, p
 
 const cases: [string, number[], number[], number, number, boolean, number?][] = [
   ['3x3 s1 p1 (VGG-like)', [2, 8, 9, 9], [12, 8, 3, 3], 1, 1, false],
+  ['3x3 s1 p1, Wo % 4 == 0 (padded weight-gradient path)', [2, 4, 8, 8], [6, 4, 3, 3], 1, 1, false],
+  ['3x3 s2 p1, Wo % 4 == 0', [1, 4, 15, 16], [4, 4, 3, 3], 2, 1, false],
   ['3x3 s2 p1, 3 input channels', [2, 3, 7, 5], [4, 3, 3, 3], 2, 1, false],
   ['1x1', [3, 4, 5, 6], [6, 4, 1, 1], 1, 0, false],
   ['transposed 3x3 s2 (Tiramisu up)', [2, 8, 4, 5], [8, 4, 3, 3], 2, 0, true],

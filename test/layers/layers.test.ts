@@ -8,7 +8,7 @@ import { Conv2d, ConvTranspose2d } from '../../layers/conv.js';
 import { BatchNorm1d, BatchNorm2d } from '../../layers/norm.js';
 import { MaxPool2d, AvgPool2d, GlobalAvgPool2d } from '../../layers/pool.js';
 import { ReLU, Flatten } from '../../layers/basic.js';
-import { Dropout } from '../../layers/dropout.js';
+import { Dropout } from '../../layers/dropout/dropout.js';
 import { ready, rng, sample, assertClose } from '../helpers.js';
 
 const test = suite('layers');

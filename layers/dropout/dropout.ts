@@ -1,8 +1,8 @@
 // Plain (inverted) Bernoulli dropout: active only in training mode; each call reserves a fresh
 // Philox draw from the layer's generator, so masks differ between calls and are regenerated
 // (never stored) in the backward pass.
-import { Generator, defaultGenerator, dropout, type Tensor } from '../engine/index.js';
-import { Module } from './module.js';
+import { Generator, defaultGenerator, dropout, type Tensor } from '../../engine/index.js';
+import { DropoutLayer } from './base.js';
 
 export interface DropoutOptions {
   /** Seeds the layer's own generator (stream 0). */
@@ -11,7 +11,8 @@ export interface DropoutOptions {
   generator?: Generator;
 }
 
-export class Dropout extends Module {
+export class Dropout extends DropoutLayer {
+  readonly kind: 'dropout' | 'mc' = 'dropout';
   /** Where the masks come from: `generator`, else a new Generator(seed), else the process-wide one. */
   readonly generator: Generator;
   constructor(readonly p = 0.5, o: DropoutOptions = {}) {
@@ -22,7 +23,18 @@ export class Dropout extends Module {
 
   /** Identity in eval mode (or with p = 0): returns x itself, as torch.nn.Dropout. */
   forward(x: Tensor): Tensor {
-    if (!this.training || this.p === 0) return x;
+    if (!this.active || this.p === 0) return x;
     return dropout(x, this.p, this.generator.reserve(x.size));
+  }
+
+  async keepProbabilities(): Promise<number[]> { return [1 - this.p]; }
+}
+
+/** MC dropout (Gal & Ghahramani 2016): the same masks, also drawn at evaluation. */
+export class MCDropout extends Dropout {
+  override readonly kind = 'mc' as const;
+  constructor(p = 0.5, o: DropoutOptions = {}) {
+    super(p, o);
+    this.sampleAtEval = true;
   }
 }

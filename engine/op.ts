@@ -40,6 +40,8 @@ export interface OpDef {
   backward?(grad: Tensor, node: Node): (Tensor | null)[];
   reference(inputs: Ref[], attrs: Record<string, unknown>): Ref;
   cases: TestCase[];
+  /** Attributes for a replayed forward (tape.replay): strips side effects such as running stats. */
+  replayAttrs?(attrs: Record<string, unknown>): Record<string, unknown>;
 }
 
 export const registry = new Map<string, OpDef>();

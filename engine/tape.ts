@@ -51,3 +51,27 @@ export function topoOrder(root: Tensor): Node[] {
   }
   return order;
 }
+
+/**
+ * Re-runs the recorded graph of `root` with some nodes' attributes changed (`change` returns the
+ * new attributes, or null to keep a node as it is), recomputing only those nodes and the ones
+ * downstream of them; every other activation is reused. Nothing is recorded, side effects are
+ * stripped (OpDef.replayAttrs), and the graph stays intact for a later backward().
+ * LBD uses it to evaluate E(z1) after recording E(z2): only the layers after the first learnable
+ * dropout run again, for any model shape.
+ */
+export function replay(root: Tensor, change: (n: Node) => Record<string, unknown> | null): Tensor {
+  const order = topoOrder(root);
+  const swapped = new Map<Tensor, Tensor>();
+  noGrad(() => {
+    for (const n of order) {
+      const changed = change(n);
+      if (!changed && !n.inputs.some((t) => swapped.has(t))) continue;
+      const inputs = n.inputs.map((t) => swapped.get(t) ?? t);
+      const base = changed ?? n.attrs;
+      const attrs = n.op.replayAttrs ? n.op.replayAttrs(base) : base;
+      swapped.set(n.output, n.op.forward(inputs, attrs, {}));
+    }
+  });
+  return swapped.get(root) ?? root;
+}

@@ -12,7 +12,9 @@ export abstract class Module {
     return this.walk(prefix).filter(([, t]) => t.requiresGrad);
   }
 
-  parameters(): Tensor[] { return this.namedParameters().map(([, t]) => t); }
+  /** Trainable tensors, each once (a tensor shared by several layers, e.g. an LBD SharedLogit, is listed once). */
+
+  parameters(): Tensor[] { return [...new Set(this.namedParameters().map(([, t]) => t))]; }
 
   /** Non-trainable state tensors (saved in checkpoints, not optimised). */
   namedBuffers(prefix = ''): [string, Tensor][] {

@@ -104,6 +104,8 @@ const batchNormDef = defineOp({
     }
     return [dx, dw, db];
   },
+  // a replayed forward (LBD's second pass) must not move the running statistics again
+  replayAttrs: (attrs) => ({ ...attrs, running: undefined }),
   reference([x, w, b], attrs) {
     const d = bnDims('batch_norm', x.shape, w.shape, b.shape);
     const y = new Float64Array(x.data.length);

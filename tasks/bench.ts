@@ -11,6 +11,17 @@ import { Generator } from '../engine/random.js';
 import { matmul, setMatmulOptions, matmulConfig, type MatmulStructure } from '../engine/ops/matmul.js';
 import { conv2d } from '../engine/ops/conv.js';
 import { backward } from '../engine/op.js';
+import { tensor } from '../engine/tensor.js';
+import { crossEntropy } from '../engine/ops/loss.js';
+import { Adam } from '../engine/optim.js';
+import { Sequential } from '../layers/sequential.js';
+import { Linear } from '../layers/linear.js';
+import { Conv2d } from '../layers/conv.js';
+import { MaxPool2d } from '../layers/pool.js';
+import { ReLU, Flatten } from '../layers/basic.js';
+import { Dropout } from '../layers/dropout/dropout.js';
+import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
+import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
 import { fillKernel } from '../kernels/layout.js';
 import { naiveMatmulKernel } from '../kernels/matmul.js';
 import { empty as emptyTensor } from '../engine/tensor.js';
@@ -24,8 +35,12 @@ const program = new Command()
   .option('--sizes <list>', 'square matmul sizes', '256,512,1024,2048')
   .option('--runs <n>', 'timed runs per figure (median reported)', '5')
   .option('--quick', 'smaller sizes and fewer runs (a smoke test)')
+  .option('--only <list>', 'sections to run: matmul,conv,step,dispatch,spin (default: all)')
   .parse();
-const opts = program.opts<{ json?: string; sizes: string; runs: string; quick?: boolean }>();
+const opts = program.opts<{ json?: string; sizes: string; runs: string; quick?: boolean; only?: string }>();
+const sections = new Set((opts.only ?? 'matmul,conv,step,dispatch,spin').split(','));
+for (const s of sections) if (!['matmul', 'conv', 'step', 'dispatch', 'spin'].includes(s)) throw new Error(`--only: unknown section '${s}'`);
+const want = (s: string): boolean => sections.has(s);
 const runs = opts.quick ? 3 : Math.max(1, Number(opts.runs));
 const sizes = (opts.quick ? '128,256' : opts.sizes).split(',').map(Number);
 if (sizes.some((s) => !Number.isInteger(s) || s <= 0)) throw new Error(`--sizes must be positive integers, got '${opts.sizes}'`);
@@ -50,7 +65,7 @@ async function timeMatmul(M: number, N: number, K: number, reps: number): Promis
 const rows: Row[] = [];
 const add = (r: Row): void => { rows.push(r); };
 
-for (const n of sizes) {
+for (const n of want('matmul') ? sizes : []) {
   const reps = n <= 512 ? 8 : 1;
   const ms = await timeMatmul(n, n, n, reps);
   const cfg = matmulConfig(n, n, n);
@@ -59,7 +74,7 @@ for (const n of sizes) {
 
 // The other structure at 1024, for comparison in the same run.
 const cmpN = opts.quick ? 256 : 1024;
-for (const structure of ['subgroup', 'tiled'] as MatmulStructure[]) {
+for (const structure of want('matmul') ? ['subgroup', 'tiled'] as MatmulStructure[] : []) {
   if (structure === 'subgroup' && gpu.info.subgroupSize !== 8) continue;
   setMatmulOptions({ structure });
   const ms = await timeMatmul(cmpN, cmpN, cmpN, 1);
@@ -69,7 +84,7 @@ setMatmulOptions({ structure: null });
 
 // A naive kernel (one output per thread) as this machine's yardstick: ratios to it travel
 // between machines better than absolute numbers on a shared, noisy host.
-{
+if (want('matmul')) {
   const n = cmpN;
   const ms = await scope(async () => {
     const g = new Generator(3);
@@ -84,7 +99,7 @@ setMatmulOptions({ structure: null });
 }
 
 // Recommender-shaped product (tall-skinny, KERNELS.md §3).
-{
+if (want('matmul')) {
   const [M, N, K] = opts.quick ? [128, 256, 64] : [500, 9724, 600];
   const ms = await timeMatmul(M, N, K, 1);
   add({ op: 'matmul', shape: `${M}x${N}x${K}`, size: M, variant: 'auto', ms, gflops: (2 * M * N * K) / (ms * 1e6) });
@@ -93,7 +108,7 @@ setMatmulOptions({ structure: null });
 // A VGG layer: batch 64, 64→64 channels, 3×3, padding 1, at 32×32 and 16×16; forward and
 // forward+backward (input and weight gradients: 3× the FLOPs), beside a matmul of the same
 // FLOP count (M = N·H·W, N = 64, K = 576) measured in the same run.
-{
+if (want('conv')) {
   const batch = opts.quick ? 8 : 64;
   for (const hw of opts.quick ? [16] : [32, 16]) {
     const flops = 2 * batch * hw * hw * 64 * 576;
@@ -127,9 +142,50 @@ setMatmulOptions({ structure: null });
   }
 }
 
+// One training step of a small VGG-like CNN (batch 64, 32×32×3, two conv blocks, three FC
+// layers) with dropout before the last two FC layers, as VGG19's classifier: regular dropout
+// with a plain backward vs LBD with lbdStep (tape replay of the layers after the first LBD
+// layer, ARM terms). Wall time per step including the one sync; median of the runs.
+if (want('step')) {
+  const batch = opts.quick ? 8 : 64;
+  const stepMs = async (kind: 'dropout' | 'lbd'): Promise<number> => scope(async () => {
+    const g = new Generator(9);
+    const drop = (units: number, i: number) => kind === 'lbd'
+      ? new LearnableBernoulliDropout({ units, seed: 50 + i })
+      : new Dropout(0.5, { seed: 50 + i });
+    const model = new Sequential(
+      new Conv2d(3, 32, 3, { padding: 1, generator: g }), new ReLU(), new MaxPool2d(2),
+      new Conv2d(32, 64, 3, { padding: 1, generator: g }), new ReLU(), new MaxPool2d(2),
+      new Flatten(), new Linear(64 * 8 * 8, 256, { generator: g }), new ReLU(), drop(256, 0),
+      new Linear(256, 256, { generator: g }), new ReLU(), drop(256, 1), new Linear(256, 10, { generator: g }));
+    const { weights, logits } = splitParameters(model);
+    const wopt = new Adam(weights, { lr: 1e-3 });
+    const lopt = logits.length ? new Adam(logits, { lr: 1e-2 }) : null;
+    const x = g.uniform([batch, 3, 32, 32], -1, 1);
+    const y = tensor(Array.from({ length: batch }, (_, i) => i % 10), [batch], 'i32');
+    const step = async (): Promise<void> => scope(async () => {
+      if (lopt) lbdStep(() => crossEntropy(model.forward(x), y, { reduction: 'none' }), { weights: wopt, logits: lopt, model });
+      else { wopt.zeroGrad(); crossEntropy(model.forward(x), y).backward(); wopt.step(); }
+      await sync();
+    });
+    await step(); await step();
+    const ts: number[] = [];
+    for (let r = 0; r < Math.max(runs, 5); r++) { const t0 = performance.now(); await step(); ts.push(performance.now() - t0); }
+    wopt.dispose(); lopt?.dispose(); model.dispose();
+    return median(ts);
+  });
+  // interleave to share the host's noise
+  const d: number[] = [], l: number[] = [];
+  for (let r = 0; r < 2; r++) { d.push(await stepMs('dropout')); l.push(await stepMs('lbd')); }
+  const md = Math.min(...d), ml = Math.min(...l);
+  const shape = `CNN batch ${batch}, 32x32, dropout before the last 2 FC`;
+  add({ op: 'train-step', shape, variant: 'regular dropout', ms: md });
+  add({ op: 'train-step', shape, variant: `LBD (lbdStep), ${(ml / md).toFixed(2)}x regular`, ms: ml });
+}
+
 // Per-dispatch overhead: many one-element dispatches in one submit (GPU time) and the host
 // cost of recording them (wall time).
-{
+if (want('dispatch')) {
   const n = opts.quick ? 200 : 2000;
   const t = empty([1]);
   const record = (): void => { for (let i = 0; i < n; i++) dispatch({ kernel: fillKernel(), buffers: [t.buffer], params: [1, i], workgroups: [1] }); };
@@ -144,7 +200,7 @@ setMatmulOptions({ structure: null });
 }
 
 // The dawn.node busy-spin workaround (KERNELS.md §1): the same matmul with it off, then on.
-if (!opts.quick) {
+if (!opts.quick && want('spin')) {
   const n = 1024;
   const wall = async (): Promise<number> => scope(async () => {
     const g = new Generator(2);

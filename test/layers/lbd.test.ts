@@ -208,4 +208,52 @@ test('training with lbdStep learns, moves the keep probabilities, and leaks noth
   wopt.dispose(); lopt.dispose(); model.dispose(); x.dispose(); y.dispose();
 });
 
+/** Eq. 3 / N in float64 (REFERENCE.md §3): weight term + entropy term. */
+function refRegularizer(alpha: number[], W: Float32Array | number[], units: number, outs: number, N: number, s2: number, inverted: boolean): number {
+  let r = 0;
+  for (let k = 0; k < units; k++) {
+    const a = alpha[alpha.length > 1 ? k : 0];
+    const p = sig(a);
+    let norm = 0;
+    for (let j = 0; j < outs; j++) norm += W[k * outs + j] ** 2;
+    r += (inverted ? norm / p : norm * p) / (2 * s2 * N);
+    const H = -p * Math.log(p) - (1 - p) * Math.log(1 - p);
+    r -= H / N;
+  }
+  return r;
+}
+
+for (const [granularity, inverted] of [['unit', true], ['unit', false], ['layer', true]] as const) {
+  test(`Eq. 3 regularizer (${granularity}, ${inverted ? 'inverted' : 'plain'}): value and gradients against float64 finite differences`, async () => {
+    await scope(async () => {
+      const units = 4, outs = 3, N = 50, s2 = 0.5;
+      const g = new Generator(31);
+      const next = new Linear(units, outs, { generator: g });
+      const drop = new LearnableBernoulliDropout({ granularity, units, inverted, datasetSize: N, priorVariance: s2 });
+      const a0 = granularity === 'unit' ? [0.3, -1.5, 2.2, 0.9] : [-0.4];
+      drop.alpha.dispose();
+      (drop as { alpha: Tensor }).alpha = tensor(a0, [a0.length]).requireGrad().keep();
+      drop.attach(next.weight, 0);
+      const W = Array.from(await next.weight.data());
+      const r = drop.regularizer()!;
+      const want = refRegularizer(a0, W, units, outs, N, s2, inverted);
+      assertClose([await r.item()], [want], 1e-5, 'value');
+      r.backward();
+      const fd = (f: (d: number) => number): number => (f(1e-6) - f(-1e-6)) / 2e-6;
+      const ga = a0.map((_, k) => fd((d) => { const a = a0.slice(); a[k] += d; return refRegularizer(a, W, units, outs, N, s2, inverted); }));
+      const gw = W.map((_, i) => fd((d) => { const w = W.slice(); w[i] += d; return refRegularizer(a0, w, units, outs, N, s2, inverted); }));
+      assertClose(await drop.alpha.grad!.data(), ga, 1e-4, 'd/dα');
+      assertClose(await next.weight.grad!.data(), gw, 1e-4, 'd/dW');
+      // numerically safe for extreme logits
+      drop.alpha.grad!.dispose(); drop.alpha.grad = null;
+      const big = tensor(a0.map((v, i) => (i % 2 ? -60 : 60)), [a0.length]).requireGrad().keep();
+      drop.alpha.dispose();
+      (drop as { alpha: Tensor }).alpha = big;
+      const rb = drop.regularizer()!;
+      assert.ok(Number.isFinite(await rb.item()), 'finite for |α| = 60');
+      next.dispose(); big.dispose();
+    });
+  });
+}
+
 test.run();

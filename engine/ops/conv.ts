@@ -85,55 +85,50 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
   return out;
 }
 
-/** y = conv(x, w), no bias. */
-export function convForward(x: Tensor, w: Tensor, g: ConvGeometry): Tensor {
-  const M = g.N * g.Ho * g.Wo, K = g.kh * g.kw * g.Ci;
-  const cfg = gemmConfig(M, g.Co, K);
-  if (!cfg) return direct('forward', x, w, g, [g.N, g.Co, g.Ho, g.Wo]);
-  const wp = permute(w, [2, 3, 1, 0]);
-  const wm = wp.view([K, g.Co]);
-  const dims = [g.H, g.W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad];
-  let out: Tensor;
-  if (g.Ci % 4 === 0) {
-    // reads x and writes y in NCHW directly
-    const y = gemm('forward', x, wm, M, g.Co, K, dims, true, cfg, true);
-    out = y.view([g.N, g.Co, g.Ho, g.Wo]);
-    y.dispose();
+/**
+ * A GEMM whose rows are the pixels of an [N, C_out, rH, rW] result, reading `src` [N, srcC, ...]:
+ * in NCHW directly when srcC % 4 == 0, else through an NHWC copy (and back).
+ * `wPerm` arranges the weights as [K, cols].
+ */
+function pixelGemm(mode: 'forward' | 'backward-input', src: Tensor, w: Tensor, wPerm: number[], out: [number, number, number, number],
+  srcC: number, K: number, dims: number[], cfg: SubgroupMatmulConfig): Tensor {
+  const [N, cols, rH, rW] = out;
+  const M = N * rH * rW;
+  const wp = permute(w, wPerm);
+  const wm = wp.view([K, cols]);
+  let y: Tensor;
+  if (srcC % 4 === 0) {
+    const r = gemm(mode, src, wm, M, cols, K, dims, true, cfg, true);
+    y = r.view(out);
+    r.dispose();
   } else {
-    const xs = permute(x, [0, 2, 3, 1]);
-    const y = gemm('forward', xs, wm, M, g.Co, K, dims, false, cfg);
-    out = permute(y.view([g.N, g.Ho, g.Wo, g.Co]), [0, 3, 1, 2]);
-    xs.dispose();
-    y.dispose();
+    const s = permute(src, [0, 2, 3, 1]);
+    const r = gemm(mode, s, wm, M, cols, K, dims, false, cfg);
+    const v = r.view([N, rH, rW, cols]);
+    y = permute(v, [0, 3, 1, 2]);
+    for (const t of [s, r, v]) t.dispose();
   }
   wp.dispose();
   wm.dispose();
-  return out;
+  return y;
+}
+
+/** y = conv(x, w), no bias. */
+export function convForward(x: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  const K = g.kh * g.kw * g.Ci;
+  const cfg = gemmConfig(g.N * g.Ho * g.Wo, g.Co, K);
+  if (!cfg) return direct('forward', x, w, g, [g.N, g.Co, g.Ho, g.Wo]);
+  return pixelGemm('forward', x, w, [2, 3, 1, 0], [g.N, g.Co, g.Ho, g.Wo], g.Ci, K,
+    [g.H, g.W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad], cfg);
 }
 
 /** dx = ∂(conv)/∂x applied to dy (also the transposed convolution's forward). */
 export function convBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
-  const M = g.N * g.H * g.W, K = g.kh * g.kw * g.Co;
-  const cfg = gemmConfig(M, g.Ci, K);
+  const K = g.kh * g.kw * g.Co;
+  const cfg = gemmConfig(g.N * g.H * g.W, g.Ci, K);
   if (!cfg) return direct('backward-input', dy, w, g, [g.N, g.Ci, g.H, g.W]);
-  const wp = permute(w, [2, 3, 0, 1]);
-  const wm = wp.view([K, g.Ci]);
-  const dims = [g.Ho, g.Wo, g.Co, g.H, g.W, g.kh, g.kw, g.stride, g.pad];
-  let out: Tensor;
-  if (g.Co % 4 === 0) {
-    const y = gemm('backward-input', dy, wm, M, g.Ci, K, dims, true, cfg, true);
-    out = y.view([g.N, g.Ci, g.H, g.W]);
-    y.dispose();
-  } else {
-    const ds = permute(dy, [0, 2, 3, 1]);
-    const y = gemm('backward-input', ds, wm, M, g.Ci, K, dims, false, cfg);
-    out = permute(y.view([g.N, g.H, g.W, g.Ci]), [0, 3, 1, 2]);
-    ds.dispose();
-    y.dispose();
-  }
-  wp.dispose();
-  wm.dispose();
-  return out;
+  return pixelGemm('backward-input', dy, w, [2, 3, 0, 1], [g.N, g.Ci, g.H, g.W], g.Co, K,
+    [g.Ho, g.Wo, g.Co, g.H, g.W, g.kh, g.kw, g.stride, g.pad], cfg);
 }
 
 /** dw = ∂(conv)/∂w applied to dy. */

@@ -19,3 +19,4 @@ export { saveTensors, loadTensors, readCheckpoint, loadTensorsInto, writeFileAto
 export * from './ops/pool.js';
 export * from './ops/norm.js';
 export * from './ops/dropout.js';
+export * from './ops/noise.js';

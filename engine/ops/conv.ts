@@ -10,7 +10,7 @@ import { convKernel, convDirectKernel, type ConvMode } from '../../kernels/conv.
 import { matmulGrid, type SubgroupMatmulConfig } from '../../kernels/matmul.js';
 import { gridFor } from '../../kernels/common.js';
 import { pad, permute, reshape, transpose } from './layout.js';
-import { matmulConfig, textureFoldFor, toTexture } from './matmul.js';
+import { matmulConfig, matmulTextureEnabled, textureFoldFor, toTexture } from './matmul.js';
 import { add } from './elementwise.js';
 
 export interface ConvGeometry {
@@ -62,10 +62,10 @@ function direct(mode: ConvMode, a: Tensor, b: Tensor, g: ConvGeometry, outShape:
 }
 
 /** Runs one implicit GEMM: A read by the mode's loader from `src`, B a [K, cols] matrix. */
-function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], vec: boolean, cfg: SubgroupMatmulConfig, nchw = false): Tensor {
+function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], vec: boolean, cfg: SubgroupMatmulConfig, nchw = false, bNchwHW = 0): Tensor {
   // B through a texture (16 ns per texel vs 29 per vec4 from a buffer); the weight gradient's
   // tall B ([N·Ho·Wo, Co]) is folded to fit the 8192-texel limit.
-  const fold = cfg.textureB ? textureFoldFor(K, cols) : 0;
+  const fold = matmulTextureEnabled() ? textureFoldFor(K, cols) : 0;
   const texture = fold > 0;
   // vecA tells the kernel whether B rows k..k+3 are always in range (K % 4 == 0; for the
   // weight gradient, quads stop at each row of Wo pixels, so it needs Wo % 4 == 0).
@@ -75,7 +75,8 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
   const strips = cols >= 8 * cfg.lanes ? 2 : cfg.strips;
   const c: SubgroupMatmulConfig = { ...cfg, strips, vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold };
   const out = empty([M, cols], 'f32', `conv.${mode}`);
-  const bBinding = texture ? toTexture(bMat, 1, K, cols, fold) : bMat.buffer;
+  if (bNchwHW && !texture) throw new Error('conv: an NCHW B operand needs the texture path');
+  const bBinding = texture ? toTexture(bMat, 1, K, cols, fold, bNchwHW) : bMat.buffer;
   dispatch({
     kernel: convKernel(c, mode, vec, nchw),
     buffers: [src.buffer, bBinding, out.buffer],
@@ -136,17 +137,22 @@ export function convBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tens
   const M = g.Ci * g.kh * g.kw, K = g.N * g.Ho * g.Wo;
   const cfg = gemmConfig(M, g.Co, K);
   if (!cfg) return direct('backward-weight', x, dy, g, [g.Co, g.Ci, g.kh, g.kw]);
-  const ds = permute(dy, [0, 2, 3, 1]);
-  const dm = ds.view([K, g.Co]);
+  // B = dY as [N·Ho·Wo, Co]: read in place (NCHW) by the texture copy when it fits a texture,
+  // else through an NHWC copy.
+  const inTexture = matmulTextureEnabled() && textureFoldFor(K, g.Co) > 0;
+  const ds = inTexture ? null : permute(dy, [0, 2, 3, 1]);
+  const dm = ds ? ds.view([K, g.Co]) : dy;
   // With Wo % 4 == 0, padding x once (one copy) lets the kernel drop every bounds test.
   const inside = g.Wo % 4 === 0;
   const xp = inside && g.pad > 0 ? pad(x, [0, 0, g.pad, g.pad], [0, 0, g.pad, g.pad]) : x;
   const H = g.H + (xp !== x ? 2 * g.pad : 0), W = g.W + (xp !== x ? 2 * g.pad : 0);
-  const y = gemm('backward-weight', xp, dm, M, g.Co, K, [H, W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, xp !== x ? 0 : g.pad], inside, cfg);
+  const y = gemm('backward-weight', xp, dm, M, g.Co, K, [H, W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, xp !== x ? 0 : g.pad],
+    inside, cfg, false, inTexture ? g.Ho * g.Wo : 0);
   if (xp !== x) xp.dispose();
   const t = transpose(y);
   const out = t.view([g.Co, g.Ci, g.kh, g.kw]);
-  for (const u of [ds, dm, y, t]) u.dispose();
+  for (const u of [y, t]) u.dispose();
+  if (ds) { ds.dispose(); dm.dispose(); }
   return out;
 }
 

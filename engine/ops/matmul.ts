@@ -28,6 +28,9 @@ export function setMatmulOptions(o: { structure?: MatmulStructure | null; rows?:
   if (o.tiled) tiled = o.tiled;
 }
 
+/** Whether B operands may go through textures (LBD_MATMUL_TEXTURE / setMatmulOptions). */
+export const matmulTextureEnabled = (): boolean => useTexture;
+
 /** The config for one product: 8-wide subgroups get the broadcast kernel (KERNELS.md §3). */
 export function matmulConfig(M: number, N: number, K: number, batch = 1): MatmulConfig {
   const g = gpu();
@@ -73,7 +76,7 @@ function product(a: Tensor, b: Tensor): Tensor {
 const TEXTURE_CACHE = 16;
 const textures = new Map<string, { tex: GPUTexture; view: GPUTextureView }>();
 
-export function toTexture(b: Tensor, batch: number, K: number, N: number, fold = 1): GPUTextureView {
+export function toTexture(b: Tensor, batch: number, K: number, N: number, fold = 1, nchwHW = 0): GPUTextureView {
   const w = Math.ceil(N / 4) * fold, h = Math.ceil((batch * Math.ceil(K / 4) * 4) / fold);
   const key = `${w}x${h}`; // fold changes the shape's meaning, not its size: reuse is safe
   let t = textures.get(key);
@@ -88,7 +91,7 @@ export function toTexture(b: Tensor, batch: number, K: number, N: number, fold =
     t = { tex, view: tex.createView() };
   }
   textures.set(key, t);
-  dispatch({ kernel: matmulToTextureKernel(), buffers: [b.buffer, t.view], params: [K, N, batch, b.ndim === 3 ? K * N : 0, fold], workgroups: [gridFor(w * h)] });
+  dispatch({ kernel: matmulToTextureKernel(nchwHW > 0), buffers: [b.buffer, t.view], params: [K, N, batch, b.ndim === 3 ? K * N : 0, fold, nchwHW], workgroups: [gridFor(w * h)] });
   return t.view;
 }
 

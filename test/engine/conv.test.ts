@@ -76,4 +76,40 @@ for (const mode of ['gemm', 'direct']) {
   });
 }
 
+/** dW[co, ci, ky, kx] = Σ_{n, oy, ox} R[n, co, oy, ox] · x[n, ci, oy·s − p + ky, ox·s − p + kx]. */
+function refWeightGrad(x: Ref, R: Float64Array, co: number, ci: number, ky: number, kx: number, Co: number, Ho: number, Wo: number, s: number, p: number): number {
+  const [N, Ci, H, W] = x.shape;
+  let acc = 0;
+  for (let n = 0; n < N; n++) for (let oy = 0; oy < Ho; oy++) {
+    const iy = oy * s - p + ky;
+    if (iy < 0 || iy >= H) continue;
+    for (let ox = 0; ox < Wo; ox++) {
+      const ix = ox * s - p + kx;
+      if (ix < 0 || ix >= W) continue;
+      acc += R[((n * Co + co) * Ho + oy) * Wo + ox] * x.data[((n * Ci + ci) * H + iy) * W + ix];
+    }
+  }
+  return acc;
+}
+
+test('weight gradient with more output pixels than a texture has rows (folded B, read in NCHW)', async () => {
+  // K = N·Ho·Wo = 36864 > 4 · 8192: B is folded 8 rows per texel row, four k rows per texel fetch
+  const r = rng(99);
+  const xs = [16, 4, 48, 48], ws = [4, 4, 3, 3];
+  const x = rand(r, xs), w = rand(r, ws);
+  await scope(async () => {
+    const tx = tensor(x.data, xs);
+    const tw = tensor(w.data, ws).requireGrad();
+    const y = conv2d(tx, tw, null, { stride: 1, padding: 1 });
+    const R = Float64Array.from({ length: y.size }, () => Math.fround(r() * 2 - 1));
+    backward(y, tensor(R, y.shape));
+    const want = new Float64Array(4 * 4 * 9);
+    for (let co = 0; co < 4; co++) for (let ci = 0; ci < 4; ci++) for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) {
+      want[((co * 4 + ci) * 3 + ky) * 3 + kx] = refWeightGrad(x, R, co, ci, ky, kx, 4, 48, 48, 1, 1);
+    }
+    assertClose(await tw.grad!.data(), want, 2e-4, 'd/dw');
+    tw.dispose();
+  });
+});
+
 test.run();

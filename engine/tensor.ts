@@ -122,17 +122,34 @@ export function tensor(data: ArrayLike<number> | TypedArray, shape?: Shape, dtyp
   if (numel(sh) !== data.length) {
     throw new Error(`tensor(): ${data.length} values do not fill shape ${fmtShape(sh)} (${numel(sh)} elements)`);
   }
-  const arr = dt === 'f32' ? Float32Array.from(data) : dt === 'i32' ? Int32Array.from(data) : Uint32Array.from(data);
-  if (dt === 'f32') {
-    for (let i = 0; i < arr.length; i++) {
-      if (!Number.isFinite(arr[i]) && !Number.isNaN(data[i]) && Number.isFinite(data[i])) {
-        throw new Error(`tensor(): value ${data[i]} at index ${i} overflows f32`);
-      }
-    }
-  }
+  const arr = toTyped(data, dt);
   const t = empty(sh, dt);
   upload(t.buffer, arr);
   return t;
 }
 
 export function scalar(x: number): Tensor { return tensor([x], []); }
+
+/**
+ * Host data as the dtype's typed array: typed arrays of the right kind pass through uncopied;
+ * plain numbers are converted and checked in chunks (node runs with --no-use-osr, so one long
+ * loop would stay interpreted; a function called per chunk gets compiled).
+ */
+function toTyped(data: ArrayLike<number> | TypedArray, dt: DType): TypedArray {
+  if (dt === 'f32' && data instanceof Float32Array) return data;
+  if (dt === 'i32' && data instanceof Int32Array) return data;
+  if (dt === 'u32' && data instanceof Uint32Array) return data;
+  const out = dt === 'f32' ? new Float32Array(data.length) : dt === 'i32' ? new Int32Array(data.length) : new Uint32Array(data.length);
+  for (let at = 0; at < data.length; at += 16384) convertChunk(data, out, at, Math.min(data.length, at + 16384), dt);
+  return out;
+}
+
+function convertChunk(src: ArrayLike<number>, dst: TypedArray, from: number, to: number, dt: DType): void {
+  for (let i = from; i < to; i++) {
+    const v = src[i];
+    dst[i] = v;
+    if (dt === 'f32' ? Number.isFinite(v) && !Number.isFinite(dst[i]) : dst[i] !== v) {
+      throw new Error(`tensor(): value ${v} at index ${i} does not fit ${dt}`);
+    }
+  }
+}

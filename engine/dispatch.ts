@@ -128,6 +128,15 @@ export function upload(dst: GPUBuffer, data: ArrayBufferView, dstOffset = 0): vo
   afterSubmit.push(() => st.destroy());
 }
 
+/**
+ * Destroys a GPU object once the batch that may still use it is submitted (destroying it
+ * before would make that submit fail).
+ */
+export function destroyAfterSubmit(o: { destroy(): void }): void {
+  if (encoder) afterSubmit.push(() => o.destroy());
+  else o.destroy();
+}
+
 /** Fill with a 32-bit pattern (zeros by default). */
 export function clearBuffer(dst: GPUBuffer, offset: number, bytes: number): void {
   if (bytes === 0) return;

@@ -2,7 +2,7 @@
 // either operand transposed. The kernel structure and tile sizes come from a per-adapter config.
 import * as math from 'mathjs';
 import { defineOp, apply, type Ref } from '../op.js';
-import { dispatch } from '../dispatch.js';
+import { dispatch, destroyAfterSubmit } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
 import { matmulKernel, matmulGrid, matmulToTextureKernel, type MatmulConfig } from '../../kernels/matmul.js';
@@ -85,7 +85,7 @@ export function toTexture(b: Tensor, batch: number, K: number, N: number, fold =
     if (textures.size >= TEXTURE_CACHE) {
       const [oldKey, old] = textures.entries().next().value!;
       textures.delete(oldKey);
-      old.tex.destroy();
+      destroyAfterSubmit(old.tex); // queued dispatches may still read it
     }
     const tex = gpu().device.createTexture({ size: [w, h], format: 'rgba32float', usage: GPUTextureUsage.STORAGE_BINDING, label: `matmul.B ${key}` });
     t = { tex, view: tex.createView() };

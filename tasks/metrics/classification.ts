@@ -53,3 +53,54 @@ export function pavpuCurve(correct: ArrayLike<boolean | number>, entropy: ArrayL
   const curve = t.map((s) => pavpu(correct, entropy, lo + s * (hi - lo)));
   return { t, pavpu: curve, mean: curve.reduce((a, b) => a + b, 0) / steps };
 }
+
+/** Probability floor of `nll` (a prediction of exactly 0 for the true class costs −log 1e-12 ≈ 27.6). */
+export const NLL_CLAMP = 1e-12;
+
+/** Mean negative log-likelihood of the labels under probabilities [n, C] (natural log, p clamped at 1e-12). */
+export function nll(probs: ArrayLike<number>, labels: ArrayLike<number>, C: number): number {
+  const n = checkRows('nll', probs, labels, C);
+  let s = 0;
+  for (let i = 0; i < n; i++) s += rowNll(probs, i * C, labels[i], C);
+  return n ? s / n : NaN;
+}
+
+function rowNll(p: ArrayLike<number>, off: number, label: number, C: number): number {
+  if (!Number.isInteger(label) || label < 0 || label >= C) throw new Error(`nll: label ${label} outside [0, ${C})`);
+  return -Math.log(Math.max(p[off + label], NLL_CLAMP));
+}
+
+function checkRows(name: string, probs: ArrayLike<number>, labels: ArrayLike<number>, C: number): number {
+  if (!Number.isInteger(C) || C < 1) throw new Error(`${name}: C must be a positive integer, got ${C}`);
+  if (probs.length !== labels.length * C) throw new Error(`${name}: ${probs.length} probabilities for ${labels.length} labels × ${C} classes`);
+  return labels.length;
+}
+
+/**
+ * Expected calibration error (Guo et al. 2017): confidence = the largest probability of a row,
+ * prediction = its argmax; `bins` equal-width bins over [0, 1], bin b = (b/bins, (b+1)/bins]
+ * (a confidence of 0 goes to bin 0); ECE = Σ_b |acc_b − conf_b|·n_b/n.
+ */
+export function expectedCalibrationError(probs: ArrayLike<number>, labels: ArrayLike<number>, C: number, bins = 15): number {
+  const n = checkRows('expectedCalibrationError', probs, labels, C);
+  if (!Number.isInteger(bins) || bins < 1) throw new Error(`expectedCalibrationError: bins must be a positive integer, got ${bins}`);
+  const count = new Float64Array(bins), conf = new Float64Array(bins), acc = new Float64Array(bins);
+  for (let i = 0; i < n; i++) addToBin(probs, i * C, labels[i], C, bins, count, conf, acc);
+  return n ? binGaps(count, conf, acc) / n : NaN;
+}
+
+function addToBin(p: ArrayLike<number>, off: number, label: number, C: number, bins: number, count: Float64Array, conf: Float64Array, acc: Float64Array): void {
+  const k = argmaxRow(p, off, C);
+  const c = p[off + k];
+  const b = Math.min(bins - 1, Math.max(0, Math.ceil(c * bins) - 1));
+  count[b]++;
+  conf[b] += c;
+  acc[b] += +(k === label);
+}
+
+/** Σ_b |Σacc_b − Σconf_b| = Σ_b n_b·|acc_b − conf_b|. */
+function binGaps(count: Float64Array, conf: Float64Array, acc: Float64Array): number {
+  let s = 0;
+  for (let b = 0; b < count.length; b++) if (count[b]) s += Math.abs(acc[b] - conf[b]);
+  return s;
+}

@@ -62,6 +62,16 @@ for (const [name, opts] of structures) {
   });
 }
 
+test('more B sizes in one batch than the texture cache holds (evicted textures outlive the submit)', async () => {
+  await scope(async () => {
+    const outs = [];
+    // B [3, 4n]: 20 distinct texture widths
+    for (let n = 1; n <= 20; n++) outs.push(matmul(tensor(new Float32Array(6).fill(1), [2, 3]), tensor(new Float32Array(12 * n).fill(n), [3, 4 * n])));
+    assert.equal(Array.from(await outs[19].data()), new Array(160).fill(60));
+    assert.equal(Array.from(await outs[0].data()), new Array(8).fill(3));
+  });
+});
+
 test('the automatic choice uses subgroups on an 8-wide adapter, tiles elsewhere', () => {
   const cfg = matmulConfig(1024, 1024, 1024);
   assert.is(cfg.kind, gpu().info.subgroupSize === 8 ? 'subgroup' : 'tiled');

@@ -22,6 +22,8 @@ import { ReLU, Flatten } from '../layers/basic.js';
 import { Dropout } from '../layers/dropout/dropout.js';
 import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
 import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
+import { vgg19 } from '../models/vgg.js';
+import { PRESETS } from './classify.js';
 import { fillKernel } from '../kernels/layout.js';
 import { naiveMatmulKernel } from '../kernels/matmul.js';
 import { empty as emptyTensor } from '../engine/tensor.js';
@@ -35,11 +37,11 @@ const program = new Command()
   .option('--sizes <list>', 'square matmul sizes', '256,512,1024,2048')
   .option('--runs <n>', 'timed runs per figure (median reported)', '5')
   .option('--quick', 'smaller sizes and fewer runs (a smoke test)')
-  .option('--only <list>', 'sections to run: matmul,conv,step,dispatch,spin (default: all)')
+  .option('--only <list>', 'sections to run: matmul,conv,step,classify,dispatch,spin (default: all)')
   .parse();
 const opts = program.opts<{ json?: string; sizes: string; runs: string; quick?: boolean; only?: string }>();
-const sections = new Set((opts.only ?? 'matmul,conv,step,dispatch,spin').split(','));
-for (const s of sections) if (!['matmul', 'conv', 'step', 'dispatch', 'spin'].includes(s)) throw new Error(`--only: unknown section '${s}'`);
+const sections = new Set((opts.only ?? 'matmul,conv,step,classify,dispatch,spin').split(','));
+for (const s of sections) if (!['matmul', 'conv', 'step', 'classify', 'dispatch', 'spin'].includes(s)) throw new Error(`--only: unknown section '${s}'`);
 const want = (s: string): boolean => sections.has(s);
 const runs = opts.quick ? 3 : Math.max(1, Number(opts.runs));
 const sizes = (opts.quick ? '128,256' : opts.sizes).split(',').map(Number);
@@ -181,6 +183,39 @@ if (want('step')) {
   const shape = `CNN batch ${batch}, 32x32, dropout before the last 2 FC`;
   add({ op: 'train-step', shape, variant: 'regular dropout', ms: md });
   add({ op: 'train-step', shape, variant: `LBD (lbdStep), ${(ml / md).toFixed(2)}x regular`, ms: ml });
+}
+
+// Training throughput of the classify task's `cpu` preset model (VGG19 width 1/16 with batch
+// norm, classifier 128 wide, batch 64, 32×32): regular dropout vs LBD (lbdStep), images/s.
+if (want('classify')) {
+  const p = PRESETS.cpu;
+  const batch = opts.quick ? 8 : p.batch!;
+  const ips = async (kind: 'regular' | 'lbd'): Promise<number> => scope(async () => {
+    const g = new Generator(5);
+    const { model } = vgg19({ width: p.width, hidden: p.hidden, classes: 10, imageSize: 32, batchNorm: p.batchNorm, generator: g,
+      dropout: (units, i) => (kind === 'lbd' ? new LearnableBernoulliDropout({ units, seed: 70 + i }) : new Dropout(0.5, { seed: 70 + i })) });
+    const { weights, logits } = splitParameters(model);
+    const wopt = new Adam(weights, { lr: 1e-3 });
+    const lopt = logits.length ? new Adam(logits, { lr: 1e-2 }) : null;
+    const x = g.uniform([batch, 3, 32, 32], -1, 1);
+    const y = tensor(Array.from({ length: batch }, (_, i) => i % 10), [batch], 'i32');
+    const step = async (): Promise<void> => scope(async () => {
+      if (lopt) lbdStep(() => crossEntropy(model.forward(x), y, { reduction: 'none' }), { weights: wopt, logits: lopt, model });
+      else { wopt.zeroGrad(); crossEntropy(model.forward(x), y).backward(); wopt.step(); }
+      await sync();
+    });
+    await step(); await step();
+    const ts: number[] = [];
+    for (let r = 0; r < Math.max(runs, 5); r++) { const t0 = performance.now(); await step(); ts.push(performance.now() - t0); }
+    wopt.dispose(); lopt?.dispose(); model.dispose();
+    return batch / (median(ts) / 1000);
+  });
+  const d: number[] = [], l: number[] = [];
+  for (let r = 0; r < 2; r++) { d.push(await ips('regular')); l.push(await ips('lbd')); }
+  const bd = Math.max(...d), bl = Math.max(...l);
+  const shape = `classify cpu preset: VGG19 x1/16 + BN, batch ${batch}`;
+  add({ op: 'train-images/s', shape, variant: `regular dropout: ${bd.toFixed(1)} images/s`, ms: 1000 * batch / bd });
+  add({ op: 'train-images/s', shape, variant: `LBD: ${bl.toFixed(1)} vs ${bd.toFixed(1)} images/s, step ${(bd / bl).toFixed(2)}x regular`, ms: 1000 * batch / bl });
 }
 
 // Per-dispatch overhead: many one-element dispatches in one submit (GPU time) and the host

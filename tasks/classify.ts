@@ -3,8 +3,8 @@
 // probabilities over training. Every method gets the same data order, budget and initial
 // weights per seed. Writes DIR/report.json. (Issue 6: figures, HTML, checkpoints/--resume and
 // the tuned `cpu` preset's 3-seed results are not done yet — see docs/NOTES.md.)
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
 import { execSync } from 'node:child_process';
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -24,6 +24,7 @@ import { channelStats, normalize, randomCropFlip } from './data/transforms.js';
 import { batches, splitValidation } from './data/batches.js';
 import { gatherRows } from './data/mnist.js';
 import { accuracy, argmaxRows, predictiveEntropy, pavpu, nll, expectedCalibrationError } from './metrics/classification.js';
+import { writeClassifyReport, table1Markdown, type ClassifyReport } from './classify/report.js';
 
 export const METHODS = ['regular', 'mc', 'gaussian', 'concrete', 'lbd'] as const;
 export type Method = (typeof METHODS)[number];
@@ -196,9 +197,20 @@ async function main(): Promise<void> {
     .option('--rate <p>', 'drop rate (initial for learnable kinds)', '0.5')
     .option('--no-augment', 'no random crop + flip')
     .option('--batch-norm <on>', 'batch norm after each conv: true | false (preset decides by default)')
-    .option('--out <dir>', 'where report.json goes', 'runs/classify')
+    .option('--out <dir>', 'where report.json, report.html and the figures go', 'runs/classify')
+    .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report')
     .parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
+  if (a.render) {
+    const file = a.render as string;
+    let report: ClassifyReport;
+    try { report = JSON.parse(readFileSync(file, 'utf8')) as ClassifyReport; } catch (e) { throw new Error(`--render: cannot read ${file}: ${(e as Error).message}`); }
+    if (!Array.isArray(report.table) || !Array.isArray(report.results)) throw new Error(`--render: ${file} is not a classify report (no table/results)`);
+    const written = await writeClassifyReport(dirname(file), report);
+    console.log(table1Markdown(report));
+    console.log(`wrote ${written.map((f) => join(dirname(file), f)).join(', ')}`);
+    process.exit(0);
+  }
   const preset = PRESETS[a.preset as 'cpu' | 'paper'];
   if (!preset) throw new Error(`--preset must be cpu or paper, got '${a.preset}'`);
   if (a.preset === 'paper') throw new Error('--preset paper needs 224-px resizing, which is not implemented yet (issue 6)');
@@ -244,8 +256,10 @@ async function main(): Promise<void> {
   try { commit = execSync('git rev-parse HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { /* not a git checkout */ }
   mkdirSync(a.out as string, { recursive: true });
   const file = join(a.out as string, 'report.json');
-  writeFileSync(file, JSON.stringify({ task: 'classify', options: o, preset: a.preset, adapter: gpu.info.name, commit, date: new Date().toISOString(), trainSize: data.train.n, testSize: data.test.n, table, results }, null, 2));
-  console.log(`report: ${file}`);
+  const report = { task: 'classify', options: o, preset: a.preset as string, adapter: gpu.info.name, commit, date: new Date().toISOString(), trainSize: data.train.n, testSize: data.test.n, table, results };
+  writeFileSync(file, JSON.stringify(report, null, 2));
+  const written = await writeClassifyReport(a.out as string, report as unknown as ClassifyReport);
+  console.log(`report: ${file} (+ ${written.join(', ')})`);
   process.exit(0);
 }
 

@@ -1,27 +1,18 @@
 // The study's pictures as Vega-Lite specifications rendered to SVG headlessly (no browser, no
 // canvas): histograms of the estimates with the exact gradient marked, heatmaps of the grid,
 // and the traces (Fig. 1 g-h).
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import { toSvg, top, type Spec } from '../report/vega.js';
 import type { GridPoint, RawEstimates } from './grid.js';
 import type { Trace } from './trace.js';
 import { ESTIMATORS, type EstimatorName } from './toy-estimates.js';
 import { histogram, zScores } from './stats.js';
 
-type Spec = Record<string, unknown>;
 
 export const LABEL: Record<EstimatorName | 'exact', string> = { exact: 'exact', arm: 'ARM', disarm: 'DisARM', concrete: 'Concrete (t = 0.1)' };
 const COLOR: Record<EstimatorName | 'exact', string> = { exact: '#000000', arm: '#1f77b4', disarm: '#2ca02c', concrete: '#ff7f0e' };
 const COMPONENTS = ['α1', 'α2'];
 
-export async function toSvg(spec: Spec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec as unknown as TopLevelSpec).spec), { renderer: 'none' });
-  const svg = await view.toSVG();
-  view.finalize();
-  return svg;
-}
-
-const top = (s: Spec): Spec => ({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', config: { font: 'sans-serif' }, ...s });
+export { toSvg };
 
 /** One histogram panel: the estimates' bins, the exact gradient (red) and the estimates' mean (dashed). */
 function histogramPanel(title: string, values: Float64Array, exact: number, color: string, domain: [number, number]): Spec {

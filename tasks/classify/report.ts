@@ -1,0 +1,100 @@
+// The classification report's pictures and page: PAvPU versus threshold for every method (the
+// paper's Fig. 2a), keep probabilities per epoch, training loss per epoch, and Table 1 (mean ± std
+// over seeds beside the paper's numbers). Rendered from report.json, so an existing report can be
+// re-rendered (`classify.js --render DIR/report.json`).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { toSvg, svgToPng, top, esc, type Spec } from '../report/vega.js';
+
+export interface ReportResult {
+  method: string; seed: number; accuracy: number; nll: number; ece: number; meanEntropy: number;
+  pavpu: { t: number[]; value: number[]; mean: number }; keep: number[][]; losses: number[]; imagesPerSecond: number;
+}
+export interface ReportRow { method: string; accuracy: { mean: number; std: number }; meanPAvPU: { mean: number; std: number }; nll: { mean: number; std: number }; ece: { mean: number; std: number }; imagesPerSecond: { mean: number; std: number } }
+export interface ClassifyReport { options: Record<string, unknown>; preset?: string; adapter: string; commit: string; date: string; trainSize: number; testSize: number; table: ReportRow[]; results: ReportResult[] }
+
+/** The paper's Table 1, CIFAR-10 columns (%, VGG19 fine-tuned from ImageNet, 224 px, 300 epochs). */
+export const PAPER_TABLE1: Record<string, { accuracy: number; meanPAvPU: number }> = {
+  lbd: { accuracy: 93.47, meanPAvPU: 64.52 },
+  concrete: { accuracy: 92.72, meanPAvPU: 59.97 },
+  gaussian: { accuracy: 91.16, meanPAvPU: 52.71 },
+  mc: { accuracy: 91.57, meanPAvPU: 52.08 },
+  regular: { accuracy: 91.61, meanPAvPU: 56.81 },
+};
+
+export const METHOD_LABEL: Record<string, string> = { lbd: 'LBD', concrete: 'Concrete', gaussian: 'Gaussian', mc: 'MC dropout', regular: 'Regular dropout' };
+
+function pavpuSpec(r: ClassifyReport): Spec {
+  const rows: { method: string; t: number; pavpu: number }[] = [];
+  for (const row of r.table) {
+    const runs = r.results.filter((x) => x.method === row.method);
+    runs[0].pavpu.t.forEach((t, i) => rows.push({ method: METHOD_LABEL[row.method] ?? row.method, t, pavpu: 100 * runs.reduce((a, x) => a + x.pavpu.value[i], 0) / runs.length }));
+  }
+  return top({
+    title: 'PAvPU versus uncertainty threshold (mean over seeds; CIFAR-10 test split)', width: 420, height: 260,
+    data: { values: rows }, mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 't', type: 'quantitative', title: 'threshold t (PredEnt_min + t · (max − min), from validation)' },
+      y: { field: 'pavpu', type: 'quantitative', title: 'PAvPU (%)', scale: { zero: false } },
+      color: { field: 'method', type: 'nominal', title: 'method' },
+    },
+  });
+}
+
+function perEpochSpec(r: ClassifyReport, what: 'keep' | 'loss'): Spec {
+  const rows: { method: string; run: string; epoch: number; value: number }[] = [];
+  for (const x of r.results) {
+    if (what === 'loss') x.losses.forEach((v, e) => rows.push({ method: METHOD_LABEL[x.method] ?? x.method, run: `${x.method} s${x.seed}`, epoch: e + 1, value: v }));
+    else x.keep.forEach((ks, e) => ks.forEach((v, l) => rows.push({ method: `${METHOD_LABEL[x.method] ?? x.method}, layer ${l + 1}`, run: `${x.method} s${x.seed} l${l}`, epoch: e + 1, value: v })));
+  }
+  return top({
+    title: what === 'keep' ? 'Mean keep probability per dropout layer after each epoch (every seed)' : 'Training loss at the end of each epoch (every seed)',
+    width: 420, height: 240, data: { values: rows }, mark: { type: 'line', point: true, opacity: 0.8 },
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
+      y: { field: 'value', type: 'quantitative', title: what === 'keep' ? 'keep probability' : 'loss', scale: { zero: false } },
+      color: { field: 'method', type: 'nominal', title: what === 'keep' ? 'method, layer' : 'method' },
+      detail: { field: 'run', type: 'nominal' },
+    },
+  });
+}
+
+const pm = (s: { mean: number; std: number }, scale = 100, digits = 2): string => `${(scale * s.mean).toFixed(digits)} ± ${(scale * s.std).toFixed(digits)}`;
+
+/** Table 1 as Markdown: ours (mean ± std over seeds) beside the paper's. */
+export function table1Markdown(r: ClassifyReport): string {
+  const lines = ['| method | accuracy (%) | Mean PAvPU (%) | NLL | ECE | paper: accuracy | paper: Mean PAvPU |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  for (const row of r.table) {
+    const p = PAPER_TABLE1[row.method];
+    lines.push(`| ${METHOD_LABEL[row.method] ?? row.method} | ${pm(row.accuracy)} | ${pm(row.meanPAvPU)} | ${pm(row.nll, 1, 3)} | ${pm(row.ece, 1, 3)} | ${p ? p.accuracy.toFixed(2) : '—'} | ${p ? p.meanPAvPU.toFixed(2) : '—'} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Writes the figures (SVG and PNG) and report.html next to report.json. */
+export async function writeClassifyReport(dir: string, r: ClassifyReport): Promise<string[]> {
+  const figures: [string, Spec][] = [['pavpu', pavpuSpec(r)], ['keep', perEpochSpec(r, 'keep')], ['loss', perEpochSpec(r, 'loss')]];
+  const files: string[] = [];
+  for (const [name, spec] of figures) {
+    const svg = await toSvg(spec);
+    writeFileSync(join(dir, `${name}.svg`), svg);
+    writeFileSync(join(dir, `${name}.png`), svgToPng(svg));
+    files.push(`${name}.png`);
+  }
+  const rows = r.table.map((row) => {
+    const p = PAPER_TABLE1[row.method];
+    return `<tr><td>${esc(METHOD_LABEL[row.method] ?? row.method)}</td><td>${pm(row.accuracy)}</td><td>${pm(row.meanPAvPU)}</td><td>${pm(row.nll, 1, 3)}</td><td>${pm(row.ece, 1, 3)}</td><td>${row.imagesPerSecond.mean.toFixed(1)}</td><td>${p ? p.accuracy.toFixed(2) : '—'}</td><td>${p ? p.meanPAvPU.toFixed(2) : '—'}</td></tr>`;
+  }).join('\n');
+  const html = `<!doctype html><meta charset="utf-8"><title>lbd-gpu: CIFAR-10 classification</title>
+<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}td:first-child{text-align:left}</style>
+<h1>CIFAR-10 with VGG19 and five kinds of dropout</h1>
+<p>${r.trainSize} training images (of which ${esc(String(r.options.valFraction))} held out for validation), ${r.testSize} test images; preset <code>${esc(String(r.preset ?? ''))}</code>;
+adapter ${esc(r.adapter)}; commit <code>${esc(r.commit)}</code>; ${esc(r.date)}. Mean ± std over ${new Set(r.results.map((x) => x.seed)).size} seeds.
+The paper's numbers come from VGG19 fine-tuned from ImageNet at 224 px for 300 epochs: a different protocol.</p>
+<table><tr><th>method</th><th>accuracy (%)</th><th>Mean PAvPU (%)</th><th>NLL</th><th>ECE</th><th>images/s</th><th>paper: accuracy</th><th>paper: Mean PAvPU</th></tr>
+${rows}</table>
+${files.map((f) => `<p><img src="${f}" alt="${f}" style="max-width:100%"></p>`).join('\n')}
+<h2>Options</h2><pre>${esc(JSON.stringify(r.options, null, 2))}</pre>`;
+  writeFileSync(join(dir, 'report.html'), html);
+  return ['report.html', ...files];
+}

@@ -60,6 +60,13 @@ export class Generator {
     if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`Generator: seed must be a non-negative safe integer, got ${seed}`);
   }
 
+  /** The next unused counter (saved in checkpoints so a resumed run draws what it would have). */
+  get position(): number { return this.offset; }
+  seek(offset: number): void {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset >= 2 ** 32) throw new Error(`Generator.seek: offset must be an integer in [0, 2^32), got ${offset}`);
+    this.offset = offset;
+  }
+
   /** Reserves counters for n values and says where they are (for regeneration or the twin). */
   reserve(n: number): Draw {
     const d = { seed: this.seed, stream: this.stream, offset: this.offset };

@@ -3,7 +3,7 @@
 // probabilities over training. Every method gets the same data order, budget and initial
 // weights per seed. Writes DIR/report.json. (Issue 6: figures, HTML, checkpoints/--resume and
 // the tuned `cpu` preset's 3-seed results are not done yet — see docs/NOTES.md.)
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { execSync } from 'node:child_process';
 import { Command } from 'commander';
@@ -18,6 +18,8 @@ import { ConcreteDropout } from '../layers/dropout/concrete.js';
 import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
 import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
 import type { DropoutLayer } from '../layers/dropout/base.js';
+import { Module } from '../layers/module.js';
+import { saveModule, loadModule } from '../layers/checkpoint.js';
 import { loadImageFolder } from './data/imagefolder.js';
 import { loadCifar10Dir } from './data/cifar-binary.js';
 import { channelStats, normalize, randomCropFlip } from './data/transforms.js';
@@ -117,7 +119,16 @@ export interface MethodResult {
   pavpu: { t: number[]; value: number[]; mean: number }; keep: number[][]; losses: number[]; imagesPerSecond: number;
 }
 
-export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: { train: DataSet; test: DataSet }, bar?: cliProgress.SingleBar): Promise<MethodResult> {
+/** Where a run keeps its per-epoch checkpoint (resume) and its finished result. */
+export interface RunFiles { checkpoint: string; logitCheckpoint: string; result: string }
+
+export const runFiles = (dir: string, m: Method, seed: number): RunFiles => ({
+  checkpoint: join(dir, 'checkpoints', `${m}-s${seed}.safetensors`),
+  logitCheckpoint: join(dir, 'checkpoints', `${m}-s${seed}.logits.safetensors`),
+  result: join(dir, 'runs', `${m}-s${seed}.json`),
+});
+
+export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: { train: DataSet; test: DataSet }, bar?: cliProgress.SingleBar, files?: RunFiles): Promise<MethodResult> {
   const split = splitValidation(data.train.n, o.valFraction, seed);
   const train: DataSet = { x: gatherRows(data.train.x, 3072, split.train), y: Int32Array.from(split.train, (i) => data.train.y[i]), n: split.train.length };
   const val: DataSet = { x: gatherRows(data.train.x, 3072, split.val), y: Int32Array.from(split.val, (i) => data.train.y[i]), n: split.val.length };
@@ -126,9 +137,19 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
   const { weights, logits } = splitParameters(model);
   const wopt = new Adam(weights, { lr: o.lr });
   const lopt = logits.length ? new Adam(logits, { lr: o.logitLr }) : null;
-  const losses: number[] = [], keep: number[][] = [];
-  let images = 0, seconds = 0;
-  for (let e = 0; e < o.epochs; e++) {
+  let losses: number[] = [], keep: number[][] = [];
+  let images = 0, seconds = 0, start = 0;
+  if (files && existsSync(files.checkpoint)) {
+    // resume: weights, optimizer state and the per-epoch history from the last finished epoch
+    const meta = await loadModule(files.checkpoint, model, { optimizer: wopt });
+    if (lopt && existsSync(files.logitCheckpoint)) await loadModule(files.logitCheckpoint, new LogitHolder(logits), { optimizer: lopt });
+    const h = JSON.parse(meta.history ?? '{}') as { epoch?: number; losses?: number[]; keep?: number[][]; images?: number; seconds?: number; rng?: number[] };
+    start = h.epoch ?? 0;
+    h.rng?.forEach((pos, i) => generatorOf(dropouts[i])?.seek(pos));
+    losses = h.losses ?? []; keep = h.keep ?? []; images = h.images ?? 0; seconds = h.seconds ?? 0;
+    bar?.increment(start * Math.floor(train.n / o.batch));
+  }
+  for (let e = start; e < o.epochs; e++) {
     const x = o.augment ? randomCropFlip(train.x, 3, 32, 32, { seed: seed * 7919 + e }) : train.x;
     let last = NaN;
     const t0 = performance.now();
@@ -156,6 +177,13 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
     seconds += (performance.now() - t0) / 1000;
     losses.push(last);
     keep.push(await Promise.all(dropouts.map(async (d) => { const k = await d.keepProbabilities(); return k.reduce((a, b) => a + b, 0) / k.length; })));
+    if (files) {
+      mkdirSync(dirname(files.checkpoint), { recursive: true });
+      const rng = dropouts.map((d) => generatorOf(d)?.position ?? 0);
+      const history = JSON.stringify({ epoch: e + 1, losses, keep, images, seconds, rng });
+      await saveModule(files.checkpoint, model, { optimizer: wopt, metadata: { history } });
+      if (lopt) await saveModule(files.logitCheckpoint, new LogitHolder(logits), { optimizer: lopt });
+    }
   }
   const S = m === 'regular' ? 1 : o.samples;
   const pv = await predict(model, dropouts, val, S, 100);
@@ -168,11 +196,25 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
   const t = Array.from({ length: 21 }, (_, i) => i / 20);
   const value = t.map((s) => pavpu(correct, entT, lo + s * (hi - lo)));
   wopt.dispose(); lopt?.dispose(); model.dispose();
-  return {
+  const result: MethodResult = {
     method: m, seed, accuracy: accuracy(pred, data.test.y), nll: nll(pt, data.test.y, 10), ece: expectedCalibrationError(pt, data.test.y, 10),
     meanEntropy: entT.reduce((a, b) => a + b, 0) / entT.length, pavpu: { t, value, mean: value.reduce((a, b) => a + b, 0) / value.length },
     keep, losses, imagesPerSecond: images / Math.max(seconds, 1e-9),
   };
+  if (files) {
+    mkdirSync(dirname(files.result), { recursive: true });
+    writeFileSync(files.result, JSON.stringify(result));
+  }
+  return result;
+}
+
+/** A dropout layer's noise generator (every kind here holds one as `generator`). */
+const generatorOf = (d: DropoutLayer): Generator | undefined => (d as unknown as { generator?: Generator }).generator;
+
+/** The LBD logits as a module of their own, so their optimizer's state can be checkpointed. */
+class LogitHolder extends Module {
+  constructor(readonly logits: Tensor[]) { super(); }
+  forward(x: Tensor): Tensor { return x; }
 }
 
 const stat = (v: number[]): { mean: number; std: number } => {
@@ -199,6 +241,7 @@ async function main(): Promise<void> {
     .option('--batch-norm <on>', 'batch norm after each conv: true | false (preset decides by default)')
     .option('--out <dir>', 'where report.json, report.html and the figures go', 'runs/classify')
     .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report')
+    .option('--resume', 'reuse finished runs and continue unfinished ones from their last epoch checkpoint in --out')
     .parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
   if (a.render) {
@@ -239,10 +282,23 @@ async function main(): Promise<void> {
   const gpu = await getGpu();
   const data = loadData(o);
   const stepsPerRun = Math.floor(Math.round(data.train.n * (1 - o.valFraction)) / o.batch) * o.epochs;
-  const bar = new cliProgress.SingleBar({ format: 'classify |{bar}| {percentage}% | ETA {eta_formatted} | {run} loss {loss}', hideCursor: true }, cliProgress.Presets.shades_classic);
+  // noTTYOutput: logs (CI, nohup) get a progress line every 30 s
+  const bar = new cliProgress.SingleBar({ format: 'classify |{bar}| {percentage}% | ETA {eta_formatted} | {run} loss {loss}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, cliProgress.Presets.shades_classic);
   bar.start(stepsPerRun * o.seeds * kinds.length, 0, { run: '-', loss: '-' });
   const results: MethodResult[] = [];
-  for (let seed = 1; seed <= o.seeds; seed++) for (const m of kinds) results.push(await runOne(m, seed, o, data, bar));
+  for (let seed = 1; seed <= o.seeds; seed++) {
+    for (const m of kinds) {
+      const files = runFiles(a.out as string, m, seed);
+      if (a.resume && existsSync(files.result)) {
+        results.push(JSON.parse(readFileSync(files.result, 'utf8')) as MethodResult);
+        bar.increment(stepsPerRun);
+        continue;
+      }
+      if (!a.resume && existsSync(files.checkpoint)) rmSync(files.checkpoint);
+      if (!a.resume && existsSync(files.logitCheckpoint)) rmSync(files.logitCheckpoint);
+      results.push(await runOne(m, seed, o, data, bar, files));
+    }
+  }
   bar.stop();
   const table = kinds.map((m) => {
     const r = results.filter((x) => x.method === m);

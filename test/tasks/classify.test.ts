@@ -3,7 +3,10 @@
 // recorded per epoch, and no GPU bytes outlive the run.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runOne, METHODS, type ClassifyOptions } from '../../tasks/classify.js';
+import { runOne, runFiles, METHODS, type ClassifyOptions } from '../../tasks/classify.js';
+import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sync, memoryStats } from '../../engine/index.js';
 import { ready } from '../helpers.js';
 
@@ -50,6 +53,25 @@ test('every method trains and is evaluated with well-formed metrics, leaking not
   }
   await sync();
   assert.is(memoryStats().liveBytes, live, 'live bytes after all runs');
+});
+
+test('a run checkpoints each epoch and resumes from the last one (weights, both optimizers, history)', async () => {
+  const data = { train: synthetic(40, 3), test: synthetic(20, 4) };
+  const dir = mkdtempSync(join(tmpdir(), 'lbd-classify-'));
+  try {
+    const files = runFiles(dir, 'lbd', 1);
+    const two = await runOne('lbd', 1, { ...o, epochs: 2 }, data, undefined, files);
+    assert.ok(existsSync(files.checkpoint) && existsSync(files.logitCheckpoint) && existsSync(files.result));
+    const three = await runOne('lbd', 1, { ...o, epochs: 3 }, data, undefined, files);
+    assert.is(three.losses.length, 3);
+    assert.equal(three.losses.slice(0, 2), two.losses, 'the first two epochs come from the checkpoint');
+    assert.equal(three.keep.slice(0, 2), two.keep);
+    const fresh = await runOne('lbd', 1, { ...o, epochs: 3 }, data);
+    assert.equal(fresh.losses.slice(0, 2), two.losses, 'same data order and initial weights per seed');
+    assert.ok(Math.abs(fresh.losses[2] - three.losses[2]) < 1e-4, `resumed epoch 3 loss ${three.losses[2]} vs uninterrupted ${fresh.losses[2]}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

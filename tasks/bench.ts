@@ -23,6 +23,7 @@ import { Dropout } from '../layers/dropout/dropout.js';
 import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
 import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
 import { vgg19 } from '../models/vgg.js';
+import type { Module } from '../layers/module.js';
 import { PRESETS } from './classify.js';
 import { fillKernel } from '../kernels/layout.js';
 import { naiveMatmulKernel } from '../kernels/matmul.js';
@@ -107,6 +108,28 @@ if (want('matmul')) {
   add({ op: 'matmul', shape: `${M}x${N}x${K}`, size: M, variant: 'auto', ms, gflops: (2 * M * N * K) / (ms * 1e6) });
 }
 
+/**
+ * Median wall time of one training step (forward, backward, optimizers, one sync) of `model`
+ * on a fixed batch: with lbdStep when the model has LBD logits, else a plain backward.
+ */
+async function trainStepMs(model: Module, g: Generator, batch: number): Promise<number> {
+  const { weights, logits } = splitParameters(model);
+  const wopt = new Adam(weights, { lr: 1e-3 });
+  const lopt = logits.length ? new Adam(logits, { lr: 1e-2 }) : null;
+  const x = g.uniform([batch, 3, 32, 32], -1, 1);
+  const y = tensor(Array.from({ length: batch }, (_, i) => i % 10), [batch], 'i32');
+  const step = async (): Promise<void> => scope(async () => {
+    if (lopt) lbdStep(() => crossEntropy(model.forward(x), y, { reduction: 'none' }), { weights: wopt, logits: lopt, model });
+    else { wopt.zeroGrad(); crossEntropy(model.forward(x), y).backward(); wopt.step(); }
+    await sync();
+  });
+  await step(); await step();
+  const ts: number[] = [];
+  for (let r = 0; r < Math.max(runs, 5); r++) { const t0 = performance.now(); await step(); ts.push(performance.now() - t0); }
+  wopt.dispose(); lopt?.dispose(); model.dispose(); x.dispose(); y.dispose();
+  return median(ts);
+}
+
 // A VGG layer: batch 64, 64→64 channels, 3×3, padding 1, at 32×32 and 16×16; forward and
 // forward+backward (input and weight gradients: 3× the FLOPs), beside a matmul of the same
 // FLOP count (M = N·H·W, N = 64, K = 576) measured in the same run.
@@ -160,21 +183,7 @@ if (want('step')) {
       new Conv2d(32, 64, 3, { padding: 1, generator: g }), new ReLU(), new MaxPool2d(2),
       new Flatten(), new Linear(64 * 8 * 8, 256, { generator: g }), new ReLU(), drop(256, 0),
       new Linear(256, 256, { generator: g }), new ReLU(), drop(256, 1), new Linear(256, 10, { generator: g }));
-    const { weights, logits } = splitParameters(model);
-    const wopt = new Adam(weights, { lr: 1e-3 });
-    const lopt = logits.length ? new Adam(logits, { lr: 1e-2 }) : null;
-    const x = g.uniform([batch, 3, 32, 32], -1, 1);
-    const y = tensor(Array.from({ length: batch }, (_, i) => i % 10), [batch], 'i32');
-    const step = async (): Promise<void> => scope(async () => {
-      if (lopt) lbdStep(() => crossEntropy(model.forward(x), y, { reduction: 'none' }), { weights: wopt, logits: lopt, model });
-      else { wopt.zeroGrad(); crossEntropy(model.forward(x), y).backward(); wopt.step(); }
-      await sync();
-    });
-    await step(); await step();
-    const ts: number[] = [];
-    for (let r = 0; r < Math.max(runs, 5); r++) { const t0 = performance.now(); await step(); ts.push(performance.now() - t0); }
-    wopt.dispose(); lopt?.dispose(); model.dispose();
-    return median(ts);
+    return trainStepMs(model, g, batch);
   });
   // interleave to share the host's noise
   const d: number[] = [], l: number[] = [];
@@ -194,21 +203,7 @@ if (want('classify')) {
     const g = new Generator(5);
     const { model } = vgg19({ width: p.width, hidden: p.hidden, classes: 10, imageSize: 32, batchNorm: p.batchNorm, generator: g,
       dropout: (units, i) => (kind === 'lbd' ? new LearnableBernoulliDropout({ units, seed: 70 + i }) : new Dropout(0.5, { seed: 70 + i })) });
-    const { weights, logits } = splitParameters(model);
-    const wopt = new Adam(weights, { lr: 1e-3 });
-    const lopt = logits.length ? new Adam(logits, { lr: 1e-2 }) : null;
-    const x = g.uniform([batch, 3, 32, 32], -1, 1);
-    const y = tensor(Array.from({ length: batch }, (_, i) => i % 10), [batch], 'i32');
-    const step = async (): Promise<void> => scope(async () => {
-      if (lopt) lbdStep(() => crossEntropy(model.forward(x), y, { reduction: 'none' }), { weights: wopt, logits: lopt, model });
-      else { wopt.zeroGrad(); crossEntropy(model.forward(x), y).backward(); wopt.step(); }
-      await sync();
-    });
-    await step(); await step();
-    const ts: number[] = [];
-    for (let r = 0; r < Math.max(runs, 5); r++) { const t0 = performance.now(); await step(); ts.push(performance.now() - t0); }
-    wopt.dispose(); lopt?.dispose(); model.dispose();
-    return batch / (median(ts) / 1000);
+    return batch / ((await trainStepMs(model, g, batch)) / 1000);
   });
   const d: number[] = [], l: number[] = [];
   for (let r = 0; r < 2; r++) { d.push(await ips('regular')); l.push(await ips('lbd')); }

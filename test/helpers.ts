@@ -1,6 +1,7 @@
 // What every suite relies on: the device, seeded inputs with awkward shapes, float64
 // comparisons with stated tolerances, and a live-bytes check.
 import * as assert from 'uvu/assert';
+import { mulberry32 } from '../tasks/data/rng.js';
 import { getGpu, setQuiet } from '../engine/device.js';
 import { memoryStats } from '../engine/memory.js';
 import { sync } from '../engine/dispatch.js';
@@ -10,17 +11,8 @@ import type { InputSpec, Ref } from '../engine/op.js';
 setQuiet(true);
 export const ready = getGpu();
 
-/** mulberry32: a small seeded CPU generator for test inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded CPU generator for test inputs (mulberry32). */
+export const rng = mulberry32;
 
 /** A random input following its spec, as a float64 reference (f32-rounded) and a GPU tensor. */
 export function sample(spec: InputSpec, r: () => number): { ref: Ref; t: Tensor } {

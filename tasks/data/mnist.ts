@@ -2,6 +2,7 @@
 // time): 28×28 grey levels in [0, 1]. Split per digit, deterministically: the first
 // `trainFraction` of each digit's samples train, the rest test.
 import { createRequire } from 'node:module';
+import { mulberry32 } from './rng.js';
 
 export interface DigitSet { x: Float32Array; y: Int32Array; n: number }
 
@@ -35,14 +36,7 @@ export function loadMnist(trainFraction = 0.8): { train: DigitSet; test: DigitSe
 
 /** A seeded permutation (Fisher-Yates with mulberry32), for shuffling mini-batches. */
 export function permutation(n: number, seed: number): Int32Array {
-  let a = seed >>> 0;
-  const rnd = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = mulberry32(seed);
   const p = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) swap(p, i, Math.floor(rnd() * (i + 1)));
   return p;

@@ -1,15 +1,16 @@
 // node dist/tasks/classify.js: VGG19 on CIFAR-10 with the five dropout kinds (paper §3.2.1):
 // accuracy, NLL, ECE, predictive entropy, PAvPU over thresholds and Mean PAvPU, LBD's keep
 // probabilities over training. Every method gets the same data order, budget and initial
-// weights per seed. Writes DIR/report.json. (Issue 6: figures, HTML, checkpoints/--resume and
-// the tuned `cpu` preset's 3-seed results are not done yet — see docs/NOTES.md.)
+// weights per seed. Writes DIR/report.json, report.html and figures; checkpoints every epoch.
+// The training loop never waits for the GPU: losses go to a ScalarLog read every 16 steps, so
+// the next batch is gathered and uploaded while the GPU still works on the current one.
 import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { execSync } from 'node:child_process';
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import {
-  getGpu, tensor, scope, sync, crossEntropy, softmax, add, Adam, Generator, type Tensor,
+  getGpu, tensor, scope, sync, flush, crossEntropy, softmax, add, Adam, Generator, ScalarLog, type Tensor,
 } from '../engine/index.js';
 import { vgg19, type VGG } from '../models/vgg.js';
 import { Dropout, MCDropout } from '../layers/dropout/dropout.js';
@@ -22,7 +23,7 @@ import { Module } from '../layers/module.js';
 import { saveModule, loadModule } from '../layers/checkpoint.js';
 import { loadImageFolder } from './data/imagefolder.js';
 import { loadCifar10Dir } from './data/cifar-binary.js';
-import { channelStats, normalize, randomCropFlip } from './data/transforms.js';
+import { channelStats, normalize, randomCropFlip, resizeBilinear } from './data/transforms.js';
 import { batches, splitValidation } from './data/batches.js';
 import { gatherRows } from './data/mnist.js';
 import { accuracy, argmaxRows, predictiveEntropy, pavpu, nll, expectedCalibrationError } from './metrics/classification.js';
@@ -50,18 +51,21 @@ export interface ClassifyOptions {
   rate: number;
   augment: boolean;
   batchNorm: boolean;
+  /** Network input size: 32 (CIFAR as is) or 224 (bilinear upsampling per batch, as the paper's ImageNet VGG19). */
+  imageSize: 32 | 224;
 }
 
 export const PRESETS: Record<'cpu' | 'paper', Partial<ClassifyOptions>> = {
-  // Sized so five methods × 3 seeds fit a working session on 2 cores (estimate, to be timed):
-  // width 1/8 VGG19, 500 training images per class, 8 epochs.
-  // Measured on this 2-core host: width 1/16 with batch norm trains at ~150-165 images/s, so
-  // 2,700 training images × 10 epochs ≈ 3 min per run, 15 runs ≈ 45-60 min with evaluation.
-  // Batch norm is a deviation (the paper fine-tunes an ImageNet VGG19, which has none): a
-  // 16-conv VGG trained from scratch at this width barely moves without it.
-  cpu: { width: 0.0625, hidden: 128, trainPerClass: 300, testPerClass: 200, epochs: 10, batch: 64, lr: 1e-3, logitLr: 1e-2, seeds: 3, samples: 10, batchNorm: true },
-  // The paper: full width, 224-px inputs (resize not implemented yet), Adam 1e-5, 300 epochs.
-  paper: { width: 1, hidden: 4096, trainPerClass: 5000, testPerClass: 1000, epochs: 300, batch: 64, lr: 1e-5, logitLr: 1e-5, seeds: 3, samples: 10, batchNorm: false },
+  // The largest protocol whose 15 runs (5 methods × 3 seeds) fit 100 minutes on this 2-core
+  // host: width 1/16 with batch norm trains at ~145 images/s here (measured), 4,500 training
+  // images × 10 epochs ≈ 5.2 min per run plus ~15 s of MC evaluation ≈ 82 min in all. Wider
+  // nets or more images/epochs overrun: width 1/8 costs ~3× per image. Batch norm is a
+  // deviation (the paper fine-tunes an ImageNet VGG19, which has none): a 16-conv VGG trained
+  // from scratch at this width barely moves without it.
+  cpu: { width: 0.0625, hidden: 128, trainPerClass: 500, testPerClass: 200, epochs: 10, batch: 64, lr: 1e-3, logitLr: 1e-2, seeds: 3, samples: 10, batchNorm: true, imageSize: 32 },
+  // The paper: full width, 224-px inputs (CIFAR upsampled bilinearly per batch), 4096-wide
+  // classifier, Adam 1e-5, 300 epochs, 10 MC samples.
+  paper: { width: 1, hidden: 4096, trainPerClass: 5000, testPerClass: 1000, epochs: 300, batch: 64, lr: 1e-5, logitLr: 1e-5, seeds: 3, samples: 10, batchNorm: false, imageSize: 224 },
 };
 
 interface DataSet { x: Float32Array; y: Int32Array; n: number }
@@ -93,15 +97,20 @@ function dropoutFactory(m: Method, o: ClassifyOptions, seed: number, datasetSize
 const sumRegularizers = (drops: DropoutLayer[]): Tensor | null =>
   drops.reduce<Tensor | null>((acc, d) => { const r = d.regularizer(); return r ? (acc ? add(acc, r) : r) : acc; }, null);
 
+/** A batch of 32-px CHW images as the network's input tensor (upsampled when it takes 224 px). */
+function inputTensor(x: Float32Array, n: number, size: number): Tensor {
+  return size === 32 ? tensor(x, [n, 3, 32, 32]) : tensor(resizeBilinear(x, 3, 32, 32, size, size), [n, 3, size, size]);
+}
+
 /** Predictive probabilities: the conv features once, the classifier S times when stochastic. */
-async function predict(model: VGG, drops: DropoutLayer[], d: DataSet, S: number, batch: number): Promise<Float32Array> {
+async function predict(model: VGG, drops: DropoutLayer[], d: DataSet, S: number, batch: number, size: number): Promise<Float32Array> {
   const out = new Float32Array(d.n * 10);
   model.eval();
   for (const dr of drops) dr.sampleAtEval = S > 1;
   for (let at = 0; at < d.n; at += batch) {
     const n = Math.min(batch, d.n - at);
     const p = await scope(async () => {
-      const x = tensor(d.x.subarray(at * 3072, (at + n) * 3072), [n, 3, 32, 32]);
+      const x = inputTensor(d.x.subarray(at * 3072, (at + n) * 3072), n, size);
       const f = model.flatten.forward(model.features.forward(x));
       let acc: Tensor | null = null;
       for (let s = 0; s < S; s++) { const q = softmax(model.classifier.forward(f), -1); acc = acc ? add(acc, q) : q; }
@@ -117,6 +126,8 @@ async function predict(model: VGG, drops: DropoutLayer[], d: DataSet, S: number,
 export interface MethodResult {
   method: Method; seed: number; accuracy: number; nll: number; ece: number; meanEntropy: number;
   pavpu: { t: number[]; value: number[]; mean: number }; keep: number[][]; losses: number[]; imagesPerSecond: number;
+  /** The final keep probability of every unit of every dropout layer (one value per layer when learnt per layer). */
+  keepFinal?: number[][];
 }
 
 /** Where a run keeps its per-epoch checkpoint (resume) and its finished result. */
@@ -133,12 +144,13 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
   const train: DataSet = { x: gatherRows(data.train.x, 3072, split.train), y: Int32Array.from(split.train, (i) => data.train.y[i]), n: split.train.length };
   const val: DataSet = { x: gatherRows(data.train.x, 3072, split.val), y: Int32Array.from(split.val, (i) => data.train.y[i]), n: split.val.length };
   // same initial weights for every method of a seed: the weights draw from their own generator
-  const { model, dropouts } = vgg19({ width: o.width, hidden: o.hidden, classes: 10, imageSize: 32, batchNorm: o.batchNorm, generator: new Generator(seed), dropout: dropoutFactory(m, o, seed, train.n) });
+  const { model, dropouts } = vgg19({ width: o.width, hidden: o.hidden, classes: 10, imageSize: o.imageSize, batchNorm: o.batchNorm, generator: new Generator(seed), dropout: dropoutFactory(m, o, seed, train.n) });
   const { weights, logits } = splitParameters(model);
   const wopt = new Adam(weights, { lr: o.lr });
   const lopt = logits.length ? new Adam(logits, { lr: o.logitLr }) : null;
   let losses: number[] = [], keep: number[][] = [];
   let images = 0, seconds = 0, start = 0;
+  const log = new ScalarLog(16);
   if (files && existsSync(files.checkpoint)) {
     // resume: weights, optimizer state and the per-epoch history from the last finished epoch
     const meta = await loadModule(files.checkpoint, model, { optimizer: wopt });
@@ -151,11 +163,19 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
   }
   for (let e = start; e < o.epochs; e++) {
     const x = o.augment ? randomCropFlip(train.x, 3, 32, 32, { seed: seed * 7919 + e }) : train.x;
-    let last = NaN;
+    let last = NaN, step = 0;
     const t0 = performance.now();
+    // read the recorded losses (one GPU round trip per log.capacity steps) and check them
+    const drain = async (): Promise<void> => {
+      const values = await log.read();
+      values.forEach((v, i) => {
+        if (!Number.isFinite(v)) throw new Error(`classify: ${m} seed ${seed}: the loss became ${v} at step ${step - values.length + i + 1} of epoch ${e + 1}; lower --lr`);
+      });
+      if (values.length) { last = values[values.length - 1]; bar?.increment(values.length, { run: `${m} s${seed}`, loss: last.toFixed(3) }); }
+    };
     for (const b of batches(x, train.y, { batchSize: o.batch, seed, epoch: e, dropLast: true })) {
-      last = await scope(async () => {
-        const xb = tensor(b.x, [b.y.length, 3, 32, 32]);
+      scope(() => {
+        const xb = inputTensor(b.x, b.y.length, o.imageSize);
         const yb = tensor(b.y, [b.y.length], 'i32');
         let loss: Tensor;
         if (lopt) {
@@ -167,12 +187,14 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
           (r ? add(loss, r) : loss).backward();
           wopt.step();
         }
-        return loss.item();
+        log.record(loss);
       });
-      if (!Number.isFinite(last)) throw new Error(`classify: ${m} seed ${seed}: the loss became ${last} in epoch ${e + 1}; lower --lr`);
+      flush(); // the GPU starts on this step while the host gathers and uploads the next batch
       images += b.y.length;
-      bar?.increment(1, { run: `${m} s${seed}`, loss: last.toFixed(3) });
+      step++;
+      if (log.full) await drain();
     }
+    await drain();
     await sync();
     seconds += (performance.now() - t0) / 1000;
     losses.push(last);
@@ -186,8 +208,9 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
     }
   }
   const S = m === 'regular' ? 1 : o.samples;
-  const pv = await predict(model, dropouts, val, S, 100);
-  const pt = await predict(model, dropouts, data.test, S, 100);
+  const keepFinal = await Promise.all(dropouts.map(async (d) => Array.from(await d.keepProbabilities())));
+  const pv = await predict(model, dropouts, val, S, 100, o.imageSize);
+  const pt = await predict(model, dropouts, data.test, S, 100, o.imageSize);
   const entV = predictiveEntropy(pv, 10), entT = predictiveEntropy(pt, 10);
   let lo = Infinity, hi = -Infinity;
   for (const v of entV) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
@@ -195,11 +218,11 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
   const correct = Array.from(pred, (p, i) => p === data.test.y[i]);
   const t = Array.from({ length: 21 }, (_, i) => i / 20);
   const value = t.map((s) => pavpu(correct, entT, lo + s * (hi - lo)));
-  wopt.dispose(); lopt?.dispose(); model.dispose();
+  wopt.dispose(); lopt?.dispose(); model.dispose(); log.dispose();
   const result: MethodResult = {
     method: m, seed, accuracy: accuracy(pred, data.test.y), nll: nll(pt, data.test.y, 10), ece: expectedCalibrationError(pt, data.test.y, 10),
     meanEntropy: entT.reduce((a, b) => a + b, 0) / entT.length, pavpu: { t, value, mean: value.reduce((a, b) => a + b, 0) / value.length },
-    keep, losses, imagesPerSecond: images / Math.max(seconds, 1e-9),
+    keep, losses, imagesPerSecond: images / Math.max(seconds, 1e-9), keepFinal,
   };
   if (files) {
     mkdirSync(dirname(files.result), { recursive: true });
@@ -239,6 +262,7 @@ async function main(): Promise<void> {
     .option('--rate <p>', 'drop rate (initial for learnable kinds)', '0.5')
     .option('--no-augment', 'no random crop + flip')
     .option('--batch-norm <on>', 'batch norm after each conv: true | false (preset decides by default)')
+    .option('--image-size <px>', 'network input: 32 | 224 (CIFAR upsampled bilinearly per batch; preset decides by default)')
     .option('--out <dir>', 'where report.json, report.html and the figures go', 'runs/classify')
     .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report')
     .option('--resume', 'reuse finished runs and continue unfinished ones from their last epoch checkpoint in --out')
@@ -256,7 +280,6 @@ async function main(): Promise<void> {
   }
   const preset = PRESETS[a.preset as 'cpu' | 'paper'];
   if (!preset) throw new Error(`--preset must be cpu or paper, got '${a.preset}'`);
-  if (a.preset === 'paper') throw new Error('--preset paper needs 224-px resizing, which is not implemented yet (issue 6)');
   const num = (k: string, fallback: number | undefined, int = false): number => {
     const raw = a[k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
     const v = raw === undefined ? fallback : Number(raw);
@@ -272,7 +295,9 @@ async function main(): Promise<void> {
     trainPerClass: num('train-per-class', preset.trainPerClass, true), testPerClass: num('test-per-class', preset.testPerClass, true),
     valFraction: Number(a.valFraction), samples: num('samples', preset.samples, true), rate: Number(a.rate), augment: a.augment !== false,
     batchNorm: a.batchNorm === undefined ? !!preset.batchNorm : a.batchNorm === 'true',
+    imageSize: num('image-size', preset.imageSize, true) as 32 | 224,
   };
+  if (o.imageSize !== 32 && o.imageSize !== 224) throw new Error(`--image-size must be 32 or 224, got '${a.imageSize}'`);
   if (a.batchNorm !== undefined && !['true', 'false'].includes(a.batchNorm as string)) throw new Error(`--batch-norm must be true or false, got '${a.batchNorm}'`);
   if (!['layer', 'unit'].includes(o.granularity)) throw new Error(`--lbd-granularity must be layer or unit, got '${o.granularity}'`);
   if (!['arm', 'disarm'].includes(o.estimator)) throw new Error(`--estimator must be arm or disarm, got '${o.estimator}'`);

@@ -104,3 +104,44 @@ export function randomCropFlip(x: Float32Array, c: number, h: number, w: number,
   }
   return out;
 }
+
+/** Source taps for bilinear resizing of one axis (half-pixel centres, as PyTorch's align_corners=false). */
+function bilinearTaps(from: number, to: number): { i0: Int32Array; i1: Int32Array; f: Float32Array } {
+  const i0 = new Int32Array(to), i1 = new Int32Array(to), f = new Float32Array(to);
+  const scale = from / to;
+  for (let o = 0; o < to; o++) {
+    const s = Math.max(0, (o + 0.5) * scale - 0.5);
+    const lo = Math.min(Math.floor(s), from - 1);
+    i0[o] = lo;
+    i1[o] = Math.min(lo + 1, from - 1);
+    f[o] = s - lo;
+  }
+  return { i0, i1, f };
+}
+
+function resizePlane(src: Float32Array, so: number, w: number, dst: Float32Array, dO: number, W: number,
+  ty: ReturnType<typeof bilinearTaps>, tx: ReturnType<typeof bilinearTaps>): void {
+  for (let y = 0; y < ty.f.length; y++) {
+    const r0 = so + ty.i0[y] * w, r1 = so + ty.i1[y] * w, fy = ty.f[y], row = dO + y * W;
+    for (let x = 0; x < W; x++) {
+      const a = src[r0 + tx.i0[x]], b = src[r0 + tx.i1[x]], c = src[r1 + tx.i0[x]], d = src[r1 + tx.i1[x]];
+      const fx = tx.f[x];
+      dst[row + x] = (a + (b - a) * fx) * (1 - fy) + (c + (d - c) * fx) * fy;
+    }
+  }
+}
+
+/**
+ * Bilinear resize of every plane of [n, c, h, w] to [n, c, H, W] (a new array). Used per batch
+ * for the paper's 224-px VGG inputs: resizing a whole data set up front would need 49× the memory.
+ */
+export function resizeBilinear(x: Float32Array, c: number, h: number, w: number, H: number, W: number): Float32Array {
+  const plane = h * w, n = x.length / (c * plane);
+  if (!Number.isInteger(n)) throw new Error(`resizeBilinear: length ${x.length} is not a multiple of ${c}×${h}×${w}`);
+  if (!(Number.isInteger(H) && Number.isInteger(W) && H > 0 && W > 0)) throw new Error(`resizeBilinear: target size must be positive integers, got ${H}×${W}`);
+  if (H === h && W === w) return x.slice();
+  const ty = bilinearTaps(h, H), tx = bilinearTaps(w, W);
+  const out = new Float32Array(n * c * H * W);
+  for (let p = 0; p < n * c; p++) resizePlane(x, p * plane, w, out, p * H * W, W, ty, tx);
+  return out;
+}

@@ -29,7 +29,7 @@ function fillImage(x: Float32Array, i: number, label: number, r: () => number): 
 const o: ClassifyOptions = {
   data: '', methods: [...METHODS], granularity: 'unit', estimator: 'disarm', epochs: 2, batch: 8, lr: 1e-3, logitLr: 1e-2,
   seeds: 1, width: 1 / 16, hidden: 16, trainPerClass: 4, testPerClass: 2, valFraction: 0.25, samples: 3, rate: 0.5,
-  augment: true, batchNorm: true,
+  augment: true, batchNorm: true, imageSize: 32,
 };
 
 test('every method trains and is evaluated with well-formed metrics, leaking nothing', async () => {
@@ -50,9 +50,21 @@ test('every method trains and is evaluated with well-formed metrics, leaking not
     assert.is(r.keep[0].length, 2, 'two dropout layers');
     if (m === 'lbd') assert.ok(r.keep[1].some((k) => Math.abs(k - 0.5) > 1e-4), 'LBD keep probabilities moved');
     if (m === 'regular') assert.equal(r.keep[1], [0.5, 0.5]);
+    if (m === 'lbd') assert.equal(r.keepFinal!.map((k) => k.length), [16, 16], 'per-unit keep probabilities of both layers');
   }
   await sync();
   assert.is(memoryStats().liveBytes, live, 'live bytes after all runs');
+});
+
+test('224-px inputs: each 32-px batch is upsampled for the ImageNet-shaped VGG (paper preset path)', async () => {
+  const data = { train: synthetic(40, 5), test: synthetic(20, 6) };
+  await sync();
+  const live = memoryStats().liveBytes;
+  const r = await runOne('lbd', 1, { ...o, epochs: 1, imageSize: 224 }, data);
+  assert.ok(r.losses.every(Number.isFinite) && r.accuracy >= 0);
+  assert.is(r.imagesPerSecond > 0, true);
+  await sync();
+  assert.is(memoryStats().liveBytes, live);
 });
 
 test('a run checkpoints each epoch and resumes from the last one (weights, both optimizers, history)', async () => {

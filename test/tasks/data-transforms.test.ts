@@ -1,7 +1,7 @@
 // CPU transforms: channel statistics and normalisation, flips, seeded random crops.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { channelStats, normalize, flipHorizontal, randomCropFlip } from '../../tasks/data/transforms.js';
+import { channelStats, normalize, flipHorizontal, randomCropFlip, resizeBilinear } from '../../tasks/data/transforms.js';
 import { mulberry32 } from '../../tasks/data/rng.js';
 
 const test = suite('data-transforms');
@@ -75,6 +75,18 @@ test('a crop by a known offset: pixel (r, c) moves to (r - dy, c - dx)', () => {
   const nz = Array.from(o).findIndex((v) => v !== 0);
   const shift = o[nz] - 1 - nz; // = dy·w + dx of the first non-zero pixel
   for (let i = 0; i < h * w; i++) if (o[i] !== 0) assert.is(o[i] - 1 - i, shift);
+});
+
+test('resizeBilinear: hand-computed 2×2 → 4×4 and 4×4 → 2×2 (half-pixel centres), constants kept', () => {
+  const up = resizeBilinear(Float32Array.from([0, 1, 2, 3]), 1, 2, 2, 4, 4);
+  const r = [0, 0.25, 0.75, 1]; // source coordinate of each output row/column, clamped at the borders
+  for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) assert.ok(Math.abs(up[y * 4 + x] - (2 * r[y] + r[x])) < 1e-6, `up[${y}][${x}] = ${up[y * 4 + x]}`);
+  const down = resizeBilinear(Float32Array.from({ length: 16 }, (_, i) => i), 1, 4, 4, 2, 2);
+  assert.equal(Array.from(down), [2.5, 4.5, 10.5, 12.5]); // the mean of each 2×2 block
+  const c = resizeBilinear(new Float32Array(2 * 3 * 5 * 7).fill(0.75), 3, 5, 7, 224, 224);
+  assert.is(c.length, 2 * 3 * 224 * 224);
+  assert.ok(c.every((v) => v === 0.75));
+  assert.throws(() => resizeBilinear(new Float32Array(10), 3, 2, 2, 4, 4), /not a multiple/);
 });
 
 test.run();

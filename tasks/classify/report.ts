@@ -9,6 +9,7 @@ import { toSvg, svgToPng, top, esc, type Spec } from '../report/vega.js';
 export interface ReportResult {
   method: string; seed: number; accuracy: number; nll: number; ece: number; meanEntropy: number;
   pavpu: { t: number[]; value: number[]; mean: number }; keep: number[][]; losses: number[]; imagesPerSecond: number;
+  keepFinal?: number[][];
 }
 export interface ReportRow { method: string; accuracy: { mean: number; std: number }; meanPAvPU: { mean: number; std: number }; nll: { mean: number; std: number }; ece: { mean: number; std: number }; imagesPerSecond: { mean: number; std: number } }
 export interface ClassifyReport { options: Record<string, unknown>; preset?: string; adapter: string; commit: string; date: string; trainSize: number; testSize: number; table: ReportRow[]; results: ReportResult[] }
@@ -59,6 +60,27 @@ function perEpochSpec(r: ClassifyReport, what: 'keep' | 'loss'): Spec {
   });
 }
 
+/** Learnt per-unit keep probabilities at the end of training (when some layer has more than one). */
+function keepHistogramSpec(r: ClassifyReport): Spec | null {
+  const rows: { method: string; layer: string; keep: number }[] = [];
+  for (const x of r.results) {
+    if (x.method === 'regular' || x.method === 'mc') continue; // fixed rates, nothing learnt
+    x.keepFinal?.forEach((ks, l) => { if (ks.length > 1) for (const k of ks) rows.push({ method: METHOD_LABEL[x.method] ?? x.method, layer: `layer ${l + 1}`, keep: k }); });
+  }
+  if (!rows.length) return null;
+  return top({
+    title: 'Learnt keep probability per unit after training (every seed)', data: { values: rows },
+    facet: { row: { field: 'method', type: 'nominal', title: null }, column: { field: 'layer', type: 'nominal', title: null } },
+    spec: {
+      width: 220, height: 120, mark: 'bar',
+      encoding: {
+        x: { field: 'keep', type: 'quantitative', bin: { maxbins: 30, extent: [0, 1] }, title: 'keep probability' },
+        y: { aggregate: 'count', type: 'quantitative', title: 'units' },
+      },
+    },
+  });
+}
+
 const pm = (s: { mean: number; std: number }, scale = 100, digits = 2): string => `${(scale * s.mean).toFixed(digits)} ± ${(scale * s.std).toFixed(digits)}`;
 
 /** Table 1 as Markdown: ours (mean ± std over seeds) beside the paper's. */
@@ -74,6 +96,8 @@ export function table1Markdown(r: ClassifyReport): string {
 /** Writes the figures (SVG and PNG) and report.html next to report.json. */
 export async function writeClassifyReport(dir: string, r: ClassifyReport): Promise<string[]> {
   const figures: [string, Spec][] = [['pavpu', pavpuSpec(r)], ['keep', perEpochSpec(r, 'keep')], ['loss', perEpochSpec(r, 'loss')]];
+  const hist = keepHistogramSpec(r);
+  if (hist) figures.push(['keep-histogram', hist]);
   const files: string[] = [];
   for (const [name, spec] of figures) {
     const svg = await toSvg(spec);

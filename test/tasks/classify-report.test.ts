@@ -47,4 +47,20 @@ test('figures (SVG and PNG) and report.html are written', async () => {
   }
 });
 
+test('per-unit keep probabilities get a histogram figure (learnt kinds only)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lbd-report-'));
+  try {
+    const perUnit = { ...report, results: report.results.map((x) => ({ ...x, keepFinal: [[0.1, 0.5, 0.9], [0.7]] })) };
+    const files = await writeClassifyReport(dir, perUnit);
+    assert.equal(files, ['report.html', 'pavpu.png', 'keep.png', 'loss.png', 'keep-histogram.png']);
+    const svg = readFileSync(join(dir, 'keep-histogram.svg'), 'utf8');
+    assert.match(svg, /LBD/);
+    assert.not.match(svg, /Regular dropout/, 'fixed-rate dropout has nothing learnt to show');
+    const layerOnly = { ...report, results: report.results.map((x) => ({ ...x, keepFinal: [[0.6], [0.7]] })) };
+    assert.equal(await writeClassifyReport(dir, layerOnly), ['report.html', 'pavpu.png', 'keep.png', 'loss.png'], 'no histogram of one value per layer');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -5,11 +5,14 @@
 //   3. backward mean E(z2) (+ regularizers): the weights' gradients, and the path-wise part of the
 //      logits' gradient (through 1/σ(α), inverted scaling);
 //   4. add the ARM / DisARM term Σ_b (E_b(z1) − E_b(z2))·(...)/B to each logit's gradient;
+//      a layer that saw k·B rows (k copies of the batch, copy-major: row r is example r mod B,
+//      as SIVAE's V + 1 masks per example) gets E_b's difference on each of its copies — the
+//      joint-vector estimator, whose per-copy terms add up in the shared logit;
 //   5. step the weights' and the logits' optimizers.
 // Both losses come from the same weights; u is drawn once and used for both masks and the
 // estimate (the authors' released scripts do neither — REFERENCE.md §2).
 import {
-  backward, replay, mean, add, sub, lbdEstimate, sum, reshape, noGrad, topoOrderOf, fmtShape,
+  backward, replay, mean, add, sub, lbdEstimate, sum, reshape, expand, noGrad, topoOrderOf, fmtShape,
   type Optimizer, type Tensor, type Draw, type Estimator,
 } from '../../engine/index.js';
 import { LearnableBernoulliDropout } from './lbd.js';
@@ -36,7 +39,7 @@ export interface LBDStepResult {
   e1: Tensor;
 }
 
-interface LbdUse { alpha: Tensor; draw: Draw; units: number; estimator: Estimator }
+interface LbdUse { alpha: Tensor; draw: Draw; units: number; rows: number; estimator: Estimator }
 
 /** The LBD nodes of a recorded graph: which logits, which draw, how many units per example. */
 function lbdUses(root: Tensor, estimators: Map<Tensor, Estimator>): LbdUse[] {
@@ -44,7 +47,7 @@ function lbdUses(root: Tensor, estimators: Map<Tensor, Estimator>): LbdUse[] {
   for (const n of topoOrderOf(root)) {
     if (n.op.name !== 'lbd_dropout') continue;
     const [x, alpha] = n.inputs;
-    uses.push({ alpha, draw: n.attrs.draw as Draw, units: x.shape[1], estimator: estimators.get(alpha) ?? 'arm' });
+    uses.push({ alpha, draw: n.attrs.draw as Draw, units: x.shape[1], rows: x.shape[0], estimator: estimators.get(alpha) ?? 'arm' });
   }
   return uses;
 }
@@ -72,7 +75,10 @@ export function lbdGradients(perExampleLoss: () => Tensor, o: LBDStepOptions = {
     const B = e2.size;
     noGrad(() => {
       for (const u of uses) {
-        let g = lbdEstimate(d, u.alpha, { draw: u.draw, units: u.units, estimator: u.estimator, scale: 1 / B });
+        if (u.rows % B !== 0) throw new Error(`lbdStep: an LBD layer saw ${u.rows} rows, not a multiple of the ${B} per-example losses`);
+        const k = u.rows / B;
+        const dr = k === 1 ? d : reshape(expand(reshape(d, [1, B]), [k, B]), [u.rows]);
+        let g = lbdEstimate(dr, u.alpha, { draw: u.draw, units: u.units, estimator: u.estimator, scale: 1 / B });
         if (u.alpha.size === 1) g = reshape(sum(g), [1]);
         const prev = u.alpha.grad;
         u.alpha.grad = (prev ? add(prev, g) : g).keep();

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  tensor, scope, relu, square, sub, reshape, lbdDropout, Generator, Adam, sync, memoryStats, pipelineCount, crossEntropy,
+  tensor, scope, relu, square, sub, mul, reshape, concat, slice, matmul, lbdDropout, Generator, Adam, sync, memoryStats, pipelineCount, crossEntropy,
   type Tensor,
 } from '../../engine/index.js';
 import { Linear } from '../../layers/linear.js';
@@ -117,6 +117,61 @@ for (const inverted of [true, false]) {
     }
   });
 }
+
+/** E over all 2⁶ joint masks (two copies × 3 units, inverted scaling) of (a·c − t)², a and c each copy's readout. */
+function exactTwoCopies(h: number[], w: number[], v: number[], t: number, alpha: number[]): number {
+  let e = 0;
+  for (let m = 0; m < 64; m++) {
+    let prob = 1, a = 0, c = 0;
+    for (let k = 0; k < 3; k++) {
+      const p = sig(alpha[k]), z0 = (m >> k) & 1, z1 = (m >> (k + 3)) & 1;
+      prob *= (z0 ? p : 1 - p) * (z1 ? p : 1 - p);
+      a += z0 * h[k] * w[k] / p;
+      c += z1 * h[k] * v[k] / p;
+    }
+    e += prob * (a * c - t) ** 2;
+  }
+  return e;
+}
+
+test('copies of a batch through one LBD layer (SIVAE\'s V + 1 masks): the joint-vector estimators are unbiased', async () => {
+  const h = [0.9, -0.6, 1.3], w = [0.8, 0.5, -0.7], v = [-0.4, 0.9, 0.6], t = 0.3, alpha0 = [0.5, -0.7, 1.0], B = 2048, K = 16;
+  const exact = alpha0.map((_, k) => {
+    const up = alpha0.slice(), dn = alpha0.slice();
+    up[k] += 1e-5; dn[k] -= 1e-5;
+    return (exactTwoCopies(h, w, v, t, up) - exactTwoCopies(h, w, v, t, dn)) / 2e-5;
+  });
+  for (const estimator of ['arm', 'disarm'] as const) {
+    await scope(async () => {
+      const drop = new LearnableBernoulliDropout({ units: 3, estimator, generator: new Generator(11) });
+      drop.alpha.dispose();
+      (drop as { alpha: Tensor }).alpha = tensor(alpha0, [3]).requireGrad().keep();
+      const x = tensor(Array.from({ length: B }, () => h).flat(), [B, 3]);
+      const W = tensor(w, [3, 1]), V = tensor(v, [3, 1]), target = tensor(new Float32Array(B).fill(t), [B, 1]);
+      const loss = (): Tensor => {
+        const y = drop.forward(concat([x, x], 0)); // copy-major: row r is example r mod B
+        const a = matmul(slice(y, [0, 0], [B, 3]), W), c = matmul(slice(y, [B, 0], [2 * B, 3]), V);
+        return reshape(square(sub(mul(a, c), target)), [B]);
+      };
+      const est: number[][] = [];
+      for (let r = 0; r < K; r++) {
+        est.push(await scope(async () => {
+          lbdGradients(loss, { model: drop });
+          const g = Array.from(await drop.alpha.grad!.data());
+          drop.alpha.grad!.dispose(); drop.alpha.grad = null;
+          return g;
+        }));
+      }
+      for (let k = 0; k < 3; k++) {
+        const s = est.map((e) => e[k]);
+        const m = s.reduce((p, q) => p + q, 0) / K;
+        const se = Math.max(Math.sqrt(s.reduce((p, q) => p + (q - m) ** 2, 0) / (K - 1) / K), 1e-6);
+        assert.ok(Math.abs(m - exact[k]) < 4 * se, `${estimator} α${k}: mean ${m.toExponential(3)} vs exact ${exact[k].toExponential(3)} (z ${((m - exact[k]) / se).toFixed(2)})`);
+      }
+      drop.dispose();
+    });
+  }
+});
 
 test('replaying the tape gives the same gradients as a full second forward', async () => {
   await scope(async () => {

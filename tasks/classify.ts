@@ -10,7 +10,7 @@ import { execSync } from 'node:child_process';
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import {
-  getGpu, tensor, scope, sync, flush, crossEntropy, softmax, add, Adam, Generator, ScalarLog, type Tensor,
+  getGpu, tensor, scope, sync, flush, crossEntropy, softmax, logSoftmax, add, sub, neg, ge, max, mean, noGrad, Adam, Generator, ScalarLog, type Tensor,
 } from '../engine/index.js';
 import { vgg19, type VGG } from '../models/vgg.js';
 import { Dropout, MCDropout } from '../layers/dropout/dropout.js';
@@ -94,6 +94,10 @@ function dropoutFactory(m: Method, o: ClassifyOptions, seed: number, datasetSize
   }
 }
 
+/** The share of examples whose label has the top logit: −CE_b equals the largest log-probability. */
+export const batchAccuracy = (logits: Tensor, ce: Tensor): Tensor =>
+  noGrad(() => mean(ge(neg(ce), sub(max(logSoftmax(logits, -1), -1), 1e-6))));
+
 const sumRegularizers = (drops: DropoutLayer[]): Tensor | null =>
   drops.reduce<Tensor | null>((acc, d) => { const r = d.regularizer(); return r ? (acc ? add(acc, r) : r) : acc; }, null);
 
@@ -150,7 +154,7 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
   const lopt = logits.length ? new Adam(logits, { lr: o.logitLr }) : null;
   let losses: number[] = [], keep: number[][] = [];
   let images = 0, seconds = 0, start = 0;
-  const log = new ScalarLog(16);
+  const log = new ScalarLog(16), accLog = new ScalarLog(16);
   if (files && existsSync(files.checkpoint)) {
     // resume: weights, optimizer state and the per-epoch history from the last finished epoch
     const meta = await loadModule(files.checkpoint, model, { optimizer: wopt });
@@ -167,27 +171,33 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
     const t0 = performance.now();
     // read the recorded losses (one GPU round trip per log.capacity steps) and check them
     const drain = async (): Promise<void> => {
-      const values = await log.read();
+      const values = await log.read(), accs = await accLog.read();
       values.forEach((v, i) => {
         if (!Number.isFinite(v)) throw new Error(`classify: ${m} seed ${seed}: the loss became ${v} at step ${step - values.length + i + 1} of epoch ${e + 1}; lower --lr`);
       });
-      if (values.length) { last = values[values.length - 1]; bar?.increment(values.length, { run: `${m} s${seed}`, loss: last.toFixed(3) }); }
+      if (!values.length) return;
+      last = values[values.length - 1];
+      const runningLoss = values.reduce((p, q) => p + q, 0) / values.length, runningAcc = accs.reduce((p, q) => p + q, 0) / accs.length;
+      bar?.increment(values.length, { run: `${m} s${seed} epoch ${e + 1}/${o.epochs}`, loss: runningLoss.toFixed(3), acc: (100 * runningAcc).toFixed(1) });
     };
     for (const b of batches(x, train.y, { batchSize: o.batch, seed, epoch: e, dropLast: true })) {
       scope(() => {
         const xb = inputTensor(b.x, b.y.length, o.imageSize);
         const yb = tensor(b.y, [b.y.length], 'i32');
-        let loss: Tensor;
+        let loss: Tensor, logits: Tensor | null = null, ce: Tensor | null = null;
+        // the closure runs once: lbdStep replays its recorded tape for the second pass
+        const perExample = (): Tensor => (ce = crossEntropy(logits = model.forward(xb), yb, { reduction: 'none' }));
         if (lopt) {
-          loss = lbdStep(() => crossEntropy(model.forward(xb), yb, { reduction: 'none' }), { weights: wopt, logits: lopt, model, regularizer: () => sumRegularizers(dropouts) }).loss;
+          loss = lbdStep(perExample, { weights: wopt, logits: lopt, model, regularizer: () => sumRegularizers(dropouts) }).loss;
         } else {
           wopt.zeroGrad();
-          loss = crossEntropy(model.forward(xb), yb);
+          loss = mean(perExample());
           const r = sumRegularizers(dropouts);
           (r ? add(loss, r) : loss).backward();
           wopt.step();
         }
         log.record(loss);
+        accLog.record(batchAccuracy(logits!, ce!));
       });
       flush(); // the GPU starts on this step while the host gathers and uploads the next batch
       images += b.y.length;
@@ -218,7 +228,7 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
   const correct = Array.from(pred, (p, i) => p === data.test.y[i]);
   const t = Array.from({ length: 21 }, (_, i) => i / 20);
   const value = t.map((s) => pavpu(correct, entT, lo + s * (hi - lo)));
-  wopt.dispose(); lopt?.dispose(); model.dispose(); log.dispose();
+  wopt.dispose(); lopt?.dispose(); model.dispose(); log.dispose(); accLog.dispose();
   const result: MethodResult = {
     method: m, seed, accuracy: accuracy(pred, data.test.y), nll: nll(pt, data.test.y, 10), ece: expectedCalibrationError(pt, data.test.y, 10),
     meanEntropy: entT.reduce((a, b) => a + b, 0) / entT.length, pavpu: { t, value, mean: value.reduce((a, b) => a + b, 0) / value.length },
@@ -308,8 +318,8 @@ async function main(): Promise<void> {
   const data = loadData(o);
   const stepsPerRun = Math.floor(Math.round(data.train.n * (1 - o.valFraction)) / o.batch) * o.epochs;
   // noTTYOutput: logs (CI, nohup) get a progress line every 30 s
-  const bar = new cliProgress.SingleBar({ format: 'classify |{bar}| {percentage}% | ETA {eta_formatted} | {run} loss {loss}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, cliProgress.Presets.shades_classic);
-  bar.start(stepsPerRun * o.seeds * kinds.length, 0, { run: '-', loss: '-' });
+  const bar = new cliProgress.SingleBar({ format: 'classify |{bar}| {percentage}% | ETA {eta_formatted} | {run} | loss {loss} | train acc {acc}%', hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, cliProgress.Presets.shades_classic);
+  bar.start(stepsPerRun * o.seeds * kinds.length, 0, { run: '-', loss: '-', acc: '-' });
   const results: MethodResult[] = [];
   for (let seed = 1; seed <= o.seeds; seed++) {
     for (const m of kinds) {

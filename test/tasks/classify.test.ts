@@ -3,11 +3,11 @@
 // recorded per epoch, and no GPU bytes outlive the run.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runOne, runFiles, METHODS, type ClassifyOptions } from '../../tasks/classify.js';
+import { runOne, runFiles, METHODS, batchAccuracy, type ClassifyOptions } from '../../tasks/classify.js';
 import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sync, memoryStats } from '../../engine/index.js';
+import { sync, memoryStats, tensor, scope, crossEntropy } from '../../engine/index.js';
 import { ready } from '../helpers.js';
 
 const test = suite('classify');
@@ -54,6 +54,15 @@ test('every method trains and is evaluated with well-formed metrics, leaking not
   }
   await sync();
   assert.is(memoryStats().liveBytes, live, 'live bytes after all runs');
+});
+
+test('the running training accuracy of the progress bar: label at the top logit', async () => {
+  const acc = await scope(async () => {
+    const logits = tensor([2, 1, 0, /**/ 0, 3, 1, /**/ 5, 5.5, 0, /**/ 1, 1, 4], [4, 3]);
+    const y = tensor([0, 2, 1, 2], [4], 'i32'); // right, wrong, right, right
+    return batchAccuracy(logits, crossEntropy(logits, y, { reduction: 'none' })).item();
+  });
+  assert.ok(Math.abs(acc - 0.75) < 1e-6, `accuracy ${acc}`);
 });
 
 test('224-px inputs: each 32-px batch is upsampled for the ImageNet-shaped VGG (paper preset path)', async () => {

@@ -1,7 +1,7 @@
 // The engine's public surface.
 export { getGpu, gpu, destroyGpu, setQuiet, type Gpu, type DeviceInfo } from './device.js';
 export { Tensor, tensor, zeros, empty, scalar, numel, fmtShape, type DType, type Shape } from './tensor.js';
-export { scope, memoryStats, trimPool } from './memory.js';
+export { scope, memoryStats, trimPool, resetPeak } from './memory.js';
 export { ScalarLog } from './scalar-log.js';
 export { sync, flush, gpuTimeMs, dispatchTotal, submitTotal, pipelineCount, setMaxBatch } from './dispatch.js';
 export { noGrad, isGradEnabled, replay, topoOrder as topoOrderOf, type Node } from './tape.js';
@@ -21,3 +21,4 @@ export * from './ops/pool.js';
 export * from './ops/norm.js';
 export * from './ops/dropout.js';
 export * from './ops/noise.js';
+export * from './ops/sparse.js';

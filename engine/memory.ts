@@ -15,6 +15,7 @@ const free = new Map<number, GPUBuffer[]>();
 let liveBytes = 0;
 let pooledBytes = 0;
 let allocCount = 0;
+let peakBytes = 0;
 
 /** Size classes: powers of two up to 64 KiB, then 8 steps per octave (waste ≤ 12.5%). */
 export function sizeClass(bytes: number): number {
@@ -37,6 +38,7 @@ export function allocStorage(bytes: number, label = 'tensor'): Storage {
     allocCount++;
   }
   liveBytes += cls;
+  if (liveBytes > peakBytes) peakBytes = liveBytes;
   return new Storage(buffer, bytes, cls);
 }
 
@@ -50,10 +52,14 @@ export function releaseStorage(s: Storage): void {
   list.push(s.buffer);
 }
 
-export interface MemoryStats { liveBytes: number; pooledBytes: number; buffersCreated: number }
+/** peakBytes: the most live bytes since the start or the last resetPeak(). */
+export interface MemoryStats { liveBytes: number; pooledBytes: number; buffersCreated: number; peakBytes: number }
 export function memoryStats(): MemoryStats {
-  return { liveBytes, pooledBytes, buffersCreated: allocCount };
+  return { liveBytes, pooledBytes, buffersCreated: allocCount, peakBytes };
 }
+
+/** Restarts the peak-live-bytes counter from the current live bytes. */
+export function resetPeak(): void { peakBytes = liveBytes; }
 
 /** Destroys every pooled (free) buffer. */
 export function trimPool(): void {

@@ -25,6 +25,7 @@ import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
 import { vgg19 } from '../models/vgg.js';
 import type { Module } from '../layers/module.js';
 import { PRESETS } from './classify.js';
+import { syntheticInteractions, benchRecommendRow, ML20M_SHAPE } from './bench/recommend.js';
 import { fillKernel } from '../kernels/layout.js';
 import { naiveMatmulKernel } from '../kernels/matmul.js';
 import { empty as emptyTensor } from '../engine/tensor.js';
@@ -38,11 +39,13 @@ const program = new Command()
   .option('--sizes <list>', 'square matmul sizes', '256,512,1024,2048')
   .option('--runs <n>', 'timed runs per figure (median reported)', '5')
   .option('--quick', 'smaller sizes and fewer runs (a smoke test)')
-  .option('--only <list>', 'sections to run: matmul,conv,step,classify,dispatch,spin (default: all)')
+  .option('--only <list>', 'sections to run: matmul,conv,step,classify,recommend,dispatch,spin (default: all)')
+  .option('--rec-batches <n>', 'recommend section: timed batches of 500 users (the epoch time is extrapolated; 274 covers ML-20M)', '4')
   .parse();
-const opts = program.opts<{ json?: string; sizes: string; runs: string; quick?: boolean; only?: string }>();
-const sections = new Set((opts.only ?? 'matmul,conv,step,classify,dispatch,spin').split(','));
-for (const s of sections) if (!['matmul', 'conv', 'step', 'classify', 'dispatch', 'spin'].includes(s)) throw new Error(`--only: unknown section '${s}'`);
+const opts = program.opts<{ json?: string; sizes: string; runs: string; quick?: boolean; only?: string; recBatches: string }>();
+const ALL = ['matmul', 'conv', 'step', 'classify', 'recommend', 'dispatch', 'spin'];
+const sections = new Set((opts.only ?? ALL.join(',')).split(','));
+for (const s of sections) if (!ALL.includes(s)) throw new Error(`--only: unknown section '${s}' (known: ${ALL.join(', ')})`);
 const want = (s: string): boolean => sections.has(s);
 const runs = opts.quick ? 3 : Math.max(1, Number(opts.runs));
 const sizes = (opts.quick ? '128,256' : opts.sizes).split(',').map(Number);
@@ -211,6 +214,21 @@ if (want('classify')) {
   const shape = `classify cpu preset: VGG19 x1/16 + BN, batch ${batch}`;
   add({ op: 'train-images/s', shape, variant: `regular dropout: ${bd.toFixed(1)} images/s`, ms: 1000 * batch / bd });
   add({ op: 'train-images/s', shape, variant: `LBD: ${bl.toFixed(1)} vs ${bd.toFixed(1)} images/s, step ${(bd / bl).toFixed(2)}x regular`, ms: 1000 * batch / bl });
+}
+
+// The recommend task at MovieLens-20M's shape (synthetic interactions): users/s of a training
+// epoch and the peak live GPU bytes of its steps (tensor storage; the quick run is 1/10 scale).
+if (want('recommend')) {
+  const scale = opts.quick ? 0.1 : 1;
+  const shape = { users: Math.round(ML20M_SHAPE.users * scale), items: Math.round(ML20M_SHAPE.items * scale), interactions: Math.round(ML20M_SHAPE.interactions * scale) };
+  const t0 = performance.now();
+  const data = syntheticInteractions(shape.users, shape.items, shape.interactions);
+  const batches = opts.quick ? 1 : Math.max(1, Number(opts.recBatches));
+  const desc = `${shape.users} users x ${shape.items} items, ${data.indptr[data.rows]} interactions (synthetic, built in ${((performance.now() - t0) / 1000).toFixed(1)} s), batch 500`;
+  for (const m of ['vae+drop', 'sivae+lbd'] as const) {
+    const r = await benchRecommendRow(m, data, 500, batches);
+    add({ op: 'recommend-epoch', shape: desc, variant: `${m}${m === 'sivae+lbd' ? ' (V = 3)' : ''}: ${r.usersPerSecond.toFixed(0)} users/s, epoch ${r.epochSeconds.toFixed(0)} s${batches * 500 < shape.users ? ` (from ${batches} batches)` : ''}, peak GPU ${(r.peakBytes / 2 ** 20).toFixed(0)} MiB${r.microBatches > 1 ? `, ${r.microBatches} micro-batches (binding limit)` : ''}`, ms: 1000 * 500 / r.usersPerSecond });
+  }
 }
 
 // Per-dispatch overhead: many one-element dispatches in one submit (GPU time) and the host

@@ -6,7 +6,6 @@
 // the next batch is gathered and uploaded while the GPU still works on the current one.
 import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { execSync } from 'node:child_process';
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import {
@@ -19,7 +18,7 @@ import { ConcreteDropout } from '../layers/dropout/concrete.js';
 import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
 import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
 import type { DropoutLayer } from '../layers/dropout/base.js';
-import { Module } from '../layers/module.js';
+import { LogitHolder, generatorOf, meanStd, gitCommit } from './common/run-state.js';
 import { saveModule, loadModule } from '../layers/checkpoint.js';
 import { loadImageFolder } from './data/imagefolder.js';
 import { loadCifar10Dir } from './data/cifar-binary.js';
@@ -241,19 +240,7 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
   return result;
 }
 
-/** A dropout layer's noise generator (every kind here holds one as `generator`). */
-const generatorOf = (d: DropoutLayer): Generator | undefined => (d as unknown as { generator?: Generator }).generator;
-
-/** The LBD logits as a module of their own, so their optimizer's state can be checkpointed. */
-class LogitHolder extends Module {
-  constructor(readonly logits: Tensor[]) { super(); }
-  forward(x: Tensor): Tensor { return x; }
-}
-
-const stat = (v: number[]): { mean: number; std: number } => {
-  const m = v.reduce((a, b) => a + b, 0) / v.length;
-  return { mean: m, std: v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1)) : 0 };
-};
+const stat = meanStd;
 
 async function main(): Promise<void> {
   const cli = new Command()
@@ -343,8 +330,7 @@ async function main(): Promise<void> {
     console.log(`${t.method.padEnd(9)} accuracy ${(100 * t.accuracy.mean).toFixed(2)} ± ${(100 * t.accuracy.std).toFixed(2)} %, Mean PAvPU ${t.meanPAvPU.mean.toFixed(3)} ± ${t.meanPAvPU.std.toFixed(3)}, ` +
       `NLL ${t.nll.mean.toFixed(3)}, ECE ${t.ece.mean.toFixed(3)}, ${t.imagesPerSecond.mean.toFixed(1)} images/s`);
   }
-  let commit = 'unknown';
-  try { commit = execSync('git rev-parse HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { /* not a git checkout */ }
+  const commit = gitCommit();
   mkdirSync(a.out as string, { recursive: true });
   const file = join(a.out as string, 'report.json');
   const report = { task: 'classify', options: o, preset: a.preset as string, adapter: gpu.info.name, commit, date: new Date().toISOString(), trainSize: data.train.n, testSize: data.test.n, table, results };

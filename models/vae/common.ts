@@ -1,0 +1,205 @@
+// What the collaborative-filtering VAEs share (REFERENCE.md §4; Liang et al. 2018): the
+// Recommender interface the task uses for every Table 2 row, the input pipeline
+// (L2 normalisation, then the input-dropout slot, which takes any DropoutLayer), the encoder
+// [I → hidden → 2·latent] and decoder [latent → hidden → I] with tanh between, the
+// multinomial log-likelihood, and diagonal-Gaussian log densities.
+import {
+  Generator, defaultGenerator, tanh, sum, mul, add, sub, exp, square, sqrt, div, clamp, slice, logSoftmax, affine,
+  fmtShape, type Tensor,
+} from '../../engine/index.js';
+import { Module } from '../../layers/module.js';
+import { Linear } from '../../layers/linear.js';
+import type { DropoutLayer } from '../../layers/dropout/base.js';
+
+export type RecommenderKind = 'vae' | 'dae' | 'sivae' | 'vampprior' | 'iaf';
+
+/** What the task needs from every model of Table 2. */
+export interface Recommender extends Module {
+  readonly kind: RecommenderKind;
+  readonly items: number;
+  /** The input-dropout slot (any kind), or null. Its parameters are among the model's. */
+  readonly dropout: DropoutLayer | null;
+  /**
+   * Per-example objective [B] for binary rows x [B, items] in the current mode (training:
+   * sampled masks and ε; eval: dropout at its expectation, z = μ). β weighs the KL term
+   * (ignored by the DAE). Use with lbdStep (LBD) or mean + backward (every other kind).
+   */
+  perExampleLoss(x: Tensor, beta: number): Tensor;
+  /** Ranking logits [B, items]: eval mode (dropout at expectation, z = μ), mode restored after. */
+  scores(x: Tensor): Tensor;
+}
+
+export interface RecommenderOptions {
+  items: number;
+  /** Hidden width of encoder and decoder (default 600). */
+  hidden?: number;
+  /** Latent dimension (default 200). */
+  latent?: number;
+  /** The input-dropout slot: any DropoutLayer over `items` features, or null (default). */
+  dropout?: DropoutLayer | null;
+  /** Weight initialisation (and, unless `noiseGenerator` is given, ε). Default: the process-wide one. */
+  generator?: Generator;
+  /** Where ε comes from (default: `generator`). */
+  noiseGenerator?: Generator;
+}
+
+const LOG_2PI = Math.log(2 * Math.PI);
+
+/** Xavier-uniform weights and N(0, 0.001²) biases, as the Mult-VAE code. */
+export function xavierLinear(inF: number, outF: number, g: Generator): Linear {
+  const l = new Linear(inF, outF, { init: 'xavier-uniform', generator: g });
+  l.bias!.dispose();
+  l.bias = g.normal([outF], 0, 0.001).requireGrad().keep();
+  return l;
+}
+
+/** Rows scaled to unit L2 norm (an all-zero row stays zero). */
+export function l2Normalise(x: Tensor): Tensor {
+  const n2 = sum(square(x), 1, { keepdims: true });
+  return div(x, sqrt(clamp(n2, 1e-12, 3e38)));
+}
+
+/** Σ_j x_j log softmax(logits)_j per row: [B]. */
+export function multinomialLogLik(logits: Tensor, x: Tensor): Tensor {
+  return sum(mul(logSoftmax(logits, -1), x), -1);
+}
+
+/** log N(z; μ, diag exp(logvar)) summed over the last axis (broadcasting z against μ). */
+export function logNormal(z: Tensor, mu: Tensor, logvar: Tensor): Tensor {
+  const d2 = mul(square(sub(z, mu)), exp(mul(logvar, -1)));
+  const L = z.shape[z.ndim - 1];
+  return affine(sum(add(d2, logvar), -1), -0.5, -0.5 * L * LOG_2PI);
+}
+
+/** log N(z; 0, I) summed over the last axis. */
+export function logStdNormal(z: Tensor): Tensor {
+  const L = z.shape[z.ndim - 1];
+  return affine(sum(square(z), -1), -0.5, -0.5 * L * LOG_2PI);
+}
+
+/** KL(N(μ, σ²) ‖ N(0, I)) in closed form, per row: ½ Σ (−logvar + exp(logvar) + μ² − 1). */
+export function klStdNormal(mu: Tensor, logvar: Tensor): Tensor {
+  const t = add(sub(exp(logvar), logvar), square(mu));
+  const L = mu.shape[mu.ndim - 1];
+  return affine(sum(t, -1), 0.5, -0.5 * L);
+}
+
+function checkSize(what: string, v: unknown, def: number): number {
+  if (v === undefined) return def;
+  if (!(Number.isSafeInteger(v) && (v as number) >= 1)) throw new Error(`${what} must be an integer ≥ 1, got ${String(v)}`);
+  return v as number;
+}
+
+/**
+ * The shared body: input pipeline, encoder, decoder. Subclasses define the latent model
+ * (perExampleLoss) and may change the latent used for ranking (latentForScores).
+ */
+export abstract class CFModel extends Module implements Recommender {
+  abstract readonly kind: RecommenderKind;
+  readonly items: number;
+  readonly hidden: number;
+  readonly latent: number;
+  readonly dropout: DropoutLayer | null;
+  readonly enc1: Linear;
+  readonly enc2: Linear;
+  readonly dec1: Linear;
+  readonly dec2: Linear;
+  readonly noise: Generator;
+  /** The generator the weights came from (subclasses draw their extra parameters from it). */
+  protected readonly init: Generator;
+  // private fields are not walked by Module (not a parameter, not a buffer)
+  #fixedEps: Tensor | null = null;
+
+  /** encOut: 2·latent (μ and log σ²), or latent (DAE). */
+  protected constructor(o: RecommenderOptions, encOut: 'gaussian' | 'point') {
+    super();
+    if (typeof o !== 'object' || o === null) throw new Error(`recommender: options must be an object, got ${String(o)}`);
+    if (o.items === undefined) throw new Error('recommender: items (the number of items I) is required');
+    this.items = checkSize('recommender: items', o.items, 0);
+    this.hidden = checkSize('recommender: hidden', o.hidden, 600);
+    this.latent = checkSize('recommender: latent', o.latent, 200);
+    const g = o.generator ?? defaultGenerator();
+    this.init = g;
+    this.noise = o.noiseGenerator ?? g;
+    this.dropout = o.dropout ?? null;
+    this.enc1 = xavierLinear(this.items, this.hidden, g);
+    this.enc2 = xavierLinear(this.hidden, encOut === 'gaussian' ? 2 * this.latent : this.latent, g);
+    this.dec1 = xavierLinear(this.latent, this.hidden, g);
+    this.dec2 = xavierLinear(this.hidden, this.items, g);
+    // the dropout's units feed enc1's rows (Linear stores [in, out]): for Eq. 3-style regularizers
+    this.dropout?.attach(this.enc1.weight, 0);
+  }
+
+  abstract perExampleLoss(x: Tensor, beta: number): Tensor;
+
+  /** Checks x [B, items]. */
+  protected check(x: Tensor): number {
+    if (x.ndim !== 2 || x.shape[1] !== this.items) {
+      throw new Error(`${this.kind}: input must be [batch, ${this.items}] (binary item rows), got ${fmtShape(x.shape)}`);
+    }
+    return x.shape[0];
+  }
+
+  /** L2-normalised rows through the dropout slot. */
+  protected input(xn: Tensor): Tensor {
+    return this.dropout ? this.dropout.forward(xn) : xn;
+  }
+
+  /** Encoder output [N, 2·latent] (or [N, latent]) from the (dropped-out) input. */
+  protected encodeRaw(h: Tensor): Tensor {
+    return this.enc2.forward(tanh(this.enc1.forward(h)));
+  }
+
+  /** μ and log σ² [N, latent] of q(z | input). */
+  encode(h: Tensor): { mu: Tensor; logvar: Tensor } {
+    const o = this.encodeRaw(h);
+    const N = o.shape[0], L = this.latent;
+    return { mu: slice(o, [0, 0], [N, L]), logvar: slice(o, [0, L], [N, 2 * L]) };
+  }
+
+  /** Decoder logits [N, items]. */
+  decode(z: Tensor): Tensor {
+    return this.dec2.forward(tanh(this.dec1.forward(z)));
+  }
+
+  /** ε [B, latent] for this step: a fresh N(0, I) draw, or the fixed one (tests). */
+  protected epsilon(B: number): Tensor {
+    return this.#fixedEps ?? this.noise.normal([B, this.latent]);
+  }
+
+  /**
+   * For tests: use this ε (broadcastable to [B, latent]) instead of fresh draws; null restores
+   * sampling. The caller keeps ownership.
+   */
+  setEpsilon(eps: Tensor | null): void {
+    if (eps && eps.shape[eps.ndim - 1] !== this.latent) throw new Error(`setEpsilon: ε must end in ${this.latent}, got ${fmtShape(eps.shape)}`);
+    this.#fixedEps = eps;
+  }
+
+  /** z = μ + exp(½ logvar) ⊙ ε in training, μ at evaluation; with ε for the density. */
+  protected sample(mu: Tensor, logvar: Tensor): Tensor {
+    if (!this.training) return mu;
+    return add(mu, mul(exp(mul(logvar, 0.5)), this.epsilon(mu.shape[0])));
+  }
+
+  /** The latent used for ranking, from the deterministic input (default: μ). */
+  protected latentForScores(h: Tensor): Tensor {
+    return this.encode(h).mu;
+  }
+
+  /** Logits in the current mode with the latent at its mean (no ε). */
+  forward(x: Tensor): Tensor {
+    this.check(x);
+    return this.decode(this.latentForScores(this.input(l2Normalise(x))));
+  }
+
+  scores(x: Tensor): Tensor {
+    const modes = this.modules().map((m) => m.training);
+    this.eval();
+    try {
+      return this.forward(x);
+    } finally {
+      this.modules().forEach((m, i) => { m.training = modes[i]; });
+    }
+  }
+}

@@ -1,0 +1,65 @@
+// Benchmark of the recommend task on synthetic interactions of MovieLens-20M's shape (136,677
+// users, 20,108 items, ~10 M interactions, popularity skewed like real ratings): training users/s
+// and the peak live GPU bytes of a training step, for VAE+Drop and SIVAE+LBD. The dense
+// user × item matrix is never built: each batch is densified on the GPU from host CSR rows.
+import { scope, sync, flush, gpu, Adam, Generator, memoryStats, resetPeak } from '../../engine/index.js';
+import { recommender, type RecommenderKind } from '../../models/vae.js';
+import { Dropout } from '../../layers/dropout/dropout.js';
+import { LearnableBernoulliDropout } from '../../layers/dropout/lbd.js';
+import { splitParameters } from '../../layers/dropout/lbd-step.js';
+import type { Csr } from '../data/ratings.js';
+import { trainStep, microBatches } from '../recommend.js';
+import { mulberry32 } from '../data/rng.js';
+
+export const ML20M_SHAPE = { users: 136677, items: 20108, interactions: 10_000_000 };
+
+function fillRow(rnd: () => number, items: number, count: number, out: Int32Array, at: number): number {
+  const seen = new Set<number>();
+  while (seen.size < count) seen.add(Math.min(items - 1, Math.floor(items * rnd() ** 3))); // popular items first
+  const row = Int32Array.from(seen).sort();
+  out.set(row, at);
+  return row.length;
+}
+
+/** Users' item sets as CSR with the given totals; per-user counts vary ±50 % around the mean. */
+export function syntheticInteractions(users: number, items: number, interactions: number, seed = 1): Csr {
+  const rnd = mulberry32(seed);
+  const avg = interactions / users;
+  const counts = new Int32Array(users);
+  let total = 0;
+  for (let u = 0; u < users; u++) { counts[u] = Math.max(1, Math.min(items, Math.round(avg * (0.5 + rnd())))); total += counts[u]; }
+  const indptr = new Int32Array(users + 1), indices = new Int32Array(total);
+  for (let u = 0; u < users; u++) indptr[u + 1] = indptr[u] + fillRow(rnd, items, counts[u], indices, indptr[u]);
+  return { rows: users, cols: items, indptr, indices };
+}
+
+export interface RecommendBenchRow { model: string; usersPerSecond: number; epochSeconds: number; peakBytes: number; batches: number; microBatches: number }
+
+/** Times `batches` training steps (after one warm-up step) of a Table 2 row on `data`; epoch time is extrapolated unless batches covers it. */
+export async function benchRecommendRow(name: 'vae+drop' | 'sivae+lbd', data: Csr, batch: number, batches: number): Promise<RecommendBenchRow> {
+  return scope(async () => {
+    const kind: RecommenderKind = name === 'vae+drop' ? 'vae' : 'sivae';
+    const dropout = name === 'vae+drop' ? new Dropout(0.5, { seed: 3 }) : new LearnableBernoulliDropout({ granularity: 'unit', units: data.cols, datasetSize: data.rows, seed: 3 });
+    const model = recommender(kind, { items: data.cols, dropout, generator: new Generator(1), V: 3 });
+    const { weights, logits } = splitParameters(model);
+    const wopt = new Adam(weights, { lr: 1e-3 });
+    const lopt = logits.length ? new Adam(logits, { lr: 1e-3 }) : null;
+    const rnd = mulberry32(7);
+    const k = microBatches(batch, data.cols, kind === 'sivae' ? 4 : 1, gpu().device.limits.maxStorageBufferBindingSize);
+    const step = (): void => scope(() => {
+      const rows = Int32Array.from({ length: batch }, () => Math.floor(rnd() * data.rows));
+      trainStep({ model, wopt, lopt, dropout }, data, rows, 0.2, k);
+      flush();
+    });
+    step(); await sync(); // warm-up: pipelines compiled, optimizer state allocated
+    resetPeak();
+    const t0 = performance.now();
+    for (let b = 0; b < batches; b++) step();
+    await sync();
+    const s = (performance.now() - t0) / 1000;
+    const peakBytes = memoryStats().peakBytes;
+    wopt.dispose(); lopt?.dispose(); model.dispose();
+    const usersPerSecond = (batches * batch) / s;
+    return { model: name, usersPerSecond, epochSeconds: data.rows / usersPerSecond, peakBytes, batches, microBatches: k };
+  });
+}

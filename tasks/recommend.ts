@@ -1,0 +1,348 @@
+// node dist/tasks/recommend.js: collaborative filtering with SIVAE + learnable Bernoulli dropout and
+// the paper's Table 2 baselines (§2.3, §3.3) on MovieLens / Netflix / MSD interaction data.
+// Users' item sets are kept as compressed sparse rows on the host; each batch is densified on the
+// GPU (the dense user × item matrix is never built). β is annealed linearly from 0 to a cap; the
+// epoch with the best validation NDCG@100 is the one tested (Recall@20, Recall@50, NDCG@100 with
+// standard errors over test users). Writes DIR/report.json, report.html and figures; checkpoints
+// every epoch (--resume continues).
+import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync, renameSync, statSync } from 'node:fs';
+import { join, dirname, basename, resolve } from 'node:path';
+import { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import {
+  getGpu, gpu, scope, sync, flush, mean, add, mul, backward, Adam, Generator, ScalarLog, noGrad, type Tensor,
+} from '../engine/index.js';
+import { recommender, type Recommender, type RecommenderKind } from '../models/vae.js';
+import { Dropout } from '../layers/dropout/dropout.js';
+import { GaussianDropout } from '../layers/dropout/gaussian.js';
+import { ConcreteDropout } from '../layers/dropout/concrete.js';
+import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
+import { lbdGradients, splitParameters } from '../layers/dropout/lbd-step.js';
+import type { DropoutLayer } from '../layers/dropout/base.js';
+import { saveModule, loadModule } from '../layers/checkpoint.js';
+import { loadRatings, densifyRows, type Csr, densifyBatch, csrBatch, describeRatings, ratingsFormats, type RatingsData, type RatingsFormat, type HeldOutUsers } from './data/ratings.js';
+import { permutation } from './data/mnist.js';
+import { mixSeed } from './data/rng.js';
+import { rankingMetrics, meanAndStdErr } from './metrics/ranking.js';
+import { LogitHolder, generatorOf, meanStd, gitCommit } from './common/run-state.js';
+import { writeRecommendReport, table2Markdown, type RecommendReport, type RecommendRun, type DatasetReport, type TableRow } from './recommend/report.js';
+
+type DropKind = 'regular' | 'gaussian' | 'concrete' | 'lbd';
+
+/** Table 2's rows: the model and what sits in its input-dropout slot. */
+export const ROWS: Record<string, { kind: RecommenderKind; dropout: DropKind | null }> = {
+  'sivae+lbd': { kind: 'sivae', dropout: 'lbd' },
+  'sivae+gdrop': { kind: 'sivae', dropout: 'gaussian' },
+  'sivae+cdrop': { kind: 'sivae', dropout: 'concrete' },
+  'vampprior+drop': { kind: 'vampprior', dropout: 'regular' },
+  vampprior: { kind: 'vampprior', dropout: null },
+  'iaf+drop': { kind: 'iaf', dropout: 'regular' },
+  iaf: { kind: 'iaf', dropout: null },
+  'vae+drop': { kind: 'vae', dropout: 'regular' },
+  vae: { kind: 'vae', dropout: null },
+  dae: { kind: 'dae', dropout: 'regular' },
+};
+export const ROW_NAMES = Object.keys(ROWS);
+
+export interface RecommendOptions {
+  models: string[];
+  estimator: 'arm' | 'disarm';
+  epochs: number;
+  batch: number;
+  lr: number;
+  logitLr: number;
+  /** β = min(annealCap, step / annealSteps), as Liang et al.; 0: annealSteps = the run's steps / annealCap (the cap is reached at the last step). */
+  annealSteps: number;
+  annealCap: number;
+  V: number;
+  K: number;
+  T: number;
+  hidden: number;
+  latent: number;
+  /** Drop rate of the input dropout (initial rate of the learnable kinds). */
+  rate: number;
+  /** Coupled L2 on the DAE's weights (Liang et al.: λ = 0.01 on Σw², i.e. 0.02·w in the gradient). */
+  daeWeightDecay: number;
+  seeds: number;
+  /** Validation / test users per data set (fraction or count; default: the paper's counts for the full sets, 10 % otherwise). */
+  heldOutUsers?: number;
+}
+
+export const DEFAULTS: RecommendOptions = {
+  models: ROW_NAMES, estimator: 'arm', epochs: 100, batch: 500, lr: 1e-3, logitLr: 1e-3, annealSteps: 0, annealCap: 0.2,
+  V: 3, K: 500, T: 2, hidden: 600, latent: 200, rate: 0.5, daeWeightDecay: 0.02, seeds: 3,
+};
+
+function makeDropout(kind: DropKind | null, o: RecommendOptions, items: number, users: number, seed: number): DropoutLayer | null {
+  const generator = new Generator(seed * 1000 + 17, 1);
+  switch (kind) {
+    case null: return null;
+    case 'regular': return new Dropout(o.rate, { generator });
+    case 'gaussian': return new GaussianDropout({ units: items, initialKeep: Math.max(0.5, 1 - o.rate), datasetSize: users, generator });
+    case 'concrete': return new ConcreteDropout({ units: items, initialKeep: 1 - o.rate, datasetSize: users, generator });
+    case 'lbd': return new LearnableBernoulliDropout({ granularity: 'unit', units: items, estimator: o.estimator, initialKeep: 1 - o.rate, datasetSize: users, generator });
+  }
+}
+
+/**
+ * Micro-batches a batch must be split into so that the largest activation — SIVAE's (V+1)·B × I
+ * masked copies, or the B × I input / logits — fits one storage binding of the adapter
+ * (lavapipe: 128 MiB, i.e. SIVAE at ML-20M's 20,108 items takes at most ~400 users at V = 3).
+ */
+export function microBatches(batch: number, items: number, copies: number, bindingLimit: number): number {
+  const perUser = copies * items * 4;
+  const fit = Math.floor((0.9 * bindingLimit) / perUser);
+  if (fit < 1) throw new Error(`recommend: one user's ${copies} × ${items} activations (${perUser} bytes) exceed the adapter's storage binding limit (${bindingLimit} bytes)`);
+  return Math.ceil(batch / fit);
+}
+
+export interface StepParts { model: Recommender; wopt: Adam; lopt: Adam | null; dropout: DropoutLayer | null }
+
+/**
+ * One optimisation step on `rows` of `csr`, split into k near-equal micro-batches whose gradients
+ * are accumulated and averaged (the regularizer counted once): the same update as one batch up
+ * to the ±1-row size differences. LBD's logits get the ARM/DisARM term per micro-batch (same
+ * estimator, averaged). Returns the batch's mean loss (a scalar tensor in the caller's scope).
+ */
+export function trainStep(p: StepParts, csr: Csr, rows: Int32Array, beta: number, k = 1): Tensor {
+  const { model, wopt, lopt, dropout } = p;
+  wopt.zeroGrad(); lopt?.zeroGrad();
+  let total: Tensor | null = null;
+  for (let i = 0; i < k; i++) {
+    const x = densifyRows(csr, rows.subarray(Math.floor((i * rows.length) / k), Math.floor(((i + 1) * rows.length) / k)));
+    const reg = (): Tensor | null => { const r = i === 0 ? dropout?.regularizer() ?? null : null; return r && k > 1 ? mul(r, k) : r; };
+    let loss: Tensor;
+    if (lopt) loss = lbdGradients(() => model.perExampleLoss(x, beta), { model, regularizer: reg }).loss;
+    else {
+      loss = mean(model.perExampleLoss(x, beta));
+      const r = reg();
+      backward(r ? add(loss, r) : loss);
+    }
+    total = total ? add(total, loss) : loss;
+  }
+  if (k > 1) {
+    for (const t of [...wopt.params, ...(lopt?.params ?? [])]) {
+      if (!t.grad) continue;
+      const g = mul(t.grad, 1 / k).keep();
+      t.grad.dispose();
+      t.grad = g;
+    }
+  }
+  wopt.step(); lopt?.step();
+  return k > 1 ? mul(total!, 1 / k) : total!;
+}
+
+/** Where a run keeps its per-epoch checkpoint, its best epoch's weights and its finished result. */
+export interface RunFiles { checkpoint: string; logitCheckpoint: string; best: string; result: string }
+export const runFiles = (dir: string, data: string, model: string, seed: number): RunFiles => {
+  const stem = `${data}-${model.replace('+', '_')}-s${seed}`;
+  return {
+    checkpoint: join(dir, 'checkpoints', `${stem}.safetensors`), logitCheckpoint: join(dir, 'checkpoints', `${stem}.logits.safetensors`),
+    best: join(dir, 'checkpoints', `${stem}.best.safetensors`), result: join(dir, 'runs', `${stem}.json`),
+  };
+};
+
+/** Ranking metrics of held-out users (validation or test) in batches; scores with dropout at its expectation. */
+export async function evaluate(model: Recommender, users: HeldOutUsers, batch: number, Rs: readonly number[] = [20, 50, 100]): Promise<{ recall: Record<number, number[]>; ndcg: Record<number, number[]> }> {
+  const recall: Record<number, number[]> = {}, ndcg: Record<number, number[]> = {};
+  for (const R of Rs) { recall[R] = []; ndcg[R] = []; }
+  const n = users.foldIn.rows;
+  for (let s = 0; s < n; s += batch) {
+    const e = Math.min(n, s + batch);
+    const scores = await scope(async () => noGrad(() => model.scores(densifyBatch(users.foldIn, s, e))).data());
+    const m = rankingMetrics(scores, model.items, csrBatch(users.foldIn, s, e), csrBatch(users.heldOut, s, e), Rs);
+    for (const R of Rs) { recall[R].push(...m.recall[R]); ndcg[R].push(...m.ndcg[R]); }
+  }
+  return { recall, ndcg };
+}
+
+const meanOf = (v: number[]): number => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+
+/** β after `step` optimisation steps: step / annealSteps, capped (Liang et al.'s schedule). */
+export const betaAt = (step: number, annealSteps: number, cap: number): number => Math.min(cap, annealSteps > 0 ? step / annealSteps : cap);
+
+export async function runOne(rowName: string, seed: number, o: RecommendOptions, data: RatingsData, dataName: string,
+  files: RunFiles, bar?: cliProgress.SingleBar): Promise<RecommendRun> {
+  const row = ROWS[rowName];
+  if (!row) throw new Error(`--model: unknown '${rowName}' (known: ${ROW_NAMES.join(', ')})`);
+  const users = data.train.rows, items = data.train.cols;
+  const dropout = makeDropout(row.dropout, o, items, users, seed);
+  // the same initial weights per seed for every row that shares the encoder/decoder shapes
+  const model = recommender(row.kind, { items, hidden: o.hidden, latent: o.latent, dropout, generator: new Generator(seed), noiseGenerator: new Generator(seed, 2), V: o.V, K: o.K, T: o.T });
+  const { weights, logits } = splitParameters(model);
+  const wopt = new Adam(weights, { lr: o.lr, weightDecay: row.kind === 'dae' ? o.daeWeightDecay : 0 });
+  const lopt = logits.length ? new Adam(logits, { lr: o.logitLr }) : null;
+  const stepsPerEpoch = Math.ceil(users / o.batch);
+  const annealSteps = o.annealSteps > 0 ? o.annealSteps : (stepsPerEpoch * o.epochs) / Math.max(o.annealCap, 1e-9);
+  const noise = (model as unknown as { noise: Generator }).noise;
+  let st = { epoch: 0, step: 0, valNdcg: [] as number[], beta: [] as number[], losses: [] as number[], bestEpoch: 0, bestNdcg: -1, seconds: 0, rng: [0, 0] };
+  if (existsSync(files.checkpoint)) {
+    const meta = await loadModule(files.checkpoint, model, { optimizer: wopt });
+    if (lopt && existsSync(files.logitCheckpoint)) await loadModule(files.logitCheckpoint, new LogitHolder(logits), { optimizer: lopt });
+    st = { ...st, ...(JSON.parse(meta.history ?? '{}') as Partial<typeof st>) };
+    noise.seek(st.rng[0]);
+    if (dropout) generatorOf(dropout)?.seek(st.rng[1]);
+    bar?.increment(st.epoch * stepsPerEpoch);
+  }
+  const log = new ScalarLog(16);
+  const k = microBatches(o.batch, items, row.kind === 'sivae' ? o.V + 1 : 1, gpu().device.limits.maxStorageBufferBindingSize);
+  for (let e = st.epoch; e < o.epochs; e++) {
+    const t0 = performance.now();
+    const order = permutation(users, mixSeed(seed, e));
+    let beta = 0, last = NaN, step = 0;
+    const drain = async (): Promise<void> => {
+      const v = await log.read();
+      v.forEach((x, i) => { if (!Number.isFinite(x)) throw new Error(`recommend: ${rowName} seed ${seed}: the loss became ${x} at step ${step - v.length + i + 1} of epoch ${e + 1}; lower --lr`); });
+      if (!v.length) return;
+      last = meanOf(v);
+      bar?.increment(v.length, { run: `${dataName} ${rowName} s${seed} epoch ${e + 1}/${o.epochs}`, loss: last.toFixed(2), ndcg: st.valNdcg.length ? (100 * st.valNdcg[st.valNdcg.length - 1]).toFixed(2) : '-' });
+    };
+    for (let s = 0; s < users; s += o.batch) {
+      beta = betaAt(st.step, annealSteps, o.annealCap);
+      scope(() => log.record(trainStep({ model, wopt, lopt, dropout }, data.train, order.subarray(s, Math.min(users, s + o.batch)), beta, k)));
+      flush(); // the GPU starts on this step while the host gathers the next batch
+      st.step++; step++;
+      if (log.full) await drain();
+    }
+    await drain();
+    await sync();
+    st.seconds += (performance.now() - t0) / 1000;
+    const val = await evaluate(model, data.validation, o.batch, [100]);
+    const ndcg = meanOf(val.ndcg[100]);
+    st.valNdcg.push(ndcg); st.beta.push(beta); st.losses.push(last);
+    st.epoch = e + 1;
+    mkdirSync(dirname(files.checkpoint), { recursive: true });
+    if (ndcg > st.bestNdcg) {
+      st.bestNdcg = ndcg; st.bestEpoch = e + 1;
+      await saveModule(files.best, model);
+    }
+    st.rng = [noise.position, dropout ? generatorOf(dropout)?.position ?? 0 : 0];
+    await saveModule(files.checkpoint, model, { optimizer: wopt, metadata: { history: JSON.stringify(st) } });
+    if (lopt) await saveModule(files.logitCheckpoint, new LogitHolder(logits), { optimizer: lopt });
+  }
+  log.dispose();
+  // test the epoch with the best validation NDCG@100
+  await loadModule(files.best, model);
+  const t = await evaluate(model, data.test, o.batch);
+  const stat = (v: number[]): { mean: number; se: number } => { const m = meanAndStdErr(v); return { mean: m.mean, se: m.stdErr }; };
+  const result: RecommendRun = {
+    model: rowName, seed, bestEpoch: st.bestEpoch, bestBeta: st.beta[st.bestEpoch - 1] ?? 0, valNdcg: st.valNdcg, beta: st.beta, losses: st.losses,
+    test: { recall20: stat(t.recall[20]), recall50: stat(t.recall[50]), ndcg100: stat(t.ndcg[100]), users: t.ndcg[100].length },
+    usersPerSecond: (st.epoch * users) / Math.max(st.seconds, 1e-9), seconds: st.seconds,
+  };
+  if (row.dropout === 'lbd' && dropout) result.keepVsPopularity = { keep: await dropout.keepProbabilities(), popularity: Array.from(data.itemPopularity) };
+  wopt.dispose(); lopt?.dispose(); model.dispose();
+  mkdirSync(dirname(files.result), { recursive: true });
+  writeFileSync(files.result + '.tmp', JSON.stringify(result));
+  renameSync(files.result + '.tmp', files.result);
+  return result;
+}
+
+function tableRows(runs: RecommendRun[], models: string[]): TableRow[] {
+  return models.map((m) => {
+    const r = runs.filter((x) => x.model === m);
+    const s = (f: (x: RecommendRun) => { mean: number; se: number }) => ({ ...meanStd(r.map((x) => f(x).mean)), se: meanOf(r.map((x) => f(x).se)) });
+    return { model: m, recall20: s((x) => x.test.recall20), recall50: s((x) => x.test.recall50), ndcg100: s((x) => x.test.ndcg100) };
+  });
+}
+
+async function main(): Promise<void> {
+  const cli = new Command()
+    .name('recommend')
+    .description('Collaborative filtering: SIVAE with learnable Bernoulli dropout and the Table 2 baselines (paper §2.3, §3.3).')
+    .option('--data <paths>', 'comma-separated data paths (a ratings file or a folder holding one)', '../shared/data/movielens/ml-latest-small/ratings.csv,../shared/data/movielens/ml-100k/u.data')
+    .option('--format <formats>', `comma-separated, one per path: ${ratingsFormats.join(' | ')}`, 'ml-csv,ml-100k')
+    .option('--model <rows>', `comma-separated Table 2 rows or all: ${ROW_NAMES.join(', ')}`, 'all')
+    .option('--estimator <e>', 'arm | disarm (SIVAE+LBD)', DEFAULTS.estimator)
+    .option('--epochs <n>', 'epochs', String(DEFAULTS.epochs))
+    .option('--batch <n>', 'users per batch', String(DEFAULTS.batch))
+    .option('--lr <x>', 'Adam learning rate', String(DEFAULTS.lr))
+    .option('--logit-lr <x>', "Adam learning rate of LBD's logits", String(DEFAULTS.logitLr))
+    .option('--anneal-steps <n>', 'β = min(cap, step / N) (0: N = the run\'s steps / cap, so β reaches the cap at the end)', String(DEFAULTS.annealSteps))
+    .option('--anneal-cap <x>', 'largest β', String(DEFAULTS.annealCap))
+    .option('--V <n>', "SIVAE's further masks per example", String(DEFAULTS.V))
+    .option('--K <n>', "VampPrior's pseudo-inputs", String(DEFAULTS.K))
+    .option('--T <n>', 'IAF steps', String(DEFAULTS.T))
+    .option('--hidden <n>', 'encoder/decoder hidden width', String(DEFAULTS.hidden))
+    .option('--latent <n>', 'latent dimension', String(DEFAULTS.latent))
+    .option('--rate <p>', 'input drop rate (initial for the learnable kinds)', String(DEFAULTS.rate))
+    .option('--held-out-users <n>', 'validation and test users each: a count, or a fraction < 1 (default: the paper\'s counts for the full sets, 10 % otherwise)')
+    .option('--seeds <n>', 'seeds 1..n', String(DEFAULTS.seeds))
+    .option('--out <dir>', 'where report.json, report.html and the figures go', 'runs/recommend')
+    .option('--resume', 'reuse finished runs and continue unfinished ones from their last epoch checkpoint in --out')
+    .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report')
+    .parse();
+  const a = cli.opts<Record<string, string | boolean | undefined>>();
+  if (a.render) {
+    const file = a.render as string;
+    let report: RecommendReport;
+    try { report = JSON.parse(readFileSync(file, 'utf8')) as RecommendReport; } catch (e) { throw new Error(`--render: cannot read ${file}: ${(e as Error).message}`); }
+    if (!Array.isArray(report.datasets)) throw new Error(`--render: ${file} is not a recommend report (no datasets)`);
+    const written = await writeRecommendReport(dirname(file), report);
+    for (const d of report.datasets) console.log(`${d.name}\n${table2Markdown(d)}\n`);
+    console.log(`wrote ${written.map((f) => join(dirname(file), f)).join(', ')}`);
+    process.exit(0);
+  }
+  const num = (k: string, int: boolean, min = 0, openMin = true): number => {
+    const raw = a[k.replace(/-([a-zA-Z])/g, (_, c: string) => c.toUpperCase())] as string;
+    const v = Number(raw);
+    if (!Number.isFinite(v) || (openMin ? v <= min : v < min) || (int && !Number.isInteger(v))) throw new Error(`--${k} must be ${int ? 'an integer' : 'a number'} ${openMin ? '>' : '≥'} ${min}, got '${raw}'`);
+    return v;
+  };
+  const models = a.model === 'all' ? ROW_NAMES : (a.model as string).split(',').map((s) => s.trim());
+  for (const m of models) if (!ROWS[m]) throw new Error(`--model: unknown '${m}' (known: ${ROW_NAMES.join(', ')}, or all)`);
+  const o: RecommendOptions = {
+    models, estimator: a.estimator as 'arm' | 'disarm', epochs: num('epochs', true), batch: num('batch', true), lr: num('lr', false), logitLr: num('logit-lr', false),
+    annealSteps: num('anneal-steps', true, 0, false), annealCap: num('anneal-cap', false, 0, false), V: num('V', true, 0, false), K: num('K', true), T: num('T', true),
+    hidden: num('hidden', true), latent: num('latent', true), rate: num('rate', false, 0, false), daeWeightDecay: DEFAULTS.daeWeightDecay, seeds: num('seeds', true),
+    heldOutUsers: a.heldOutUsers === undefined ? undefined : num('held-out-users', false),
+  };
+  if (!['arm', 'disarm'].includes(o.estimator)) throw new Error(`--estimator must be arm or disarm, got '${o.estimator}'`);
+  if (!(o.rate < 1)) throw new Error(`--rate must be in [0, 1), got '${a.rate}'`);
+  const paths = (a.data as string).split(',').map((s) => s.trim()), formats = (a.format as string).split(',').map((s) => s.trim());
+  if (paths.length !== formats.length) throw new Error(`--data has ${paths.length} paths but --format ${formats.length} formats: give one format per path`);
+  for (const f of formats) if (!ratingsFormats.includes(f as RatingsFormat)) throw new Error(`--format must be one of ${ratingsFormats.join(', ')}; got '${f}'`);
+  for (const p of paths) if (!existsSync(p)) throw new Error(`--data: ${p} does not exist`);
+  const gpu = await getGpu();
+  const out = a.out as string;
+  const sets = paths.map((p, i) => {
+    const data = loadRatings(p, formats[i] as RatingsFormat, { heldOutUsers: o.heldOutUsers });
+    // a data set is named after its folder (ml-latest-small/ratings.csv → ml-latest-small)
+    const name = statSync(p).isDirectory() ? basename(resolve(p)) : basename(dirname(resolve(p)));
+    console.log(`${name}: ${describeRatings(data.summary)}`);
+    return { name, data, format: formats[i] };
+  });
+  const total = sets.reduce((acc, s) => acc + Math.ceil(s.data.train.rows / o.batch) * o.epochs * o.seeds * models.length, 0);
+  const bar = new cliProgress.SingleBar({ format: 'recommend |{bar}| {percentage}% | ETA {eta_formatted} | {run} | loss {loss} | val NDCG@100 {ndcg}%', hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, cliProgress.Presets.shades_classic);
+  bar.start(total, 0, { run: '-', loss: '-', ndcg: '-' });
+  const datasets: DatasetReport[] = [];
+  for (const s of sets) {
+    const runs: RecommendRun[] = [];
+    for (let seed = 1; seed <= o.seeds; seed++) {
+      for (const m of models) {
+        const files = runFiles(out, s.name, m, seed);
+        if (a.resume && existsSync(files.result)) {
+          runs.push(JSON.parse(readFileSync(files.result, 'utf8')) as RecommendRun);
+          bar.increment(Math.ceil(s.data.train.rows / o.batch) * o.epochs);
+          continue;
+        }
+        if (!a.resume) for (const f of [files.checkpoint, files.logitCheckpoint, files.best]) if (existsSync(f)) rmSync(f);
+        runs.push(await runOne(m, seed, o, s.data, s.name, files, bar));
+      }
+    }
+    const { ms: _ms, format: _f, ...summary } = s.data.summary;
+    datasets.push({ name: s.name, format: s.format, path: s.data.path, summary: summary as unknown as Record<string, number>, table: tableRows(runs, models), runs });
+  }
+  bar.stop();
+  mkdirSync(out, { recursive: true });
+  const report: RecommendReport = { task: 'recommend', options: { ...o, data: paths, format: formats }, adapter: gpu.info.name, commit: gitCommit(), date: new Date().toISOString(), datasets };
+  const file = join(out, 'report.json');
+  writeFileSync(file + '.tmp', JSON.stringify(report, null, 1));
+  renameSync(file + '.tmp', file);
+  for (const d of datasets) console.log(`${d.name}\n${table2Markdown(d)}\n`);
+  const written = await writeRecommendReport(out, report);
+  console.log(`report: ${file} (+ ${written.join(', ')})`);
+  process.exit(0);
+}
+
+if (process.argv[1]?.endsWith('recommend.js')) await main();

@@ -26,6 +26,9 @@ import { vgg19 } from '../models/vgg.js';
 import type { Module } from '../layers/module.js';
 import { PRESETS } from './classify.js';
 import { syntheticInteractions, benchRecommendRow, ML20M_SHAPE } from './bench/recommend.js';
+import { benchSegmentStep } from './bench/segment.js';
+import { PRESETS as SEG_PRESETS, MODELS as SEG_MODELS } from './segment.js';
+import { FC_DENSENET_103 } from '../models/tiramisu.js';
 import { fillKernel } from '../kernels/layout.js';
 import { naiveMatmulKernel } from '../kernels/matmul.js';
 import { empty as emptyTensor } from '../engine/tensor.js';
@@ -39,11 +42,11 @@ const program = new Command()
   .option('--sizes <list>', 'square matmul sizes', '256,512,1024,2048')
   .option('--runs <n>', 'timed runs per figure (median reported)', '5')
   .option('--quick', 'smaller sizes and fewer runs (a smoke test)')
-  .option('--only <list>', 'sections to run: matmul,conv,step,classify,recommend,dispatch,spin (default: all)')
+  .option('--only <list>', 'sections to run: matmul,conv,step,classify,recommend,segment,dispatch,spin (default: all)')
   .option('--rec-batches <n>', 'recommend section: timed batches of 500 users (the epoch time is extrapolated; 274 covers ML-20M)', '4')
   .parse();
 const opts = program.opts<{ json?: string; sizes: string; runs: string; quick?: boolean; only?: string; recBatches: string }>();
-const ALL = ['matmul', 'conv', 'step', 'classify', 'recommend', 'dispatch', 'spin'];
+const ALL = ['matmul', 'conv', 'step', 'classify', 'recommend', 'segment', 'dispatch', 'spin'];
 const sections = new Set((opts.only ?? ALL.join(',')).split(','));
 for (const s of sections) if (!ALL.includes(s)) throw new Error(`--only: unknown section '${s}' (known: ${ALL.join(', ')})`);
 const want = (s: string): boolean => sections.has(s);
@@ -229,6 +232,21 @@ if (want('recommend')) {
     const r = await benchRecommendRow(m, data, 500, batches);
     add({ op: 'recommend-epoch', shape: desc, variant: `${m}${m === 'sivae+lbd' ? ' (V = 3)' : ''}: ${r.usersPerSecond.toFixed(0)} users/s, epoch ${r.epochSeconds.toFixed(0)} s${batches * 500 < shape.users ? ` (from ${batches} batches)` : ''}, peak GPU ${(r.peakBytes / 2 ** 20).toFixed(0)} MiB${r.microBatches > 1 ? `, ${r.microBatches} micro-batches (binding limit)` : ''}`, ms: 1000 * 500 / r.usersPerSecond });
   }
+}
+
+// The segment task: FC-DenseNet-103 at 480×360, batch 1 — one training step's peak live GPU bytes
+// (tensor storage) and time (the quick run: 90×120) — and the cpu preset's images/s, regular
+// dropout vs LBD in the bottleneck.
+if (want('segment')) {
+  const [h, w] = opts.quick ? [90, 120] : [360, 480];
+  const big = await benchSegmentStep(FC_DENSENET_103, h, w, 1, 'regular', 1);
+  add({ op: 'segment-step', shape: `FC-DenseNet-103, ${w}x${h}, batch 1`, variant: `regular dropout: peak GPU ${(big.peakBytes / 2 ** 30).toFixed(2)} GiB`, ms: big.ms });
+  const p = SEG_PRESETS.cpu, [ph, pw] = p.size!;
+  const reg = await benchSegmentStep(SEG_MODELS[p.model!], ph, pw, p.batch!, 'regular', opts.quick ? 1 : 3);
+  const lbd = await benchSegmentStep(SEG_MODELS[p.model!], ph, pw, p.batch!, 'lbd', opts.quick ? 1 : 3);
+  const shape = `segment cpu preset: FC-DenseNet ${p.model}, ${pw}x${ph}, batch ${p.batch}`;
+  add({ op: 'train-images/s', shape, variant: `regular dropout: ${reg.imagesPerSecond.toFixed(2)} images/s`, ms: reg.ms });
+  add({ op: 'train-images/s', shape, variant: `LBD: ${lbd.imagesPerSecond.toFixed(2)} images/s, step ${(lbd.ms / reg.ms).toFixed(2)}x regular`, ms: lbd.ms });
 }
 
 // Per-dispatch overhead: many one-element dispatches in one submit (GPU time) and the host

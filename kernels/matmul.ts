@@ -36,6 +36,12 @@ export interface SubgroupMatmulConfig {
    * (row tiles fastest), which keeps lavapipe's threads on neighbouring tiles.
    */
   persistent: number;
+  /**
+   * Q > 0: the narrow-output form for N ≤ 4·Q (dense-layer convolutions have 8-16 output
+   * channels): each lane owns its own rows and all 4·Q columns, no broadcast. The wide form
+   * gives each lane 4 columns of a 32-column strip, so at N = 8 six of eight lanes idle.
+   */
+  narrow?: number;
 }
 
 export interface TiledMatmulConfig {
@@ -106,7 +112,8 @@ fn ldA(i: u32, k: u32, K: u32) -> f32 { return select(0.0, A[i + min(k, K - 1u)]
 }
 
 export function matmulTile(cfg: MatmulConfig): [number, number] {
-  return cfg.kind === 'subgroup' ? [cfg.rows, cfg.strips * 4 * cfg.lanes] : [cfg.tileM, cfg.tileN];
+  if (cfg.kind !== 'subgroup') return [cfg.tileM, cfg.tileN];
+  return [cfg.rows, cfg.narrow ? 4 * cfg.narrow : cfg.strips * 4 * cfg.lanes];
 }
 
 /** Workgroups to dispatch for a [batch, M, N] output. */
@@ -128,10 +135,12 @@ export function subgroupKernel(c: SubgroupMatmulConfig, loader: ALoader = matrix
   const L = c.lanes;
   if (c.rows % L !== 0) throw new Error(`matmul config: rows ${c.rows} must be a multiple of lanes ${L}`);
   const RG = c.rows / L; // row groups: A vec4s each lane loads per k-step
-  const S = c.strips;
+  const Q = c.narrow ?? 0;
+  const S = Q || c.strips; // column slots: 4-column quads (narrow) or 4·lanes-column strips
+  const TN = Q ? 4 * Q : S * 4 * L; // tile width
   const F = c.textureB ? c.textureFold ?? 1 : 1;
   if (F & (F - 1)) throw new Error(`matmul config: textureFold ${F} must be a power of two`);
-  const key = `matmul.sg.l${L}.r${c.rows}.s${S}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}`;
+  const key = `matmul.sg.l${L}.r${c.rows}.${Q ? `n${Q}` : `s${S}`}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}`;
   // Uniform loads are expensive on llvmpipe (KERNELS.md §2): every size is read once into a
   // local before the loop, and the fast path (K, N multiples of 4) has no bounds checks inside it.
   const lines: string[] = [];
@@ -156,26 +165,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let K4 = K / 4u;
 ${loader.setup.join('\n')}
   ${c.persistent ? `let rowTiles = (M + ${c.rows - 1}u) / ${c.rows}u;
-  let colTiles = (N + ${S * 4 * L - 1}u) / ${S * 4 * L}u;
+  let colTiles = (N + ${TN - 1}u) / ${TN}u;
   let tiles = rowTiles * colTiles * P.batch;
   for (var tile = wid.x; tile < tiles; tile = tile + ${c.persistent}u) {
   let b = tile / (rowTiles * colTiles);
   let r0 = (tile % rowTiles) * ${c.rows}u;
-  let c0 = ((tile / rowTiles) % colTiles) * ${S * 4 * L}u;` : `{
+  let c0 = ((tile / rowTiles) % colTiles) * ${TN}u;` : `{
   let b = wid.z;
   let r0 = wid.y * ${c.rows}u;
-  let c0 = wid.x * ${S * 4 * L}u;`}
+  let c0 = wid.x * ${TN}u;`}
   let aBase = b * P.strideA;
   let bBase = b * P.strideB;
   let cBase = b * P.strideC;`);
   if (c.textureB) lines.push(`  let by = select(0u, b * ((K + 3u) / 4u) * 4u, P.strideB != 0u); // a shared B has one copy`);
   for (let g = 0; g < RG; g++) lines.push(...loader.rowSetup(g, `r0 + ${g * L}u + l`));
   for (let s = 0; s < S; s++) {
-    lines.push(`  let col${s} = c0 + ${s * 4 * L}u + 4u * l;`);
+    lines.push(Q ? `  let col${s} = c0 + ${4 * s}u;` : `  let col${s} = c0 + ${s * 4 * L}u + 4u * l;`);
     if (c.textureB) lines.push(`  let bx${s} = min(col${s} / 4u, (N + 3u) / 4u - 1u);`);
     else if (c.vecB) lines.push(`  let bq${s} = bBase / 4u + min(col${s}, N - 4u) / 4u;`);
   }
-  for (let i = 0; i < c.rows; i++) for (let s = 0; s < S; s++) lines.push(`  var acc${i}_${s} = vec4<f32>(0.0);`);
+  // accumulators: narrow — this lane's RG rows × Q quads; wide — every tile row × this lane's strips
+  for (let i = 0; i < (Q ? RG : c.rows); i++) for (let s = 0; s < S; s++) lines.push(`  var acc${i}_${s} = vec4<f32>(0.0);`);
   lines.push(...loader.loopInit);
   const loop = loader.loop?.(RG) ?? { open: [`  for (var k = 0u; k < K; k = k + 4u) {`], close: [`  }`] };
   lines.push(...loop.open);
@@ -195,21 +205,28 @@ ${loader.setup.join('\n')}
       lines.push(`    let b${kk}_${s} = ${ld};`);
     }
   }
-  for (let i = 0; i < c.rows; i++) {
-    const g = Math.floor(i / L);
-    lines.push(`    let av${i} = subgroupBroadcast(a${g}, ${i % L}u);`);
-    for (let s = 0; s < S; s++) {
-      lines.push(`    acc${i}_${s} = acc${i}_${s} + av${i}.x * b0_${s} + av${i}.y * b1_${s} + av${i}.z * b2_${s} + av${i}.w * b3_${s};`);
+  if (Q) {
+    for (let g = 0; g < RG; g++) for (let s = 0; s < S; s++) {
+      lines.push(`    acc${g}_${s} = acc${g}_${s} + a${g}.x * b0_${s} + a${g}.y * b1_${s} + a${g}.z * b2_${s} + a${g}.w * b3_${s};`);
+    }
+  } else {
+    for (let i = 0; i < c.rows; i++) {
+      const g = Math.floor(i / L);
+      lines.push(`    let av${i} = subgroupBroadcast(a${g}, ${i % L}u);`);
+      for (let s = 0; s < S; s++) {
+        lines.push(`    acc${i}_${s} = acc${i}_${s} + av${i}.x * b0_${s} + av${i}.y * b1_${s} + av${i}.z * b2_${s} + av${i}.w * b3_${s};`);
+      }
     }
   }
   lines.push(...loader.advance.map((x) => `  ${x}`));
   lines.push(...loop.close);
-  for (let i = 0; i < c.rows; i++) {
-    lines.push(`  if (r0 + ${i}u < M) {`);
+  for (let i = 0; i < (Q ? RG : c.rows); i++) {
+    const row = Q ? `r0 + ${i * L}u + l` : `r0 + ${i}u`;
+    lines.push(`  if (${row} < M) {`);
     for (let s = 0; s < S; s++) {
       lines.push(loader.store
-        ? `    ${loader.store.call(`r0 + ${i}u`, `col${s}`, `acc${i}_${s}`)}`
-        : `    store4(cBase + (r0 + ${i}u) * N, col${s}, N, acc${i}_${s});`);
+        ? `    ${loader.store.call(row, `col${s}`, `acc${i}_${s}`)}`
+        : `    store4(cBase + (${row}) * N, col${s}, N, acc${i}_${s});`);
     }
     lines.push(`  }`);
   }

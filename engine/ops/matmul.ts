@@ -16,10 +16,13 @@ let subgroupRows = 16;
 let subgroupStrips: number | null = null;
 let useTexture = process.env.LBD_MATMUL_TEXTURE !== '0';
 let persistent = Number(process.env.LBD_MATMUL_PERSISTENT ?? 128);
+/** Widest output (columns) that gets the narrow kernel form; 0 turns it off. */
+let narrowMax = Number(process.env.LBD_MATMUL_NARROW ?? 16);
 let tiled = { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 };
 
 /** Overrides the automatic choice (tests and the benchmark compare structures). */
-export function setMatmulOptions(o: { structure?: MatmulStructure | null; rows?: number; strips?: number | null; texture?: boolean; persistent?: number; tiled?: typeof tiled }): void {
+export function setMatmulOptions(o: { structure?: MatmulStructure | null; rows?: number; strips?: number | null; texture?: boolean; persistent?: number; narrowMax?: number; tiled?: typeof tiled }): void {
+  if (o.narrowMax !== undefined) narrowMax = o.narrowMax;
   if (o.structure !== undefined) forced = o.structure;
   if (o.texture !== undefined) useTexture = o.texture;
   if (o.persistent !== undefined) persistent = o.persistent;
@@ -42,7 +45,9 @@ export function matmulConfig(M: number, N: number, K: number, batch = 1): Matmul
     const strips = subgroupStrips ?? (N >= 64 * 8 && M >= 64 ? 2 : 1);
     const maxTex = g.limits.maxTextureDimension2D;
     const textureB = useTexture && Math.ceil(N / 4) <= maxTex && batch * Math.ceil(K / 4) * 4 <= maxTex;
-    return { kind: 'subgroup', lanes: sg, rows: subgroupRows, strips, vecA: K % 4 === 0, vecB: N % 4 === 0, textureB, persistent };
+    // narrow outputs (N ≤ narrowMax): each lane its own rows, all columns (32 rows a workgroup)
+    const narrow = N <= narrowMax ? Math.ceil(N / 4) : 0;
+    return { kind: 'subgroup', lanes: sg, rows: narrow ? 2 * subgroupRows : subgroupRows, strips, vecA: K % 4 === 0, vecB: N % 4 === 0, textureB, persistent, narrow };
   }
   return { kind: 'tiled', ...tiled };
 }

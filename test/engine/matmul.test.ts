@@ -10,7 +10,7 @@ import { ready, rng, assertClose, noLeak } from '../helpers.js';
 
 const test = suite('matmul');
 test.before(async () => { await ready; });
-test.after(() => setMatmulOptions({ structure: null, strips: null, rows: 16, texture: true, persistent: 128 }));
+test.after(() => setMatmulOptions({ structure: null, strips: null, rows: 16, texture: true, persistent: 128, narrowMax: 16 }));
 
 // Node runs with --no-use-osr (dawn.node needs it), so a long loop only gets compiled when it
 // sits in a function that is called many times: hence the row function.
@@ -30,6 +30,8 @@ function refMatmul(a: Float64Array, b: Float64Array, B: number, M: number, N: nu
 
 const shapes: [number, number, number, number][] = [
   [1, 1, 1, 1], [1, 3, 5, 7], [1, 17, 33, 9], [1, 64, 64, 64], [1, 130, 257, 66], [3, 19, 40, 12], [2, 9, 130, 31],
+  // narrow outputs (N ≤ 16: each lane its own rows), M not a multiple of the 32-row tile
+  [1, 70, 8, 72], [2, 33, 13, 20], [1, 45, 16, 9],
 ];
 
 const structures: [string, Parameters<typeof setMatmulOptions>[0]][] = [
@@ -39,6 +41,8 @@ const structures: [string, Parameters<typeof setMatmulOptions>[0]][] = [
   ['subgroup 16x64 B in buffer', { structure: 'subgroup', strips: 2, rows: 16, texture: false }],
   ['subgroup 16x64', { structure: 'subgroup', strips: 2, rows: 16 }],
   ['subgroup 8x32', { structure: 'subgroup', strips: 1, rows: 8 }],
+  ['subgroup, no narrow form', { structure: 'subgroup', strips: 1, rows: 16, narrowMax: 0 }],
+  ['subgroup narrow, B in buffer', { structure: 'subgroup', strips: 1, rows: 16, texture: false, narrowMax: 16 }],
   ['tiled 64x64', { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 } }],
   ['tiled 32x32', { structure: 'tiled', tiled: { tileM: 32, tileN: 32, threadM: 2, threadN: 4, tileK: 8 } }],
 ];
@@ -58,7 +62,7 @@ for (const [name, opts] of structures) {
         assertClose(await c.data(), refMatmul(a, b, B, M, N, K), 1e-4 * Math.sqrt(K), `${name} ${B}x${M}x${N}x${K}`);
       }));
     }
-    setMatmulOptions({ structure: null, strips: null, rows: 16, texture: true, persistent: 128 });
+    setMatmulOptions({ structure: null, strips: null, rows: 16, texture: true, persistent: 128, narrowMax: 16 });
   });
 }
 

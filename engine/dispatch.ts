@@ -101,10 +101,15 @@ export function dispatch(a: DispatchArgs): void {
     entries.push({ binding: i + 1, resource: r });
   });
   const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: a.kernel.key });
+  if (profiling) {
+    endPass();
+    pass = enc().beginComputePass({ label: a.kernel.key, timestampWrites: profiling.slot(a.kernel.key) });
+  }
   pass ??= enc().beginComputePass({ label: 'lbd-pass' });
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(x, y, z);
+  if (profiling) endPass();
   dispatchCount++;
   if (++batched >= MAX_BATCH) flush();
 }
@@ -182,6 +187,50 @@ export async function readBuffer(src: GPUBuffer, offset: number, bytes: number):
 }
 
 // ---- GPU timing ---------------------------------------------------------------------------
+
+const QUERIES = 4096; // per query set (Dawn's limit)
+let profiling: { sets: GPUQuerySet[]; keys: string[]; slot(key: string): GPUComputePassTimestampWrites } | null = null;
+
+export interface KernelProfile { key: string; ms: number; count: number }
+
+/**
+ * GPU time per kernel of the work `fn` records: every dispatch gets a pass of its own with
+ * timestamps (slower than normal batching, so use it to find hot kernels, not to time a step).
+ * Sorted by total time. Needs the adapter's timestamp-query feature.
+ */
+export async function profileKernels(fn: () => unknown): Promise<KernelProfile[]> {
+  const g = gpu();
+  if (!g.hasTimestamps) throw new Error('profileKernels: the adapter has no timestamp-query feature');
+  await sync();
+  const p = {
+    sets: [] as GPUQuerySet[], keys: [] as string[],
+    slot(key: string): GPUComputePassTimestampWrites {
+      const i = p.keys.length % (QUERIES / 2);
+      if (i === 0) p.sets.push(g.device.createQuerySet({ type: 'timestamp', count: QUERIES, label: 'profile' }));
+      p.keys.push(key);
+      return { querySet: p.sets[p.sets.length - 1], beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+    },
+  };
+  profiling = p;
+  try { await fn(); } finally { endPass(); profiling = null; }
+  const totals = new Map<string, KernelProfile>();
+  for (let s = 0; s < p.sets.length; s++) {
+    const n = Math.min(QUERIES / 2, p.keys.length - s * (QUERIES / 2));
+    const res = g.device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'profile-resolve' });
+    enc().resolveQuerySet(p.sets[s], 0, 2 * n, res, 0);
+    const t = new BigUint64Array(await readBuffer(res, 0, 16 * n));
+    res.destroy();
+    p.sets[s].destroy();
+    for (let i = 0; i < n; i++) {
+      const key = p.keys[s * (QUERIES / 2) + i];
+      const e = totals.get(key) ?? { key, ms: 0, count: 0 };
+      e.ms += Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+      e.count++;
+      totals.set(key, e);
+    }
+  }
+  return [...totals.values()].sort((a, b) => b.ms - a.ms);
+}
 
 /**
  * Times the GPU work `fn` records, with timestamp queries written by empty passes around it

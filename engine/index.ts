@@ -3,6 +3,7 @@ export { getGpu, gpu, destroyGpu, setQuiet, type Gpu, type DeviceInfo } from './
 export { Tensor, tensor, zeros, empty, scalar, numel, fmtShape, type DType, type Shape } from './tensor.js';
 export { scope, memoryStats, trimPool, resetPeak } from './memory.js';
 export { ScalarLog } from './scalar-log.js';
+export { profileKernels, type KernelProfile } from './dispatch.js';
 export { sync, flush, gpuTimeMs, dispatchTotal, submitTotal, pipelineCount, setMaxBatch } from './dispatch.js';
 export { noGrad, isGradEnabled, replay, topoOrder as topoOrderOf, type Node } from './tape.js';
 export { backward, registry, apply, defineOp, type OpDef, type Ref } from './op.js';

@@ -15,8 +15,17 @@ export const MAX_DIMS = 8;
 /** Threads per workgroup for 1-D elementwise-style kernels. */
 export const WG = 64;
 
+let gridCap = Number(process.env.LBD_GRID_CAP ?? 4096);
+/**
+ * The most workgroups a grid-stride kernel launches. A real GPU wants many resident threads;
+ * on a CPU rasterizer (lavapipe) each workgroup costs scheduling, and a few hundred already fill
+ * the cores (the engine picks per adapter; LBD_GRID_CAP overrides).
+ */
+export function setGridCap(n: number): void { gridCap = n; }
+export const gridCapNow = (): number => gridCap;
+
 /** Grid-stride launch: workgroups to dispatch for n items (capped so one dimension suffices). */
-export function gridFor(n: number, perWorkgroup = WG, cap = 4096): number {
+export function gridFor(n: number, perWorkgroup = WG, cap = gridCap): number {
   return Math.max(1, Math.min(cap, Math.ceil(n / perWorkgroup)));
 }
 

@@ -69,22 +69,36 @@ ${CHANNEL_MAIN}
   return { key: 'bn.stats', code };
 }
 
+/**
+ * Grid for the per-element kernels: y (and z beyond 65,535) walks the N·C planes, x the plane's
+ * pixels — each thread knows its channel without dividing per element.
+ */
+export function planeGrid(planes: number, S: number): [number, number, number] {
+  const y = Math.min(planes, 65535);
+  return [Math.max(1, Math.min(Math.ceil(S / (16 * WG)), 64)), y, Math.ceil(planes / y)]; // ~16 pixels a thread
+}
+
+const PLANE_MAIN = `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let plane = wid.y + wid.z * nwg.y;
+  if (plane >= P.planes) { return; }
+  let C = P.C; let S = P.S;
+  let c = plane % C;
+  let base = plane * S;`;
+
 export function bnApplyKernel(): KernelSource {
   const code = `
-struct Params { total: u32, C: u32, S: u32, eps: f32 }
+struct Params { planes: u32, C: u32, S: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
 @group(0) @binding(3) var<storage, read> w: array<f32>;
 @group(0) @binding(4) var<storage, read> b: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let total = P.total; let C = P.C; let S = P.S; let eps = P.eps;
-  for (var i = gid.x; i < total; i = i + nwg.x * ${WG}u) {
-    let c = (i / S) % C;
-    y[i] = (x[i] - stats[c]) * inverseSqrt(stats[C + c] + eps) * w[c] + b[c];
-  }
+${PLANE_MAIN}
+  let scale = inverseSqrt(stats[C + c] + P.eps) * w[c];
+  let shift = b[c] - stats[c] * scale;
+  for (var p = wid.x * ${WG}u + li; p < S; p = p + nwg.x * ${WG}u) { y[base + p] = x[base + p] * scale + shift; }
 }`;
   return { key: 'bn.apply', code };
 }
@@ -116,7 +130,7 @@ ${CHANNEL_MAIN}
 
 export function bnGradInputKernel(): KernelSource {
   const code = `
-struct Params { total: u32, C: u32, S: u32, eps: f32, invM: f32 }
+struct Params { planes: u32, C: u32, S: u32, eps: f32, invM: f32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -125,15 +139,13 @@ struct Params { total: u32, C: u32, S: u32, eps: f32, invM: f32 }
 @group(0) @binding(5) var<storage, read> dw: array<f32>;
 @group(0) @binding(6) var<storage, read> db: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dx: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let total = P.total; let C = P.C; let S = P.S; let eps = P.eps; let invM = P.invM;
-  for (var i = gid.x; i < total; i = i + nwg.x * ${WG}u) {
-    let c = (i / S) % C;
-    let r = inverseSqrt(stats[C + c] + eps);
-    let xh = (x[i] - stats[c]) * r;
-    dx[i] = w[c] * r * (g[i] - db[c] * invM - xh * dw[c] * invM);
-  }
+${PLANE_MAIN}
+  // dx = w·r·(g − db/M − x̂·dw/M), x̂ = (x − μ)·r, folded into dx = a·g + b·x + d per channel
+  let r = inverseSqrt(stats[C + c] + P.eps);
+  let a = w[c] * r;
+  let bx = -a * dw[c] * P.invM * r;
+  let d = -a * db[c] * P.invM - bx * stats[c];
+  for (var p = wid.x * ${WG}u + li; p < S; p = p + nwg.x * ${WG}u) { dx[base + p] = a * g[base + p] + bx * x[base + p] + d; }
 }`;
   return { key: 'bn.gradinput', code };
 }

@@ -7,7 +7,7 @@
 import { defineOp, apply, type Ref, type TestCase } from '../op.js';
 import { dispatch, f32 } from '../dispatch.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
-import { bnStatsKernel, bnApplyKernel, bnGradSumKernel, bnGradInputKernel, bnRunningKernel } from '../../kernels/norm.js';
+import { bnStatsKernel, bnApplyKernel, bnGradSumKernel, bnGradInputKernel, bnRunningKernel, planeGrid } from '../../kernels/norm.js';
 import { gridFor } from '../../kernels/common.js';
 import { add, div, full, mul, sqrt, sub } from './elementwise.js';
 import { reshape } from './layout.js';
@@ -70,7 +70,7 @@ const batchNormDef = defineOp({
     const stats = empty([2 * d.C], 'f32', 'batch_norm.stats');
     dispatch({ kernel: bnStatsKernel(), buffers: [x.buffer, stats.buffer], params: [d.C, d.S, d.M, f32(eps)], workgroups: channelGrid(d.C) });
     const y = empty(x.shape, 'f32', 'batch_norm');
-    dispatch({ kernel: bnApplyKernel(), buffers: [x.buffer, stats.buffer, w.buffer, b.buffer, y.buffer], params: [y.size, d.C, d.S, f32(eps)], workgroups: [gridFor(y.size)] });
+    dispatch({ kernel: bnApplyKernel(), buffers: [x.buffer, stats.buffer, w.buffer, b.buffer, y.buffer], params: [y.size / d.S, d.C, d.S, f32(eps)], workgroups: planeGrid(y.size / d.S, d.S) });
     const run = attrs.running as Running | undefined;
     if (run) {
       dispatch({
@@ -98,8 +98,8 @@ const batchNormDef = defineOp({
       dispatch({
         kernel: bnGradInputKernel(),
         buffers: [g.buffer, x.buffer, stats.buffer, w.buffer, dw.buffer, db.buffer, dx.buffer],
-        params: [dx.size, d.C, d.S, f32(eps), f32(1 / d.M)],
-        workgroups: [gridFor(dx.size)],
+        params: [dx.size / d.S, d.C, d.S, f32(eps), f32(1 / d.M)],
+        workgroups: planeGrid(dx.size / d.S, d.S),
       });
     }
     return [dx, dw, db];

@@ -19,6 +19,7 @@ import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
 import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
 import type { DropoutLayer } from '../layers/dropout/base.js';
 import { LogitHolder, generatorOf, meanStd, gitCommit } from './common/run-state.js';
+import { positiveOption, renderAndExit } from './common/cli.js';
 import { saveModule, loadModule } from '../layers/checkpoint.js';
 import { loadImageFolder } from './data/imagefolder.js';
 import { loadCifar10Dir } from './data/cifar-binary.js';
@@ -265,24 +266,10 @@ async function main(): Promise<void> {
     .option('--resume', 'reuse finished runs and continue unfinished ones from their last epoch checkpoint in --out')
     .parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
-  if (a.render) {
-    const file = a.render as string;
-    let report: ClassifyReport;
-    try { report = JSON.parse(readFileSync(file, 'utf8')) as ClassifyReport; } catch (e) { throw new Error(`--render: cannot read ${file}: ${(e as Error).message}`); }
-    if (!Array.isArray(report.table) || !Array.isArray(report.results)) throw new Error(`--render: ${file} is not a classify report (no table/results)`);
-    const written = await writeClassifyReport(dirname(file), report);
-    console.log(table1Markdown(report));
-    console.log(`wrote ${written.map((f) => join(dirname(file), f)).join(', ')}`);
-    process.exit(0);
-  }
+  if (a.render) await renderAndExit<ClassifyReport>(a.render as string, 'classify', (r) => Array.isArray(r.table) && Array.isArray(r.results), writeClassifyReport, table1Markdown);
   const preset = PRESETS[a.preset as 'cpu' | 'paper'];
   if (!preset) throw new Error(`--preset must be cpu or paper, got '${a.preset}'`);
-  const num = (k: string, fallback: number | undefined, int = false): number => {
-    const raw = a[k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
-    const v = raw === undefined ? fallback : Number(raw);
-    if (v === undefined || !Number.isFinite(v) || v <= 0 || (int && !Number.isInteger(v))) throw new Error(`--${k} must be a positive ${int ? 'integer' : 'number'}, got '${raw}'`);
-    return v;
-  };
+  const num = (k: string, fallback: number | undefined, int = false): number => positiveOption(a, k, fallback, int);
   const kinds = a.dropout === 'all' ? [...METHODS] : [a.dropout as Method];
   for (const k of kinds) if (!METHODS.includes(k)) throw new Error(`--dropout must be one of ${METHODS.join(', ')} or all; got '${k}'`);
   const o: ClassifyOptions = {

@@ -25,6 +25,7 @@ import { permutation } from './data/mnist.js';
 import { mixSeed } from './data/rng.js';
 import { rankingMetrics, meanAndStdErr } from './metrics/ranking.js';
 import { LogitHolder, generatorOf, meanStd, gitCommit } from './common/run-state.js';
+import { renderAndExit } from './common/cli.js';
 import { writeRecommendReport, table2Markdown, type RecommendReport, type RecommendRun, type DatasetReport, type TableRow } from './recommend/report.js';
 
 type DropKind = 'regular' | 'gaussian' | 'concrete' | 'lbd';
@@ -246,6 +247,8 @@ function tableRows(runs: RecommendRun[], models: string[]): TableRow[] {
   });
 }
 
+const tablesOf = (r: RecommendReport): string => r.datasets.map((d) => `${d.name}\n${table2Markdown(d)}\n`).join('\n');
+
 async function main(): Promise<void> {
   const cli = new Command()
     .name('recommend')
@@ -273,16 +276,7 @@ async function main(): Promise<void> {
     .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report')
     .parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
-  if (a.render) {
-    const file = a.render as string;
-    let report: RecommendReport;
-    try { report = JSON.parse(readFileSync(file, 'utf8')) as RecommendReport; } catch (e) { throw new Error(`--render: cannot read ${file}: ${(e as Error).message}`); }
-    if (!Array.isArray(report.datasets)) throw new Error(`--render: ${file} is not a recommend report (no datasets)`);
-    const written = await writeRecommendReport(dirname(file), report);
-    for (const d of report.datasets) console.log(`${d.name}\n${table2Markdown(d)}\n`);
-    console.log(`wrote ${written.map((f) => join(dirname(file), f)).join(', ')}`);
-    process.exit(0);
-  }
+  if (a.render) await renderAndExit<RecommendReport>(a.render as string, 'recommend', (r) => Array.isArray(r.datasets), writeRecommendReport, tablesOf);
   const num = (k: string, int: boolean, min = 0, openMin = true): number => {
     const raw = a[k.replace(/-([a-zA-Z])/g, (_, c: string) => c.toUpperCase())] as string;
     const v = Number(raw);
@@ -339,7 +333,7 @@ async function main(): Promise<void> {
   const file = join(out, 'report.json');
   writeFileSync(file + '.tmp', JSON.stringify(report, null, 1));
   renameSync(file + '.tmp', file);
-  for (const d of datasets) console.log(`${d.name}\n${table2Markdown(d)}\n`);
+  console.log(tablesOf(report));
   const written = await writeRecommendReport(out, report);
   console.log(`report: ${file} (+ ${written.join(', ')})`);
   process.exit(0);

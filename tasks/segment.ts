@@ -26,6 +26,7 @@ import { permutation } from './data/mnist.js';
 import { mixSeed } from './data/rng.js';
 import { SegmentationConfusion, argmaxChannels, pixelEntropy, patches, concatPatches, entropyRange, patchPavpuCurve, type Patches } from './metrics/segmentation.js';
 import { LogitHolder, generatorOf, meanStd, gitCommit } from './common/run-state.js';
+import { positiveOption, renderAndExit } from './common/cli.js';
 import { writeSegmentReport, table1SegMarkdown, type SegmentReport, type SegmentRun, type SegmentExamples } from './segment/report.js';
 
 export const METHODS = ['regular', 'mc', 'gaussian', 'concrete', 'lbd'] as const;
@@ -262,24 +263,10 @@ async function main(): Promise<void> {
     .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report')
     .parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
-  if (a.render) {
-    const file = a.render as string;
-    let report: SegmentReport;
-    try { report = JSON.parse(readFileSync(file, 'utf8')) as SegmentReport; } catch (e) { throw new Error(`--render: cannot read ${file}: ${(e as Error).message}`); }
-    if (!Array.isArray(report.table) || !Array.isArray(report.runs)) throw new Error(`--render: ${file} is not a segment report (no table/runs)`);
-    const written = await writeSegmentReport(dirname(file), report);
-    console.log(table1SegMarkdown(report));
-    console.log(`wrote ${written.map((f) => join(dirname(file), f)).join(', ')}`);
-    process.exit(0);
-  }
+  if (a.render) await renderAndExit<SegmentReport>(a.render as string, 'segment', (r) => Array.isArray(r.table) && Array.isArray(r.runs), writeSegmentReport, table1SegMarkdown);
   const preset = PRESETS[a.preset as 'cpu' | 'paper'];
   if (!preset) throw new Error(`--preset must be cpu or paper, got '${a.preset}'`);
-  const num = (k: string, fallback: number | undefined, int = false): number => {
-    const raw = a[k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
-    const v = raw === undefined ? fallback : Number(raw);
-    if (v === undefined || !Number.isFinite(v) || v <= 0 || (int && !Number.isInteger(v))) throw new Error(`--${k} must be a positive ${int ? 'integer' : 'number'}, got '${raw}'`);
-    return v;
-  };
+  const num = (k: string, fallback: number | undefined, int = false): number => positiveOption(a, k, fallback, int);
   let size = preset.size!;
   if (a.size !== undefined) {
     const mt = /^(\d+)x(\d+)$/.exec(a.size as string);

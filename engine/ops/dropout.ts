@@ -2,7 +2,7 @@
 // never stored: forward and backward regenerate it from the same Philox draw
 // (kernels/dropout.ts). Element i is kept iff u_i ≥ p, where u_i is element i of
 // randomTwin('uniform', n, seed, stream, offset).
-import { defineOp, apply, type Ref } from '../op.js';
+import { defineOp, apply } from '../op.js';
 import { dispatch, f32 } from '../dispatch.js';
 import { empty, Tensor } from '../tensor.js';
 import { randomTwin, type Draw } from '../random.js';

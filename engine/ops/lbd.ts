@@ -7,7 +7,7 @@
 //     d = E(z1) − E(z2), summed over the batch.
 // x is read as [B, U, S]: B = shape[0], U = shape[1] Bernoulli units per example (features or
 // channels), S = the rest (a channel's mask is shared over its H×W). α has U logits or 1.
-import { defineOp, apply, type Ref, type TestCase } from '../op.js';
+import { defineOp, apply, type TestCase } from '../op.js';
 import { dispatch, f32 } from '../dispatch.js';
 import { empty, fmtShape, Tensor, zeros } from '../tensor.js';
 import { randomTwin, type Draw } from '../random.js';

@@ -4,7 +4,7 @@
 // re-rendered (`classify.js --render DIR/report.json`).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { toSvg, svgToPng, top, esc, type Spec } from '../report/vega.js';
+import { top, esc, writeFigures, pavpuSpec, pavpuRows, type Spec } from '../report/vega.js';
 
 export interface ReportResult {
   method: string; seed: number; accuracy: number; nll: number; ece: number; meanEntropy: number;
@@ -25,22 +25,8 @@ export const PAPER_TABLE1: Record<string, { accuracy: number; meanPAvPU: number 
 
 export const METHOD_LABEL: Record<string, string> = { lbd: 'LBD', concrete: 'Concrete', gaussian: 'Gaussian', mc: 'MC dropout', regular: 'Regular dropout' };
 
-function pavpuSpec(r: ClassifyReport): Spec {
-  const rows: { method: string; t: number; pavpu: number }[] = [];
-  for (const row of r.table) {
-    const runs = r.results.filter((x) => x.method === row.method);
-    runs[0].pavpu.t.forEach((t, i) => rows.push({ method: METHOD_LABEL[row.method] ?? row.method, t, pavpu: 100 * runs.reduce((a, x) => a + x.pavpu.value[i], 0) / runs.length }));
-  }
-  return top({
-    title: 'PAvPU versus uncertainty threshold (mean over seeds; CIFAR-10 test split)', width: 420, height: 260,
-    data: { values: rows }, mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 't', type: 'quantitative', title: 'threshold t (PredEnt_min + t · (max − min), from validation)' },
-      y: { field: 'pavpu', type: 'quantitative', title: 'PAvPU (%)', scale: { zero: false } },
-      color: { field: 'method', type: 'nominal', title: 'method' },
-    },
-  });
-}
+const classifyPavpu = (r: ClassifyReport): Spec => pavpuSpec(pavpuRows(r.table.map((t) => t.method), r.results, (m) => METHOD_LABEL[m] ?? m),
+  'PAvPU versus uncertainty threshold (mean over seeds; CIFAR-10 test split)', 'threshold t (PredEnt_min + t · (max − min), from validation)');
 
 function perEpochSpec(r: ClassifyReport, what: 'keep' | 'loss'): Spec {
   const rows: { method: string; run: string; epoch: number; value: number }[] = [];
@@ -95,16 +81,10 @@ export function table1Markdown(r: ClassifyReport): string {
 
 /** Writes the figures (SVG and PNG) and report.html next to report.json. */
 export async function writeClassifyReport(dir: string, r: ClassifyReport): Promise<string[]> {
-  const figures: [string, Spec][] = [['pavpu', pavpuSpec(r)], ['keep', perEpochSpec(r, 'keep')], ['loss', perEpochSpec(r, 'loss')]];
+  const figures: [string, Spec][] = [['pavpu', classifyPavpu(r)], ['keep', perEpochSpec(r, 'keep')], ['loss', perEpochSpec(r, 'loss')]];
   const hist = keepHistogramSpec(r);
   if (hist) figures.push(['keep-histogram', hist]);
-  const files: string[] = [];
-  for (const [name, spec] of figures) {
-    const svg = await toSvg(spec);
-    writeFileSync(join(dir, `${name}.svg`), svg);
-    writeFileSync(join(dir, `${name}.png`), svgToPng(svg));
-    files.push(`${name}.png`);
-  }
+  const files = await writeFigures(dir, figures);
   const rows = r.table.map((row) => {
     const p = PAPER_TABLE1[row.method];
     return `<tr><td>${esc(METHOD_LABEL[row.method] ?? row.method)}</td><td>${pm(row.accuracy)}</td><td>${pm(row.meanPAvPU)}</td><td>${pm(row.nll, 1, 3)}</td><td>${pm(row.ece, 1, 3)}</td><td>${row.imagesPerSecond.mean.toFixed(1)}</td><td>${p ? p.accuracy.toFixed(2) : '—'}</td><td>${p ? p.meanPAvPU.toFixed(2) : '—'}</td></tr>`;

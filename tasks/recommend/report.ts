@@ -4,7 +4,7 @@
 // item's popularity. Rendered from report.json (`recommend.js --render DIR/report.json`).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { toSvg, svgToPng, top, esc, type Spec } from '../report/vega.js';
+import { top, esc, writeFigures, type Spec } from '../report/vega.js';
 
 export interface MetricStat { mean: number; se: number }
 export interface RecommendRun {
@@ -112,13 +112,7 @@ export async function writeRecommendReport(dir: string, r: RecommendReport): Pro
   const figures: [string, Spec][] = [['ndcg', ndcgSpec(r)], ['beta', betaSpec(r)]];
   const keep = keepSpec(r);
   if (keep) figures.push(['keep-popularity', keep]);
-  const files: string[] = [];
-  for (const [name, spec] of figures) {
-    const svg = await toSvg(spec);
-    writeFileSync(join(dir, `${name}.svg`), svg);
-    writeFileSync(join(dir, `${name}.png`), svgToPng(svg));
-    files.push(`${name}.png`);
-  }
+  const files = await writeFigures(dir, figures);
   const tables = r.datasets.map((d) => {
     const rows = d.table.map((row) => {
       const p = PAPER_TABLE2_ML20M[row.model];

@@ -3,6 +3,8 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { Resvg } from '@resvg/resvg-js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export type Spec = Record<string, unknown>;
 
@@ -22,3 +24,37 @@ export const top = (s: Spec): Spec => ({ $schema: 'https://vega.github.io/schema
 
 /** Escapes text for HTML. */
 export const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]!));
+
+/** Renders each named spec to DIR/name.svg and DIR/name.png; returns the PNG file names. */
+export async function writeFigures(dir: string, figures: [string, Spec][]): Promise<string[]> {
+  const files: string[] = [];
+  for (const [name, spec] of figures) {
+    const svg = await toSvg(spec);
+    writeFileSync(join(dir, `${name}.svg`), svg);
+    writeFileSync(join(dir, `${name}.png`), svgToPng(svg));
+    files.push(`${name}.png`);
+  }
+  return files;
+}
+
+/** PAvPU (%) against the threshold t, one line per method (the paper's Fig. 2). */
+export function pavpuSpec(rows: { method: string; t: number; pavpu: number }[], title: string, xTitle: string): Spec {
+  return top({
+    title, width: 420, height: 260, data: { values: rows }, mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 't', type: 'quantitative', title: xTitle },
+      y: { field: 'pavpu', type: 'quantitative', title: 'PAvPU (%)', scale: { zero: false } },
+      color: { field: 'method', type: 'nominal', title: 'method' },
+    },
+  });
+}
+
+/** Mean over a method's runs of each threshold's PAvPU, in % (runs share the t grid). */
+export function pavpuRows(methods: string[], runs: { method: string; pavpu: { t: number[]; value: number[] } }[], label: (m: string) => string): { method: string; t: number; pavpu: number }[] {
+  const rows: { method: string; t: number; pavpu: number }[] = [];
+  for (const m of methods) {
+    const rs = runs.filter((x) => x.method === m);
+    rs[0]?.pavpu.t.forEach((t, i) => rows.push({ method: label(m), t, pavpu: 100 * rs.reduce((a, x) => a + x.pavpu.value[i], 0) / rs.length }));
+  }
+  return rows;
+}

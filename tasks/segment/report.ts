@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { toSvg, svgToPng, top, esc, type Spec } from '../report/vega.js';
+import { top, esc, writeFigures, pavpuSpec, pavpuRows, type Spec } from '../report/vega.js';
 import { CAMVID_CLASSES } from '../data/camvid.js';
 
 export interface SegmentRun {
@@ -58,22 +58,8 @@ export function iouMarkdown(r: SegmentReport): string {
   return lines.join('\n');
 }
 
-function pavpuSpec(r: SegmentReport): Spec {
-  const rows: { method: string; t: number; pavpu: number }[] = [];
-  for (const row of r.table) {
-    const runs = r.runs.filter((x) => x.method === row.method);
-    runs[0].pavpu.t.forEach((t, i) => rows.push({ method: label(row.method), t, pavpu: 100 * runs.reduce((a, x) => a + x.pavpu.value[i], 0) / runs.length }));
-  }
-  return top({
-    title: 'Patch PAvPU (2×2 windows) versus uncertainty threshold (mean over seeds; CamVid test images)', width: 420, height: 260,
-    data: { values: rows }, mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 't', type: 'quantitative', title: 'threshold t (min + t · (max − min) of validation patch entropy)' },
-      y: { field: 'pavpu', type: 'quantitative', title: 'PAvPU (%)', scale: { zero: false } },
-      color: { field: 'method', type: 'nominal', title: 'method' },
-    },
-  });
-}
+const segmentPavpu = (r: SegmentReport): Spec => pavpuSpec(pavpuRows(r.table.map((t) => t.method), r.runs, label),
+  'Patch PAvPU (2×2 windows) versus uncertainty threshold (mean over seeds; CamVid test images)', 'threshold t (min + t · (max − min) of validation patch entropy)');
 
 function perEpochSpec(r: SegmentReport, what: 'loss' | 'keep'): Spec {
   const rows: { series: string; run: string; epoch: number; value: number }[] = [];
@@ -133,15 +119,9 @@ export function examplesPng(r: SegmentReport, methods = ['lbd', 'mc']): Buffer |
 
 /** Writes the figures (SVG and PNG) and report.html next to report.json; returns the file names. */
 export async function writeSegmentReport(dir: string, r: SegmentReport): Promise<string[]> {
-  const figures: [string, Spec][] = [['pavpu', pavpuSpec(r)], ['loss', perEpochSpec(r, 'loss')]];
+  const figures: [string, Spec][] = [['pavpu', segmentPavpu(r)], ['loss', perEpochSpec(r, 'loss')]];
   if (r.runs.some((x) => x.method !== 'regular' && x.method !== 'mc' && x.keep.length)) figures.push(['keep', perEpochSpec(r, 'keep')]);
-  const files: string[] = [];
-  for (const [name, spec] of figures) {
-    const svg = await toSvg(spec);
-    writeFileSync(join(dir, `${name}.svg`), svg);
-    writeFileSync(join(dir, `${name}.png`), svgToPng(svg));
-    files.push(`${name}.png`);
-  }
+  const files = await writeFigures(dir, figures);
   const ex = examplesPng(r);
   if (ex) { writeFileSync(join(dir, 'examples.png'), ex); files.push('examples.png'); }
   const mdToHtml = (md: string): string => {

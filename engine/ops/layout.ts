@@ -1,7 +1,7 @@
 // Shape and data-movement ops: reshape (a view), permute/transpose, expand (broadcast_to),
 // slice, pad, concat, index_select. All but reshape run one strided-copy kernel.
 import { defineOp, apply, type Ref } from '../op.js';
-import { dispatch } from '../dispatch.js';
+import { dispatch, copyBuffer } from '../dispatch.js';
 import { empty, fmtShape, numel, stridesOf, Tensor, zeros, type Shape } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, collapseDims, normAxes, stridedOffset } from '../shape.js';
 import { stridedCopyKernel, indexSelectKernel, indexAddKernel } from '../../kernels/layout.js';
@@ -14,6 +14,18 @@ function copy(mode: 'gather' | 'scatter', src: Tensor, dst: Tensor, shape: Shape
   if (n === 0) return;
   // the contiguous side's strides take part in merging too
   const c = collapseDims(shape, [strides, stridesOf(shape)]);
+  // A few long contiguous runs (concat / slice along channels of NCHW: one run per image) are
+  // buffer copies: a memcpy each instead of a kernel computing an offset per element.
+  const d = c.shape.length, inner = c.strides[0][d - 1] === 1 ? c.shape[d - 1] : 0;
+  const rows = d === 1 ? 1 : d === 2 ? c.shape[0] : 0;
+  if (inner >= MIN_RUN && rows > 0 && rows <= MAX_RUNS && src.buffer !== dst.buffer) {
+    const outer = d === 2 ? c.strides[0][0] : 0;
+    for (let r = 0; r < rows; r++) {
+      const [from, to] = mode === 'gather' ? [srcBase + r * outer, dstBase + r * inner] : [srcBase + r * inner, dstBase + r * outer];
+      copyBuffer(src.buffer, 4 * from, dst.buffer, 4 * to, 4 * inner);
+    }
+    return;
+  }
   dispatch({
     kernel: stridedCopyKernel(mode, c.shape.length),
     buffers: [src.buffer, dst.buffer],
@@ -21,6 +33,9 @@ function copy(mode: 'gather' | 'scatter', src: Tensor, dst: Tensor, shape: Shape
     workgroups: [gridFor(n)],
   });
 }
+
+/** Runs of at least MIN_RUN elements, at most MAX_RUNS of them, are copied as buffer copies. */
+const MIN_RUN = 1024, MAX_RUNS = 64;
 
 /** Plain-loop reference of a strided gather. */
 function refGather(x: Ref, shape: number[], strides: number[], base = 0): Ref {

@@ -11,7 +11,7 @@ import cliProgress from 'cli-progress';
 import {
   getGpu, tensor, scope, sync, flush, crossEntropy, softmax, logSoftmax, add, sub, neg, ge, max, mean, noGrad, Adam, Generator, ScalarLog, type Tensor,
 } from '../engine/index.js';
-import { vgg19, type VGG } from '../models/vgg.js';
+import { vgg19, loadPretrained, type VGG } from '../models/vgg.js';
 import { Dropout, MCDropout } from '../layers/dropout/dropout.js';
 import { GaussianDropout } from '../layers/dropout/gaussian.js';
 import { ConcreteDropout } from '../layers/dropout/concrete.js';
@@ -53,6 +53,8 @@ export interface ClassifyOptions {
   batchNorm: boolean;
   /** Network input size: 32 (CIFAR as is) or 224 (bilinear upsampling per batch, as the paper's ImageNet VGG19). */
   imageSize: 32 | 224;
+  /** Initial weights for every run: a safetensors checkpoint of a model of this configuration. */
+  init?: string;
 }
 
 export const PRESETS: Record<'cpu' | 'paper', Partial<ClassifyOptions>> = {
@@ -149,6 +151,7 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
   const val: DataSet = { x: gatherRows(data.train.x, 3072, split.val), y: Int32Array.from(split.val, (i) => data.train.y[i]), n: split.val.length };
   // same initial weights for every method of a seed: the weights draw from their own generator
   const { model, dropouts } = vgg19({ width: o.width, hidden: o.hidden, classes: 10, imageSize: o.imageSize, batchNorm: o.batchNorm, generator: new Generator(seed), dropout: dropoutFactory(m, o, seed, train.n) });
+  if (o.init && !(files && existsSync(files.checkpoint))) await loadPretrained(model, o.init);
   const { weights, logits } = splitParameters(model);
   const wopt = new Adam(weights, { lr: o.lr });
   const lopt = logits.length ? new Adam(logits, { lr: o.logitLr }) : null;
@@ -260,6 +263,7 @@ async function main(): Promise<void> {
     .option('--rate <p>', 'drop rate (initial for learnable kinds)', '0.5')
     .option('--no-augment', 'no random crop + flip')
     .option('--batch-norm <on>', 'batch norm after each conv: true | false (preset decides by default)')
+    .option('--init <file>', 'initial weights (safetensors, names as the model\'s namedParameters(), same configuration); no ImageNet weights ship with this project')
     .option('--image-size <px>', 'network input: 32 | 224 (CIFAR upsampled bilinearly per batch; preset decides by default)')
     .option('--out <dir>', 'where report.json, report.html and the figures go', 'runs/classify')
     .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report')
@@ -280,7 +284,9 @@ async function main(): Promise<void> {
     valFraction: Number(a.valFraction), samples: num('samples', preset.samples, true), rate: Number(a.rate), augment: a.augment !== false,
     batchNorm: a.batchNorm === undefined ? !!preset.batchNorm : a.batchNorm === 'true',
     imageSize: num('image-size', preset.imageSize, true) as 32 | 224,
+    init: a.init as string | undefined,
   };
+  if (o.init && !existsSync(o.init)) throw new Error(`--init: ${o.init} does not exist`);
   if (o.imageSize !== 32 && o.imageSize !== 224) throw new Error(`--image-size must be 32 or 224, got '${a.imageSize}'`);
   if (a.batchNorm !== undefined && !['true', 'false'].includes(a.batchNorm as string)) throw new Error(`--batch-norm must be true or false, got '${a.batchNorm}'`);
   if (!['layer', 'unit'].includes(o.granularity)) throw new Error(`--lbd-granularity must be layer or unit, got '${o.granularity}'`);

@@ -7,7 +7,10 @@ import { runOne, runFiles, METHODS, batchAccuracy, type ClassifyOptions } from '
 import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sync, memoryStats, tensor, scope, crossEntropy } from '../../engine/index.js';
+import { sync, memoryStats, tensor, scope, crossEntropy, Generator } from '../../engine/index.js';
+import { vgg19 } from '../../models/vgg.js';
+import { Dropout } from '../../layers/dropout/dropout.js';
+import { saveModule } from '../../layers/checkpoint.js';
 import { ready } from '../helpers.js';
 
 const test = suite('classify');
@@ -63,6 +66,27 @@ test('the running training accuracy of the progress bar: label at the top logit'
     return batchAccuracy(logits, crossEntropy(logits, y, { reduction: 'none' })).item();
   });
   assert.ok(Math.abs(acc - 0.75) < 1e-6, `accuracy ${acc}`);
+});
+
+test('--init: every run starts from the checkpoint (its own seed\'s weights change nothing, another seed\'s do)', async () => {
+  const data = { train: synthetic(40, 7), test: synthetic(20, 8) };
+  const dir = mkdtempSync(join(tmpdir(), 'lbd-init-'));
+  try {
+    const save = async (seed: number): Promise<string> => {
+      const { model } = vgg19({ width: o.width, hidden: o.hidden, classes: 10, imageSize: 32, batchNorm: o.batchNorm, generator: new Generator(seed), dropout: () => new Dropout(0.5) });
+      const file = join(dir, `s${seed}.safetensors`);
+      await saveModule(file, model);
+      model.dispose();
+      return file;
+    };
+    const base = await runOne('regular', 1, { ...o, epochs: 1 }, data);
+    const same = await runOne('regular', 1, { ...o, epochs: 1, init: await save(1) }, data);
+    const other = await runOne('regular', 1, { ...o, epochs: 1, init: await save(2) }, data);
+    assert.equal(same.losses, base.losses, 'seed 1\'s own initial weights');
+    assert.not.equal(other.losses, base.losses, 'seed 2\'s weights were loaded');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('224-px inputs: each 32-px batch is upsampled for the ImageNet-shaped VGG (paper preset path)', async () => {

@@ -54,24 +54,36 @@ export function randomTwin(kind: 'uniform' | 'normal', n: number, seed: number, 
 
 export interface Draw { seed: number; stream: number; offset: number }
 
+// The counter's first word holds 2^32 blocks of four values; a long run outgrows that (SIVAE's
+// input masks at ML-20M's size draw 40 M values a step), so a generator then moves on to the
+// next "lap": the lap number rides in the stream word's upper 16 bits (the kernels and the twin
+// take the stream word as is, so nothing else changes). A draw never straddles two laps.
+const LAP = 2 ** 32, MAX_STREAM = 2 ** 16;
+
 export class Generator {
   private offset = 0;
+  private lap = 0;
   constructor(readonly seed: number, readonly stream = 0) {
     if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`Generator: seed must be a non-negative safe integer, got ${seed}`);
+    if (!Number.isInteger(stream) || stream < 0 || stream >= MAX_STREAM) throw new Error(`Generator: stream must be an integer in [0, 2^16), got ${stream}`);
   }
 
-  /** The next unused counter (saved in checkpoints so a resumed run draws what it would have). */
-  get position(): number { return this.offset; }
-  seek(offset: number): void {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset >= 2 ** 32) throw new Error(`Generator.seek: offset must be an integer in [0, 2^32), got ${offset}`);
-    this.offset = offset;
+  /** The next unused counter, laps included (saved in checkpoints so a resumed run draws what it would have). */
+  get position(): number { return this.lap * LAP + this.offset; }
+  seek(position: number): void {
+    if (!Number.isSafeInteger(position) || position < 0 || position >= MAX_STREAM * LAP) throw new Error(`Generator.seek: position must be an integer in [0, 2^48), got ${position}`);
+    this.lap = Math.floor(position / LAP);
+    this.offset = position % LAP;
   }
 
   /** Reserves counters for n values and says where they are (for regeneration or the twin). */
   reserve(n: number): Draw {
-    const d = { seed: this.seed, stream: this.stream, offset: this.offset };
-    this.offset += Math.ceil(n / 4);
-    if (this.offset >= 2 ** 32) throw new Error('Generator: counter space exhausted; use another stream');
+    const blocks = Math.ceil(n / 4);
+    if (blocks > LAP) throw new Error(`Generator: one draw of ${n} values is more than a counter lap holds`);
+    if (this.offset + blocks > LAP) { this.lap++; this.offset = 0; }
+    if (this.lap >= MAX_STREAM) throw new Error('Generator: counter space exhausted (2^48 blocks); use another seed');
+    const d = { seed: this.seed, stream: this.stream + this.lap * MAX_STREAM, offset: this.offset };
+    this.offset += blocks;
     return d;
   }
 

@@ -60,4 +60,24 @@ test('successive draws do not overlap; the same draw regenerates the same values
   assert.throws(() => new Generator(-1), /seed must be a non-negative safe integer/);
 });
 
+test('past 2^32 blocks a generator moves to its next lap: no draw straddles or repeats, positions round-trip', async () => {
+  await scope(async () => {
+    const g = new Generator(9, 3);
+    g.seek(2 ** 32 - 2);
+    const last = g.reserve(8); // exactly the lap's last two blocks
+    assert.equal([last.offset, last.stream], [2 ** 32 - 2, 3]);
+    const next = g.reserve(12); // would straddle: starts the next lap
+    assert.equal([next.offset, next.stream], [0, 3 + 2 ** 16]);
+    assert.is(g.position, 2 ** 32 + 3);
+    const first = new Generator(9, 3).reserve(12); // lap 0's first draw
+    const a = await draw('uniform', [12], next, 0, 1).data(), b = await draw('uniform', [12], first, 0, 1).data();
+    assert.not.equal(Array.from(a), Array.from(b), 'lap 1 does not repeat lap 0');
+    assert.equal(Array.from(a), Array.from(randomTwin('uniform', 12, 9, next.stream, next.offset), (v) => Math.fround(v)), 'the twin follows');
+    const h = new Generator(9, 3);
+    h.seek(g.position);
+    assert.equal(h.reserve(4), g.reserve(4), 'seek(position) resumes the same lap and offset');
+  });
+  assert.throws(() => new Generator(1, 2 ** 16), /stream must be an integer in \[0, 2\^16\)/);
+});
+
 test.run();

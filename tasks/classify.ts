@@ -60,8 +60,8 @@ export interface ClassifyOptions {
 export const PRESETS: Record<'cpu' | 'paper', Partial<ClassifyOptions>> = {
   // The largest protocol whose 15 runs (5 methods × 3 seeds) fit 100 minutes on this 2-core
   // host: width 1/16 with batch norm trains at ~145 images/s here (measured), 4,500 training
-  // images × 10 epochs ≈ 5.2 min per run plus ~15 s of MC evaluation ≈ 82 min in all. Wider
-  // nets or more images/epochs overrun: width 1/8 costs ~3× per image. Batch norm is a
+  // images × 10 epochs ≈ 5.2 min per run plus ~15 s of MC evaluation ≈ 82 min in all (the
+  // committed run took 96 min with other work on the machine for its first 40). Batch norm is a
   // deviation (the paper fine-tunes an ImageNet VGG19, which has none): a 16-conv VGG trained
   // from scratch at this width barely moves without it.
   cpu: { width: 0.0625, hidden: 128, trainPerClass: 500, testPerClass: 200, epochs: 10, batch: 64, lr: 1e-3, logitLr: 1e-2, seeds: 3, samples: 10, batchNorm: true, imageSize: 32 },

@@ -132,6 +132,8 @@ async function predict(model: VGG, drops: DropoutLayer[], d: DataSet, S: number,
 export interface MethodResult {
   method: Method; seed: number; accuracy: number; nll: number; ece: number; meanEntropy: number;
   pavpu: { t: number[]; value: number[]; mean: number }; keep: number[][]; losses: number[]; imagesPerSecond: number;
+  /** Training accuracy over each epoch's batches (in training mode, as the progress bar shows it). */
+  trainAccuracy?: number[];
   /** The final keep probability of every unit of every dropout layer (one value per layer when learnt per layer). */
   keepFinal?: number[][];
 }
@@ -155,22 +157,22 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
   const { weights, logits } = splitParameters(model);
   const wopt = new Adam(weights, { lr: o.lr });
   const lopt = logits.length ? new Adam(logits, { lr: o.logitLr }) : null;
-  let losses: number[] = [], keep: number[][] = [];
+  let losses: number[] = [], keep: number[][] = [], trainAccuracy: number[] = [];
   let images = 0, seconds = 0, start = 0;
   const log = new ScalarLog(16), accLog = new ScalarLog(16);
   if (files && existsSync(files.checkpoint)) {
     // resume: weights, optimizer state and the per-epoch history from the last finished epoch
     const meta = await loadModule(files.checkpoint, model, { optimizer: wopt });
     if (lopt && existsSync(files.logitCheckpoint)) await loadModule(files.logitCheckpoint, new LogitHolder(logits), { optimizer: lopt });
-    const h = JSON.parse(meta.history ?? '{}') as { epoch?: number; losses?: number[]; keep?: number[][]; images?: number; seconds?: number; rng?: number[] };
+    const h = JSON.parse(meta.history ?? '{}') as { epoch?: number; losses?: number[]; keep?: number[][]; trainAccuracy?: number[]; images?: number; seconds?: number; rng?: number[] };
     start = h.epoch ?? 0;
     h.rng?.forEach((pos, i) => generatorOf(dropouts[i])?.seek(pos));
-    losses = h.losses ?? []; keep = h.keep ?? []; images = h.images ?? 0; seconds = h.seconds ?? 0;
+    losses = h.losses ?? []; keep = h.keep ?? []; trainAccuracy = h.trainAccuracy ?? []; images = h.images ?? 0; seconds = h.seconds ?? 0;
     bar?.increment(start * Math.floor(train.n / o.batch));
   }
   for (let e = start; e < o.epochs; e++) {
     const x = o.augment ? randomCropFlip(train.x, 3, 32, 32, { seed: seed * 7919 + e }) : train.x;
-    let last = NaN, step = 0;
+    let last = NaN, step = 0, hits = 0;
     const t0 = performance.now();
     // read the recorded losses (one GPU round trip per log.capacity steps) and check them
     const drain = async (): Promise<void> => {
@@ -180,6 +182,7 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
       });
       if (!values.length) return;
       last = values[values.length - 1];
+      hits += accs.reduce((p, q) => p + q, 0);
       const runningLoss = values.reduce((p, q) => p + q, 0) / values.length, runningAcc = accs.reduce((p, q) => p + q, 0) / accs.length;
       bar?.increment(values.length, { run: `${m} s${seed} epoch ${e + 1}/${o.epochs}`, loss: runningLoss.toFixed(3), acc: (100 * runningAcc).toFixed(1) });
     };
@@ -211,11 +214,12 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
     await sync();
     seconds += (performance.now() - t0) / 1000;
     losses.push(last);
+    trainAccuracy.push(hits / Math.max(step, 1));
     keep.push(await Promise.all(dropouts.map(async (d) => { const k = await d.keepProbabilities(); return k.reduce((a, b) => a + b, 0) / k.length; })));
     if (files) {
       mkdirSync(dirname(files.checkpoint), { recursive: true });
       const rng = dropouts.map((d) => generatorOf(d)?.position ?? 0);
-      const history = JSON.stringify({ epoch: e + 1, losses, keep, images, seconds, rng });
+      const history = JSON.stringify({ epoch: e + 1, losses, keep, trainAccuracy, images, seconds, rng });
       await saveModule(files.checkpoint, model, { optimizer: wopt, metadata: { history } });
       if (lopt) await saveModule(files.logitCheckpoint, new LogitHolder(logits), { optimizer: lopt });
     }
@@ -235,7 +239,7 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
   const result: MethodResult = {
     method: m, seed, accuracy: accuracy(pred, data.test.y), nll: nll(pt, data.test.y, 10), ece: expectedCalibrationError(pt, data.test.y, 10),
     meanEntropy: entT.reduce((a, b) => a + b, 0) / entT.length, pavpu: { t, value, mean: value.reduce((a, b) => a + b, 0) / value.length },
-    keep, losses, imagesPerSecond: images / Math.max(seconds, 1e-9), keepFinal,
+    keep, losses, trainAccuracy, imagesPerSecond: images / Math.max(seconds, 1e-9), keepFinal,
   };
   if (files) {
     mkdirSync(dirname(files.result), { recursive: true });

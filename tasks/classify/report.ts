@@ -10,6 +10,7 @@ export interface ReportResult {
   method: string; seed: number; accuracy: number; nll: number; ece: number; meanEntropy: number;
   pavpu: { t: number[]; value: number[]; mean: number }; keep: number[][]; losses: number[]; imagesPerSecond: number;
   keepFinal?: number[][];
+  trainAccuracy?: number[];
 }
 export interface ReportRow { method: string; accuracy: { mean: number; std: number }; meanPAvPU: { mean: number; std: number }; nll: { mean: number; std: number }; ece: { mean: number; std: number }; imagesPerSecond: { mean: number; std: number } }
 export interface ClassifyReport { options: Record<string, unknown>; preset?: string; adapter: string; commit: string; date: string; trainSize: number; testSize: number; table: ReportRow[]; results: ReportResult[] }
@@ -28,18 +29,19 @@ export const METHOD_LABEL: Record<string, string> = { lbd: 'LBD', concrete: 'Con
 const classifyPavpu = (r: ClassifyReport): Spec => pavpuSpec(pavpuRows(r.table.map((t) => t.method), r.results, (m) => METHOD_LABEL[m] ?? m),
   'PAvPU versus uncertainty threshold (mean over seeds; CIFAR-10 test split)', 'threshold t (PredEnt_min + t · (max − min), from validation)');
 
-function perEpochSpec(r: ClassifyReport, what: 'keep' | 'loss'): Spec {
+function perEpochSpec(r: ClassifyReport, what: 'keep' | 'loss' | 'accuracy'): Spec {
   const rows: { method: string; run: string; epoch: number; value: number }[] = [];
   for (const x of r.results) {
     if (what === 'loss') x.losses.forEach((v, e) => rows.push({ method: METHOD_LABEL[x.method] ?? x.method, run: `${x.method} s${x.seed}`, epoch: e + 1, value: v }));
+    else if (what === 'accuracy') x.trainAccuracy?.forEach((v, e) => rows.push({ method: METHOD_LABEL[x.method] ?? x.method, run: `${x.method} s${x.seed}`, epoch: e + 1, value: 100 * v }));
     else x.keep.forEach((ks, e) => ks.forEach((v, l) => rows.push({ method: `${METHOD_LABEL[x.method] ?? x.method}, layer ${l + 1}`, run: `${x.method} s${x.seed} l${l}`, epoch: e + 1, value: v })));
   }
   return top({
-    title: what === 'keep' ? 'Mean keep probability per dropout layer after each epoch (every seed)' : 'Training loss at the end of each epoch (every seed)',
+    title: { keep: 'Mean keep probability per dropout layer after each epoch (every seed)', loss: 'Training loss at the end of each epoch (every seed)', accuracy: 'Training accuracy over each epoch (every seed)' }[what],
     width: 420, height: 240, data: { values: rows }, mark: { type: 'line', point: true, opacity: 0.8 },
     encoding: {
       x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
-      y: { field: 'value', type: 'quantitative', title: what === 'keep' ? 'keep probability' : 'loss', scale: { zero: false } },
+      y: { field: 'value', type: 'quantitative', title: { keep: 'keep probability', loss: 'loss', accuracy: 'training accuracy (%)' }[what], scale: { zero: false } },
       color: { field: 'method', type: 'nominal', title: what === 'keep' ? 'method, layer' : 'method' },
       detail: { field: 'run', type: 'nominal' },
     },
@@ -82,6 +84,7 @@ export function table1Markdown(r: ClassifyReport): string {
 /** Writes the figures (SVG and PNG) and report.html next to report.json. */
 export async function writeClassifyReport(dir: string, r: ClassifyReport): Promise<string[]> {
   const figures: [string, Spec][] = [['pavpu', classifyPavpu(r)], ['keep', perEpochSpec(r, 'keep')], ['loss', perEpochSpec(r, 'loss')]];
+  if (r.results.some((x) => x.trainAccuracy?.length)) figures.push(['accuracy', perEpochSpec(r, 'accuracy')]);
   const hist = keepHistogramSpec(r);
   if (hist) figures.push(['keep-histogram', hist]);
   const files = await writeFigures(dir, figures);

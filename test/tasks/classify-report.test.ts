@@ -47,6 +47,17 @@ test('figures (SVG and PNG) and report.html are written', async () => {
   }
 });
 
+test('training accuracy per epoch gets its figure when the runs have it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lbd-report-'));
+  try {
+    const withAcc = { ...report, results: report.results.map((x) => ({ ...x, trainAccuracy: [0.2, 0.35] })) };
+    assert.equal(await writeClassifyReport(dir, withAcc), ['report.html', 'pavpu.png', 'keep.png', 'loss.png', 'accuracy.png']);
+    assert.match(readFileSync(join(dir, 'accuracy.svg'), 'utf8'), /Training accuracy/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('per-unit keep probabilities get a histogram figure (learnt kinds only)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lbd-report-'));
   try {

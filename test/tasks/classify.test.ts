@@ -49,6 +49,8 @@ test('every method trains and is evaluated with well-formed metrics, leaking not
     assert.ok(r.pavpu.value.every((v) => v >= 0 && v <= 1));
     assert.is(r.losses.length, 2);
     assert.ok(r.losses.every(Number.isFinite));
+    assert.is(r.trainAccuracy!.length, 2, 'training accuracy per epoch');
+    assert.ok(r.trainAccuracy!.every((v) => v >= 0 && v <= 1), `${m} training accuracy ${r.trainAccuracy}`);
     assert.is(r.keep.length, 2, 'keep probabilities per epoch');
     assert.is(r.keep[0].length, 2, 'two dropout layers');
     if (m === 'lbd') assert.ok(r.keep[1].some((k) => Math.abs(k - 0.5) > 1e-4), 'LBD keep probabilities moved');

@@ -17,7 +17,7 @@ import { GaussianDropout } from '../layers/dropout/gaussian.js';
 import { ConcreteDropout } from '../layers/dropout/concrete.js';
 import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
 import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
-import type { DropoutLayer } from '../layers/dropout/base.js';
+import { sumRegularizers, type DropoutLayer } from '../layers/dropout/base.js';
 import { LogitHolder, generatorOf, meanStd, gitCommit } from './common/run-state.js';
 import { positiveOption, renderAndExit } from './common/cli.js';
 import { saveModule, loadModule } from '../layers/checkpoint.js';
@@ -100,8 +100,6 @@ function dropoutFactory(m: Method, o: ClassifyOptions, seed: number, datasetSize
 export const batchAccuracy = (logits: Tensor, ce: Tensor): Tensor =>
   noGrad(() => mean(ge(neg(ce), sub(max(logSoftmax(logits, -1), -1), 1e-6))));
 
-const sumRegularizers = (drops: DropoutLayer[]): Tensor | null =>
-  drops.reduce<Tensor | null>((acc, d) => { const r = d.regularizer(); return r ? (acc ? add(acc, r) : r) : acc; }, null);
 
 /** A batch of 32-px CHW images as the network's input tensor (upsampled when it takes 224 px). */
 function inputTensor(x: Float32Array, n: number, size: number): Tensor {

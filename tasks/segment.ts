@@ -19,7 +19,7 @@ import { GaussianDropout } from '../layers/dropout/gaussian.js';
 import { ConcreteDropout } from '../layers/dropout/concrete.js';
 import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
 import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
-import type { DropoutLayer } from '../layers/dropout/base.js';
+import { sumRegularizers, type DropoutLayer } from '../layers/dropout/base.js';
 import { saveModule, loadModule } from '../layers/checkpoint.js';
 import { loadCamVid, flipFlags, flipHorizontal, channelStats, normalizeChannels, medianFrequencyWeights, CAMVID_NUM_CLASSES, CAMVID_VOID, type CamVidSet } from './data/camvid.js';
 import { permutation } from './data/mnist.js';
@@ -173,7 +173,7 @@ export async function runOne(m: Method, seed: number, o: SegmentOptions, data: S
     bar?.increment(st.epoch * steps);
   }
   const log = new ScalarLog(16);
-  const reg = (): Tensor | null => bottleneck.reduce<Tensor | null>((acc, d) => { const r = d.regularizer(); return r ? (acc ? add(acc, r) : r) : acc; }, null);
+  const reg = (): Tensor | null => sumRegularizers(bottleneck);
   for (let e = st.epoch; e < o.epochs; e++) {
     wopt.setLr(o.lr * o.lrDecay ** e);
     const t0 = performance.now();

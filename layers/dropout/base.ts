@@ -1,6 +1,6 @@
 // The one interface every dropout kind implements, so models take "a dropout layer" and never
 // know which kind they got (ARCHITECTURE.md, layers/dropout/).
-import type { Tensor } from '../../engine/index.js';
+import { add, type Tensor } from '../../engine/index.js';
 import { Module } from '../module.js';
 
 export type DropoutKind = 'dropout' | 'mc' | 'gaussian' | 'concrete' | 'lbd';
@@ -34,4 +34,11 @@ export abstract class DropoutLayer extends Module {
 
   /** This layer's regularizer as a scalar tensor (coefficients applied), or null if it has none. */
   regularizer(): Tensor | null { return null; }
+}
+
+/** The sum of the layers' regularizers (a scalar tensor), or null when none has one. */
+export function sumRegularizers(drops: readonly DropoutLayer[]): Tensor | null {
+  let r: Tensor | null = null;
+  for (const d of drops) { const t = d.regularizer(); if (t) r = r ? add(r, t) : t; }
+  return r;
 }

@@ -12,7 +12,7 @@ import {
 } from '../../models/tiramisu.js';
 import { Conv2d, ConvTranspose2d } from '../../layers/conv.js';
 import { BatchNorm2d } from '../../layers/norm.js';
-import type { DropoutLayer } from '../../layers/dropout/base.js';
+import { sumRegularizers } from '../../layers/dropout/base.js';
 import { Dropout, MCDropout } from '../../layers/dropout/dropout.js';
 import { GaussianDropout } from '../../layers/dropout/gaussian.js';
 import { ConcreteDropout } from '../../layers/dropout/concrete.js';
@@ -179,11 +179,7 @@ const kinds: [string, TiramisuDropoutFactory][] = [
   ['LearnableBernoulliDropout', (units, w) => new LearnableBernoulliDropout({ granularity: 'layer', units, seed: 50 + w.layer, datasetSize: N })],
 ];
 
-function regularizers(drops: DropoutLayer[]): Tensor | null {
-  let r: Tensor | null = null;
-  for (const d of drops) { const t = d.regularizer(); if (t) r = r ? add(r, t) : t; }
-  return r;
-}
+const regularizers = sumRegularizers;
 
 const VOID = 11;
 for (const [name, inner] of kinds) {

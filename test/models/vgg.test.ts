@@ -14,7 +14,7 @@ import { Conv2d } from '../../layers/conv.js';
 import { Linear } from '../../layers/linear.js';
 import { BatchNorm2d } from '../../layers/norm.js';
 import { MaxPool2d } from '../../layers/pool.js';
-import type { DropoutLayer } from '../../layers/dropout/base.js';
+import { sumRegularizers, type DropoutLayer } from '../../layers/dropout/base.js';
 import { Dropout, MCDropout } from '../../layers/dropout/dropout.js';
 import { GaussianDropout } from '../../layers/dropout/gaussian.js';
 import { ConcreteDropout } from '../../layers/dropout/concrete.js';
@@ -128,12 +128,7 @@ const kinds: [string, (units: number, i: number) => DropoutLayer][] = [
   ['LearnableBernoulliDropout', (units, i) => new LearnableBernoulliDropout({ units, seed: 50 + i, datasetSize: N })],
 ];
 
-/** The sum of the dropout layers' regularizers (null if none has one). */
-function regularizers(drops: DropoutLayer[]): Tensor | null {
-  let r: Tensor | null = null;
-  for (const d of drops) { const t = d.regularizer(); if (t) r = r ? add(r, t) : t; }
-  return r;
-}
+const regularizers = sumRegularizers;
 
 for (const [name, factory] of kinds) {
   test(`tiny VGG trains with ${name} in both classifier slots; zero live bytes leaked from step 2 on`, async () => {

@@ -299,6 +299,15 @@ export class Tiramisu extends Module {
 
   /** x [N, inChannels, H, W] → logits [N, classes, H, W]; H, W ≥ 2^P. */
   forward(x: Tensor): Tensor {
+    return this.upPath(this.downPath(x));
+  }
+
+  /**
+   * The first convolution and the down path: the skip connections and the bottleneck's input.
+   * With only the bottleneck's dropout sampling at evaluation, this part is deterministic and MC
+   * evaluation runs it once per image (then upPath S times).
+   */
+  downPath(x: Tensor): { skips: Tensor[][]; h: Tensor[] } {
     const P = this.down.length;
     if (x.ndim !== 4 || Math.min(x.shape[2], x.shape[3]) < 2 ** P) {
       throw new Error(`Tiramisu: expects input [N, C, H, W] with H, W ≥ ${2 ** P} (${P} poolings), got [${x.shape.join(', ')}]`);
@@ -310,6 +319,12 @@ export class Tiramisu extends Module {
       skips.push(s);
       h = [this.transitionsDown[i].forward(...s)];
     }
+    return { skips, h };
+  }
+
+  /** The bottleneck, the up path and the classifier from downPath's result. */
+  upPath({ skips, h }: { skips: Tensor[][]; h: Tensor[] }): Tensor {
+    const P = this.down.length;
     let r = this.bottleneck.run(h);
     for (let i = 0; i < P; i++) {
       const skip = skips[P - 1 - i];

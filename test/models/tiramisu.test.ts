@@ -108,6 +108,24 @@ test('output size equals input size for odd sizes (45×60, 90×120, 37×33): tra
   });
 });
 
+test('MC evaluation splits the net: downPath once, upPath per sample; together they are forward', async () => {
+  await scope(async () => {
+    const g = new Generator(4);
+    const bottleneck: MCDropout[] = [];
+    const { model } = tiramisu({ ...TINY5, generator: g, dropout: tiramisuDropout(() => { const d = new MCDropout(0.5, { seed: 8 + bottleneck.length }); bottleneck.push(d); return d; }, { seed: 3 }) });
+    model.eval();
+    for (const d of bottleneck) d.sampleAtEval = false; // deterministic first
+    const x = g.normal([1, 3, 128, 128]); // a 4×4 bottleneck: 32 dropout values
+    const whole = await model.forward(x).data();
+    const down = model.downPath(x);
+    assert.equal(Array.from(await model.upPath(down).data()), Array.from(whole), 'eval, no sampling: identical');
+    for (const d of bottleneck) d.sampleAtEval = true;
+    const a = await model.upPath(down).data(), b = await model.upPath(down).data();
+    assert.not.equal(Array.from(a), Array.from(b), 'the bottleneck samples a new mask per upPath');
+    model.dispose();
+  });
+});
+
 test('dropout slots: one per dense layer and transition down; tiramisuDropout puts the kind in the bottleneck only', async () => {
   await scope(async () => {
     const seen: [number, number, boolean, boolean, number][] = [];

@@ -67,8 +67,9 @@ export const PRESETS: Record<'cpu' | 'paper', Partial<SegmentOptions>> = {
   // The largest protocol whose 15 runs (5 methods × 3 seeds) fit 100 minutes on this 2-core host,
   // from quiet-host timings of the `tiny` net at 80×60, batch 4: training 2.4 images/s; an
   // evaluation pass 0.18 s per image (MC: the down path once, the bottleneck and up path S = 10
-  // times, ~1 s per image). 300 training images × 2 epochs ≈ 250 s, 68 evaluation images ≈ 65 s:
-  // ~5.4 min per run, ~81 min in all. (At 120×90 one epoch of the 367 images alone takes 285 s.)
+  // times, ~1 s per image). 300 training images × 2 epochs ≈ 250 s, 68 evaluation images ≈ 65 s.
+  // Measured: one LBD run took 6.4 min with data loading (training 270 s), so ~90 min for all 15.
+  // (At 120×90 one epoch of the 367 images alone takes 285 s.)
   cpu: { model: 'tiny', size: [60, 80], epochs: 2, batch: 4, lr: 1e-3, rho: 0.9, lrDecay: 0.95, logitLr: 1e-2, seeds: 3, samples: 10, trainLimit: 300, valLimit: 20, testLimit: 48 },
   // The paper: FC-DenseNet-103 at 480×360, batch 1, RMSProp 1e-4 (decay 0.995), 700 epochs, S = 10.
   paper: { model: '103', size: [360, 480], epochs: 700, batch: 1, lr: 1e-4, rho: 0.995, lrDecay: 1, logitLr: 1e-4, seeds: 3, samples: 10, trainLimit: 367, valLimit: 101, testLimit: 233 },

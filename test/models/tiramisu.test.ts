@@ -5,19 +5,18 @@
 // counter of engine/memory.ts).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Generator, Adam, scope, sync, memoryStats, crossEntropy, perExample, add, mul, sum, tensor, relu, concat, type Tensor } from '../../engine/index.js';
+import { Generator, scope, memoryStats, crossEntropy, perExample, mul, sum, tensor, relu, concat, type Tensor } from '../../engine/index.js';
 import {
   tiramisu, tiramisuParameterCount, tiramisuDropout, FC_DENSENET_103, FC_DENSENET_67, FC_DENSENET_56,
   DenseLayer, TransitionDown, TransitionUp, piecewiseConv, type TiramisuOptions, type TiramisuDropoutFactory,
 } from '../../models/tiramisu.js';
 import { Conv2d, ConvTranspose2d } from '../../layers/conv.js';
 import { BatchNorm2d } from '../../layers/norm.js';
-import { sumRegularizers } from '../../layers/dropout/base.js';
 import { Dropout, MCDropout } from '../../layers/dropout/dropout.js';
 import { GaussianDropout } from '../../layers/dropout/gaussian.js';
 import { ConcreteDropout } from '../../layers/dropout/concrete.js';
 import { LearnableBernoulliDropout } from '../../layers/dropout/lbd.js';
-import { lbdStep, splitParameters } from '../../layers/dropout/lbd-step.js';
+import { threeStepsWithoutLeak } from '../train-steps.js';
 import { ready, assertClose } from '../helpers.js';
 import { resetPeak } from '../../engine/memory.js';
 
@@ -197,7 +196,6 @@ const kinds: [string, TiramisuDropoutFactory][] = [
   ['LearnableBernoulliDropout', (units, w) => new LearnableBernoulliDropout({ granularity: 'layer', units, seed: 50 + w.layer, datasetSize: N })],
 ];
 
-const regularizers = sumRegularizers;
 
 const VOID = 11;
 for (const [name, inner] of kinds) {
@@ -213,36 +211,14 @@ for (const [name, inner] of kinds) {
       const x = g.normal([B, 3, 16, 16]);
       const lab = new Int32Array(B * 16 * 16).map((_, i) => (i % 7 === 0 ? VOID : (i * 5) % 11));
       const y = tensor(lab, [B, 16, 16], 'i32');
-      const isLbd = name === 'LearnableBernoulliDropout';
-      const { weights, logits } = splitParameters(model);
-      const wopt = new Adam(isLbd ? weights : model.parameters(), { lr: 1e-3 });
-      const lopt = isLbd ? new Adam(logits, { lr: 1e-2 }) : null;
-      let live = -1;
-      for (let step = 1; step <= 3; step++) {
-        const loss = await scope(async () => {
-          if (lopt) {
-            return lbdStep(() => perExample(crossEntropy(model.forward(x), y, { reduction: 'none', ignoreIndex: VOID })),
-              { weights: wopt, logits: lopt, model, regularizer: () => regularizers(dropouts) }).loss.item();
-          }
-          wopt.zeroGrad();
-          const ce = crossEntropy(model.forward(x), y, { ignoreIndex: VOID });
-          const reg = regularizers(dropouts);
-          (reg ? add(ce, reg) : ce).backward();
-          wopt.step();
-          return ce.item();
-        });
-        assert.ok(Number.isFinite(loss), `step ${step}: loss ${loss}`);
-        await sync();
+      await threeStepsWithoutLeak(model, dropouts, {
+        perExample: () => perExample(crossEntropy(model.forward(x), y, { reduction: 'none', ignoreIndex: VOID })),
+        batch: () => crossEntropy(model.forward(x), y, { ignoreIndex: VOID }),
+      }, (step) => {
         if (step === 2) assert.ok(memoryStats().peakBytes > memoryStats().liveBytes, 'the step\'s activations raised the peak');
         resetPeak();
         assert.is(memoryStats().peakBytes, memoryStats().liveBytes, 'resetPeak');
-        if (step === 1) live = memoryStats().liveBytes;
-        else assert.is(memoryStats().liveBytes, live, `step ${step}: ${memoryStats().liveBytes - live} live bytes leaked`);
-      }
-      for (const d of dropouts) assert.ok((await d.keepProbabilities()).every((p) => p > 0 && p <= 1));
-      if (isLbd) assert.ok(logits.every((t) => t.grad !== null), 'every LBD logit got a gradient');
-      wopt.zeroGrad(); lopt?.zeroGrad();
-      wopt.dispose(); lopt?.dispose();
+      });
       model.dispose();
     });
   });

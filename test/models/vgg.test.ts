@@ -7,19 +7,19 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Generator, Adam, tensor, scope, sync, memoryStats, crossEntropy, add, type Tensor } from '../../engine/index.js';
+import { Generator, tensor, scope, crossEntropy, type Tensor } from '../../engine/index.js';
 import { vgg19, vggParameterCount, vggFeatureSize, vggConfigE, loadPretrained, type VggOptions } from '../../models/vgg.js';
 import { saveModule } from '../../layers/checkpoint.js';
 import { Conv2d } from '../../layers/conv.js';
 import { Linear } from '../../layers/linear.js';
 import { BatchNorm2d } from '../../layers/norm.js';
 import { MaxPool2d } from '../../layers/pool.js';
-import { sumRegularizers, type DropoutLayer } from '../../layers/dropout/base.js';
+import type { DropoutLayer } from '../../layers/dropout/base.js';
 import { Dropout, MCDropout } from '../../layers/dropout/dropout.js';
 import { GaussianDropout } from '../../layers/dropout/gaussian.js';
 import { ConcreteDropout } from '../../layers/dropout/concrete.js';
 import { LearnableBernoulliDropout } from '../../layers/dropout/lbd.js';
-import { lbdStep, splitParameters } from '../../layers/dropout/lbd-step.js';
+import { threeStepsWithoutLeak } from '../train-steps.js';
 import { ready, assertClose } from '../helpers.js';
 
 const test = suite('vgg');
@@ -128,7 +128,6 @@ const kinds: [string, (units: number, i: number) => DropoutLayer][] = [
   ['LearnableBernoulliDropout', (units, i) => new LearnableBernoulliDropout({ units, seed: 50 + i, datasetSize: N })],
 ];
 
-const regularizers = sumRegularizers;
 
 for (const [name, factory] of kinds) {
   test(`tiny VGG trains with ${name} in both classifier slots; zero live bytes leaked from step 2 on`, async () => {
@@ -144,35 +143,13 @@ for (const [name, factory] of kinds) {
       // the dropout layers' own parameters come on top of the architecture's
       const dropParams = countParams(dropouts.flatMap((d) => d.parameters()));
       assert.is(countParams(model.parameters()), vggParameterCount(TINY) + dropParams);
-      const isLbd = dropouts[0] instanceof LearnableBernoulliDropout;
       const B = 4;
       const x = g.normal([B, 3, 32, 32]);
       const y = tensor([1, 3, 5, 7], [B], 'i32');
-      const { weights, logits } = splitParameters(model);
-      const wopt = new Adam(isLbd ? weights : model.parameters(), { lr: 1e-3 });
-      const lopt = isLbd ? new Adam(logits, { lr: 1e-2 }) : null;
-      let live = -1;
-      for (let step = 1; step <= 3; step++) {
-        const loss = await scope(async () => {
-          if (lopt) {
-            return lbdStep(() => crossEntropy(model.forward(x), y, { reduction: 'none' }), { weights: wopt, logits: lopt, model, regularizer: () => regularizers(dropouts) }).loss.item();
-          }
-          wopt.zeroGrad();
-          const ce = crossEntropy(model.forward(x), y);
-          const reg = regularizers(dropouts);
-          const l = reg ? add(ce, reg) : ce;
-          l.backward();
-          wopt.step();
-          return ce.item();
-        });
-        assert.ok(Number.isFinite(loss), `step ${step}: loss ${loss}`);
-        await sync();
-        if (step === 1) live = memoryStats().liveBytes;
-        else assert.is(memoryStats().liveBytes, live, `step ${step}: ${memoryStats().liveBytes - live} live bytes leaked`);
-      }
-      for (const d of dropouts) assert.ok((await d.keepProbabilities()).every((p) => p > 0 && p <= 1));
-      wopt.zeroGrad(); lopt?.zeroGrad();
-      wopt.dispose(); lopt?.dispose();
+      await threeStepsWithoutLeak(model, dropouts, {
+        perExample: () => crossEntropy(model.forward(x), y, { reduction: 'none' }),
+        batch: () => crossEntropy(model.forward(x), y),
+      });
       model.dispose();
     });
   });

@@ -103,15 +103,24 @@ export async function saveTensors(path: string, entries: [string, Tensor][], met
       if (typeof v !== 'string') throw new Error(`saveTensors(${path}): metadata "${k}" must be a string, got ${typeof v}`);
     }
   }
-  const datas: TypedArray[] = [];
-  for (const [, t] of entries) datas.push(await t.data());
-  const header = buildHeader(entries.map(([name, t], i) => ({ name, dtype: t.dtype, shape: t.shape.slice(), bytes: datas[i].byteLength })), metadata);
+  const records: [string, TensorRecord][] = [];
+  for (const [name, t] of entries) records.push([name, { dtype: t.dtype, shape: t.shape.slice(), data: await t.data() }]);
+  await saveRecords(path, records, metadata);
+}
+
+/** Saves host arrays (e.g. a decoded data set) in the same format, atomically. */
+export async function saveRecords(path: string, entries: [string, TensorRecord][], metadata?: Record<string, string>): Promise<void> {
+  assertLittleEndian();
+  for (const [name, r] of entries) {
+    if (r.data.length !== numel(r.shape)) throw new Error(`saveRecords(${path}): "${name}" has ${r.data.length} values for shape ${fmtShape(r.shape)}`);
+  }
+  const header = buildHeader(entries.map(([name, r]) => ({ name, dtype: r.dtype, shape: r.shape, bytes: r.data.byteLength })), metadata);
   const chunks: Uint8Array[] = [header];
-  for (const d of datas) if (d.byteLength > 0) chunks.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  for (const [, { data: d }] of entries) if (d.byteLength > 0) chunks.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
   try {
     await writeFileAtomic(path, chunks);
   } catch (e) {
-    throw new Error(`saveTensors: cannot write ${path}: ${errMsg(e)}`);
+    throw new Error(`cannot write ${path}: ${errMsg(e)}`);
   }
 }
 

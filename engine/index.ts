@@ -17,7 +17,7 @@ export * from './ops/conv.js';
 export * from './ops/lbd.js';
 export { Generator, manualSeed, rand, randn, randomTwin, philox, draw, defaultGenerator, type Draw } from './random.js';
 export { Optimizer, SGD, Adam, AdamW, RMSProp, type SGDOptions, type AdamOptions, type RMSPropOptions, type ParamGroup } from './optim.js';
-export { saveTensors, loadTensors, readCheckpoint, loadTensorsInto, writeFileAtomic } from './checkpoint.js';
+export { saveTensors, saveRecords, loadTensors, readCheckpoint, loadTensorsInto, writeFileAtomic } from './checkpoint.js';
 export * from './ops/pool.js';
 export * from './ops/norm.js';
 export * from './ops/dropout.js';

@@ -21,7 +21,7 @@ import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
 import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
 import { sumRegularizers, type DropoutLayer } from '../layers/dropout/base.js';
 import { saveModule, loadModule } from '../layers/checkpoint.js';
-import { loadCamVid, flipFlags, flipHorizontal, channelStats, normalizeChannels, medianFrequencyWeights, CAMVID_NUM_CLASSES, CAMVID_VOID, type CamVidSet } from './data/camvid.js';
+import { loadCamVidSplits, flipFlags, flipHorizontal, channelStats, normalizeChannels, medianFrequencyWeights, CAMVID_NUM_CLASSES, CAMVID_VOID, type CamVidSet } from './data/camvid.js';
 import { permutation } from './data/mnist.js';
 import { mixSeed } from './data/rng.js';
 import { SegmentationConfusion, argmaxChannels, pixelEntropy, patches, concatPatches, entropyRange, patchPavpuCurve, type Patches } from './metrics/segmentation.js';
@@ -87,19 +87,16 @@ function bottleneckDropout(m: Method, o: SegmentOptions, seed: number, datasetSi
   }
 }
 
-export interface SegData { train: CamVidSet; val: CamVidSet; test: CamVidSet; raw: Float32Array; weights: Float32Array }
+export interface SegData { train: CamVidSet; val: CamVidSet; test: CamVidSet; raw: Float32Array; weights: Float32Array; fromCache: boolean }
 
 /** Loads and normalises the three splits (statistics from the training images); keeps four raw test images for the figure. */
-export function loadData(o: SegmentOptions): SegData {
-  const opts = (limit: number) => ({ limit, size: o.size });
-  const train = loadCamVid(o.data, 'train', opts(o.trainLimit));
-  const val = loadCamVid(o.data, 'val', opts(o.valLimit));
-  const test = loadCamVid(o.data, 'test', opts(o.testLimit));
+export async function loadData(o: SegmentOptions, cache?: string): Promise<SegData> {
+  const { train, val, test, fromCache } = await loadCamVidSplits(o.data, { train: o.trainLimit, val: o.valLimit, test: o.testLimit }, o.size, cache);
   const raw = test.x.slice(0, Math.min(4, test.n) * 3 * test.height * test.width);
   const stats = channelStats(train.x, train.n);
   for (const s of [train, val, test]) normalizeChannels(s.x, s.n, stats);
   const w = o.classWeights ? medianFrequencyWeights(train.y, train.n) : new Float32Array(CAMVID_NUM_CLASSES).fill(1);
-  return { train, val, test, raw, weights: Float32Array.from([...w, 0]) }; // the void label weighs 0
+  return { train, val, test, raw, weights: Float32Array.from([...w, 0]), fromCache }; // the void label weighs 0
 }
 
 /** Per-image loss [N]: the class-weighted mean cross-entropy over the image's non-void pixels. */
@@ -264,6 +261,7 @@ async function main(): Promise<void> {
     .option('--class-weights', 'median-frequency class weights in the loss')
     .option('--no-flip', 'no random horizontal flips')
     .option('--out <dir>', 'where report.json, report.html and the figures go', 'runs/segment')
+    .option('--cache <file>', 'decoded, resized CamVid selection: read instead of the PNGs when it holds the same one, else written after decoding')
     .option('--resume', 'reuse finished runs and continue unfinished ones from their last epoch checkpoint in --out')
     .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report')
     .parse();
@@ -291,10 +289,10 @@ async function main(): Promise<void> {
   if (!['arm', 'disarm'].includes(o.estimator)) throw new Error(`--estimator must be arm or disarm, got '${o.estimator}'`);
   if (!(o.rho < 1)) throw new Error(`--rho must be in (0, 1), got '${a.rho}'`);
   if (!(o.rate >= 0 && o.rate < 1)) throw new Error(`--rate must be in [0, 1), got '${a.rate}'`);
-  if (!existsSync(o.data)) throw new Error(`--data: ${o.data} does not exist`);
+  if (!existsSync(o.data) && !(a.cache && existsSync(a.cache as string))) throw new Error(`--data: ${o.data} does not exist`);
   const gpu = await getGpu();
-  const data = loadData(o);
-  console.log(`CamVid ${o.size[1]}×${o.size[0]}: ${data.train.n} train, ${data.val.n} val, ${data.test.n} test images; FC-DenseNet ${o.model}`);
+  const data = await loadData(o, a.cache as string | undefined);
+  console.log(`CamVid ${o.size[1]}×${o.size[0]}: ${data.train.n} train, ${data.val.n} val, ${data.test.n} test images${data.fromCache ? ` (from ${String(a.cache)})` : ''}; FC-DenseNet ${o.model}`);
   const steps = Math.ceil(data.train.n / o.batch) * o.epochs;
   const bar = new cliProgress.SingleBar({ format: 'segment |{bar}| {percentage}% | ETA {eta_formatted} | {run} | loss {loss}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, cliProgress.Presets.shades_classic);
   bar.start(steps * o.seeds * kinds.length, 0, { run: '-', loss: '-' });
@@ -323,7 +321,7 @@ async function main(): Promise<void> {
     methods: Object.fromEntries(runs.filter((r) => r.examples && r.seed === 1).map((r) => [r.method, r.examples!])),
   };
   for (const r of runs) delete r.examples;
-  const report: SegmentReport = { task: 'segment', options: o, preset: a.preset as string, adapter: gpu.info.name, commit: gitCommit(), date: new Date().toISOString(), sizes: { train: data.train.n, val: data.val.n, test: data.test.n }, table, runs, examples };
+  const report: SegmentReport = { task: 'segment', options: o, preset: a.preset as string, ...(data.fromCache ? { cache: String(a.cache) } : {}), adapter: gpu.info.name, commit: gitCommit(), date: new Date().toISOString(), sizes: { train: data.train.n, val: data.val.n, test: data.test.n }, table, runs, examples };
   mkdirSync(a.out as string, { recursive: true });
   const file = join(a.out as string, 'report.json');
   writeFileSync(file + '.tmp', JSON.stringify(report));

@@ -18,6 +18,8 @@ export interface Stat { mean: number; std: number }
 export interface SegmentRow { method: string; pixelAccuracy: Stat; meanIoU: Stat; meanPAvPU: Stat; imagesPerSecond: Stat }
 export interface SegmentReport {
   task: 'segment'; options: Record<string, unknown> | object; preset: string; adapter: string; commit: string; date: string;
+  /** The decoded-data cache the images came from, if any (tasks/data/camvid.ts loadCamVidSplits). */
+  cache?: string;
   sizes: { train: number; val: number; test: number }; table: SegmentRow[]; runs: SegmentRun[];
   examples: { height: number; width: number; input: number[]; label: number[]; methods: Record<string, SegmentExamples> };
 }

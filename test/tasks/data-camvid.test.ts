@@ -5,13 +5,13 @@
 // median-frequency weights, and one check on the real data when present.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import {
   loadCamVid, readCamVidList, resizeImage, resizeLabels, flipHorizontal, flipFlags, channelStats, normalizeChannels,
-  medianFrequencyWeights, CAMVID_VOID,
+  medianFrequencyWeights, loadCamVidSplits, CAMVID_VOID,
 } from '../../tasks/data/camvid.js';
 import { assertClose } from '../helpers.js';
 
@@ -153,6 +153,42 @@ test('channel statistics, normalisation and median-frequency weights by hand', (
 });
 
 const REAL = '/work/shared/data/camvid';
+test('cache: equal to decoding; read without the PNGs; another selection or other files are decoded anew; a corrupt cache is refused', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'camvid-cache-'));
+  try {
+    for (const s of ['train', 'val', 'test']) makeSet(root, 3, s);
+    const cache = join(root, 'cache', 'c.safetensors'), limits = { train: 3, val: 2, test: 1 };
+    const first = await loadCamVidSplits(root, limits, [2, 3], cache);
+    assert.is(first.fromCache, false);
+    assert.ok(existsSync(cache), 'written');
+    const moved = join(root, 'moved');
+    renameSync(root + '/train', moved); // no PNGs: the cache must serve
+    const again = await loadCamVidSplits(join(root, 'absent'), limits, [2, 3], cache);
+    renameSync(moved, root + '/train');
+    assert.is(again.fromCache, true);
+    for (const s of ['train', 'val', 'test'] as const) {
+      assert.equal(Array.from(again[s].x), Array.from(first[s].x), `${s}.x`);
+      assert.equal(Array.from(again[s].y), Array.from(first[s].y), `${s}.y`);
+      assert.equal([again[s].n, again[s].height, again[s].width], [first[s].n, first[s].height, first[s].width]);
+    }
+    assert.is(again.train.pairs[1].image, join(root, 'absent', 'train', '1.png'));
+    assert.is((await loadCamVidSplits(root, { ...limits, val: 1 }, [2, 3], cache)).fromCache, false, 'another limit');
+    assert.is((await loadCamVidSplits(root, { ...limits, val: 1 }, [2, 3], cache)).fromCache, true, 'rewritten');
+    writeFileSync(join(root, 'val.txt'), '/SegNet/CamVid/val/1.png /SegNet/CamVid/valannot/1.png\n');
+    assert.is((await loadCamVidSplits(root, { ...limits, val: 1 }, [2, 3], cache)).fromCache, false, 'other files listed');
+    await rejects(loadCamVidSplits(join(root, 'absent'), limits, [2, 3], cache), /another selection.*does not exist/);
+    writeFileSync(cache, Buffer.from([1, 2, 3]));
+    await rejects(loadCamVidSplits(root, limits, [2, 3], cache), /c\.safetensors.*too short/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
+  try { await p; } catch (e) { assert.match((e as Error).message, re); return; }
+  assert.unreachable(`expected an error matching ${re}`);
+}
+
 test('real data (when present): the first train pair loads at 360×480 with labels ≤ 11', () => {
   if (!existsSync(join(REAL, 'train.txt'))) return;
   const s = loadCamVid(REAL, 'train', { limit: 1 });

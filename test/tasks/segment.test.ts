@@ -28,7 +28,7 @@ function synthetic(n: number, H: number, W: number, seed: number): CamVidSet {
 }
 
 const H = 24, W = 32;
-const data: SegData = { train: synthetic(4, H, W, 1), val: synthetic(2, H, W, 2), test: synthetic(4, H, W, 3), raw: new Float32Array(4 * 3 * H * W).fill(0.5), weights: Float32Array.from([...Array(11).fill(1), 0]) };
+const data: SegData = { train: synthetic(4, H, W, 1), val: synthetic(2, H, W, 2), test: synthetic(4, H, W, 3), raw: new Float32Array(4 * 3 * H * W).fill(0.5), weights: Float32Array.from([...Array(11).fill(1), 0]), fromCache: false };
 const o: SegmentOptions = { ...(PRESETS.cpu as SegmentOptions), data: '', methods: [...METHODS], estimator: 'arm', size: [H, W], epochs: 2, batch: 2, samples: 2, rate: 0.2, classWeights: false, flip: true, trainLimit: 4, valLimit: 2, testLimit: 4 };
 
 test('per-image loss: class-weighted mean cross-entropy over non-void pixels', async () => {

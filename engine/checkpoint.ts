@@ -105,14 +105,14 @@ export async function saveTensors(path: string, entries: [string, Tensor][], met
   }
   const records: [string, TensorRecord][] = [];
   for (const [name, t] of entries) records.push([name, { dtype: t.dtype, shape: t.shape.slice(), data: await t.data() }]);
-  await saveRecords(path, records, metadata);
+  await saveRecords(path, records, metadata, 'saveTensors');
 }
 
 /** Saves host arrays (e.g. a decoded data set) in the same format, atomically. */
-export async function saveRecords(path: string, entries: [string, TensorRecord][], metadata?: Record<string, string>): Promise<void> {
+export async function saveRecords(path: string, entries: [string, TensorRecord][], metadata?: Record<string, string>, caller = 'saveRecords'): Promise<void> {
   assertLittleEndian();
   for (const [name, r] of entries) {
-    if (r.data.length !== numel(r.shape)) throw new Error(`saveRecords(${path}): "${name}" has ${r.data.length} values for shape ${fmtShape(r.shape)}`);
+    if (r.data.length !== numel(r.shape)) throw new Error(`${caller}(${path}): "${name}" has ${r.data.length} values for shape ${fmtShape(r.shape)}`);
   }
   const header = buildHeader(entries.map(([name, r]) => ({ name, dtype: r.dtype, shape: r.shape, bytes: r.data.byteLength })), metadata);
   const chunks: Uint8Array[] = [header];
@@ -120,7 +120,7 @@ export async function saveRecords(path: string, entries: [string, TensorRecord][
   try {
     await writeFileAtomic(path, chunks);
   } catch (e) {
-    throw new Error(`cannot write ${path}: ${errMsg(e)}`);
+    throw new Error(`${caller}: cannot write ${path}: ${errMsg(e)}`);
   }
 }
 

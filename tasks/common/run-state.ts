@@ -24,5 +24,6 @@ export function meanStd(v: number[]): { mean: number; std: number } {
 
 /** HEAD's commit, or 'unknown' outside a git checkout. */
 export function gitCommit(): string {
-  try { return execSync('git rev-parse HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return 'unknown'; }
+  // LBD_COMMIT: for copies without .git (the device bundle), set by whoever packed them.
+  try { return execSync('git rev-parse HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return process.env.LBD_COMMIT ?? 'unknown'; }
 }

@@ -1,23 +1,39 @@
-// The README's CIFAR-10 table must be the one the committed report produces (no hand-edited
-// numbers); without a committed report the README must not claim any.
+// The README's results tables must be the ones the committed reports produce (no hand-edited
+// numbers); without a committed report the README must not claim any for that task.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { table1Markdown, type ClassifyReport } from '../../tasks/classify/report.js';
+import { table1SegMarkdown, type SegmentReport } from '../../tasks/segment/report.js';
 
 const test = suite('readme results');
 const root = fileURLToPath(new URL('../../../', import.meta.url));
+const readme = (): string => readFileSync(root + 'README.md', 'utf8');
 
-test('README Table 1 equals table1Markdown(docs/results/classify/report.json)', () => {
-  const readme = readFileSync(root + 'README.md', 'utf8');
-  const file = root + 'docs/results/classify/report.json';
-  if (!existsSync(file)) {
-    assert.ok(/No results are claimed yet/.test(readme), 'no committed classify report, so the README must say no results are claimed');
-    return;
-  }
-  const report = JSON.parse(readFileSync(file, 'utf8')) as ClassifyReport;
-  assert.ok(readme.includes(table1Markdown(report)), 'the README table differs from the committed report');
+/** Each task's committed report, how its README table is rendered, and what the README says without one. */
+const TASKS: { task: string; tables: (report: never) => string[]; none: RegExp }[] = [
+  { task: 'classify', tables: (r: ClassifyReport) => [table1Markdown(r)], none: /No results are claimed yet/ },
+  { task: 'segment', tables: (r: SegmentReport) => [table1SegMarkdown(r)], none: /CamVid[^]*Results: not yet run/ },
+];
+
+for (const { task, tables, none } of TASKS) {
+  test(`README tables equal those of docs/results/${task}/report.json`, () => {
+    const text = readme(), file = `${root}docs/results/${task}/report.json`;
+    if (!existsSync(file)) {
+      assert.ok(none.test(text), `no committed ${task} report, so the README must say no results are claimed`);
+      return;
+    }
+    const report = JSON.parse(readFileSync(file, 'utf8')) as never;
+    for (const t of tables(report)) assert.ok(text.includes(t), `the README's ${task} table differs from the committed report:\n${t}`);
+  });
+}
+
+test('the segment report states the run (seeds, adapter, commit) the README describes', () => {
+  const r = JSON.parse(readFileSync(`${root}docs/results/segment/report.json`, 'utf8')) as SegmentReport;
+  assert.is(r.runs.length, 15, '5 methods × 3 seeds');
+  assert.match(r.commit, /^[0-9a-f]{40}$/);
+  assert.ok(readme().includes(r.adapter.startsWith('NVIDIA') ? 'lent NVIDIA H100' : 'lavapipe'), 'the README names the adapter the runs were made on');
 });
 
 test.run();

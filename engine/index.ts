@@ -23,3 +23,4 @@ export * from './ops/norm.js';
 export * from './ops/dropout.js';
 export * from './ops/noise.js';
 export * from './ops/sparse.js';
+export * from './ops/recompute.js';

@@ -35,6 +35,33 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Runs fn with recording on (inside a noGrad, e.g. a backward rule that differentiates a recomputation). */
+export function enableGrad<T>(fn: () => T): T {
+  const prev = enabled;
+  enabled = true;
+  try {
+    return fn();
+  } finally {
+    enabled = prev;
+  }
+}
+
+let sideEffects = true;
+
+/** False while a forward runs a second time (recompute's backward, replay): ops skip their side effects (running statistics). */
+export function sideEffectsEnabled(): boolean { return sideEffects; }
+
+/** Runs fn (synchronous) with side effects off; see sideEffectsEnabled. */
+export function withoutSideEffects<T>(fn: () => T): T {
+  const prev = sideEffects;
+  sideEffects = false;
+  try {
+    return fn();
+  } finally {
+    sideEffects = prev;
+  }
+}
+
 /** Nodes reachable from `root`, inputs before outputs. */
 export function topoOrder(root: Tensor): Node[] {
   const order: Node[] = [];

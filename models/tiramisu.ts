@@ -55,7 +55,7 @@
 // Batch norm follows the Module's mode (batch statistics in training, running statistics in
 // eval). The Lasagne code keeps using batch statistics at test time (batch 1); a task wanting
 // that can leave the BatchNorm2d modules in training mode.
-import { Generator, concat, centerCrop, relu, slice, conv2d, add, gpu, type Tensor } from '../engine/index.js';
+import { Generator, concat, centerCrop, relu, slice, conv2d, add, gpu, recompute, type Tensor } from '../engine/index.js';
 import { Module } from '../layers/module.js';
 import { Conv2d, ConvTranspose2d } from '../layers/conv.js';
 import { BatchNorm2d } from '../layers/norm.js';
@@ -91,6 +91,8 @@ export interface TiramisuOptions extends TiramisuConfig {
   /** Fills every dropout slot; without it there is no dropout. */
   dropout?: TiramisuDropoutFactory;
   generator?: Generator;
+  /** Recompute BN → ReLU → conv in the backward (Tiramisu.setMemoryEfficient; default false). */
+  memoryEfficient?: boolean;
 }
 
 export const FC_DENSENET_103: TiramisuConfig = { layersPerBlock: [4, 5, 7, 10, 12, 15, 12, 10, 7, 5, 4], growthRate: 16 };
@@ -210,11 +212,21 @@ function bnRelu(bns: readonly BatchNorm2d[], pieces: readonly Tensor[], who: str
   return pieces.map((t, i) => relu(bns[i].forward(t)));
 }
 
+/** BN → ReLU → conv over pieces; with `memoryEfficient` recomputed in the backward instead of stored (see the header). */
+function bnReluConv(bns: readonly BatchNorm2d[], conv: Conv2d, pieces: readonly Tensor[], who: string, memoryEfficient: boolean): Tensor {
+  const f = (...ps: Tensor[]): Tensor => piecewiseConv(conv, bnRelu(bns, ps, who));
+  if (!memoryEfficient) return f(...pieces);
+  const params = [...bns.flatMap((b) => [b.weight, b.bias]), conv.weight, conv.bias].filter((t): t is Tensor => t !== null);
+  return recompute(f, pieces.slice(), params);
+}
+
 /** BN → ReLU → 3×3 conv → dropout, over the pieces of the block's stack (one BN per piece). */
 export class DenseLayer extends Module {
   readonly bns: BatchNorm2d[];
   readonly conv: Conv2d;
   readonly drop: DropoutLayer | null;
+  /** Recompute BN → ReLU → conv in the backward instead of storing their activations. */
+  memoryEfficient = false;
   constructor(pieces: readonly number[], growth: number, drop: DropoutLayer | null, g?: Generator) {
     super();
     this.bns = pieces.map((c) => new BatchNorm2d(c));
@@ -222,7 +234,7 @@ export class DenseLayer extends Module {
     this.drop = drop;
   }
   forward(...pieces: Tensor[]): Tensor {
-    const y = piecewiseConv(this.conv, bnRelu(this.bns, pieces, 'DenseLayer'));
+    const y = bnReluConv(this.bns, this.conv, pieces, 'DenseLayer', this.memoryEfficient);
     return this.drop ? this.drop.forward(y) : y;
   }
 }
@@ -253,6 +265,8 @@ export class TransitionDown extends Module {
   readonly conv: Conv2d;
   readonly drop: DropoutLayer | null;
   readonly pool = new MaxPool2d(2);
+  /** Recompute BN → ReLU → conv in the backward instead of storing their activations. */
+  memoryEfficient = false;
   constructor(pieces: readonly number[], drop: DropoutLayer | null, g?: Generator) {
     super();
     const c = total(pieces);
@@ -261,7 +275,7 @@ export class TransitionDown extends Module {
     this.drop = drop;
   }
   forward(...pieces: Tensor[]): Tensor {
-    let y = piecewiseConv(this.conv, bnRelu(this.bns, pieces, 'TransitionDown'));
+    let y = bnReluConv(this.bns, this.conv, pieces, 'TransitionDown', this.memoryEfficient);
     if (this.drop) y = this.drop.forward(y);
     return this.pool.forward(y);
   }
@@ -296,6 +310,16 @@ export class Tiramisu extends Module {
     readonly up: DenseBlock[],
     readonly classifier: Conv2d,
   ) { super(); }
+
+  /**
+   * Memory-efficient mode (Pleiss et al. 2017): every dense layer and transition down recomputes
+   * BN → ReLU → conv in the backward, so a block's stored activations grow linearly with its depth.
+   */
+  setMemoryEfficient(on: boolean): this {
+    for (const b of [...this.down, this.bottleneck, ...this.up]) for (const l of b.layers) l.memoryEfficient = on;
+    for (const t of this.transitionsDown) t.memoryEfficient = on;
+    return this;
+  }
 
   /** x [N, inChannels, H, W] → logits [N, classes, H, W]; H, W ≥ 2^P. */
   forward(x: Tensor): Tensor {
@@ -361,7 +385,8 @@ export function tiramisu(o: TiramisuOptions): { model: Tiramisu; dropouts: Dropo
     up.push(block(r.pools + 1 + i));
   }
   const classifier = new Conv2d(total(p.last), r.classes, 1, { generator: gen });
-  return { model: new Tiramisu(first, down, tds, bottleneck, tus, up, classifier), dropouts };
+  const model = new Tiramisu(first, down, tds, bottleneck, tus, up, classifier).setMemoryEfficient(o.memoryEfficient ?? false);
+  return { model, dropouts };
 }
 
 /**

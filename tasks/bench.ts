@@ -235,12 +235,15 @@ if (want('recommend')) {
 }
 
 // The segment task: FC-DenseNet-103 at 480×360, batch 1 — one training step's peak live GPU bytes
-// (tensor storage) and time (the quick run: 90×120) — and the cpu preset's images/s, regular
+// (tensor storage) and time (the quick run: 90×120), stored and recomputed (memory-efficient)
+// dense layers — and the cpu preset's images/s, regular
 // dropout vs LBD in the bottleneck.
 if (want('segment')) {
   const [h, w] = opts.quick ? [90, 120] : [360, 480];
   const big = await benchSegmentStep(FC_DENSENET_103, h, w, 1, 'regular', 1);
   add({ op: 'segment-step', shape: `FC-DenseNet-103, ${w}x${h}, batch 1`, variant: `regular dropout: peak GPU ${(big.peakBytes / 2 ** 30).toFixed(2)} GiB`, ms: big.ms });
+  const eff = await benchSegmentStep(FC_DENSENET_103, h, w, 1, 'regular', 1, true);
+  add({ op: 'segment-step', shape: `FC-DenseNet-103, ${w}x${h}, batch 1`, variant: `memory-efficient (recompute BN-ReLU-conv): peak GPU ${(eff.peakBytes / 2 ** 30).toFixed(2)} GiB, ${(eff.ms / big.ms).toFixed(2)}x the time`, ms: eff.ms });
   const p = SEG_PRESETS.cpu, [ph, pw] = p.size!;
   const reg = await benchSegmentStep(SEG_MODELS[p.model!], ph, pw, p.batch!, 'regular', opts.quick ? 1 : 3);
   const lbd = await benchSegmentStep(SEG_MODELS[p.model!], ph, pw, p.batch!, 'lbd', opts.quick ? 1 : 3);

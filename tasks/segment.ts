@@ -61,6 +61,8 @@ export interface SegmentOptions {
   testLimit: number;
   classWeights: boolean;
   flip: boolean;
+  /** Recompute BN → ReLU → conv in the backward (Tiramisu.setMemoryEfficient): less memory, more time. */
+  memoryEfficient: boolean;
 }
 
 export const PRESETS: Record<'cpu' | 'paper', Partial<SegmentOptions>> = {
@@ -70,9 +72,9 @@ export const PRESETS: Record<'cpu' | 'paper', Partial<SegmentOptions>> = {
   // times, ~1 s per image). 300 training images × 2 epochs ≈ 250 s, 68 evaluation images ≈ 65 s.
   // Measured: one LBD run took 6.4 min with data loading (training 270 s), so ~90 min for all 15.
   // (At 120×90 one epoch of the 367 images alone takes 285 s.)
-  cpu: { model: 'tiny', size: [60, 80], epochs: 2, batch: 4, lr: 1e-3, rho: 0.9, lrDecay: 0.95, logitLr: 1e-2, seeds: 3, samples: 10, trainLimit: 300, valLimit: 20, testLimit: 48 },
+  cpu: { model: 'tiny', size: [60, 80], epochs: 2, batch: 4, lr: 1e-3, rho: 0.9, lrDecay: 0.95, logitLr: 1e-2, seeds: 3, samples: 10, trainLimit: 300, valLimit: 20, testLimit: 48, memoryEfficient: false },
   // The paper: FC-DenseNet-103 at 480×360, batch 1, RMSProp 1e-4 (decay 0.995), 700 epochs, S = 10.
-  paper: { model: '103', size: [360, 480], epochs: 700, batch: 1, lr: 1e-4, rho: 0.995, lrDecay: 1, logitLr: 1e-4, seeds: 3, samples: 10, trainLimit: 367, valLimit: 101, testLimit: 233 },
+  paper: { model: '103', size: [360, 480], epochs: 700, batch: 1, lr: 1e-4, rho: 0.995, lrDecay: 1, logitLr: 1e-4, seeds: 3, samples: 10, trainLimit: 367, valLimit: 101, testLimit: 233, memoryEfficient: true },
 };
 
 /** The studied kind for the bottleneck's dense layers. */
@@ -160,7 +162,7 @@ export async function runOne(m: Method, seed: number, o: SegmentOptions, data: S
   const studied = bottleneckDropout(m, o, seed, train.n);
   const bottleneck: DropoutLayer[] = [];
   const slot = (c: number): DropoutLayer => { const d = studied(c, bottleneck.length); bottleneck.push(d); return d; };
-  const { model, dropouts } = tiramisu({ ...cfg, generator: new Generator(seed), dropout: tiramisuDropout(slot, { p: o.rate, seed: seed * 1000 + 7 }) });
+  const { model, dropouts } = tiramisu({ ...cfg, generator: new Generator(seed), dropout: tiramisuDropout(slot, { p: o.rate, seed: seed * 1000 + 7 }), memoryEfficient: o.memoryEfficient });
   const { weights, logits } = splitParameters(model);
   const wopt = new RMSProp(weights, { lr: o.lr, rho: o.rho });
   const lopt = logits.length ? new Adam(logits, { lr: o.logitLr }) : null;
@@ -248,7 +250,7 @@ async function main(): Promise<void> {
     .description('CamVid semantic segmentation with FC-DenseNet and five kinds of dropout in the bottleneck (paper §3.2.2).')
     .option('--data <path>', 'the CamVid folder (train.txt, val.txt, test.txt and the image / annotation folders)', '../shared/data/camvid')
     .option('--model <name>', `FC-DenseNet: ${Object.keys(MODELS).join(' | ')} (preset decides by default)`)
-    .option('--dropout <kind>', 'regular | mc | gaussian | concrete | lbd | all', 'all')
+    .option('--dropout <kinds>', 'regular | mc | gaussian | concrete | lbd, or a comma-separated list of them, or all', 'all')
     .option('--preset <name>', 'cpu | paper (other options override it)', 'cpu')
     .option('--estimator <e>', 'arm | disarm (LBD)', 'arm')
     .option('--size <WxH>', 'resize to W×H (e.g. 480x360); preset decides by default')
@@ -260,6 +262,7 @@ async function main(): Promise<void> {
     .option('--train-limit <n>').option('--val-limit <n>').option('--test-limit <n>')
     .option('--class-weights', 'median-frequency class weights in the loss')
     .option('--no-flip', 'no random horizontal flips')
+    .option('--memory-efficient [on]', 'recompute BN → ReLU → conv in the backward: less GPU memory, more time (true | false; preset decides by default)')
     .option('--out <dir>', 'where report.json, report.html and the figures go', 'runs/segment')
     .option('--cache <file>', 'decoded, resized CamVid selection: read instead of the PNGs when it holds the same one, else written after decoding')
     .option('--resume', 'reuse finished runs and continue unfinished ones from their last epoch checkpoint in --out')
@@ -276,7 +279,7 @@ async function main(): Promise<void> {
     if (!mt || Number(mt[1]) < 1 || Number(mt[2]) < 1) throw new Error(`--size must be WxH in pixels (e.g. 480x360), got '${a.size}'`);
     size = [Number(mt[2]), Number(mt[1])];
   }
-  const kinds = a.dropout === 'all' ? [...METHODS] : [a.dropout as Method];
+  const kinds = a.dropout === 'all' ? [...METHODS] : (a.dropout as string).split(',').map((k) => k.trim() as Method);
   for (const k of kinds) if (!METHODS.includes(k)) throw new Error(`--dropout must be one of ${METHODS.join(', ')} or all; got '${k}'`);
   const o: SegmentOptions = {
     data: a.data as string, methods: kinds, model: (a.model as string | undefined) ?? preset.model!, estimator: a.estimator as 'arm' | 'disarm', size,
@@ -284,7 +287,9 @@ async function main(): Promise<void> {
     lrDecay: num('lr-decay', preset.lrDecay), logitLr: num('logit-lr', preset.logitLr), seeds: num('seeds', preset.seeds, true), samples: num('samples', preset.samples, true),
     rate: Number(a.rate), trainLimit: num('train-limit', preset.trainLimit, true), valLimit: num('val-limit', preset.valLimit, true), testLimit: num('test-limit', preset.testLimit, true),
     classWeights: !!a.classWeights, flip: a.flip !== false,
+    memoryEfficient: a.memoryEfficient === undefined ? preset.memoryEfficient! : a.memoryEfficient === true || a.memoryEfficient === 'true',
   };
+  if (![undefined, true, 'true', 'false'].includes(a.memoryEfficient)) throw new Error(`--memory-efficient must be true or false, got '${String(a.memoryEfficient)}'`);
   if (!MODELS[o.model]) throw new Error(`--model must be one of ${Object.keys(MODELS).join(', ')}; got '${o.model}'`);
   if (!['arm', 'disarm'].includes(o.estimator)) throw new Error(`--estimator must be arm or disarm, got '${o.estimator}'`);
   if (!(o.rho < 1)) throw new Error(`--rho must be in (0, 1), got '${a.rho}'`);

@@ -10,6 +10,7 @@ import { empty, fmtShape, Tensor } from '../tensor.js';
 import { bnStatsKernel, bnApplyKernel, bnGradSumKernel, bnGradInputKernel, bnRunningKernel, planeGrid } from '../../kernels/norm.js';
 import { gridFor } from '../../kernels/common.js';
 import { add, div, full, mul, sqrt, sub } from './elementwise.js';
+import { sideEffectsEnabled } from '../tape.js';
 import { reshape } from './layout.js';
 
 interface BnDims { C: number; S: number; M: number }
@@ -156,7 +157,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   const w = weight ?? full([C], 1);
   const b = bias ?? full([C], 0);
   if (training) {
-    const running: Running | undefined = runningMean && runningVar ? { mean: runningMean, var: runningVar, momentum } : undefined;
+    const running: Running | undefined = runningMean && runningVar && sideEffectsEnabled() ? { mean: runningMean, var: runningVar, momentum } : undefined;
     return apply(batchNormDef, [x, w, b], { eps, running });
   }
   if (!runningMean || !runningVar) throw new Error('batchNorm: eval mode (training: false) needs the running mean and var');

@@ -12,10 +12,10 @@ import { mulberry32 } from '../data/rng.js';
 export interface SegmentBenchRow { ms: number; peakBytes: number; imagesPerSecond: number }
 
 /** Median over `steps` timed training steps (after one warm-up step) of a Tiramisu on random images. */
-export async function benchSegmentStep(cfg: TiramisuConfig, H: number, W: number, batch: number, kind: 'regular' | 'lbd', steps: number): Promise<SegmentBenchRow> {
+export async function benchSegmentStep(cfg: TiramisuConfig, H: number, W: number, batch: number, kind: 'regular' | 'lbd', steps: number, memoryEfficient = false): Promise<SegmentBenchRow> {
   return scope(async () => {
     const bottleneck = (c: number): Dropout | LearnableBernoulliDropout => (kind === 'lbd' ? new LearnableBernoulliDropout({ granularity: 'layer', units: c, seed: 5 }) : new Dropout(0.2, { seed: 5 }));
-    const { model } = tiramisu({ ...cfg, generator: new Generator(1), dropout: tiramisuDropout(bottleneck, { seed: 9 }) });
+    const { model } = tiramisu({ ...cfg, generator: new Generator(1), dropout: tiramisuDropout(bottleneck, { seed: 9 }), memoryEfficient });
     const { weights, logits } = splitParameters(model);
     const wopt = new RMSProp(weights, { lr: 1e-4, rho: 0.995 });
     const lopt = logits.length ? new Adam(logits, { lr: 1e-3 }) : null;

@@ -5,7 +5,7 @@
 // counter of engine/memory.ts).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Generator, scope, memoryStats, crossEntropy, perExample, mul, sum, tensor, relu, concat, type Tensor } from '../../engine/index.js';
+import { Generator, SGD, sync, scope, memoryStats, crossEntropy, perExample, mul, sum, tensor, relu, concat, type Tensor } from '../../engine/index.js';
 import {
   tiramisu, tiramisuParameterCount, tiramisuDropout, FC_DENSENET_103, FC_DENSENET_67, FC_DENSENET_56,
   DenseLayer, TransitionDown, TransitionUp, piecewiseConv, type TiramisuOptions, type TiramisuDropoutFactory,
@@ -17,6 +17,8 @@ import { GaussianDropout } from '../../layers/dropout/gaussian.js';
 import { ConcreteDropout } from '../../layers/dropout/concrete.js';
 import { LearnableBernoulliDropout } from '../../layers/dropout/lbd.js';
 import { threeStepsWithoutLeak } from '../train-steps.js';
+import { lbdStep, splitParameters } from '../../layers/dropout/lbd-step.js';
+import { sumRegularizers } from '../../layers/dropout/base.js';
 import { ready, assertClose } from '../helpers.js';
 import { resetPeak } from '../../engine/memory.js';
 
@@ -223,5 +225,37 @@ for (const [name, inner] of kinds) {
     });
   });
 }
+
+test('memory-efficient mode (BN → ReLU → conv recomputed in the backward): the same two LBD steps, running statistics included, at a lower peak', async () => {
+  const B = 2, S = 24;
+  const runSteps = async (memoryEfficient: boolean): Promise<{ losses: number[]; state: number[][]; peak: number }> => scope(async () => {
+    const g = new Generator(11);
+    const lbd: TiramisuDropoutFactory = (units, w) => new LearnableBernoulliDropout({ granularity: 'layer', units, seed: 60 + w.layer, datasetSize: 10 });
+    const { model, dropouts } = tiramisu({ layersPerBlock: [3, 3, 3], growthRate: 4, firstChannels: 8, classes: 11, generator: g, dropout: tiramisuDropout(lbd, { seed: 9 }), memoryEfficient });
+    const x = g.normal([B, 3, S, S]);
+    const y = tensor(new Int32Array(B * S * S).map((_, i) => (i % 9 === 0 ? VOID : (i * 7) % 11)), [B, S, S], 'i32');
+    const { weights, logits } = splitParameters(model);
+    // SGD: Adam's g/√v would magnify float-rounding differences of near-zero gradients
+    const wopt = new SGD(weights, { lr: 1e-2 }), lopt = new SGD(logits, { lr: 1e-1 });
+    const losses: number[] = [];
+    let peak = 0;
+    for (let step = 0; step < 2; step++) {
+      await sync();
+      resetPeak();
+      const start = memoryStats().liveBytes;
+      losses.push(await scope(() => lbdStep(() => perExample(crossEntropy(model.forward(x), y, { reduction: 'none', ignoreIndex: VOID })),
+        { weights: wopt, logits: lopt, model, regularizer: () => sumRegularizers(dropouts) }).loss.item()));
+      peak = Math.max(peak, memoryStats().peakBytes - start);
+    }
+    const state = await Promise.all([...model.parameters(), ...model.namedBuffers().map(([, t]) => t)].map((t) => t.array()));
+    wopt.dispose(); lopt.dispose(); model.dispose();
+    return { losses, state, peak };
+  });
+  const plain = await runSteps(false), efficient = await runSteps(true);
+  assertClose(efficient.losses, plain.losses, 1e-5, 'losses');
+  assert.is(efficient.state.length, plain.state.length);
+  efficient.state.forEach((t, i) => assertClose(t, plain.state[i], 1e-5, `parameter or buffer ${i} after two steps`));
+  assert.ok(efficient.peak < 0.8 * plain.peak, `peak over the start: ${efficient.peak} B memory-efficient vs ${plain.peak} B`);
+});
 
 test.run();

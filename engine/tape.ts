@@ -17,14 +17,14 @@ let enabled = true;
 
 export function isGradEnabled(): boolean { return enabled; }
 
-/** Runs fn with recording off: nothing it computes gets a gradient. */
-export function noGrad<T>(fn: () => T): T {
+/** Runs fn with recording set to `on`, restored afterwards (for async fn: once it settles). */
+function withRecording<T>(on: boolean, fn: () => T): T {
   const prev = enabled;
-  enabled = false;
+  enabled = on;
   try {
     const r = fn();
     if (r instanceof Promise) {
-      // keep recording off until the async function finishes
+      // keep the mode until the async function finishes
       return r.finally(() => { enabled = prev; }) as T;
     }
     enabled = prev;
@@ -35,16 +35,11 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Runs fn with recording off: nothing it computes gets a gradient. */
+export function noGrad<T>(fn: () => T): T { return withRecording(false, fn); }
+
 /** Runs fn with recording on (inside a noGrad, e.g. a backward rule that differentiates a recomputation). */
-export function enableGrad<T>(fn: () => T): T {
-  const prev = enabled;
-  enabled = true;
-  try {
-    return fn();
-  } finally {
-    enabled = prev;
-  }
-}
+export function enableGrad<T>(fn: () => T): T { return withRecording(true, fn); }
 
 let sideEffects = true;
 

@@ -64,6 +64,8 @@ export interface RecommendOptions {
   rate: number;
   /** Coupled L2 on the DAE's weights (Liang et al.: λ = 0.01 on Σw², i.e. 0.02·w in the gradient). */
   daeWeightDecay: number;
+  /** Eq. 3 on SIVAE+LBD's input logits (off by default: the authors' collaborative-filtering code uses no regularizer there). */
+  lbdRegularizer?: boolean;
   seeds: number;
   /** Validation / test users per data set (fraction or count; default: the paper's counts for the full sets, 10 % otherwise). */
   heldOutUsers?: number;
@@ -95,7 +97,7 @@ function makeDropout(kind: DropKind | null, o: RecommendOptions, items: number, 
     case 'regular': return new Dropout(o.rate, { generator });
     case 'gaussian': return new GaussianDropout({ units: items, initialKeep: Math.max(0.5, 1 - o.rate), datasetSize: users, generator });
     case 'concrete': return new ConcreteDropout({ units: items, initialKeep: 1 - o.rate, datasetSize: users, generator });
-    case 'lbd': return new LearnableBernoulliDropout({ granularity: 'unit', units: items, estimator: o.estimator, initialKeep: 1 - o.rate, datasetSize: users, generator });
+    case 'lbd': return new LearnableBernoulliDropout({ granularity: 'unit', units: items, estimator: o.estimator, initialKeep: 1 - o.rate, datasetSize: o.lbdRegularizer ? users : undefined, generator });
   }
 }
 
@@ -283,6 +285,7 @@ async function main(): Promise<void> {
     .option('--T <n>', 'IAF steps', String(DEFAULTS.T))
     .option('--hidden <n>', 'encoder/decoder hidden width', String(DEFAULTS.hidden))
     .option('--latent <n>', 'latent dimension', String(DEFAULTS.latent))
+    .option('--lbd-regularizer', 'add Eq. 3 on the LBD input logits (the authors\' protocol, the default, has none)')
     .option('--rate <p>', 'input drop rate (initial for the learnable kinds)', String(DEFAULTS.rate))
     .option('--held-out-users <n>', 'validation and test users each: a count, or a fraction < 1 (default: the paper\'s counts for the full sets, 10 % otherwise)')
     .option('--seeds <n>', 'seeds 1..n', String(DEFAULTS.seeds))
@@ -305,7 +308,7 @@ async function main(): Promise<void> {
   const o: RecommendOptions = {
     models, estimator: a.estimator as 'arm' | 'disarm', epochs: num('epochs', true), batch: num('batch', true), lr: num('lr', false), logitLr: num('logit-lr', false),
     annealSteps: num('anneal-steps', true, 0, false), annealCap: num('anneal-cap', false, 0, false), V: num('V', true, 0, false), K: num('K', true), T: num('T', true),
-    hidden: num('hidden', true), latent: num('latent', true), rate: num('rate', false, 0, false), daeWeightDecay: DEFAULTS.daeWeightDecay, seeds: num('seeds', true),
+    hidden: num('hidden', true), latent: num('latent', true), rate: num('rate', false, 0, false), daeWeightDecay: DEFAULTS.daeWeightDecay, lbdRegularizer: a.lbdRegularizer === true, seeds: num('seeds', true),
     heldOutUsers: a.heldOutUsers === undefined ? undefined : num('held-out-users', false),
   };
   if (!['arm', 'disarm'].includes(o.estimator)) throw new Error(`--estimator must be arm or disarm, got '${o.estimator}'`);

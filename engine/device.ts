@@ -1,6 +1,7 @@
 // The one WebGPU device of the process: adapter choice, limits, features, error surfacing,
 // and the GPU-wait helper that stops dawn.node from busy-spinning (KERNELS.md §1).
 import v8 from 'node:v8';
+import { readFileSync } from 'node:fs';
 
 // dawn.node crashes when V8 on-stack-replaces a hot loop (ARCHITECTURE.md). The flag must be
 // set before 'webgpu' is first imported, so this module imports it dynamically below.
@@ -87,7 +88,39 @@ async function pickAdapter(): Promise<{ adapter: GPUAdapter; backend: string }> 
   throw new Error(SETUP_HINT);
 }
 
+/**
+ * llvmpipe (lavapipe) compiles kernels for 256-bit vectors (8-lane subgroups) unless
+ * LP_NATIVE_VECTOR_WIDTH says otherwise *before the Vulkan device is created*; on an AVX-512
+ * CPU 512 gives 16-lane subgroups and ~1.2-1.5x on GEMMs (docs/kernels.md). The kernels are
+ * written for any subgroup size, so the engine asks for the widest width the CPU has.
+ * LBD_VECTOR_WIDTH = auto (default) | 128 | 256 | 512 | off; a user's own
+ * LP_NATIVE_VECTOR_WIDTH always wins. Harmless for hardware adapters (only llvmpipe reads it).
+ */
+let vectorWidth = process.env.LBD_VECTOR_WIDTH ?? 'auto';
+/** Sets the CPU adapter's vector width for the device about to be created (see above). */
+export function setVectorWidth(w: 'auto' | 'off' | 128 | 256 | 512): void {
+  if (current || pending) throw new Error('setVectorWidth: the device already exists; call it before getGpu()');
+  vectorWidth = String(w);
+}
+
+/** The widest SIMD width this CPU runs natively (Linux /proc/cpuinfo; 256 when unknown). */
+export function cpuVectorWidth(): number {
+  try {
+    const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
+    if (/\bavx512f\b/.test(flags)) return 512;
+  } catch { /* not Linux: keep llvmpipe's default */ }
+  return 256;
+}
+
+function applyVectorWidth(): void {
+  if (process.env.LP_NATIVE_VECTOR_WIDTH || vectorWidth === 'off') return;
+  const w = vectorWidth === 'auto' ? cpuVectorWidth() : Number(vectorWidth);
+  if (![128, 256, 512].includes(w)) throw new Error(`LBD_VECTOR_WIDTH must be auto, off, 128, 256 or 512; got '${vectorWidth}'`);
+  process.env.LP_NATIVE_VECTOR_WIDTH = String(w);
+}
+
 async function init(): Promise<Gpu> {
+  applyVectorWidth();
   const { adapter, backend } = await pickAdapter();
   const want: GPUFeatureName[] = ['subgroups', 'timestamp-query', 'shader-f16'];
   const features = want.filter((f) => adapter.features.has(f));
@@ -121,6 +154,8 @@ async function init(): Promise<Gpu> {
     subgroupSize: features.includes('subgroups') && sgMin && sgMin === sgMax ? sgMin : null,
     features,
   };
+  // A hardware adapter finishes small work in well under the 1 ms timer: poll promptly there.
+  spinMs = Number(process.env.LBD_SPIN_MS ?? (info.software ? 0 : 2));
   if (!quiet) {
     console.log(`lbd-gpu: ${info.name} [${backend}${info.software ? ', software' : ''}` +
       `${info.subgroupSize ? `, subgroup ${info.subgroupSize}` : ''}]`);
@@ -155,12 +190,15 @@ export function throwPendingError(): void {
 }
 
 /**
- * Awaits a GPU promise (mapAsync, onSubmittedWorkDone) while routing setImmediate through a
- * 1 ms timer: dawn.node re-queues its event processing with setImmediate while such a promise
- * is pending, which otherwise spins Node's thread at 100% and steals a core from the GPU
- * (measured ~2x on lavapipe, KERNELS.md §1). Normal setImmediate is restored afterwards.
+ * Awaits a GPU promise (mapAsync, onSubmittedWorkDone). dawn.node re-queues its event
+ * processing with setImmediate while such a promise is pending, which spins Node's thread at
+ * 100% and steals a core from a CPU adapter (lavapipe: ~2x, docs/kernels.md). So after
+ * `spinMs` of prompt polling, setImmediate is routed through a 1 ms timer until the promise
+ * settles. spinMs is 0 on software adapters (the spin costs the GPU a core at once) and 2 ms on
+ * hardware ones (a 1024³ matmul takes ~0.3 ms on an H100: a 1 ms timer would be most of the
+ * wait); LBD_SPIN_MS overrides. Normal setImmediate is restored afterwards.
  */
-let waiting = 0;
+let spinMs = 0;
 const realSetImmediate = globalThis.setImmediate;
 const slowSetImmediate = ((fn: (...a: unknown[]) => void, ...args: unknown[]) =>
   setTimeout(fn, 1, ...args)) as unknown as typeof setImmediate;
@@ -168,14 +206,25 @@ const slowSetImmediate = ((fn: (...a: unknown[]) => void, ...args: unknown[]) =>
 let spinFix = process.env.LBD_SPIN_FIX !== '0';
 /** Turns the busy-spin workaround off or on (the benchmark measures both). */
 export function setSpinWorkaround(on: boolean): void { spinFix = on; }
+/** Milliseconds of prompt polling before a GPU wait backs off to a timer (see gpuWait). */
+export function setSpinMs(ms: number): void { spinMs = ms; }
+
+let slowed = 0;
+function slowDown(): void { if (slowed++ === 0) globalThis.setImmediate = slowSetImmediate; }
+function restore(): void { if (--slowed === 0) globalThis.setImmediate = realSetImmediate; }
 
 export async function gpuWait<T>(p: Promise<T>): Promise<T> {
   if (!spinFix) return p;
-  if (waiting++ === 0) globalThis.setImmediate = slowSetImmediate;
+  let backedOff = false;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  if (spinMs <= 0) { backedOff = true; slowDown(); } else {
+    timer = setTimeout(() => { timer = null; backedOff = true; slowDown(); }, spinMs);
+  }
   try {
     return await p;
   } finally {
-    if (--waiting === 0) globalThis.setImmediate = realSetImmediate;
+    if (timer) clearTimeout(timer);
+    if (backedOff) restore();
   }
 }
 

@@ -34,11 +34,15 @@ export function setMatmulOptions(o: { structure?: MatmulStructure | null; rows?:
 /** Whether B operands may go through textures (LBD_MATMUL_TEXTURE / setMatmulOptions). */
 export const matmulTextureEnabled = (): boolean => useTexture;
 
-/** The config for one product: 8-wide subgroups get the broadcast kernel (KERNELS.md §3). */
+/**
+ * The config for one product. CPU adapters with a fixed subgroup size (lavapipe: 4, 8 or 16
+ * lanes by vector width) get the subgroup-broadcast kernel; hardware GPUs and adapters without
+ * subgroups get the shared-memory tiled one (docs/kernels.md).
+ */
 export function matmulConfig(M: number, N: number, K: number, batch = 1): MatmulConfig {
   const g = gpu();
   const sg = g.info.subgroupSize;
-  const structure = forced ?? (g.hasSubgroups && sg === 8 ? 'subgroup' : 'tiled');
+  const structure = forced ?? (g.hasSubgroups && sg && g.info.software ? 'subgroup' : 'tiled');
   if (structure === 'subgroup') {
     if (!g.hasSubgroups || !sg) throw new Error('matmul: the subgroup kernel needs the adapter\'s subgroups feature with a fixed subgroup size');
     // 64-wide tiles pay off on wide outputs; narrow ones waste half the lanes.
@@ -47,7 +51,9 @@ export function matmulConfig(M: number, N: number, K: number, batch = 1): Matmul
     const textureB = useTexture && Math.ceil(N / 4) <= maxTex && batch * Math.ceil(K / 4) * 4 <= maxTex;
     // narrow outputs (N ≤ narrowMax): each lane its own rows, all columns (32 rows a workgroup)
     const narrow = N <= narrowMax ? Math.ceil(N / 4) : 0;
-    return { kind: 'subgroup', lanes: sg, rows: narrow ? 2 * subgroupRows : subgroupRows, strips, vecA: K % 4 === 0, vecB: N % 4 === 0, textureB, persistent, narrow };
+    // rows must be a multiple of the lane count (each lane loads rows l, l + lanes, ...)
+    const rows = Math.ceil((narrow ? 2 * subgroupRows : subgroupRows) / sg) * sg;
+    return { kind: 'subgroup', lanes: sg, rows, strips, vecA: K % 4 === 0, vecB: N % 4 === 0, textureB, persistent, narrow };
   }
   return { kind: 'tiled', ...tiled };
 }
@@ -142,6 +148,8 @@ const matmulDef = defineOp({
     return [sumTo(ga, a.shape), sumTo(gb, b.shape)];
   },
   reference: refMatmul,
+  // A's contracted axis; any axis of B (conservative: its rows or columns reach every output row)
+  mixesBatch: (node, input, axis) => input === 1 || axis === node.inputs[0].ndim - (node.attrs.transA ? 2 : 1),
   cases: [
     { inputs: [{ shape: [7, 5] }, { shape: [5, 3] }] },
     { inputs: [{ shape: [1, 1] }, { shape: [1, 9] }] },

@@ -1,7 +1,10 @@
-// npm run bench [-- --json FILE]: kernel throughput on this machine's adapter.
+// npm run bench [-- --json FILE]: kernel throughput and training steps on this machine's adapter.
 // GPU time comes from timestamp queries around the timed work (wall time where the adapter has
 // none); each figure is the median of --runs runs after a warm-up run.
-import { writeFileSync } from 'node:fs';
+// The `models` and `ops` sections (tasks/bench/rows.ts) have PyTorch twins
+// (tasks/bench/torch_models.py): with --torch each row runs ours, PyTorch, ours, PyTorch, …
+// (--rounds) so the host's noise hits both. --compare A.json B.json needs no GPU.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { getGpu, setSpinWorkaround } from '../engine/device.js';
 import { gpuTimeMs, dispatch, sync } from '../engine/dispatch.js';
@@ -32,30 +35,73 @@ import { FC_DENSENET_103 } from '../models/tiramisu.js';
 import { fillKernel } from '../kernels/layout.js';
 import { naiveMatmulKernel } from '../kernels/matmul.js';
 import { empty as emptyTensor } from '../engine/tensor.js';
+import { MODEL_ROWS, OP_ROWS, measureStep, measureOp, type StepMeasure, type OpMeasure } from './bench/rows.js';
+import { compareBench, compareMarkdown, mergeTorch, rowsMarkdown, median, type BenchFile, type CompareRecord, type ModelRecord, type OpRecord, type TorchRaw } from './bench/compare.js';
+import { runTorch, type TorchRun } from './bench/torch.js';
+import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 
-interface Row { op: string; shape: string; size?: number; variant?: string; ms: number; gflops?: number; note?: string }
+interface Row { op: string; shape: string; size?: number; variant?: string; key?: string; ms: number; gflops?: number; note?: string }
 
+const ALL_ROWS = [...MODEL_ROWS.map((r) => r.name), ...OP_ROWS.map((r) => r.name)];
 const program = new Command()
   .name('bench')
-  .description('Benchmarks the engine\'s kernels on the current WebGPU adapter.')
+  .description('Benchmarks the engine\'s kernels and training steps on the current WebGPU adapter.')
   .option('--json <file>', 'also write the records as JSON')
   .option('--sizes <list>', 'square matmul sizes', '256,512,1024,2048')
   .option('--runs <n>', 'timed runs per figure (median reported)', '5')
   .option('--quick', 'smaller sizes and fewer runs (a smoke test)')
-  .option('--only <list>', 'sections to run: matmul,conv,step,classify,recommend,segment,dispatch,spin (default: all)')
+  .option('--only <list>', 'sections to run: models,ops,matmul,conv,step,classify,recommend,segment,dispatch,spin (default: all)')
   .option('--rec-batches <n>', 'recommend section: timed batches of 500 users (the epoch time is extrapolated; 274 covers ML-20M)', '4')
+  .option('--rows <list>', `models/ops sections: rows to run (${ALL_ROWS.join(', ')}; default all)`)
+  .option('--skip <list>', 'models/ops sections: rows to leave out (e.g. fcdensenet103,matmul-4096)')
+  .option('--steps <n>', 'models section: timed steps per round (default 3; fcdensenet103: 1)')
+  .option('--warmup <n>', 'models section: untimed steps before the profiled and timed ones (fcdensenet103: the profiled step is its warm-up)', '1')
+  .option('--rounds <n>', 'models/ops sections: rounds per row (with --torch: ours, PyTorch, ours, PyTorch, …)', '1')
+  .option('--no-gpu-time', 'models section: skip the profiled step (GPU ms)')
+  .option('--torch', 'models/ops sections: also run tasks/bench/torch_models.py, interleaved, and report the ratio')
+  .option('--python <path>', 'Python with PyTorch for --torch', existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3')
+  .option('--torch-device <d>', 'PyTorch device: cpu | cuda', 'cpu')
+  .option('--torch-threads <n>', 'PyTorch CPU threads', '2')
+  .option('--compare <files...>', 'print per-row ratios of two bench JSON files (A B) and exit; no GPU needed')
   .parse();
-const opts = program.opts<{ json?: string; sizes: string; runs: string; quick?: boolean; only?: string; recBatches: string }>();
-const ALL = ['matmul', 'conv', 'step', 'classify', 'recommend', 'segment', 'dispatch', 'spin'];
+const opts = program.opts<{
+  json?: string; sizes: string; runs: string; quick?: boolean; only?: string; recBatches: string; rows?: string; skip?: string; steps?: string;
+  warmup: string; rounds: string; gpuTime: boolean; torch?: boolean; python: string; torchDevice: string; torchThreads: string; compare?: string[];
+}>();
+
+if (opts.compare) {
+  if (opts.compare.length !== 2) throw new Error(`--compare takes two JSON files (A B), got ${opts.compare.length}`);
+  const [fa, fb] = opts.compare;
+  const load = (f: string): BenchFile => JSON.parse(readFileSync(f, 'utf8')) as BenchFile;
+  console.log(compareMarkdown(compareBench(load(fa), load(fb)), fa, fb));
+  process.exit(0);
+}
+
+const ALL = ['models', 'ops', 'matmul', 'conv', 'step', 'classify', 'recommend', 'segment', 'dispatch', 'spin'];
 const sections = new Set((opts.only ?? ALL.join(',')).split(','));
 for (const s of sections) if (!ALL.includes(s)) throw new Error(`--only: unknown section '${s}' (known: ${ALL.join(', ')})`);
 const want = (s: string): boolean => sections.has(s);
 const runs = opts.quick ? 3 : Math.max(1, Number(opts.runs));
 const sizes = (opts.quick ? '128,256' : opts.sizes).split(',').map(Number);
 if (sizes.some((s) => !Number.isInteger(s) || s <= 0)) throw new Error(`--sizes must be positive integers, got '${opts.sizes}'`);
+const posInt = (name: string, v: string | undefined, min = 1): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got '${v}'`);
+  return n;
+};
+const listOf = (name: string, v: string | undefined): string[] | undefined => {
+  if (v === undefined) return undefined;
+  const l = v.split(',').filter(Boolean);
+  for (const r of l) if (!ALL_ROWS.includes(r)) throw new Error(`${name}: unknown row '${r}' (known: ${ALL_ROWS.join(', ')})`);
+  return l;
+};
+const pickRows = listOf('--rows', opts.rows), skipRows = new Set(listOf('--skip', opts.skip) ?? []);
+const rowWanted = (name: string): boolean => (pickRows ? pickRows.includes(name) : true) && !skipRows.has(name);
+const stepsOpt = posInt('--steps', opts.steps), warmupOpt = posInt('--warmup', opts.warmup, 0)!, rounds = posInt('--rounds', opts.rounds)!;
 
 const gpu = await getGpu();
-const median = (v: number[]): number => { const s = [...v].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 async function timeMatmul(M: number, N: number, K: number, reps: number): Promise<number> {
   return scope(async () => {
@@ -74,6 +120,76 @@ async function timeMatmul(M: number, N: number, K: number, reps: number): Promis
 const rows: Row[] = [];
 const add = (r: Row): void => { rows.push(r); };
 
+// ---- models and ops: rows with PyTorch twins (tasks/bench/rows.ts, tasks/bench/torch_models.py) ----
+const cmpRows: CompareRecord[] = [];
+let torchInfo: Omit<TorchRun, 'rows'> | null = null;
+const torchOpts = { python: opts.python, device: opts.torchDevice, threads: posInt('--torch-threads', opts.torchThreads)!, warmup: 1 };
+const torchRound = (name: string, variants: readonly string[], steps: number, warmup = torchOpts.warmup): TorchRaw[] => {
+  const t = runTorch(name, variants, { ...torchOpts, steps, warmup });
+  torchInfo = { torch: t.torch, device: t.device, deviceName: t.deviceName, threads: t.threads };
+  return t.rows;
+};
+
+for (const def of want('models') ? MODEL_ROWS.filter((d) => rowWanted(d.name)) : []) {
+  const steps = stepsOpt ?? def.steps ?? 3;
+  const heavy = def.steps === 1; // the profiled step doubles as the warm-up
+  const warmup = heavy && opts.gpuTime ? 0 : Math.max(warmupOpt, opts.gpuTime ? 0 : 1);
+  const variants = ['regular', 'lbd'] as const;
+  const ours = new Map<string, StepMeasure[]>(variants.map((v) => [v, []]));
+  const counts = new Map<string, { params: number; logits: number }>();
+  const raws: TorchRaw[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const kind of variants) {
+      const m = await scope(async () => {
+        const b = def.build(kind);
+        counts.set(kind, { params: b.params, logits: b.logits });
+        try { return await measureStep(b, def.batch, { steps, warmup: r === 0 ? warmup : Math.min(warmup, 1), gpuTime: opts.gpuTime }); } finally { b.dispose(); }
+      });
+      ours.get(kind)!.push(m);
+      console.error(`${def.name} ${kind} (round ${r + 1}): ${m.stepMs.toFixed(1)} ms, ${m.dispatches} dispatches, host ${m.hostMs.toFixed(1)} ms, GPU ${m.gpuMs?.toFixed(1) ?? '-'} ms`);
+    }
+    // PyTorch gets as many untimed steps as ours had (warm-up + the profiled one)
+    if (opts.torch) raws.push(...torchRound(def.name, variants, steps, Math.max(1, warmup + (opts.gpuTime ? 1 : 0))));
+  }
+  let regularMs = 0;
+  for (const kind of variants) {
+    const ms = ours.get(kind)!;
+    const stepsMs = ms.flatMap((m) => m.stepsMs);
+    const gpus = ms.map((m) => m.gpuMs).filter((g): g is number => g !== null);
+    const stepMs = median(stepsMs);
+    const rec: ModelRecord = {
+      section: 'models', name: def.name, variant: kind, desc: def.desc, unit: def.unit, batch: def.batch, ...counts.get(kind)!,
+      ours: {
+        stepsMs, stepMs, perSecond: (1000 * def.batch) / stepMs, dispatches: median(ms.map((m) => m.dispatches)), hostMs: median(ms.map((m) => m.hostMs)),
+        gpuMs: gpus.length ? median(gpus) : null, liveDelta: Math.max(...ms.map((m) => m.liveDelta)), peakBytes: Math.max(...ms.map((m) => m.peakBytes)), topKernels: ms[0].topKernels,
+      },
+    };
+    if (kind === 'regular') regularMs = stepMs;
+    else rec.overRegular = stepMs / regularMs;
+    cmpRows.push(opts.torch ? mergeTorch(rec, raws) : rec);
+  }
+}
+
+for (const def of want('ops') ? OP_ROWS.filter((d) => rowWanted(d.name)) : []) {
+  const ours = new Map<string, OpMeasure[]>(def.variants.map((v) => [v, []]));
+  const raws: TorchRaw[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const v of def.variants) ours.get(v)!.push(await measureOp(def, v, runs));
+    if (opts.torch) raws.push(...torchRound(def.name, def.variants, runs));
+  }
+  for (const v of def.variants) {
+    const ms = ours.get(v)!;
+    const wall = ms.map((m) => m.wallMs), gpuT = ms.map((m) => m.gpuMs).filter((g): g is number => g !== null);
+    const w = median(wall), gm = gpuT.length ? median(gpuT) : null, flops = ms[0].flops;
+    const rec: OpRecord = {
+      section: 'ops', name: def.name, variant: v, desc: def.desc, flops,
+      ours: { wallMs: wall, gpuMs: gpuT, wallMsMedian: w, gpuMsMedian: gm, wallGflops: flops / (w * 1e6), gpuGflops: gm ? flops / (gm * 1e6) : null },
+    };
+    console.error(`${def.name} ${v}: wall ${w.toFixed(2)} ms (${rec.ours.wallGflops.toFixed(1)} GFLOP/s), GPU ${gm?.toFixed(2) ?? '-'} ms`);
+    cmpRows.push(opts.torch ? mergeTorch(rec, raws) : rec);
+  }
+}
+
 for (const n of want('matmul') ? sizes : []) {
   const reps = n <= 512 ? 8 : 1;
   const ms = await timeMatmul(n, n, n, reps);
@@ -84,7 +200,6 @@ for (const n of want('matmul') ? sizes : []) {
 // The other structure at 1024, for comparison in the same run.
 const cmpN = opts.quick ? 256 : 1024;
 for (const structure of want('matmul') ? ['subgroup', 'tiled'] as MatmulStructure[] : []) {
-  if (structure === 'subgroup' && gpu.info.subgroupSize !== 8) continue;
   setMatmulOptions({ structure });
   const ms = await timeMatmul(cmpN, cmpN, cmpN, 1);
   add({ op: 'matmul', shape: `${cmpN}x${cmpN}x${cmpN}`, size: cmpN, variant: `${structure} (forced)`, ms, gflops: (2 * cmpN ** 3) / (ms * 1e6) });
@@ -197,7 +312,7 @@ if (want('step')) {
   const md = Math.min(...d), ml = Math.min(...l);
   const shape = `CNN batch ${batch}, 32x32, dropout before the last 2 FC`;
   add({ op: 'train-step', shape, variant: 'regular dropout', ms: md });
-  add({ op: 'train-step', shape, variant: `LBD (lbdStep), ${(ml / md).toFixed(2)}x regular`, ms: ml });
+  add({ op: 'train-step', shape, key: 'train-step lbd', variant: `LBD (lbdStep), ${(ml / md).toFixed(2)}x regular`, ms: ml });
 }
 
 // Training throughput of the classify task's `cpu` preset model (VGG19 width 1/16 with batch
@@ -215,8 +330,8 @@ if (want('classify')) {
   for (let r = 0; r < 2; r++) { d.push(await ips('regular')); l.push(await ips('lbd')); }
   const bd = Math.max(...d), bl = Math.max(...l);
   const shape = `classify cpu preset: VGG19 x1/16 + BN, batch ${batch}`;
-  add({ op: 'train-images/s', shape, variant: `regular dropout: ${bd.toFixed(1)} images/s`, ms: 1000 * batch / bd });
-  add({ op: 'train-images/s', shape, variant: `LBD: ${bl.toFixed(1)} vs ${bd.toFixed(1)} images/s, step ${(bd / bl).toFixed(2)}x regular`, ms: 1000 * batch / bl });
+  add({ op: 'train-images/s', shape, key: 'classify regular', variant: `regular dropout: ${bd.toFixed(1)} images/s`, ms: 1000 * batch / bd });
+  add({ op: 'train-images/s', shape, key: 'classify lbd', variant: `LBD: ${bl.toFixed(1)} vs ${bd.toFixed(1)} images/s, step ${(bd / bl).toFixed(2)}x regular`, ms: 1000 * batch / bl });
 }
 
 // The recommend task at MovieLens-20M's shape (synthetic interactions): users/s of a training
@@ -230,7 +345,7 @@ if (want('recommend')) {
   const desc = `${shape.users} users x ${shape.items} items, ${data.indptr[data.rows]} interactions (synthetic, built in ${((performance.now() - t0) / 1000).toFixed(1)} s), batch 500`;
   for (const m of ['vae+drop', 'sivae+lbd'] as const) {
     const r = await benchRecommendRow(m, data, 500, batches);
-    add({ op: 'recommend-epoch', shape: desc, variant: `${m}${m === 'sivae+lbd' ? ' (V = 3)' : ''}: ${r.usersPerSecond.toFixed(0)} users/s, epoch ${r.epochSeconds.toFixed(0)} s${batches * 500 < shape.users ? ` (from ${batches} batches)` : ''}, peak GPU ${(r.peakBytes / 2 ** 20).toFixed(0)} MiB${r.microBatches > 1 ? `, ${r.microBatches} micro-batches (binding limit)` : ''}`, ms: 1000 * 500 / r.usersPerSecond });
+    add({ op: 'recommend-epoch', shape: desc, key: `recommend-epoch ${m}`, variant: `${m}${m === 'sivae+lbd' ? ' (V = 3)' : ''}: ${r.usersPerSecond.toFixed(0)} users/s, epoch ${r.epochSeconds.toFixed(0)} s${batches * 500 < shape.users ? ` (from ${batches} batches)` : ''}, peak GPU ${(r.peakBytes / 2 ** 20).toFixed(0)} MiB${r.microBatches > 1 ? `, ${r.microBatches} micro-batches (binding limit)` : ''}`, ms: 1000 * 500 / r.usersPerSecond });
   }
 }
 
@@ -241,15 +356,15 @@ if (want('recommend')) {
 if (want('segment')) {
   const [h, w] = opts.quick ? [90, 120] : [360, 480];
   const big = await benchSegmentStep(FC_DENSENET_103, h, w, 1, 'regular', 1);
-  add({ op: 'segment-step', shape: `FC-DenseNet-103, ${w}x${h}, batch 1`, variant: `regular dropout: peak GPU ${(big.peakBytes / 2 ** 30).toFixed(2)} GiB`, ms: big.ms });
+  add({ op: 'segment-step', shape: `FC-DenseNet-103, ${w}x${h}, batch 1`, key: 'segment-step 103 regular', variant: `regular dropout: peak GPU ${(big.peakBytes / 2 ** 30).toFixed(2)} GiB`, ms: big.ms });
   const eff = await benchSegmentStep(FC_DENSENET_103, h, w, 1, 'regular', 1, true);
-  add({ op: 'segment-step', shape: `FC-DenseNet-103, ${w}x${h}, batch 1`, variant: `memory-efficient (recompute BN-ReLU-conv): peak GPU ${(eff.peakBytes / 2 ** 30).toFixed(2)} GiB, ${(eff.ms / big.ms).toFixed(2)}x the time`, ms: eff.ms });
+  add({ op: 'segment-step', shape: `FC-DenseNet-103, ${w}x${h}, batch 1`, key: 'segment-step 103 memory-efficient', variant: `memory-efficient (recompute BN-ReLU-conv): peak GPU ${(eff.peakBytes / 2 ** 30).toFixed(2)} GiB, ${(eff.ms / big.ms).toFixed(2)}x the time`, ms: eff.ms });
   const p = SEG_PRESETS.cpu, [ph, pw] = p.size!;
   const reg = await benchSegmentStep(SEG_MODELS[p.model!], ph, pw, p.batch!, 'regular', opts.quick ? 1 : 3);
   const lbd = await benchSegmentStep(SEG_MODELS[p.model!], ph, pw, p.batch!, 'lbd', opts.quick ? 1 : 3);
   const shape = `segment cpu preset: FC-DenseNet ${p.model}, ${pw}x${ph}, batch ${p.batch}`;
-  add({ op: 'train-images/s', shape, variant: `regular dropout: ${reg.imagesPerSecond.toFixed(2)} images/s`, ms: reg.ms });
-  add({ op: 'train-images/s', shape, variant: `LBD: ${lbd.imagesPerSecond.toFixed(2)} images/s, step ${(lbd.ms / reg.ms).toFixed(2)}x regular`, ms: lbd.ms });
+  add({ op: 'train-images/s', shape, key: 'segment regular', variant: `regular dropout: ${reg.imagesPerSecond.toFixed(2)} images/s`, ms: reg.ms });
+  add({ op: 'train-images/s', shape, key: 'segment lbd', variant: `LBD: ${lbd.imagesPerSecond.toFixed(2)} images/s, step ${(lbd.ms / reg.ms).toFixed(2)}x regular`, ms: lbd.ms });
 }
 
 // Per-dispatch overhead: many one-element dispatches in one submit (GPU time) and the host
@@ -288,11 +403,23 @@ if (!opts.quick && want('spin')) {
 }
 
 const adapter = `${gpu.info.name} (${gpu.info.backend})`;
-console.log(`\nadapter: ${adapter}; ${runs} runs, median; GPU time by ${gpu.hasTimestamps ? 'timestamp queries' : 'wall clock'}\n`);
-console.log('| op | shape | variant | ms | GFLOP/s |\n| --- | --- | --- | --- | --- |');
-for (const r of rows) console.log(`| ${r.op} | ${r.shape} | ${r.variant ?? r.note ?? ''} | ${r.ms.toFixed(r.ms < 0.1 ? 4 : 2)} | ${r.gflops ? r.gflops.toFixed(1) : ''} |`);
+console.log(`\nadapter: ${adapter}${gpu.info.subgroupSize ? `, subgroup ${gpu.info.subgroupSize}` : ''}; ${runs} runs, median; GPU time by ${gpu.hasTimestamps ? 'timestamp queries' : 'wall clock'}\n`);
+if (cmpRows.length) {
+  if (torchInfo) { const t = torchInfo as Omit<TorchRun, 'rows'>; console.log(`PyTorch ${t.torch} on ${t.deviceName} (${t.threads} threads), ${rounds} interleaved round(s); ratio = PyTorch ms / ours (above 1: we are faster)\n`); }
+  console.log(rowsMarkdown(cmpRows));
+  console.log('');
+}
+if (rows.length) {
+  console.log('| op | shape | variant | ms | GFLOP/s |\n| --- | --- | --- | --- | --- |');
+  for (const r of rows) console.log(`| ${r.op} | ${r.shape} | ${r.variant ?? r.note ?? ''} | ${r.ms.toFixed(r.ms < 0.1 ? 4 : 2)} | ${r.gflops ? r.gflops.toFixed(1) : ''} |`);
+}
 if (opts.json) {
-  writeFileSync(opts.json, JSON.stringify({ adapter, backend: gpu.info.backend, date: new Date().toISOString(), records: rows }, null, 2));
+  let commit = process.env.LBD_COMMIT ?? '';
+  if (!commit) try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { /* no git (the GPU bundle): LBD_COMMIT says */ }
+  writeFileSync(opts.json, JSON.stringify({
+    adapter, backend: gpu.info.backend, subgroupSize: gpu.info.subgroupSize ?? null, date: new Date().toISOString(), commit,
+    argv: process.argv.slice(2), torch: torchInfo, rows: cmpRows, records: rows,
+  }, null, 2));
   console.log(`\nwrote ${opts.json}`);
 }
 process.exit(0);

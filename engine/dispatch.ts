@@ -11,22 +11,75 @@ export function setMaxBatch(n: number): void { MAX_BATCH = n; }
 const RING_BYTES = 256 * 1024;
 const SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we met
 
-const pipelines = new Map<string, GPUComputePipeline>();
+interface Compiled { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number }
+const pipelines = new Map<string, Compiled>();
 let compileCount = 0;
 
 export function pipelineCount(): number { return compileCount; }
 
+/**
+ * The bind-group layout a kernel's WGSL declares, read from its `@group(0) @binding(n)`
+ * declarations. Explicit (not 'auto') so that the uniform block can take a dynamic offset
+ * into the ring buffer, which lets one bind group serve every dispatch with the same operands.
+ */
+function layoutEntries(src: KernelSource): GPUBindGroupLayoutEntry[] {
+  const entries: GPUBindGroupLayoutEntry[] = [];
+  const re = /@group\(0\)\s*@binding\((\d+)\)\s*var(<[^>]*>)?\s+\w+\s*:\s*([^;]+);/g;
+  for (const m of src.code.matchAll(re)) {
+    const binding = Number(m[1]);
+    const space = (m[2] ?? '').replace(/[<>\s]/g, '');
+    const type = m[3].trim();
+    const visibility = GPUShaderStage.COMPUTE;
+    if (space === 'uniform') entries.push({ binding, visibility, buffer: { type: 'uniform', hasDynamicOffset: true } });
+    else if (space.startsWith('storage')) {
+      entries.push({ binding, visibility, buffer: { type: space.endsWith('read_write') ? 'storage' : 'read-only-storage' } });
+    } else {
+      const t = /^texture_storage_2d<\s*(\w+)\s*,\s*(\w+)\s*>$/.exec(type);
+      if (!t) throw new Error(`${src.key}: cannot derive a binding layout for '${m[0]}'`);
+      const access = ({ read: 'read-only', write: 'write-only', read_write: 'read-write' } as const)[t[2] as 'read' | 'write' | 'read_write'];
+      entries.push({ binding, visibility, storageTexture: { access, format: t[1] as GPUTextureFormat, viewDimension: '2d' } });
+    }
+  }
+  return entries;
+}
+
 /** Gets (or compiles once) the pipeline for a kernel. `key` must name everything the WGSL depends on. */
 export function getPipeline(src: KernelSource): GPUComputePipeline {
+  return compiled(src).pipeline;
+}
+
+function compiled(src: KernelSource): Compiled {
   let p = pipelines.get(src.key);
   if (p) return p;
   const { device } = gpu();
   const module = device.createShaderModule({ code: src.code, label: src.key });
-  p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: src.key });
+  const layout = device.createBindGroupLayout({ entries: layoutEntries(src), label: src.key });
+  const pipeline = device.createComputePipeline({
+    layout: device.createPipelineLayout({ bindGroupLayouts: [layout], label: src.key }),
+    compute: { module, entryPoint: 'main' }, label: src.key,
+  });
+  p = { pipeline, layout, id: pipelines.size };
   pipelines.set(src.key, p);
   compileCount++;
   return p;
 }
+
+// Bind groups are cached by pipeline and operands (the uniform ring is bound with a dynamic
+// offset, so it is the same resource for every dispatch). Pooled buffers come back with the
+// same identity, so a training step finds its bind groups again. Bounded; least recently used
+// entries are dropped (a dropped group is only garbage, never in use by a later dispatch).
+const BIND_CACHE = 16384;
+const bindGroups = new Map<string, GPUBindGroup>();
+const ids = new WeakMap<object, number>();
+let nextId = 1;
+const idOf = (o: object): number => {
+  let i = ids.get(o);
+  if (i === undefined) { i = nextId++; ids.set(o, i); }
+  return i;
+};
+let bindGroupCreates = 0;
+/** Bind groups created so far (the rest of the dispatches reused one). */
+export function bindGroupTotal(): number { return bindGroupCreates; }
 
 // ---- the batch ----------------------------------------------------------------------------
 
@@ -64,54 +117,89 @@ export interface DispatchArgs {
   kernel: KernelSource;
   /** Storage buffers in binding order 1..n (binding 0 is the uniform block when params are given). */
   buffers: (GPUBuffer | Binding | GPUTextureView)[];
-  params?: Param[];
+  /** Values by name for the kernel's declared ParamBlock (legacy kernels: positional words). */
+  params?: Param[] | Record<string, number | readonly number[]>;
   workgroups: [number, number?, number?];
 }
 
 export function dispatch(a: DispatchArgs): void {
   const { device } = gpu();
-  const pipeline = getPipeline(a.kernel);
+  const c = compiled(a.kernel);
   const [x, y = 1, z = 1] = a.workgroups;
   const maxWg = gpu().limits.maxComputeWorkgroupsPerDimension;
   if (x > maxWg || y > maxWg || z > maxWg) {
     throw new Error(`${a.kernel.key}: dispatch ${x}x${y}x${z} exceeds ${maxWg} workgroups per dimension`);
   }
   if (x === 0 || y === 0 || z === 0) return;
-  const entries: GPUBindGroupEntry[] = [];
+  let key = String(c.id);
+  let ringOffset = -1;
+  let uniformSize = 0;
   if (a.params) {
-    if (a.params.length * 4 > SLOT) throw new Error(`${a.kernel.key}: more than ${SLOT / 4} uniform words`);
     if (ringUsed + SLOT > RING_BYTES) flush();
     ring ??= device.createBuffer({ size: RING_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniform-ring' });
     const base = ringUsed / 4;
-    a.params.forEach((p, i) => {
-      if (typeof p === 'number') {
-        if (p < 0) stagingU32[base + i] = p >>> 0; else stagingU32[base + i] = p;
-      } else stagingF32[base + i] = p.f32;
-    });
-    entries.push({ binding: 0, resource: { buffer: ring, offset: ringUsed, size: Math.max(16, Math.ceil(a.params.length / 4) * 16) } });
+    if (Array.isArray(a.params)) {
+      if (a.params.length * 4 > SLOT) throw new Error(`${a.kernel.key}: more than ${SLOT / 4} uniform words`);
+      a.params.forEach((p, i) => {
+        if (typeof p === 'number') stagingU32[base + i] = p < 0 ? p >>> 0 : p;
+        else stagingF32[base + i] = p.f32;
+      });
+      uniformSize = Math.max(16, Math.ceil(a.params.length / 4) * 16);
+    } else {
+      const block = a.kernel.params;
+      if (!block) throw new Error(`${a.kernel.key}: named parameters given, but the kernel declares none`);
+      block.pack(a.params as never, stagingU32, stagingF32, base, a.kernel.key);
+      uniformSize = block.words * 4;
+    }
+    ringOffset = ringUsed;
     ringUsed += SLOT;
+    key += `|u${uniformSize}`;
   }
   const maxBind = gpu().limits.maxStorageBufferBindingSize;
+  const resources: GPUBindingResource[] = [];
   a.buffers.forEach((b, i) => {
-    const r = b instanceof GPUBuffer ? { buffer: b } : b;
-    if ('buffer' in r && (r.size ?? r.buffer.size - (r.offset ?? 0)) > maxBind) {
-      throw new Error(`${a.kernel.key}: operand ${i + 1} (${r.buffer.label}) is ${r.buffer.size} bytes, over the device's ` +
-        `maxStorageBufferBindingSize of ${maxBind}; split the work into smaller tensors`);
+    if (b instanceof GPUBuffer) {
+      if (b.size > maxBind) tooBig(a.kernel.key, i, b, b.size, maxBind);
+      resources.push({ buffer: b });
+      key += `|${idOf(b)}`;
+    } else if ('buffer' in b) {
+      const size = b.size ?? b.buffer.size - (b.offset ?? 0);
+      if (size > maxBind) tooBig(a.kernel.key, i, b.buffer, size, maxBind);
+      resources.push(b);
+      key += `|${idOf(b.buffer)}@${b.offset ?? 0}+${b.size ?? ''}`;
+    } else {
+      resources.push(b);
+      key += `|t${idOf(b)}`;
     }
-    entries.push({ binding: i + 1, resource: r });
   });
-  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: a.kernel.key });
+  let bindGroup = bindGroups.get(key);
+  if (bindGroup) bindGroups.delete(key); // re-inserted below: most recently used last
+  else {
+    const entries: GPUBindGroupEntry[] = [];
+    if (a.params) entries.push({ binding: 0, resource: { buffer: ring!, offset: 0, size: uniformSize } });
+    resources.forEach((r, i) => entries.push({ binding: i + 1, resource: r }));
+    bindGroup = device.createBindGroup({ layout: c.layout, entries, label: a.kernel.key });
+    bindGroupCreates++;
+    if (bindGroups.size >= BIND_CACHE) bindGroups.delete(bindGroups.keys().next().value!);
+  }
+  bindGroups.set(key, bindGroup);
   if (profiling) {
     endPass();
     pass = enc().beginComputePass({ label: a.kernel.key, timestampWrites: profiling.slot(a.kernel.key) });
   }
   pass ??= enc().beginComputePass({ label: 'lbd-pass' });
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
+  pass.setPipeline(c.pipeline);
+  if (ringOffset >= 0) pass.setBindGroup(0, bindGroup, [ringOffset]);
+  else pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(x, y, z);
   if (profiling) endPass();
   dispatchCount++;
   if (++batched >= MAX_BATCH) flush();
+}
+
+function tooBig(kernel: string, i: number, b: GPUBuffer, size: number, max: number): never {
+  throw new Error(`${kernel}: operand ${i + 1} (${b.label}) is ${size} bytes, over the device's ` +
+    `maxStorageBufferBindingSize of ${max}; split the work into smaller tensors`);
 }
 
 export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {

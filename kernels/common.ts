@@ -5,6 +5,96 @@
 export interface KernelSource {
   key: string;
   code: string;
+  /** The kernel's uniform block (binding 0), declared once; dispatch packs values by name. */
+  params?: ParamBlock;
+}
+
+// ---- uniform parameters, declared once --------------------------------------------------
+//
+// A kernel names its parameters and their types in one object; the WGSL struct (with the
+// alignment WGSL's uniform layout rules need) and the packing of a dispatch's values both come
+// from it, so nothing has to line up by position across files.
+
+/** u32 / i32 / f32 scalars, or `dims`: MAX_DIMS u32 values (an array<vec4<u32>, 2>, 16-aligned). */
+export type ParamType = 'u32' | 'i32' | 'f32' | 'dims';
+export type ParamDecl = Readonly<Record<string, ParamType>>;
+/** Values for a declaration: numbers for scalars, up to MAX_DIMS numbers for `dims` (padded with 1). */
+export type ParamValues<D extends ParamDecl> = { [K in keyof D]: D[K] extends 'dims' ? readonly number[] : number };
+
+export interface ParamBlock<D extends ParamDecl = ParamDecl> {
+  decl: D;
+  /** `struct Params {...}` and its `@group(0) @binding(0) var<uniform> P: Params;` */
+  wgsl: string;
+  /** 32-bit words of the block (a multiple of 4). */
+  words: number;
+  /** Writes the values into `out` (u32 view of the same bytes as `f32out`) at word `at`. */
+  pack(values: ParamValues<D>, out: Uint32Array, f32out: Float32Array, at: number, kernel: string): void;
+}
+
+
+const MAX_DIMS_WORDS = (): number => MAX_DIMS;
+
+export function defineParams<D extends ParamDecl>(decl: D): ParamBlock<D> {
+  const fields: string[] = [];
+  const layout: { name: string; type: ParamType; word: number }[] = [];
+  let w = 0;
+  let padN = 0;
+  for (const [name, type] of Object.entries(decl)) {
+    if (type === 'dims') {
+      while (w % 4) { fields.push(`_p${padN++}: u32`); w++; }
+      fields.push(`${name}: array<vec4<u32>, ${MAX_DIMS_WORDS() / 4}>`);
+      layout.push({ name, type, word: w });
+      w += MAX_DIMS_WORDS();
+    } else {
+      fields.push(`${name}: ${type}`);
+      layout.push({ name, type, word: w });
+      w++;
+    }
+  }
+  while (w % 4 || w === 0) { fields.push(`_p${padN++}: u32`); w++; }
+  const names = new Set(Object.keys(decl));
+  return {
+    decl,
+    wgsl: `struct Params { ${fields.join(', ')} }\n@group(0) @binding(0) var<uniform> P: Params;`,
+    words: w,
+    pack(values, out, f32out, at, kernel) {
+      for (const k of Object.keys(values)) if (!names.has(k)) throw new Error(`${kernel}: unknown parameter '${k}' (declared: ${[...names].join(', ')})`);
+      for (const f of layout) {
+        const v = (values as Record<string, number | readonly number[]>)[f.name];
+        if (v === undefined) throw new Error(`${kernel}: parameter '${f.name}' is missing`);
+        if (f.type === 'dims') {
+          const d = dimsParam(v as readonly number[]);
+          for (let i = 0; i < MAX_DIMS_WORDS(); i++) out[at + f.word + i] = d[i];
+        } else if (typeof v !== 'number' || !Number.isFinite(v)) {
+          throw new Error(`${kernel}: parameter '${f.name}' must be a finite number, got ${String(v)}`);
+        } else if (f.type === 'f32') f32out[at + f.word] = v;
+        else if (f.type === 'u32') {
+          if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`${kernel}: parameter '${f.name}' (u32) must be an integer in [0, 2^32), got ${v}`);
+          out[at + f.word] = v;
+        } else {
+          if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new Error(`${kernel}: parameter '${f.name}' (i32) must be an integer in [-2^31, 2^31), got ${v}`);
+          out[at + f.word] = v >>> 0;
+        }
+      }
+    },
+  };
+}
+
+// ---- kernel sources, generated once --------------------------------------------------------
+
+const sources = new Map<string, KernelSource>();
+
+/**
+ * The kernel for `key`, generating its WGSL only the first time: `key` must name everything
+ * `build` depends on. Keeps text generation off the per-dispatch path.
+ */
+export function kernelSource(key: string, build: () => { code: string; params?: ParamBlock }): KernelSource {
+  let s = sources.get(key);
+  if (!s) {
+    s = { key, ...build() };
+    sources.set(key, s);
+  }
+  return s;
 }
 
 export type ScalarType = 'f32' | 'i32' | 'u32';

@@ -42,6 +42,13 @@ export interface OpDef {
   cases: TestCase[];
   /** Attributes for a replayed forward (tape.replay): strips side effects such as running stats. */
   replayAttrs?(attrs: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * Whether this node, as configured, combines entries at different positions of `axis` of input
+   * `input` into one output entry (batch statistics, a reduction or contraction over that axis).
+   * lbdStep asks it about the axis that carries the examples, to find ops that couple one
+   * example's loss to another's masks (docs/estimators.md). Absent: never (elementwise, layout).
+   */
+  mixesBatch?(node: Node, input: number, axis: number): boolean;
 }
 
 export const registry = new Map<string, OpDef>();

@@ -107,6 +107,7 @@ const batchNormDef = defineOp({
   },
   // a replayed forward (LBD's second pass) must not move the running statistics again
   replayAttrs: (attrs) => ({ ...attrs, running: undefined }),
+  mixesBatch: (_node, input, axis) => input === 0 && axis !== 1, // batch statistics: over N and the spatial axes
   reference([x, w, b], attrs) {
     const d = bnDims('batch_norm', x.shape, w.shape, b.shape);
     const y = new Float64Array(x.data.length);

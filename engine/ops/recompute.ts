@@ -44,6 +44,7 @@ const recomputeDef = defineOp({
     return [...grads, ...node.inputs.slice(n).map(() => null)];
   },
   replayAttrs: (attrs) => ({ ...attrs, replay: true }),
+  mixesBatch: () => true, // fn is opaque to the tape walk (batch norm inside, for DenseNets): assume it couples examples
   reference(inputs, attrs) { return (attrs.reference as (xs: Ref[]) => Ref)(inputs); },
   cases: [
     // (x ⊙ x) · w: gradients for both inputs come from the recomputed graph

@@ -104,6 +104,7 @@ function declare(name: string, kind: ReduceKind, mean: boolean, f: (v: number[])
       const R = axes.reduce((p, a) => p * x.shape[a], 1);
       return [grad(gx, x, node.saved.y as Tensor, R)];
     },
+    mixesBatch: (node, _input, axis) => normAxes(name, node.attrs.axes as number[] | undefined, node.inputs[0].ndim).includes(axis),
     reference: ([x], attrs) => refReduce(x, normAxes(name, attrs.axes as number[] | undefined, x.shape.length), !!attrs.keepdims, f),
     cases: cases.map((c) => ({ ...c, inputs: c.inputs.map((i) => ({ ...i, distinct })) })),
   });

@@ -66,6 +66,7 @@ const softmaxDef = defineOp({
     return [mul(y, sub(g, sum(mul(g, y), axis, { keepdims: true })))];
   },
   reference: ([x], attrs) => ref(x, normAxes('softmax', attrs.axis as number, x.shape.length)[0], false),
+  mixesBatch: (node, _input, axis) => normAxes('softmax', node.attrs.axis as number, node.inputs[0].ndim)[0] === axis,
   cases,
 });
 
@@ -83,6 +84,7 @@ const logSoftmaxDef = defineOp({
     return [sub(g, mul(exp(y), sum(g, axis, { keepdims: true })))];
   },
   reference: ([x], attrs) => ref(x, normAxes('log_softmax', attrs.axis as number, x.shape.length)[0], true),
+  mixesBatch: (node, _input, axis) => normAxes('log_softmax', node.attrs.axis as number, node.inputs[0].ndim)[0] === axis,
   cases,
 });
 

@@ -1,19 +1,25 @@
-// The model-agnostic LBD training step (ARCHITECTURE.md, layers/dropout/lbd-step.ts).
+// The model-agnostic LBD training step (docs/architecture.md; the maths in docs/estimators.md).
 //   1. forward with z2 = 1[u < σ(α)] in every LBD layer, recording the tape → E(z2) per example;
 //   2. replay the tape with z1 = 1[u > σ(−α)] (same u): only the nodes downstream of the LBD
 //      layers run again → E(z1) per example;
 //   3. backward mean E(z2) (+ regularizers): the weights' gradients, and the path-wise part of the
 //      logits' gradient (through 1/σ(α), inverted scaling);
-//   4. add the ARM / DisARM term Σ_b (E_b(z1) − E_b(z2))·(...)/B to each logit's gradient;
+//   4. add the ARM / DisARM term Σ_b d_b·(...)/B to each logit's gradient, where d_b is
+//      - E_b(z1) − E_b(z2), example b's own loss difference, while every example's loss depends
+//        on its own masks only (the per-example form: the other examples' noise stays out);
+//      - Σ_b' (E_b'(z1) − E_b'(z2)), the whole batch's loss difference, when an op between an LBD
+//        layer and the losses couples examples in training mode (batch norm's batch statistics,
+//        a reduction over the batch): the joint-vector form, ARM/DisARM over all B·U masks as one
+//        binary vector, unbiased where the per-example form is not (couplingOf walks the tape);
 //      a layer that saw k·B rows (k copies of the batch, copy-major: row r is example r mod B,
-//      as SIVAE's V + 1 masks per example) gets E_b's difference on each of its copies — the
-//      joint-vector estimator, whose per-copy terms add up in the shared logit;
+//      as SIVAE's V + 1 masks per example) gets d_b on each of its copies — the joint-vector
+//      estimator over an example's copies, whose per-copy terms add up in the shared logit;
 //   5. step the weights' and the logits' optimizers.
 // Both losses come from the same weights; u is drawn once and used for both masks and the
-// estimate (the authors' released scripts do neither — REFERENCE.md §2).
+// estimate (the authors' released scripts do neither — docs/estimators.md).
 import {
   backward, replay, mean, add, sub, lbdEstimate, sum, reshape, expand, noGrad, topoOrderOf, fmtShape,
-  type Optimizer, type Tensor, type Draw, type Estimator,
+  type Optimizer, type Tensor, type Draw, type Estimator, type Node,
 } from '../../engine/index.js';
 import { LearnableBernoulliDropout } from './lbd.js';
 import type { Module } from '../module.js';
@@ -29,6 +35,12 @@ export interface LBDStepOptions {
   model?: Module;
   /** Recompute E(z1) with a full second forward instead of replaying the tape (for checks). */
   fullSecondForward?: () => Tensor;
+  /**
+   * Which loss difference each example's terms use: 'auto' (default) walks the tape (couplingOf)
+   * and takes the joint form only where examples are coupled; 'joint' always (unbiased in every
+   * case, noisier); 'per-example' always (biased under coupling — for tests that show it).
+   */
+  coupling?: 'auto' | 'joint' | 'per-example';
 }
 
 export interface LBDStepResult {
@@ -37,19 +49,106 @@ export interface LBDStepResult {
   /** Per-example losses on the z2 and z1 passes. */
   e2: Tensor;
   e1: Tensor;
+  /** Whether the joint-vector form was used, and why (the op that couples examples). */
+  coupled: boolean;
+  couplingReason: string | null;
 }
 
 interface LbdUse { alpha: Tensor; draw: Draw; units: number; rows: number; estimator: Estimator }
 
 /** The LBD nodes of a recorded graph: which logits, which draw, how many units per example. */
-function lbdUses(root: Tensor, estimators: Map<Tensor, Estimator>): LbdUse[] {
+function lbdUses(order: Node[], estimators: Map<Tensor, Estimator>): LbdUse[] {
   const uses: LbdUse[] = [];
-  for (const n of topoOrderOf(root)) {
+  for (const n of order) {
     if (n.op.name !== 'lbd_dropout') continue;
     const [x, alpha] = n.inputs;
     uses.push({ alpha, draw: n.attrs.draw as Draw, units: x.shape[1], rows: x.shape[0], estimator: estimators.get(alpha) ?? 'arm' });
   }
   return uses;
+}
+
+const prod = (s: readonly number[], from: number, to: number): number => { let p = 1; for (let i = from; i < to; i++) p *= s[i]; return p; };
+const normAxis = (a: number, nd: number): number => (a < 0 ? a + nd : a);
+
+/**
+ * Whether some example's loss in the recorded graph of `root` ([B] per-example losses) can depend
+ * on another example's LBD masks. Walks the nodes downstream of the lbd_dropout nodes, following
+ * the axis that carries the examples: a tensor's entry at index r of that axis belongs to example
+ * r mod B (an LBD layer's rows; SIVAE's copy-major copies). An op couples examples when it
+ * combines entries along that axis (OpDef.mixesBatch: batch norm in training mode, a reduction
+ * or contraction over the batch). Layout ops move the axis (reshape, permute, slice, concat);
+ * other ops keep it where broadcasting puts it. Wherever the axis cannot be followed the walk
+ * answers "coupled": the joint form is unbiased in every case, only noisier.
+ */
+export function couplingOf(root: Tensor, order: Node[] = topoOrderOf(root)): { coupled: boolean; reason: string | null } {
+  const B = root.size;
+  if (root.ndim !== 1) return { coupled: true, reason: `losses ${fmtShape(root.shape)} are not one per example` };
+  const axisOf = new Map<Tensor, number>(); // downstream tensor → its example axis (−1: lost)
+  const lost = (n: Node, why: string) => ({ coupled: true, reason: `${n.op.name}: ${why}` });
+  for (const n of order) {
+    const out = n.output;
+    if (n.op.name === 'lbd_dropout') {
+      const x = n.inputs[0];
+      if (axisOf.has(x)) return lost(n, 'an LBD layer downstream of another one sees the examples elsewhere');
+      if (x.shape[0] % B !== 0) return lost(n, `${x.shape[0]} rows are not a multiple of the ${B} examples`);
+      axisOf.set(out, 0);
+      continue;
+    }
+    const ins = n.inputs.map((t, i) => ({ t, i, e: axisOf.get(t) })).filter((d) => d.e !== undefined) as { t: Tensor; i: number; e: number }[];
+    if (!ins.length) continue;
+    for (const d of ins) {
+      if (d.e < 0) return lost(n, 'the example axis was lost upstream');
+      if (d.t.shape[d.e] > 1 && n.op.mixesBatch?.(n, d.i, d.e)) return { coupled: true, reason: `${n.op.name} combines examples (input ${d.i}, axis ${d.e} of ${fmtShape(d.t.shape)})` };
+    }
+    const S = ins[0].t.shape, T = out.shape, e = ins[0].e;
+    let o = -1;
+    switch (n.op.name) {
+      case 'reshape': {
+        // the output axis that ends where the input's example axis ends keeps r mod B when both
+        // sizes are multiples of B (a copy-major split [k·B] → [k, B], or the merge back)
+        const end = prod(S, 0, e + 1);
+        for (let a = 0, p = 1; a < T.length; a++) { p *= T[a]; if (p === end && T[a] % B === 0 && S[e] % B === 0) { o = a; break; } if (p > end) break; }
+        break;
+      }
+      case 'permute': o = (n.attrs.perm as number[]).map((a) => normAxis(a, S.length)).indexOf(e); break;
+      case 'slice': {
+        const st = normAxis((n.attrs.starts as number[])[e], S[e]);
+        o = st % B === 0 && T[e] % B === 0 ? e : -1;
+        break;
+      }
+      case 'concat': {
+        const ax = normAxis(n.attrs.axis as number, S.length);
+        if (ax === e) o = n.inputs.every((t) => t.shape[e] % B === 0) && ins.every((d) => d.e === e) ? e : -1;
+        else o = ins.every((d) => d.e === e) ? e : -1;
+        break;
+      }
+      case 'pad': o = (n.attrs.before as number[])[e] === 0 && (n.attrs.after as number[])[e] === 0 ? e : -1; break;
+      case 'index_select': o = normAxis(n.attrs.axis as number, S.length) === e || ins.some((d) => d.i !== 0) ? -1 : e; break;
+      default: {
+        const land = ins.map((d) => {
+          const axes = n.attrs.axes as number[] | undefined;
+          // a reduction over other axes (one over the example axis was caught above)
+          if (Array.isArray(axes)) {
+            const b = n.attrs.keepdims ? d.e : d.e - axes.map((x) => normAxis(x, d.t.ndim)).filter((x) => x < d.e).length;
+            return T[b] === d.t.shape[d.e] ? b : -1;
+          }
+          // broadcasting aligns trailing axes
+          const a = d.e + T.length - d.t.ndim;
+          if (a >= 0 && T[a] === d.t.shape[d.e]) return a;
+          // the batch axis through an op that changes the rank ([B, C] logits → [B] losses)
+          if (d.e === 0 && T[0] === d.t.shape[0]) return 0;
+          return -1;
+        });
+        // every input that carries examples must land on the same axis
+        o = land.every((a) => a === land[0]) ? land[0] : -1;
+      }
+    }
+    axisOf.set(out, o);
+  }
+  const e = axisOf.get(root);
+  if (e === undefined) return { coupled: false, reason: null };
+  if (e !== 0) return { coupled: true, reason: 'the losses do not keep the examples on their axis' };
+  return { coupled: false, reason: null };
 }
 
 /**
@@ -62,7 +161,12 @@ export function lbdGradients(perExampleLoss: () => Tensor, o: LBDStepOptions = {
   if (!e2.requiresGrad) throw new Error('lbdStep: the losses do not depend on any trainable tensor (called under noGrad, or in eval mode?)');
   const estimators = new Map<Tensor, Estimator>();
   for (const m of o.model?.modules() ?? []) if (m instanceof LearnableBernoulliDropout) estimators.set(m.alpha, m.estimator);
-  const uses = lbdUses(e2, estimators);
+  const order = topoOrderOf(e2);
+  const uses = lbdUses(order, estimators);
+  const mode = o.coupling ?? 'auto';
+  if (!['auto', 'joint', 'per-example'].includes(mode)) throw new Error(`lbdStep: coupling must be 'auto', 'joint' or 'per-example', got '${String(mode)}'`);
+  const c = mode === 'auto' ? (uses.length ? couplingOf(e2, order) : { coupled: false, reason: null })
+    : { coupled: mode === 'joint', reason: mode === 'joint' ? "coupling: 'joint' requested" : null };
   const e1 = o.fullSecondForward
     ? noGrad(() => o.fullSecondForward!())
     : replay(e2, (n) => (n.op.name === 'lbd_dropout' ? { ...n.attrs, pass: 1 } : null));
@@ -71,9 +175,11 @@ export function lbdGradients(perExampleLoss: () => Tensor, o: LBDStepOptions = {
   const reg = o.regularizer?.() ?? null;
   backward(reg ? add(loss, reg) : loss);
   if (uses.length) {
-    const d = noGrad(() => sub(e1, e2));
     const B = e2.size;
     noGrad(() => {
+      const diff = sub(e1, e2);
+      // joint form: every example's terms get the whole batch's loss difference
+      const d = c.coupled ? expand(reshape(sum(diff), [1]), [B]) : diff;
       for (const u of uses) {
         if (u.rows % B !== 0) throw new Error(`lbdStep: an LBD layer saw ${u.rows} rows, not a multiple of the ${B} per-example losses`);
         const k = u.rows / B;
@@ -86,7 +192,7 @@ export function lbdGradients(perExampleLoss: () => Tensor, o: LBDStepOptions = {
       }
     });
   }
-  return { loss, e2, e1 };
+  return { loss, e2, e1, coupled: c.coupled, couplingReason: c.reason };
 }
 
 /** One LBD training step: gradients (lbdGradients), then both optimizers step. */

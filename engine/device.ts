@@ -1,13 +1,16 @@
 // The one WebGPU device of the process: adapter choice, limits, features, error surfacing,
 // and the GPU-wait helper that stops dawn.node from busy-spinning (KERNELS.md §1).
-import v8 from 'node:v8';
-import { readFileSync } from 'node:fs';
+//
+// Two hosts, one module: in a browser the adapter comes from `navigator.gpu`; under Node from
+// Dawn (npm `webgpu`) through engine/host-node.ts, which also holds the Node-only work-arounds
+// (the --no-use-osr flag, the busy-spin fix, llvmpipe's vector width). That file is imported
+// only under Node, here at load time (so the V8 flag is set before anything else runs), and a
+// browser bundle never reaches it.
+import { env, isNode } from '../kernels/env.js';
 
-// dawn.node crashes when V8 on-stack-replaces a hot loop (ARCHITECTURE.md). The flag must be
-// set before 'webgpu' is first imported, so this module imports it dynamically below.
-v8.setFlagsFromString('--no-use-osr');
+const nodeHost = isNode ? await import('./host-node.js') : null;
 
-export type Backend = 'auto' | 'vulkan' | 'opengles';
+export type Backend = 'auto' | 'vulkan' | 'opengles' | 'browser';
 
 export interface DeviceInfo {
   backend: string;
@@ -32,6 +35,12 @@ export const SETUP_HINT =
   '(installs mesa-vulkan-drivers and libvulkan1 from bookworm-backports; Debian 12\'s own Mesa 22 ' +
   'is refused by Dawn). Or set LBD_BACKEND=opengles to use Dawn\'s GLES backend on stock Mesa.';
 
+/** What a browser without WebGPU is told (the page shows it). */
+export const NO_WEBGPU_HINT =
+  'This browser offers no WebGPU (navigator.gpu is missing or gave no adapter). Use a current ' +
+  'Chrome, Edge or Safari 26 (Firefox 141+ on Windows), over https or from localhost; on Linux ' +
+  'Chromium may need --enable-unsafe-webgpu (and --use-webgpu-adapter=swiftshader without a GPU).';
+
 let current: Gpu | null = null;
 let pending: Promise<Gpu> | null = null;
 let pendingError: Error | null = null;
@@ -45,33 +54,19 @@ function isSoftware(info: GPUAdapterInfo): boolean {
   return /llvmpipe|lavapipe|swiftshader|software|softpipe/.test(s);
 }
 
-// Dawn instances must stay reachable: one collected by GC takes its device down with it
-// (seen here as 'futex facility returned an unexpected error code' crashes).
-const instances: GPU[] = [];
-
-async function tryAdapter(backend: 'vulkan' | 'opengles' | 'default'): Promise<GPUAdapter | null> {
-  const webgpu = await import('webgpu');
-  Object.assign(globalThis, webgpu.globals);
-  try {
-    if (backend === 'opengles') {
-      process.env.EGL_PLATFORM ??= 'surfaceless';
-      const gpu = webgpu.create(['backend=opengles']);
-      instances.push(gpu);
-      return await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
-    }
-    // LBD_DAWN_FLAGS passes extra dawn.node options (e.g. 'enable-dawn-features=...'), comma-separated.
-    const extra = (process.env.LBD_DAWN_FLAGS ?? '').split(',').filter(Boolean);
-    const gpu = webgpu.create([...(backend === 'vulkan' ? ['backend=vulkan'] : []), ...extra]);
-    instances.push(gpu);
-    return await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  } catch {
-    return null;
-  }
+/** The browser's adapter (a real GPU first; whatever the browser offers otherwise). */
+async function browserAdapter(): Promise<{ adapter: GPUAdapter; backend: string }> {
+  const g = (globalThis.navigator as Navigator | undefined)?.gpu;
+  const adapter = g ? await g.requestAdapter({ powerPreference: 'high-performance' }) : null;
+  if (!adapter) throw new Error(NO_WEBGPU_HINT);
+  return { adapter, backend: 'browser' };
 }
 
 /** Adapter order: real GPU, then software Vulkan, then Dawn's GLES backend. */
 async function pickAdapter(): Promise<{ adapter: GPUAdapter; backend: string }> {
-  const want = (process.env.LBD_BACKEND ?? 'auto').toLowerCase();
+  if (!nodeHost) return browserAdapter();
+  const tryAdapter = nodeHost.tryAdapter;
+  const want = (env('LBD_BACKEND') ?? 'auto').toLowerCase();
   if (!['auto', 'vulkan', 'opengles'].includes(want)) {
     throw new Error(`LBD_BACKEND must be one of auto, vulkan, opengles; got '${want}'`);
   }
@@ -96,27 +91,24 @@ async function pickAdapter(): Promise<{ adapter: GPUAdapter; backend: string }> 
  * LBD_VECTOR_WIDTH = auto (default) | 128 | 256 | 512 | off; a user's own
  * LP_NATIVE_VECTOR_WIDTH always wins. Harmless for hardware adapters (only llvmpipe reads it).
  */
-let vectorWidth = process.env.LBD_VECTOR_WIDTH ?? 'auto';
+let vectorWidth = env('LBD_VECTOR_WIDTH') ?? 'auto';
 /** Sets the CPU adapter's vector width for the device about to be created (see above). */
 export function setVectorWidth(w: 'auto' | 'off' | 128 | 256 | 512): void {
   if (current || pending) throw new Error('setVectorWidth: the device already exists; call it before getGpu()');
   vectorWidth = String(w);
 }
 
-/** The widest SIMD width this CPU runs natively (Linux /proc/cpuinfo; 256 when unknown). */
+/** The widest SIMD width this CPU runs natively (Linux /proc/cpuinfo; 256 when unknown or in a browser). */
 export function cpuVectorWidth(): number {
-  try {
-    const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
-    if (/\bavx512f\b/.test(flags)) return 512;
-  } catch { /* not Linux: keep llvmpipe's default */ }
-  return 256;
+  return nodeHost ? nodeHost.cpuVectorWidth() : 256;
 }
 
+/** Only under Node: a browser picks its own adapter and its driver reads no environment. */
 function applyVectorWidth(): void {
-  if (process.env.LP_NATIVE_VECTOR_WIDTH || vectorWidth === 'off') return;
+  if (!nodeHost || env('LP_NATIVE_VECTOR_WIDTH') || vectorWidth === 'off') return;
   const w = vectorWidth === 'auto' ? cpuVectorWidth() : Number(vectorWidth);
   if (![128, 256, 512].includes(w)) throw new Error(`LBD_VECTOR_WIDTH must be auto, off, 128, 256 or 512; got '${vectorWidth}'`);
-  process.env.LP_NATIVE_VECTOR_WIDTH = String(w);
+  nodeHost.setNativeVectorWidth(w);
 }
 
 async function init(): Promise<Gpu> {
@@ -155,7 +147,7 @@ async function init(): Promise<Gpu> {
     features,
   };
   // A hardware adapter finishes small work in well under the 1 ms timer: poll promptly there.
-  spinMs = Number(process.env.LBD_SPIN_MS ?? (info.software ? 0 : 2));
+  spinMs = Number(env('LBD_SPIN_MS') ?? (info.software ? 0 : 2));
   if (!quiet) {
     console.log(`lbd-gpu: ${info.name} [${backend}${info.software ? ', software' : ''}` +
       `${info.subgroupSize ? `, subgroup ${info.subgroupSize}` : ''}]`);
@@ -199,22 +191,17 @@ export function throwPendingError(): void {
  * wait); LBD_SPIN_MS overrides. Normal setImmediate is restored afterwards.
  */
 let spinMs = 0;
-const realSetImmediate = globalThis.setImmediate;
-const slowSetImmediate = ((fn: (...a: unknown[]) => void, ...args: unknown[]) =>
-  setTimeout(fn, 1, ...args)) as unknown as typeof setImmediate;
 
-let spinFix = process.env.LBD_SPIN_FIX !== '0';
+// Node only: a browser's event loop does not spin on pending GPU promises.
+let spinFix = env('LBD_SPIN_FIX') !== '0';
 /** Turns the busy-spin workaround off or on (the benchmark measures both). */
 export function setSpinWorkaround(on: boolean): void { spinFix = on; }
 /** Milliseconds of prompt polling before a GPU wait backs off to a timer (see gpuWait). */
 export function setSpinMs(ms: number): void { spinMs = ms; }
 
-let slowed = 0;
-function slowDown(): void { if (slowed++ === 0) globalThis.setImmediate = slowSetImmediate; }
-function restore(): void { if (--slowed === 0) globalThis.setImmediate = realSetImmediate; }
-
 export async function gpuWait<T>(p: Promise<T>): Promise<T> {
-  if (!spinFix) return p;
+  if (!spinFix || !nodeHost) return p;
+  const { slowDown, restore } = nodeHost;
   let backedOff = false;
   let timer: ReturnType<typeof setTimeout> | null = null;
   if (spinMs <= 0) { backedOff = true; slowDown(); } else {

@@ -1,5 +1,6 @@
 // Shared pieces of WGSL generation. Kernels are plain text built from small config objects;
 // nothing here touches the GPU.
+import { env } from './env.js';
 
 /** WGSL source plus the cache key naming everything the text depends on. */
 export interface KernelSource {
@@ -105,7 +106,7 @@ export const MAX_DIMS = 8;
 /** Threads per workgroup for 1-D elementwise-style kernels. */
 export const WG = 64;
 
-let gridCap = Number(process.env.LBD_GRID_CAP ?? 4096);
+let gridCap = Number(env('LBD_GRID_CAP') ?? 4096);
 /**
  * The most workgroups a grid-stride kernel launches. A real GPU wants many resident threads;
  * on a CPU rasterizer (lavapipe) each workgroup costs scheduling, and a few hundred already fill

@@ -12,6 +12,7 @@ import { gridFor } from '../../kernels/common.js';
 import { pad, permute, reshape, transpose } from './layout.js';
 import { matmulConfig, matmulTextureEnabled, textureFoldFor, toTexture } from './matmul.js';
 import { add } from './elementwise.js';
+import { env } from '../../kernels/env.js';
 
 export interface ConvGeometry {
   N: number; Ci: number; H: number; W: number;
@@ -41,7 +42,7 @@ export function convGeometry(x: readonly number[], w: readonly number[], stride:
 // ---- the three products ---------------------------------------------------------------
 
 function gemmConfig(M: number, Ncols: number, K: number): SubgroupMatmulConfig | null {
-  if (process.env.LBD_CONV === 'direct') return null;
+  if (env('LBD_CONV') === 'direct') return null;
   const g = gpu();
   if (!g.hasSubgroups || !g.info.subgroupSize) return null;
   const base = matmulConfig(M, Ncols, K);

@@ -9,15 +9,16 @@ import { matmulKernel, matmulGrid, matmulToTextureKernel, type MatmulConfig } fr
 import { gridFor } from '../../kernels/common.js';
 import { transpose, reshape } from './layout.js';
 import { sumTo } from './reduce.js';
+import { env } from '../../kernels/env.js';
 
 export type MatmulStructure = 'subgroup' | 'tiled';
-let forced: MatmulStructure | null = (process.env.LBD_MATMUL as MatmulStructure) || null;
+let forced: MatmulStructure | null = (env('LBD_MATMUL') as MatmulStructure) || null;
 let subgroupRows = 16;
 let subgroupStrips: number | null = null;
-let useTexture = process.env.LBD_MATMUL_TEXTURE !== '0';
-let persistent = Number(process.env.LBD_MATMUL_PERSISTENT ?? 128);
+let useTexture = env('LBD_MATMUL_TEXTURE') !== '0';
+let persistent = Number(env('LBD_MATMUL_PERSISTENT') ?? 128);
 /** Widest output (columns) that gets the narrow kernel form; 0 turns it off. */
-let narrowMax = Number(process.env.LBD_MATMUL_NARROW ?? 16);
+let narrowMax = Number(env('LBD_MATMUL_NARROW') ?? 16);
 let tiled = { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 };
 
 /** Overrides the automatic choice (tests and the benchmark compare structures). */

@@ -1,0 +1,58 @@
+// The Node-only half of the device module: dawn.node (npm `webgpu`) and its work-arounds. Only
+// engine/device.ts loads it, dynamically and only under Node, so a browser bundle never contains
+// it (the page's build checks that no node: module is reached from this file's importers).
+import v8 from 'node:v8';
+import { readFileSync } from 'node:fs';
+import { env } from '../kernels/env.js';
+
+// dawn.node crashes when V8 on-stack-replaces a hot loop (ARCHITECTURE.md). The flag must be
+// set before 'webgpu' is first imported, so 'webgpu' is imported dynamically below; device.ts
+// loads this module at its own load time, so the flag is set as early as before.
+v8.setFlagsFromString('--no-use-osr');
+
+// Dawn instances must stay reachable: one collected by GC takes its device down with it
+// (seen here as 'futex facility returned an unexpected error code' crashes).
+const instances: GPU[] = [];
+
+/** One of Dawn's adapters, or null when that backend has none. */
+export async function tryAdapter(backend: 'vulkan' | 'opengles' | 'default'): Promise<GPUAdapter | null> {
+  const webgpu = await import('webgpu');
+  Object.assign(globalThis, webgpu.globals);
+  try {
+    if (backend === 'opengles') {
+      process.env.EGL_PLATFORM ??= 'surfaceless';
+      const gpu = webgpu.create(['backend=opengles']);
+      instances.push(gpu);
+      return await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+    }
+    // LBD_DAWN_FLAGS passes extra dawn.node options (e.g. 'enable-dawn-features=...'), comma-separated.
+    const extra = (env('LBD_DAWN_FLAGS') ?? '').split(',').filter(Boolean);
+    const gpu = webgpu.create([...(backend === 'vulkan' ? ['backend=vulkan'] : []), ...extra]);
+    instances.push(gpu);
+    return await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch {
+    return null;
+  }
+}
+
+/** The widest SIMD width this CPU runs natively (Linux /proc/cpuinfo; 256 when unknown). */
+export function cpuVectorWidth(): number {
+  try {
+    const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
+    if (/\bavx512f\b/.test(flags)) return 512;
+  } catch { /* not Linux: keep llvmpipe's default */ }
+  return 256;
+}
+
+/** Tells llvmpipe its vector width (read when the Vulkan device is created). */
+export function setNativeVectorWidth(w: number): void { process.env.LP_NATIVE_VECTOR_WIDTH = String(w); }
+
+// dawn.node re-queues its event processing with setImmediate while a GPU promise is pending,
+// which spins Node's thread; gpuWait (device.ts) routes setImmediate through a 1 ms timer while
+// it waits. Nested waits share one swap.
+const realSetImmediate = globalThis.setImmediate;
+const slowSetImmediate = ((fn: (...a: unknown[]) => void, ...args: unknown[]) =>
+  setTimeout(fn, 1, ...args)) as unknown as typeof setImmediate;
+let slowed = 0;
+export function slowDown(): void { if (slowed++ === 0) globalThis.setImmediate = slowSetImmediate; }
+export function restore(): void { if (--slowed === 0) globalThis.setImmediate = realSetImmediate; }

@@ -9,7 +9,7 @@
 // anything touches a tensor, so a bad file never half-applies.
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, createHash } from 'node:crypto';
 import { upload } from './dispatch.js';
 import { numel, fmtShape, type DType, type Tensor, type TypedArray } from './tensor.js';
 
@@ -22,6 +22,21 @@ export interface Checkpoint { tensors: Map<string, TensorRecord>; metadata: Reco
 const TO_FILE: Record<DType, string> = { f32: 'F32', i32: 'I32', u32: 'U32' };
 const FROM_FILE: Record<string, DType> = { F32: 'f32', I32: 'i32', U32: 'u32' };
 const METADATA = '__metadata__';
+/**
+ * Metadata key of the optional SHA-256 of the tensor data (all bytes after the header), written
+ * when a save asks for it and verified by every read of a file that has it: flipped bits in the
+ * data are reported instead of loaded. Read results do not list the key.
+ */
+export const CHECKSUM_KEY = 'checksum.sha256';
+
+/** Options of a save. */
+export interface SaveOptions { /** Store the SHA-256 of the tensor data (verified on load). */ checksum?: boolean }
+
+const sha256 = (chunks: Uint8Array[]): string => {
+  const h = createHash('sha256');
+  for (const c of chunks) h.update(c);
+  return h.digest('hex');
+};
 
 function assertLittleEndian(): void {
   if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('checkpoints need a little-endian host');
@@ -87,7 +102,7 @@ export async function writeFileAtomic(path: string, chunks: Uint8Array[]): Promi
  * Saves tensors to a safetensors file. Every tensor is read back from the GPU before the file
  * is opened; the write is atomic (temp file + fsync + rename). Metadata values must be strings.
  */
-export async function saveTensors(path: string, entries: [string, Tensor][], metadata?: Record<string, string>): Promise<void> {
+export async function saveTensors(path: string, entries: [string, Tensor][], metadata?: Record<string, string>, opts: SaveOptions = {}): Promise<void> {
   assertLittleEndian();
   const seen = new Set<string>();
   for (const [name, t] of entries) {
@@ -105,18 +120,21 @@ export async function saveTensors(path: string, entries: [string, Tensor][], met
   }
   const records: [string, TensorRecord][] = [];
   for (const [name, t] of entries) records.push([name, { dtype: t.dtype, shape: t.shape.slice(), data: await t.data() }]);
-  await saveRecords(path, records, metadata, 'saveTensors');
+  await saveRecords(path, records, metadata, 'saveTensors', opts);
 }
 
 /** Saves host arrays (e.g. a decoded data set) in the same format, atomically. */
-export async function saveRecords(path: string, entries: [string, TensorRecord][], metadata?: Record<string, string>, caller = 'saveRecords'): Promise<void> {
+export async function saveRecords(path: string, entries: [string, TensorRecord][], metadata?: Record<string, string>, caller = 'saveRecords', opts: SaveOptions = {}): Promise<void> {
   assertLittleEndian();
   for (const [name, r] of entries) {
     if (r.data.length !== numel(r.shape)) throw new Error(`${caller}(${path}): "${name}" has ${r.data.length} values for shape ${fmtShape(r.shape)}`);
   }
-  const header = buildHeader(entries.map(([name, r]) => ({ name, dtype: r.dtype, shape: r.shape, bytes: r.data.byteLength })), metadata);
-  const chunks: Uint8Array[] = [header];
-  for (const [, { data: d }] of entries) if (d.byteLength > 0) chunks.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  if (metadata && CHECKSUM_KEY in metadata) throw new Error(`${caller}(${path}): metadata key "${CHECKSUM_KEY}" is reserved (pass { checksum: true })`);
+  const data: Uint8Array[] = [];
+  for (const [, { data: d }] of entries) if (d.byteLength > 0) data.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  const meta = opts.checksum ? { ...(metadata ?? {}), [CHECKSUM_KEY]: sha256(data) } : metadata;
+  const header = buildHeader(entries.map(([name, r]) => ({ name, dtype: r.dtype, shape: r.shape, bytes: r.data.byteLength })), meta);
+  const chunks: Uint8Array[] = [header, ...data];
   try {
     await writeFileAtomic(path, chunks);
   } catch (e) {
@@ -205,6 +223,11 @@ export function parseCheckpoint(buf: Buffer, path: string): Checkpoint {
     prev = e.name;
   }
   if (at !== dataLen) fail(`${dataLen - at} trailing bytes after the last tensor (data is ${dataLen} bytes, tensors cover ${at})`);
+  if (CHECKSUM_KEY in metadata) {
+    const want = metadata[CHECKSUM_KEY], got = sha256([buf.subarray(dataStart)]);
+    if (got !== want) fail(`tensor data fails its checksum (sha256 ${got.slice(0, 12)}… vs ${want.slice(0, 12)}… recorded): the file is corrupt`);
+    delete metadata[CHECKSUM_KEY];
+  }
   const tensors = new Map<string, TensorRecord>();
   for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: toTyped(buf, dataStart + e.begin, dataStart + e.end, e.dtype) });
   return { tensors, metadata };

@@ -1,26 +1,26 @@
 // node dist/tasks/classify.js: VGG19 on CIFAR-10 with the five dropout kinds (paper §3.2.1):
 // accuracy, NLL, ECE, predictive entropy, PAvPU over thresholds and Mean PAvPU, LBD's keep
 // probabilities over training. Every method gets the same data order, budget and initial
-// weights per seed. Writes DIR/report.json, report.html and figures; checkpoints every epoch.
-// The training loop never waits for the GPU: losses go to a ScalarLog read every 16 steps, so
-// the next batch is gathered and uploaded while the GPU still works on the current one.
-import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+// weights per seed. Writes DIR/report.json, report.html and figures. What is the task's own
+// lives here (data, model, evaluation, report); the training loop, checkpoints, resume, shards
+// and merging are the common runner's (tasks/common/).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import {
-  getGpu, tensor, scope, sync, flush, crossEntropy, softmax, logSoftmax, add, sub, neg, ge, max, mean, noGrad, Adam, Generator, ScalarLog, type Tensor,
+  tensor, scope, crossEntropy, softmax, logSoftmax, add, sub, neg, ge, max, mean, noGrad, Adam, Generator, type Tensor,
 } from '../engine/index.js';
 import { vgg19, loadPretrained, type VGG } from '../models/vgg.js';
-import { Dropout, MCDropout } from '../layers/dropout/dropout.js';
-import { GaussianDropout } from '../layers/dropout/gaussian.js';
-import { ConcreteDropout } from '../layers/dropout/concrete.js';
-import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
-import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
-import { sumRegularizers, type DropoutLayer } from '../layers/dropout/base.js';
-import { LogitHolder, generatorOf, meanStd, gitCommit } from './common/run-state.js';
+import { splitParameters } from '../layers/dropout/lbd-step.js';
+import type { DropoutLayer } from '../layers/dropout/base.js';
+import { createDropout, parseDropoutNames, DROPOUT_NAMES, DROPOUT_REGISTRY, type DropoutName } from '../layers/dropout/registry.js';
+import { meanStd } from './common/run-state.js';
 import { positiveOption, renderAndExit } from './common/cli.js';
-import { saveModule, loadModule } from '../layers/checkpoint.js';
+import { UserError, runMain, writeJsonAtomic } from './common/files.js';
+import { fingerprint, datasetName } from './common/config.js';
+import { trainLoop, standardStep, freshHistory } from './common/trainer.js';
+import { addRunnerOptions, runnerOptions, type GridRun } from './common/grid.js';
+import { runTask, listAndExit, type Progress } from './common/task-main.js';
 import { loadImageFolder } from './data/imagefolder.js';
 import { loadCifar10Dir } from './data/cifar-binary.js';
 import { channelStats, normalize, randomCropFlip, resizeBilinear } from './data/transforms.js';
@@ -29,8 +29,8 @@ import { gatherRows } from './data/mnist.js';
 import { accuracy, argmaxRows, predictiveEntropy, pavpu, nll, expectedCalibrationError } from './metrics/classification.js';
 import { writeClassifyReport, table1Markdown, type ClassifyReport } from './classify/report.js';
 
-export const METHODS = ['regular', 'mc', 'gaussian', 'concrete', 'lbd'] as const;
-export type Method = (typeof METHODS)[number];
+export const METHODS = DROPOUT_NAMES;
+export type Method = DropoutName;
 
 export interface ClassifyOptions {
   data: string;
@@ -70,36 +70,66 @@ export const PRESETS: Record<'cpu' | 'paper', Partial<ClassifyOptions>> = {
   paper: { width: 1, hidden: 4096, trainPerClass: 5000, testPerClass: 1000, epochs: 300, batch: 64, lr: 1e-5, logitLr: 1e-5, seeds: 3, samples: 10, batchNorm: false, imageSize: 224 },
 };
 
-interface DataSet { x: Float32Array; y: Int32Array; n: number }
 
-function loadData(o: ClassifyOptions): { train: DataSet; test: DataSet } {
+/** The model's outputs: CIFAR-10's classes. */
+export const CLASSES = 10;
+
+export interface DataSet { x: Float32Array; y: Int32Array; n: number }
+export interface ClassifyData { train: DataSet; test: DataSet; classes?: string[] }
+
+/**
+ * Loads and normalises the splits (statistics from the training images). An ImageFolder tree's
+ * train/ and test/ must hold the same class folders, at most CLASSES of them: otherwise every
+ * test label would silently mean another class, or a label would fall outside the outputs.
+ */
+export function loadData(o: ClassifyOptions): ClassifyData {
   const binary = existsSync(join(o.data, 'data_batch_1.bin'));
-  const trainRaw = binary ? loadCifar10Dir(o.data, 'train', { limit: o.trainPerClass * 10 }) : loadImageFolder(join(o.data, 'train'), { limit: o.trainPerClass, size: [32, 32] });
-  const testRaw = binary ? loadCifar10Dir(o.data, 'test', { limit: o.testPerClass * 10 }) : loadImageFolder(join(o.data, 'test'), { limit: o.testPerClass, size: [32, 32] });
+  let classes: string[] | undefined;
+  let trainRaw: DataSet, testRaw: DataSet;
+  if (binary) {
+    trainRaw = loadCifar10Dir(o.data, 'train', { limit: o.trainPerClass * 10 });
+    testRaw = loadCifar10Dir(o.data, 'test', { limit: o.testPerClass * 10 });
+  } else {
+    for (const split of ['train', 'test']) if (!existsSync(join(o.data, split))) throw new UserError(`--data: ${o.data} holds neither CIFAR-10 binary batches nor an ImageFolder ${split}/ folder`);
+    let tr, te;
+    try {
+      tr = loadImageFolder(join(o.data, 'train'), { limit: o.trainPerClass, size: [32, 32] });
+      te = loadImageFolder(join(o.data, 'test'), { limit: o.testPerClass, size: [32, 32] });
+    } catch (e) { throw new UserError(`--data: ${(e as Error).message}`); }
+    checkClasses(tr.classes, te.classes, CLASSES, o.data);
+    classes = tr.classes; trainRaw = tr; testRaw = te;
+  }
   const stats = channelStats(trainRaw.x, 3, 1024);
   return {
     train: { x: normalize(trainRaw.x, 3, 1024, stats), y: trainRaw.y, n: trainRaw.n },
     test: { x: normalize(testRaw.x, 3, 1024, stats), y: testRaw.y, n: testRaw.n },
+    ...(classes ? { classes } : {}),
   };
 }
 
-function dropoutFactory(m: Method, o: ClassifyOptions, seed: number, datasetSize: number): (units: number, i: number) => DropoutLayer {
-  const gen = (i: number): Generator => new Generator(seed * 1000 + 17 + i, 1);
-  switch (m) {
-    case 'regular': return (_u, i) => new Dropout(o.rate, { generator: gen(i) });
-    case 'mc': return (_u, i) => new MCDropout(o.rate, { generator: gen(i) });
-    case 'gaussian': return (units, i) => new GaussianDropout({ units, initialKeep: Math.max(0.5, 1 - o.rate), datasetSize, generator: gen(i) });
-    case 'concrete': return (units, i) => new ConcreteDropout({ units, initialKeep: 1 - o.rate, datasetSize, generator: gen(i) });
-    case 'lbd': return (units, i) => new LearnableBernoulliDropout({
-      granularity: o.granularity, units, estimator: o.estimator, initialKeep: 1 - o.rate, datasetSize, generator: gen(i),
-    });
+/** Train and test class lists must be the same and fit the model's outputs. */
+export function checkClasses(train: string[], test: string[], outputs: number, root: string): void {
+  const missing = train.filter((c) => !test.includes(c)), extra = test.filter((c) => !train.includes(c));
+  if (missing.length || extra.length) {
+    throw new UserError(`--data: ${root}: train/ and test/ hold different class folders (${train.length} vs ${test.length}; ${[missing.length ? `not in test/: ${missing.join(', ')}` : '', extra.length ? `not in train/: ${extra.join(', ')}` : ''].filter(Boolean).join('; ')})`);
   }
+  if (train.length > outputs) throw new UserError(`--data: ${root} has ${train.length} class folders but the model has ${outputs} outputs`);
+}
+
+/** The same data → the same fingerprint (checked on resume and merge). */
+export const dataFingerprint = (d: ClassifyData): string => fingerprint([d.train.x, d.train.y, d.test.x, d.test.y]);
+
+/** The dropout layer after each of VGG's two classifier layers (generators: seed·1000 + 17 + i). */
+function dropoutFactory(m: Method, o: ClassifyOptions, seed: number, datasetSize: number): (units: number, i: number) => DropoutLayer {
+  return (units, i) => createDropout(m, {
+    rate: o.rate, units, datasetSize, generator: new Generator(seed * 1000 + 17 + i, 1), estimator: o.estimator,
+    ...(m === 'lbd' ? { granularity: o.granularity } : {}),
+  });
 }
 
 /** The share of examples whose label has the top logit: −CE_b equals the largest log-probability. */
 export const batchAccuracy = (logits: Tensor, ce: Tensor): Tensor =>
   noGrad(() => mean(ge(neg(ce), sub(max(logSoftmax(logits, -1), -1), 1e-6))));
-
 
 /** A batch of 32-px CHW images as the network's input tensor (upsampled when it takes 224 px). */
 function inputTensor(x: Float32Array, n: number, size: number): Tensor {
@@ -108,7 +138,7 @@ function inputTensor(x: Float32Array, n: number, size: number): Tensor {
 
 /** Predictive probabilities: the conv features once, the classifier S times when stochastic. */
 async function predict(model: VGG, drops: DropoutLayer[], d: DataSet, S: number, batch: number, size: number): Promise<Float32Array> {
-  const out = new Float32Array(d.n * 10);
+  const out = new Float32Array(d.n * CLASSES);
   model.eval();
   for (const dr of drops) dr.sampleAtEval = S > 1;
   for (let at = 0; at < d.n; at += batch) {
@@ -120,7 +150,7 @@ async function predict(model: VGG, drops: DropoutLayer[], d: DataSet, S: number,
       for (let s = 0; s < S; s++) { const q = softmax(model.classifier.forward(f), -1); acc = acc ? add(acc, q) : q; }
       return acc!.data();
     });
-    for (let i = 0; i < p.length; i++) out[at * 10 + i] = p[i] / S;
+    for (let i = 0; i < p.length; i++) out[at * CLASSES + i] = p[i] / S;
   }
   for (const dr of drops) dr.sampleAtEval = false;
   model.train();
@@ -136,128 +166,98 @@ export interface MethodResult {
   keepFinal?: number[][];
 }
 
-/** Where a run keeps its per-epoch checkpoint (resume) and its finished result. */
-export interface RunFiles { checkpoint: string; logitCheckpoint: string; result: string }
+/** The options that shape one run (epochs aside); a resumed or merged run must have been made with these. */
+export function runConfig(m: Method, seed: number, o: ClassifyOptions): Record<string, unknown> {
+  const c: Record<string, unknown> = {
+    method: m, seed, batch: o.batch, lr: o.lr, width: o.width, hidden: o.hidden, trainPerClass: o.trainPerClass, testPerClass: o.testPerClass,
+    valFraction: o.valFraction, samples: o.samples, rate: o.rate, augment: o.augment, batchNorm: o.batchNorm, imageSize: o.imageSize, init: o.init ?? null,
+  };
+  if (DROPOUT_REGISTRY[m].learnable) c.logitLr = o.logitLr;
+  if (m === 'lbd') { c.granularity = o.granularity; c.estimator = o.estimator; }
+  return c;
+}
 
-export const runFiles = (dir: string, m: Method, seed: number): RunFiles => ({
-  checkpoint: join(dir, 'checkpoints', `${m}-s${seed}.safetensors`),
-  logitCheckpoint: join(dir, 'checkpoints', `${m}-s${seed}.logits.safetensors`),
-  result: join(dir, 'runs', `${m}-s${seed}.json`),
-});
+/** Where a run keeps its checkpoint, and what it must match to be resumed from it. */
+export interface RunOptions { bar?: Progress; checkpoint?: string; runId?: string; fingerprint?: string }
 
-export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: { train: DataSet; test: DataSet }, bar?: cliProgress.SingleBar, files?: RunFiles): Promise<MethodResult> {
+export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: ClassifyData, ro: RunOptions = {}): Promise<MethodResult> {
   const split = splitValidation(data.train.n, o.valFraction, seed);
   const train: DataSet = { x: gatherRows(data.train.x, 3072, split.train), y: Int32Array.from(split.train, (i) => data.train.y[i]), n: split.train.length };
   const val: DataSet = { x: gatherRows(data.train.x, 3072, split.val), y: Int32Array.from(split.val, (i) => data.train.y[i]), n: split.val.length };
+  if (o.batch > train.n) throw new UserError(`--batch ${o.batch} is larger than the training split (${train.n} images after holding out --val-fraction ${o.valFraction}); batches are full-sized (the last partial one is dropped)`);
   // same initial weights for every method of a seed: the weights draw from their own generator
-  const { model, dropouts } = vgg19({ width: o.width, hidden: o.hidden, classes: 10, imageSize: o.imageSize, batchNorm: o.batchNorm, generator: new Generator(seed), dropout: dropoutFactory(m, o, seed, train.n) });
-  if (o.init && !(files && existsSync(files.checkpoint))) await loadPretrained(model, o.init);
+  const { model, dropouts } = vgg19({ width: o.width, hidden: o.hidden, classes: CLASSES, imageSize: o.imageSize, batchNorm: o.batchNorm, generator: new Generator(seed), dropout: dropoutFactory(m, o, seed, train.n) });
+  if (o.init && !(ro.checkpoint && existsSync(ro.checkpoint))) await loadPretrained(model, o.init);
   const { weights, logits } = splitParameters(model);
   const wopt = new Adam(weights, { lr: o.lr });
   const lopt = logits.length ? new Adam(logits, { lr: o.logitLr }) : null;
-  let losses: number[] = [], keep: number[][] = [], trainAccuracy: number[] = [];
-  let images = 0, seconds = 0, start = 0;
-  const log = new ScalarLog(16), accLog = new ScalarLog(16);
-  if (files && existsSync(files.checkpoint)) {
-    // resume: weights, optimizer state and the per-epoch history from the last finished epoch
-    const meta = await loadModule(files.checkpoint, model, { optimizer: wopt });
-    if (lopt && existsSync(files.logitCheckpoint)) await loadModule(files.logitCheckpoint, new LogitHolder(logits), { optimizer: lopt });
-    const h = JSON.parse(meta.history ?? '{}') as { epoch?: number; losses?: number[]; keep?: number[][]; trainAccuracy?: number[]; images?: number; seconds?: number; rng?: number[] };
-    start = h.epoch ?? 0;
-    h.rng?.forEach((pos, i) => generatorOf(dropouts[i])?.seek(pos));
-    losses = h.losses ?? []; keep = h.keep ?? []; trainAccuracy = h.trainAccuracy ?? []; images = h.images ?? 0; seconds = h.seconds ?? 0;
-    bar?.increment(start * Math.floor(train.n / o.batch));
-  }
-  for (let e = start; e < o.epochs; e++) {
-    const x = o.augment ? randomCropFlip(train.x, 3, 32, 32, { seed: seed * 7919 + e }) : train.x;
-    let last = NaN, step = 0, hits = 0;
-    const t0 = performance.now();
-    // read the recorded losses (one GPU round trip per log.capacity steps) and check them
-    const drain = async (): Promise<void> => {
-      const values = await log.read(), accs = await accLog.read();
-      values.forEach((v, i) => {
-        if (!Number.isFinite(v)) throw new Error(`classify: ${m} seed ${seed}: the loss became ${v} at step ${step - values.length + i + 1} of epoch ${e + 1}; lower --lr`);
-      });
-      if (!values.length) return;
-      last = values[values.length - 1];
-      hits += accs.reduce((p, q) => p + q, 0);
-      const runningLoss = values.reduce((p, q) => p + q, 0) / values.length, runningAcc = accs.reduce((p, q) => p + q, 0) / accs.length;
-      bar?.increment(values.length, { run: `${m} s${seed} epoch ${e + 1}/${o.epochs}`, loss: runningLoss.toFixed(3), acc: (100 * runningAcc).toFixed(1) });
-    };
-    for (const b of batches(x, train.y, { batchSize: o.batch, seed, epoch: e, dropLast: true })) {
-      scope(() => {
-        const xb = inputTensor(b.x, b.y.length, o.imageSize);
-        const yb = tensor(b.y, [b.y.length], 'i32');
-        let loss: Tensor, logits: Tensor | null = null, ce: Tensor | null = null;
-        // the closure runs once: lbdStep replays its recorded tape for the second pass
-        const perExample = (): Tensor => (ce = crossEntropy(logits = model.forward(xb), yb, { reduction: 'none' }));
-        if (lopt) {
-          loss = lbdStep(perExample, { weights: wopt, logits: lopt, model, regularizer: () => sumRegularizers(dropouts) }).loss;
-        } else {
-          wopt.zeroGrad();
-          loss = mean(perExample());
-          const r = sumRegularizers(dropouts);
-          (r ? add(loss, r) : loss).backward();
-          wopt.step();
-        }
-        log.record(loss);
-        accLog.record(batchAccuracy(logits!, ce!));
-      });
-      flush(); // the GPU starts on this step while the host gathers and uploads the next batch
-      images += b.y.length;
-      step++;
-      if (log.full) await drain();
-    }
-    await drain();
-    await sync();
-    seconds += (performance.now() - t0) / 1000;
-    losses.push(last);
-    trainAccuracy.push(hits / Math.max(step, 1));
-    keep.push(await Promise.all(dropouts.map(async (d) => { const k = await d.keepProbabilities(); return k.reduce((a, b) => a + b, 0) / k.length; })));
-    if (files) {
-      mkdirSync(dirname(files.checkpoint), { recursive: true });
-      const rng = dropouts.map((d) => generatorOf(d)?.position ?? 0);
-      const history = JSON.stringify({ epoch: e + 1, losses, keep, trainAccuracy, images, seconds, rng });
-      await saveModule(files.checkpoint, model, { optimizer: wopt, metadata: { history } });
-      if (lopt) await saveModule(files.logitCheckpoint, new LogitHolder(logits), { optimizer: lopt });
-    }
-  }
-  const S = m === 'regular' ? 1 : o.samples;
-  const keepFinal = await Promise.all(dropouts.map(async (d) => Array.from(await d.keepProbabilities())));
-  const pv = await predict(model, dropouts, val, S, 100, o.imageSize);
-  const pt = await predict(model, dropouts, data.test, S, 100, o.imageSize);
-  const entV = predictiveEntropy(pv, 10), entT = predictiveEntropy(pt, 10);
-  let lo = Infinity, hi = -Infinity;
-  for (const v of entV) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-  const pred = argmaxRows(pt, 10);
-  const correct = Array.from(pred, (p, i) => p === data.test.y[i]);
-  const t = Array.from({ length: 21 }, (_, i) => i / 20);
-  const value = t.map((s) => pavpu(correct, entT, lo + s * (hi - lo)));
-  wopt.dispose(); lopt?.dispose(); model.dispose(); log.dispose(); accLog.dispose();
-  const result: MethodResult = {
-    method: m, seed, accuracy: accuracy(pred, data.test.y), nll: nll(pt, data.test.y, 10), ece: expectedCalibrationError(pt, data.test.y, 10),
-    meanEntropy: entT.reduce((a, b) => a + b, 0) / entT.length, pavpu: { t, value, mean: value.reduce((a, b) => a + b, 0) / value.length },
-    keep, losses, trainAccuracy, imagesPerSecond: images / Math.max(seconds, 1e-9), keepFinal,
+  const stepParts = { model, weights: wopt, logits: lopt, regularized: dropouts };
+  const generators = dropouts.map((d) => (d as unknown as { generator: Generator }).generator);
+  const batchesOf = (e: number) => batches(o.augment ? randomCropFlip(train.x, 3, 32, 32, { seed: seed * 7919 + e }) : train.x, train.y, { batchSize: o.batch, seed, epoch: e, dropLast: true });
+  const forward = (b: { x: Float32Array; y: Int32Array }): { logits: Tensor; ce: Tensor } => {
+    const logits = model.forward(inputTensor(b.x, b.y.length, o.imageSize));
+    return { logits, ce: crossEntropy(logits, tensor(b.y, [b.y.length], 'i32'), { reduction: 'none' }) };
   };
-  if (files) {
-    mkdirSync(dirname(files.result), { recursive: true });
-    writeFileSync(files.result, JSON.stringify(result));
+  try {
+    const h = await trainLoop({
+      task: 'classify', run: `${m} seed ${seed}`, parts: { model, optimizers: { weights: wopt, logits: lopt }, generators }, epochs: o.epochs,
+      history: freshHistory({}),
+      ...(ro.checkpoint ? { checkpoint: { path: ro.checkpoint, runId: ro.runId ?? `${m}-s${seed}`, config: runConfig(m, seed, o), fingerprint: ro.fingerprint ?? dataFingerprint(data) } } : {}),
+      batches: batchesOf, size: (b) => b.y.length, epochLoss: 'last', keepLayers: dropouts,
+      step: (b) => {
+        let f: { logits: Tensor; ce: Tensor } | null = null;
+        // the closure runs once: lbdStep replays its recorded tape for the second pass
+        const loss = standardStep(stepParts, () => (f = forward(b)).ce);
+        return { loss, extra: batchAccuracy(f!.logits, f!.ce) };
+      },
+      forward: (b) => forward(b).ce,
+      progress: (n, i) => ro.bar?.increment(n, { run: `${m} s${seed} epoch ${i.epoch + 1}/${o.epochs}`, loss: i.loss.toFixed(3), acc: Number.isNaN(i.extra) ? '-' : (100 * i.extra).toFixed(1) }),
+    });
+    const S = DROPOUT_REGISTRY[m].stochasticEval ? o.samples : 1;
+    const keepFinal = await Promise.all(dropouts.map(async (d) => Array.from(await d.keepProbabilities())));
+    const pv = await predict(model, dropouts, val, S, 100, o.imageSize);
+    const pt = await predict(model, dropouts, data.test, S, 100, o.imageSize);
+    const entV = predictiveEntropy(pv, CLASSES), entT = predictiveEntropy(pt, CLASSES);
+    let lo = Infinity, hi = -Infinity;
+    for (const v of entV) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    const pred = argmaxRows(pt, CLASSES);
+    const correct = Array.from(pred, (p, i) => p === data.test.y[i]);
+    const t = Array.from({ length: 21 }, (_, i) => i / 20);
+    const value = t.map((s) => pavpu(correct, entT, lo + s * (hi - lo)));
+    return {
+      method: m, seed, accuracy: accuracy(pred, data.test.y), nll: nll(pt, data.test.y, CLASSES), ece: expectedCalibrationError(pt, data.test.y, CLASSES),
+      meanEntropy: entT.reduce((a, b) => a + b, 0) / entT.length, pavpu: { t, value, mean: value.reduce((a, b) => a + b, 0) / value.length },
+      keep: h.keep, losses: h.losses, trainAccuracy: h.extra, imagesPerSecond: h.examples / Math.max(h.seconds, 1e-9), keepFinal,
+    };
+  } finally {
+    wopt.dispose(); lopt?.dispose(); model.dispose();
   }
-  return result;
 }
 
-const stat = meanStd;
+/** Table 1's rows: mean ± std over seeds per method. */
+export function classifyTable(methods: readonly string[], results: MethodResult[]): ClassifyReport['table'] {
+  return methods.map((m) => {
+    const r = results.filter((x) => x.method === m);
+    return { method: m, accuracy: meanStd(r.map((x) => x.accuracy)), meanPAvPU: meanStd(r.map((x) => x.pavpu.mean)), nll: meanStd(r.map((x) => x.nll)), ece: meanStd(r.map((x) => x.ece)), imagesPerSecond: meanStd(r.map((x) => x.imagesPerSecond)) };
+  });
+}
+
+interface ClassifyRun extends GridRun { method: Method }
+
+/** The grid: seeds × methods, in that order (run k goes to shard k mod n). */
+export const classifyPlan = (o: ClassifyOptions): ClassifyRun[] =>
+  Array.from({ length: o.seeds }, (_, s) => o.methods.map((m) => ({ id: `${m}-s${s + 1}`, seed: s + 1, method: m, label: `${m} seed ${s + 1}` }))).flat();
 
 async function main(): Promise<void> {
-  const cli = new Command()
+  const cli = addRunnerOptions(new Command()
     .name('classify')
     .description('VGG19 on CIFAR-10 with regular, MC, Gaussian, Concrete and learnable Bernoulli dropout (paper §3.2.1).')
     .option('--data <path>', 'CIFAR-10: an ImageFolder tree (train/, test/) or the binary batches', '../shared/data/cifar10-jpeg')
-    .option('--dropout <kind>', 'regular | mc | gaussian | concrete | lbd | all', 'all')
+    .option('--dropout <kinds>', `${DROPOUT_NAMES.join(' | ')}, a comma-separated list of them, or all`, 'all')
     .option('--preset <name>', 'cpu | paper (other options override it)', 'cpu')
     .option('--lbd-granularity <g>', 'layer | unit', 'layer')
     .option('--estimator <e>', 'arm | disarm', 'arm')
-    .option('--epochs <n>').option('--batch <n>').option('--lr <x>').option('--logit-lr <x>').option('--seeds <n>')
+    .option('--epochs <n>').option('--batch <n>', 'images per batch (every batch is full: a last partial one is dropped each epoch)').option('--lr <x>').option('--logit-lr <x>').option('--seeds <n>')
     .option('--width <x>', 'channel width multiplier').option('--hidden <n>', 'classifier width')
     .option('--train-per-class <n>').option('--test-per-class <n>')
     .option('--val-fraction <x>', 'held-out share of the training images', '0.1')
@@ -267,19 +267,16 @@ async function main(): Promise<void> {
     .option('--batch-norm <on>', 'batch norm after each conv: true | false (preset decides by default)')
     .option('--init <file>', 'initial weights (safetensors, names as the model\'s namedParameters(), same configuration); no ImageNet weights ship with this project')
     .option('--image-size <px>', 'network input: 32 | 224 (CIFAR upsampled bilinearly per batch; preset decides by default)')
-    .option('--out <dir>', 'where report.json, report.html and the figures go', 'runs/classify')
-    .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report')
-    .option('--resume', 'reuse finished runs and continue unfinished ones from their last epoch checkpoint in --out')
-    .parse();
+    .option('--out <dir>', 'where report.json, report.html, the figures, runs/ and checkpoints/ go', 'runs/classify')
+    .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report'));
+  cli.parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
   if (a.render) await renderAndExit<ClassifyReport>(a.render as string, 'classify', (r) => Array.isArray(r.table) && Array.isArray(r.results), writeClassifyReport, table1Markdown);
   const preset = PRESETS[a.preset as 'cpu' | 'paper'];
-  if (!preset) throw new Error(`--preset must be cpu or paper, got '${a.preset}'`);
+  if (!preset) throw new UserError(`--preset must be cpu or paper, got '${a.preset}'`);
   const num = (k: string, fallback: number | undefined, int = false): number => positiveOption(a, k, fallback, int);
-  const kinds = a.dropout === 'all' ? [...METHODS] : [a.dropout as Method];
-  for (const k of kinds) if (!METHODS.includes(k)) throw new Error(`--dropout must be one of ${METHODS.join(', ')} or all; got '${k}'`);
   const o: ClassifyOptions = {
-    data: a.data as string, methods: kinds, granularity: a.lbdGranularity as 'layer' | 'unit', estimator: a.estimator as 'arm' | 'disarm',
+    data: a.data as string, methods: parseDropoutNames(a.dropout as string), granularity: a.lbdGranularity as 'layer' | 'unit', estimator: a.estimator as 'arm' | 'disarm',
     epochs: num('epochs', preset.epochs, true), batch: num('batch', preset.batch, true), lr: num('lr', preset.lr), logitLr: num('logit-lr', preset.logitLr),
     seeds: num('seeds', preset.seeds, true), width: num('width', preset.width), hidden: num('hidden', preset.hidden, true),
     trainPerClass: num('train-per-class', preset.trainPerClass, true), testPerClass: num('test-per-class', preset.testPerClass, true),
@@ -288,51 +285,44 @@ async function main(): Promise<void> {
     imageSize: num('image-size', preset.imageSize, true) as 32 | 224,
     init: a.init as string | undefined,
   };
-  if (o.init && !existsSync(o.init)) throw new Error(`--init: ${o.init} does not exist`);
-  if (o.imageSize !== 32 && o.imageSize !== 224) throw new Error(`--image-size must be 32 or 224, got '${a.imageSize}'`);
-  if (a.batchNorm !== undefined && !['true', 'false'].includes(a.batchNorm as string)) throw new Error(`--batch-norm must be true or false, got '${a.batchNorm}'`);
-  if (!['layer', 'unit'].includes(o.granularity)) throw new Error(`--lbd-granularity must be layer or unit, got '${o.granularity}'`);
-  if (!['arm', 'disarm'].includes(o.estimator)) throw new Error(`--estimator must be arm or disarm, got '${o.estimator}'`);
-  if (!(o.valFraction > 0 && o.valFraction < 1)) throw new Error(`--val-fraction must be in (0, 1), got '${a.valFraction}'`);
-  if (!(o.rate >= 0 && o.rate < 1)) throw new Error(`--rate must be in [0, 1), got '${a.rate}'`);
-  if (!existsSync(o.data)) throw new Error(`--data: ${o.data} does not exist`);
-  const gpu = await getGpu();
+  if (o.init && !existsSync(o.init)) throw new UserError(`--init: ${o.init} does not exist`);
+  if (o.imageSize !== 32 && o.imageSize !== 224) throw new UserError(`--image-size must be 32 or 224, got '${a.imageSize}'`);
+  if (a.batchNorm !== undefined && !['true', 'false'].includes(a.batchNorm as string)) throw new UserError(`--batch-norm must be true or false, got '${a.batchNorm}'`);
+  if (!['layer', 'unit'].includes(o.granularity)) throw new UserError(`--lbd-granularity must be layer or unit, got '${o.granularity}'`);
+  if (!['arm', 'disarm'].includes(o.estimator)) throw new UserError(`--estimator must be arm or disarm, got '${o.estimator}'`);
+  if (!(o.valFraction > 0 && o.valFraction < 1)) throw new UserError(`--val-fraction must be in (0, 1), got '${a.valFraction}'`);
+  if (!(o.rate >= 0 && o.rate < 1)) throw new UserError(`--rate must be in [0, 1), got '${a.rate}'`);
+  const runner = runnerOptions(a);
+  const plan = classifyPlan(o);
+  listAndExit(plan, runner);
+  if (!existsSync(o.data)) throw new UserError(`--data: ${o.data} does not exist`);
   const data = loadData(o);
-  const stepsPerRun = Math.floor(Math.round(data.train.n * (1 - o.valFraction)) / o.batch) * o.epochs;
-  // noTTYOutput: logs (CI, nohup) get a progress line every 30 s
-  const bar = new cliProgress.SingleBar({ format: 'classify |{bar}| {percentage}% | ETA {eta_formatted} | {run} | loss {loss} | train acc {acc}%', hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, cliProgress.Presets.shades_classic);
-  bar.start(stepsPerRun * o.seeds * kinds.length, 0, { run: '-', loss: '-', acc: '-' });
-  const results: MethodResult[] = [];
-  for (let seed = 1; seed <= o.seeds; seed++) {
-    for (const m of kinds) {
-      const files = runFiles(a.out as string, m, seed);
-      if (a.resume && existsSync(files.result)) {
-        results.push(JSON.parse(readFileSync(files.result, 'utf8')) as MethodResult);
-        bar.increment(stepsPerRun);
-        continue;
+  const fp = dataFingerprint(data);
+  const trainN = data.train.n - Math.round(data.train.n * o.valFraction);
+  if (o.batch > trainN) throw new UserError(`--batch ${o.batch} is larger than the training split (${trainN} images after holding out --val-fraction ${o.valFraction})`);
+  await runTask<ClassifyRun, MethodResult>({
+    task: 'classify', runner, plan, epochs: o.epochs,
+    config: (r) => runConfig(r.method, r.seed, o), fingerprint: () => fp,
+    stepsPerRun: () => Math.floor(trainN / o.batch) * o.epochs, barFields: { loss: 'loss', acc: 'train acc %' },
+    execute: (r, files, bar) => runOne(r.method, r.seed, o, data, { bar, checkpoint: files.checkpoint, runId: r.id, fingerprint: fp }),
+    report: async (records, prov) => {
+      const results = records.map((x) => x.record.result);
+      const table = classifyTable(o.methods, results);
+      for (const t of table) {
+        console.log(`${t.method.padEnd(9)} accuracy ${(100 * t.accuracy.mean).toFixed(2)} ± ${(100 * t.accuracy.std).toFixed(2)} %, Mean PAvPU ${t.meanPAvPU.mean.toFixed(3)} ± ${t.meanPAvPU.std.toFixed(3)}, ` +
+          `NLL ${t.nll.mean.toFixed(3)}, ECE ${t.ece.mean.toFixed(3)}, ${t.imagesPerSecond.mean.toFixed(1)} images/s`);
       }
-      if (!a.resume && existsSync(files.checkpoint)) rmSync(files.checkpoint);
-      if (!a.resume && existsSync(files.logitCheckpoint)) rmSync(files.logitCheckpoint);
-      results.push(await runOne(m, seed, o, data, bar, files));
-    }
-  }
-  bar.stop();
-  const table = kinds.map((m) => {
-    const r = results.filter((x) => x.method === m);
-    return { method: m, accuracy: stat(r.map((x) => x.accuracy)), meanPAvPU: stat(r.map((x) => x.pavpu.mean)), nll: stat(r.map((x) => x.nll)), ece: stat(r.map((x) => x.ece)), imagesPerSecond: stat(r.map((x) => x.imagesPerSecond)) };
+      const file = join(runner.out, 'report.json');
+      const report = {
+        task: 'classify', options: { ...o, data: datasetName(o.data), dataFingerprint: fp, ...(o.init ? { init: datasetName(o.init) + '/' + o.init.split(/[\\/]/).pop() } : {}) },
+        preset: a.preset as string, ...prov, date: new Date().toISOString(), trainSize: data.train.n, testSize: data.test.n, ...(data.classes ? { classes: data.classes } : {}), table, results,
+      };
+      writeJsonAtomic(file, report, 2);
+      const written = await writeClassifyReport(runner.out, report as unknown as ClassifyReport);
+      console.log(`report: ${file} (+ ${written.join(', ')})`);
+    },
   });
-  for (const t of table) {
-    console.log(`${t.method.padEnd(9)} accuracy ${(100 * t.accuracy.mean).toFixed(2)} ± ${(100 * t.accuracy.std).toFixed(2)} %, Mean PAvPU ${t.meanPAvPU.mean.toFixed(3)} ± ${t.meanPAvPU.std.toFixed(3)}, ` +
-      `NLL ${t.nll.mean.toFixed(3)}, ECE ${t.ece.mean.toFixed(3)}, ${t.imagesPerSecond.mean.toFixed(1)} images/s`);
-  }
-  const commit = gitCommit();
-  mkdirSync(a.out as string, { recursive: true });
-  const file = join(a.out as string, 'report.json');
-  const report = { task: 'classify', options: o, preset: a.preset as string, adapter: gpu.info.name, commit, date: new Date().toISOString(), trainSize: data.train.n, testSize: data.test.n, table, results };
-  writeFileSync(file, JSON.stringify(report, null, 2));
-  const written = await writeClassifyReport(a.out as string, report as unknown as ClassifyReport);
-  console.log(`report: ${file} (+ ${written.join(', ')})`);
   process.exit(0);
 }
 
-if (process.argv[1]?.endsWith('classify.js')) await main();
+if (process.argv[1]?.endsWith('classify.js')) await runMain('classify', main);

@@ -4,33 +4,34 @@
 // The studied kind sits in the bottleneck's dense layers (channel masks shared over pixels, one
 // logit per layer for LBD); every other slot keeps plain dropout 0.2, as the paper. Every method
 // gets the same data order, flips and initial weights per seed. Writes DIR/report.json,
-// report.html and figures; checkpoints every epoch (--resume continues).
-import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync, renameSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+// report.html and figures. The training loop, checkpoints, resume, shards and merging are the
+// common runner's (tasks/common/).
+import { existsSync } from 'node:fs';
+import { join, basename } from 'node:path';
 import { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import {
-  getGpu, tensor, scope, sync, flush, crossEntropy, softmax, add, mul, div, sum, maximum, reshape, indexSelect, mean,
-  RMSProp, Adam, Generator, ScalarLog, full, type Tensor,
+  tensor, scope, crossEntropy, softmax, add, mul, div, sum, maximum, reshape, indexSelect,
+  RMSProp, Adam, Generator, full, type Tensor,
 } from '../engine/index.js';
 import { tiramisu, tiramisuDropout, FC_DENSENET_103, FC_DENSENET_67, FC_DENSENET_56, type TiramisuConfig, type Tiramisu } from '../models/tiramisu.js';
-import { Dropout, MCDropout } from '../layers/dropout/dropout.js';
-import { GaussianDropout } from '../layers/dropout/gaussian.js';
-import { ConcreteDropout } from '../layers/dropout/concrete.js';
-import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
-import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
-import { sumRegularizers, type DropoutLayer } from '../layers/dropout/base.js';
-import { saveModule, loadModule } from '../layers/checkpoint.js';
+import { splitParameters } from '../layers/dropout/lbd-step.js';
+import type { DropoutLayer } from '../layers/dropout/base.js';
+import { createDropout, parseDropoutNames, DROPOUT_NAMES, DROPOUT_REGISTRY, type DropoutName } from '../layers/dropout/registry.js';
 import { loadCamVidSplits, flipFlags, flipHorizontal, channelStats, normalizeChannels, medianFrequencyWeights, CAMVID_NUM_CLASSES, CAMVID_VOID, type CamVidSet } from './data/camvid.js';
 import { permutation } from './data/mnist.js';
 import { mixSeed } from './data/rng.js';
 import { SegmentationConfusion, argmaxChannels, pixelEntropy, patches, concatPatches, entropyRange, patchPavpuCurve, type Patches } from './metrics/segmentation.js';
-import { LogitHolder, generatorOf, meanStd, gitCommit } from './common/run-state.js';
+import { meanStd } from './common/run-state.js';
 import { positiveOption, renderAndExit } from './common/cli.js';
+import { UserError, runMain, writeJsonAtomic } from './common/files.js';
+import { fingerprint, datasetName } from './common/config.js';
+import { trainLoop, standardStep, freshHistory } from './common/trainer.js';
+import { addRunnerOptions, runnerOptions, type GridRun } from './common/grid.js';
+import { runTask, listAndExit, type Progress } from './common/task-main.js';
 import { writeSegmentReport, table1SegMarkdown, type SegmentReport, type SegmentRun, type SegmentExamples } from './segment/report.js';
 
-export const METHODS = ['regular', 'mc', 'gaussian', 'concrete', 'lbd'] as const;
-export type Method = (typeof METHODS)[number];
+export const METHODS = DROPOUT_NAMES;
+export type Method = DropoutName;
 
 /** FC-DenseNet-103/67/56 (Jégou et al.), and `tiny` — a 3-pool, 3-layer-per-block, growth-8 net for the cpu preset. */
 export const MODELS: Record<string, TiramisuConfig> = {
@@ -77,16 +78,10 @@ export const PRESETS: Record<'cpu' | 'paper', Partial<SegmentOptions>> = {
   paper: { model: '103', size: [360, 480], epochs: 700, batch: 1, lr: 1e-4, rho: 0.995, lrDecay: 1, logitLr: 1e-4, seeds: 3, samples: 10, trainLimit: 367, valLimit: 101, testLimit: 233, memoryEfficient: true },
 };
 
-/** The studied kind for the bottleneck's dense layers. */
+
+/** The studied kind for the bottleneck's dense layers: one rate per layer, channel-shared noise. */
 function bottleneckDropout(m: Method, o: SegmentOptions, seed: number, datasetSize: number): (channels: number, i: number) => DropoutLayer {
-  const generator = (i: number): Generator => new Generator(seed * 1000 + 31 + i, 1);
-  switch (m) {
-    case 'regular': return (_c, i) => new Dropout(o.rate, { generator: generator(i) });
-    case 'mc': return (_c, i) => new MCDropout(o.rate, { generator: generator(i) });
-    case 'gaussian': return (c, i) => new GaussianDropout({ units: c, granularity: 'layer', noise: 'channel', initialKeep: 1 - o.rate, datasetSize, generator: generator(i) });
-    case 'concrete': return (c, i) => new ConcreteDropout({ units: c, granularity: 'layer', noise: 'channel', initialKeep: 1 - o.rate, datasetSize, generator: generator(i) });
-    case 'lbd': return (c, i) => new LearnableBernoulliDropout({ granularity: 'layer', units: c, estimator: o.estimator, initialKeep: 1 - o.rate, datasetSize, generator: generator(i) });
-  }
+  return (c, i) => createDropout(m, { rate: o.rate, units: c, datasetSize, generator: new Generator(seed * 1000 + 31 + i, 1), granularity: 'layer', noise: 'channel', estimator: o.estimator });
 }
 
 export interface SegData { train: CamVidSet; val: CamVidSet; test: CamVidSet; raw: Float32Array; weights: Float32Array; fromCache: boolean }
@@ -148,17 +143,28 @@ export async function predict(model: Tiramisu, drops: DropoutLayer[], s: CamVidS
   return { pred, entropy, confusion, patches: concatPatches(parts) };
 }
 
-export interface RunFiles { checkpoint: string; logitCheckpoint: string; result: string }
-export const runFiles = (dir: string, m: Method, seed: number): RunFiles => ({
-  checkpoint: join(dir, 'checkpoints', `${m}-s${seed}.safetensors`),
-  logitCheckpoint: join(dir, 'checkpoints', `${m}-s${seed}.logits.safetensors`),
-  result: join(dir, 'runs', `${m}-s${seed}.json`),
-});
 
-export async function runOne(m: Method, seed: number, o: SegmentOptions, data: SegData, files: RunFiles, bar?: cliProgress.SingleBar): Promise<SegmentRun & { examples?: SegmentExamples }> {
+/** The same selection and preprocessing → the same fingerprint (checked on resume and merge). */
+export const dataFingerprint = (d: SegData): string => fingerprint([d.train.x, d.train.y, d.val.x, d.val.y, d.test.x, d.test.y, d.weights]);
+
+/** The options that shape one run (epochs aside: the learning-rate decay is per epoch, so more epochs extend a run). */
+export function runConfig(m: Method, seed: number, o: SegmentOptions): Record<string, unknown> {
+  const c: Record<string, unknown> = {
+    method: m, seed, model: o.model, size: o.size, batch: o.batch, lr: o.lr, rho: o.rho, lrDecay: o.lrDecay, samples: o.samples, rate: o.rate,
+    trainLimit: o.trainLimit, valLimit: o.valLimit, testLimit: o.testLimit, classWeights: o.classWeights, flip: o.flip, memoryEfficient: o.memoryEfficient,
+  };
+  if (DROPOUT_REGISTRY[m].learnable) c.logitLr = o.logitLr;
+  if (m === 'lbd') c.estimator = o.estimator;
+  return c;
+}
+
+export interface RunOptions { bar?: Progress; checkpoint?: string; runId?: string; fingerprint?: string }
+
+export async function runOne(m: Method, seed: number, o: SegmentOptions, data: SegData, ro: RunOptions = {}): Promise<SegmentRun & { examples?: SegmentExamples }> {
   const cfg = MODELS[o.model];
-  if (!cfg) throw new Error(`--model must be one of ${Object.keys(MODELS).join(', ')}; got '${o.model}'`);
+  if (!cfg) throw new UserError(`--model must be one of ${Object.keys(MODELS).join(', ')}; got '${o.model}'`);
   const { train } = data, H = train.height, W = train.width, px = H * W;
+  if (o.batch > train.n) throw new UserError(`--batch ${o.batch} is larger than the training split (${train.n} images)`);
   const studied = bottleneckDropout(m, o, seed, train.n);
   const bottleneck: DropoutLayer[] = [];
   const slot = (c: number): DropoutLayer => { const d = studied(c, bottleneck.length); bottleneck.push(d); return d; };
@@ -167,85 +173,73 @@ export async function runOne(m: Method, seed: number, o: SegmentOptions, data: S
   const wopt = new RMSProp(weights, { lr: o.lr, rho: o.rho });
   const lopt = logits.length ? new Adam(logits, { lr: o.logitLr }) : null;
   const classWeights = tensor(data.weights, [data.weights.length]).keep();
-  const steps = Math.ceil(train.n / o.batch);
-  let st = { epoch: 0, losses: [] as number[], keep: [] as number[][], seconds: 0, images: 0, rng: [] as number[] };
-  if (existsSync(files.checkpoint)) {
-    const meta = await loadModule(files.checkpoint, model, { optimizer: wopt });
-    if (lopt && existsSync(files.logitCheckpoint)) await loadModule(files.logitCheckpoint, new LogitHolder(logits), { optimizer: lopt });
-    st = { ...st, ...(JSON.parse(meta.history ?? '{}') as Partial<typeof st>) };
-    st.rng.forEach((pos, i) => generatorOf(dropouts[i])?.seek(pos));
-    bar?.increment(st.epoch * steps);
-  }
-  const log = new ScalarLog(16);
-  const reg = (): Tensor | null => sumRegularizers(bottleneck);
-  for (let e = st.epoch; e < o.epochs; e++) {
-    wopt.setLr(o.lr * o.lrDecay ** e);
-    const t0 = performance.now();
+  const stepParts = { model, weights: wopt, logits: lopt, regularized: bottleneck };
+  const generators = [...new Set(dropouts.map((d) => (d as unknown as { generator: Generator }).generator))];
+  interface B { x: Float32Array; y: Int32Array; n: number }
+  function* batchesOf(e: number): IterableIterator<B> {
     const order = permutation(train.n, mixSeed(seed, e));
     const flips = o.flip ? flipFlags(train.n, mixSeed(seed * 7 + 1, e)) : null;
-    let last = NaN, step = 0;
-    const drain = async (): Promise<void> => {
-      const v = await log.read();
-      v.forEach((x, i) => { if (!Number.isFinite(x)) throw new Error(`segment: ${m} seed ${seed}: the loss became ${x} at step ${step - v.length + i + 1} of epoch ${e + 1}; lower --lr`); });
-      if (!v.length) return;
-      last = v.reduce((a, b) => a + b, 0) / v.length;
-      bar?.increment(v.length, { run: `${m} s${seed} epoch ${e + 1}/${o.epochs}`, loss: last.toFixed(3) });
-    };
     for (let s0 = 0; s0 < train.n; s0 += o.batch) {
       const idx = order.subarray(s0, Math.min(train.n, s0 + o.batch));
       let b = gather(train, idx);
       if (flips) b = flipHorizontal(b.x, b.y, idx.length, H, W, Array.from(idx, (i) => flips[i]));
-      scope(() => {
-        const x = tensor(b.x, [idx.length, 3, H, W]), y = tensor(b.y, [idx.length, H, W], 'i32');
-        let loss: Tensor;
-        if (lopt) loss = lbdStep(() => imageLosses(model.forward(x), y, classWeights), { weights: wopt, logits: lopt, model, regularizer: reg }).loss;
-        else {
-          wopt.zeroGrad();
-          loss = mean(imageLosses(model.forward(x), y, classWeights));
-          const r = reg();
-          (r ? add(loss, r) : loss).backward();
-          wopt.step();
-        }
-        log.record(loss);
-      });
-      flush(); // the GPU starts on this step while the host gathers and uploads the next batch
-      step++; st.images += idx.length;
-      if (log.full) await drain();
+      yield { ...b, n: idx.length };
     }
-    await drain();
-    await sync();
-    st.seconds += (performance.now() - t0) / 1000;
-    st.losses.push(last);
-    st.keep.push(await Promise.all(bottleneck.map(async (d) => (await d.keepProbabilities())[0])));
-    st.epoch = e + 1;
-    st.rng = dropouts.map((d) => generatorOf(d)?.position ?? 0);
-    mkdirSync(dirname(files.checkpoint), { recursive: true });
-    await saveModule(files.checkpoint, model, { optimizer: wopt, metadata: { history: JSON.stringify(st) } });
-    if (lopt) await saveModule(files.logitCheckpoint, new LogitHolder(logits), { optimizer: lopt });
   }
-  log.dispose();
-  const S = m === 'regular' ? 1 : o.samples;
-  const pv = await predict(model, bottleneck, data.val, S, o.batch);
-  const pt = await predict(model, bottleneck, data.test, S, o.batch);
-  const curve = patchPavpuCurve(pt.patches, entropyRange(pv.patches.entropy), 21);
-  const result: SegmentRun & { examples?: SegmentExamples } = {
-    method: m, seed, pixelAccuracy: pt.confusion.pixelAccuracy(), iou: pt.confusion.iou(), meanIoU: pt.confusion.meanIoU(),
-    pavpu: { t: curve.t, value: curve.pavpu, mean: curve.mean }, losses: st.losses, keep: st.keep,
-    imagesPerSecond: st.images / Math.max(st.seconds, 1e-9), seconds: st.seconds,
+  const forward = (b: B): Tensor => imageLosses(model.forward(tensor(b.x, [b.n, 3, H, W])), tensor(b.y, [b.n, H, W], 'i32'), classWeights);
+  try {
+    const h = await trainLoop({
+      task: 'segment', run: `${m} seed ${seed}`, parts: { model, optimizers: { weights: wopt, logits: lopt }, generators }, epochs: o.epochs,
+      history: freshHistory({}),
+      ...(ro.checkpoint ? { checkpoint: { path: ro.checkpoint, runId: ro.runId ?? `${m}-s${seed}`, config: runConfig(m, seed, o), fingerprint: ro.fingerprint ?? dataFingerprint(data) } } : {}),
+      batches: batchesOf, size: (b) => b.n, epochLoss: 'window', keepLayers: bottleneck,
+      beforeEpoch: (e) => wopt.setLr(o.lr * o.lrDecay ** e),
+      step: (b) => ({ loss: standardStep(stepParts, () => forward(b)) }),
+      forward,
+      progress: (n, i) => ro.bar?.increment(n, { run: `${m} s${seed} epoch ${i.epoch + 1}/${o.epochs}`, loss: i.loss.toFixed(3) }),
+    });
+    const S = DROPOUT_REGISTRY[m].stochasticEval ? o.samples : 1;
+    const pv = await predict(model, bottleneck, data.val, S, o.batch);
+    const pt = await predict(model, bottleneck, data.test, S, o.batch);
+    const curve = patchPavpuCurve(pt.patches, entropyRange(pv.patches.entropy), 21);
+    const result: SegmentRun & { examples?: SegmentExamples } = {
+      method: m, seed, pixelAccuracy: pt.confusion.pixelAccuracy(), iou: pt.confusion.iou(), meanIoU: pt.confusion.meanIoU(),
+      pavpu: { t: curve.t, value: curve.pavpu, mean: curve.mean }, losses: h.losses, keep: h.keep,
+      imagesPerSecond: h.examples / Math.max(h.seconds, 1e-9), seconds: h.seconds,
+    };
+    if (m === 'lbd' || m === 'mc') {
+      const n = Math.min(4, data.test.n);
+      result.examples = { pred: Array.from(pt.pred.subarray(0, n * px)), entropy: Array.from(pt.entropy.subarray(0, n * px), (v) => Math.round(v * 1000) / 1000) };
+    }
+    return result;
+  } finally {
+    wopt.dispose(); lopt?.dispose(); model.dispose(); classWeights.dispose();
+  }
+}
+
+interface SegmentGridRun extends GridRun { method: Method }
+
+/** The grid: seeds × methods, in that order (run k goes to shard k mod n). */
+export const segmentPlan = (o: SegmentOptions): SegmentGridRun[] =>
+  Array.from({ length: o.seeds }, (_, s) => o.methods.map((m) => ({ id: `${m}-s${s + 1}`, seed: s + 1, method: m, label: `${m} seed ${s + 1}` }))).flat();
+
+/** The report of finished runs (figure examples: the first seed's LBD and MC runs). */
+export function segmentReport(o: SegmentOptions, data: SegData, runs: (SegmentRun & { examples?: SegmentExamples })[], extra: Record<string, unknown>): SegmentReport {
+  const table = o.methods.map((m) => {
+    const r = runs.filter((x) => x.method === m);
+    return { method: m, pixelAccuracy: meanStd(r.map((x) => x.pixelAccuracy)), meanIoU: meanStd(r.map((x) => x.meanIoU)), meanPAvPU: meanStd(r.map((x) => x.pavpu.mean)), imagesPerSecond: meanStd(r.map((x) => x.imagesPerSecond)) };
+  });
+  const px = data.test.height * data.test.width, n = Math.min(4, data.test.n);
+  const examples = {
+    height: data.test.height, width: data.test.width, input: Array.from(data.raw, (v) => Math.round(255 * v)), label: Array.from(data.test.y.subarray(0, n * px)),
+    methods: Object.fromEntries(runs.filter((r) => r.examples && r.seed === 1).map((r) => [r.method, r.examples!])),
   };
-  if (m === 'lbd' || m === 'mc') {
-    const n = Math.min(4, data.test.n);
-    result.examples = { pred: Array.from(pt.pred.subarray(0, n * px)), entropy: Array.from(pt.entropy.subarray(0, n * px), (v) => Math.round(v * 1000) / 1000) };
-  }
-  wopt.dispose(); lopt?.dispose(); model.dispose(); classWeights.dispose();
-  mkdirSync(dirname(files.result), { recursive: true });
-  writeFileSync(files.result + '.tmp', JSON.stringify(result));
-  renameSync(files.result + '.tmp', files.result);
-  return result;
+  const plain = runs.map((r) => { const { examples: _e, ...rest } = r; return rest; });
+  return { task: 'segment', ...extra, sizes: { train: data.train.n, val: data.val.n, test: data.test.n }, table, runs: plain, examples } as unknown as SegmentReport;
 }
 
 async function main(): Promise<void> {
-  const cli = new Command()
+  const cli = addRunnerOptions(new Command()
     .name('segment')
     .description('CamVid semantic segmentation with FC-DenseNet and five kinds of dropout in the bottleneck (paper §3.2.2).')
     .option('--data <path>', 'the CamVid folder (train.txt, val.txt, test.txt and the image / annotation folders)', '../shared/data/camvid')
@@ -254,7 +248,7 @@ async function main(): Promise<void> {
     .option('--preset <name>', 'cpu | paper (other options override it)', 'cpu')
     .option('--estimator <e>', 'arm | disarm (LBD)', 'arm')
     .option('--size <WxH>', 'resize to W×H (e.g. 480x360); preset decides by default')
-    .option('--epochs <n>').option('--batch <n>')
+    .option('--epochs <n>').option('--batch <n>', 'images per batch (the last batch of an epoch may be smaller)')
     .option('--lr <x>', 'RMSProp learning rate (paper 1e-4)').option('--rho <x>', "RMSProp's squared-gradient decay (paper 0.995)")
     .option('--lr-decay <x>', 'learning-rate factor per epoch').option('--logit-lr <x>', 'Adam learning rate of the learnable dropout parameters')
     .option('--seeds <n>').option('--samples <n>', 'stochastic passes at evaluation')
@@ -265,22 +259,20 @@ async function main(): Promise<void> {
     .option('--memory-efficient [on]', 'recompute BN → ReLU → conv in the backward: less GPU memory, more time (true | false; preset decides by default)')
     .option('--out <dir>', 'where report.json, report.html and the figures go', 'runs/segment')
     .option('--cache <file>', 'decoded, resized CamVid selection: read instead of the PNGs when it holds the same one, else written after decoding')
-    .option('--resume', 'reuse finished runs and continue unfinished ones from their last epoch checkpoint in --out')
-    .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report')
-    .parse();
+    .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report'));
+  cli.parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
   if (a.render) await renderAndExit<SegmentReport>(a.render as string, 'segment', (r) => Array.isArray(r.table) && Array.isArray(r.runs), writeSegmentReport, table1SegMarkdown);
   const preset = PRESETS[a.preset as 'cpu' | 'paper'];
-  if (!preset) throw new Error(`--preset must be cpu or paper, got '${a.preset}'`);
+  if (!preset) throw new UserError(`--preset must be cpu or paper, got '${a.preset}'`);
   const num = (k: string, fallback: number | undefined, int = false): number => positiveOption(a, k, fallback, int);
   let size = preset.size!;
   if (a.size !== undefined) {
     const mt = /^(\d+)x(\d+)$/.exec(a.size as string);
-    if (!mt || Number(mt[1]) < 1 || Number(mt[2]) < 1) throw new Error(`--size must be WxH in pixels (e.g. 480x360), got '${a.size}'`);
+    if (!mt || Number(mt[1]) < 1 || Number(mt[2]) < 1) throw new UserError(`--size must be WxH in pixels (e.g. 480x360), got '${a.size}'`);
     size = [Number(mt[2]), Number(mt[1])];
   }
-  const kinds = a.dropout === 'all' ? [...METHODS] : (a.dropout as string).split(',').map((k) => k.trim() as Method);
-  for (const k of kinds) if (!METHODS.includes(k)) throw new Error(`--dropout must be one of ${METHODS.join(', ')} or all; got '${k}'`);
+  const kinds = parseDropoutNames(a.dropout as string);
   const o: SegmentOptions = {
     data: a.data as string, methods: kinds, model: (a.model as string | undefined) ?? preset.model!, estimator: a.estimator as 'arm' | 'disarm', size,
     epochs: num('epochs', preset.epochs, true), batch: num('batch', preset.batch, true), lr: num('lr', preset.lr), rho: num('rho', preset.rho),
@@ -289,52 +281,37 @@ async function main(): Promise<void> {
     classWeights: !!a.classWeights, flip: a.flip !== false,
     memoryEfficient: a.memoryEfficient === undefined ? preset.memoryEfficient! : a.memoryEfficient === true || a.memoryEfficient === 'true',
   };
-  if (![undefined, true, 'true', 'false'].includes(a.memoryEfficient)) throw new Error(`--memory-efficient must be true or false, got '${String(a.memoryEfficient)}'`);
-  if (!MODELS[o.model]) throw new Error(`--model must be one of ${Object.keys(MODELS).join(', ')}; got '${o.model}'`);
-  if (!['arm', 'disarm'].includes(o.estimator)) throw new Error(`--estimator must be arm or disarm, got '${o.estimator}'`);
-  if (!(o.rho < 1)) throw new Error(`--rho must be in (0, 1), got '${a.rho}'`);
-  if (!(o.rate >= 0 && o.rate < 1)) throw new Error(`--rate must be in [0, 1), got '${a.rate}'`);
-  if (!existsSync(o.data) && !(a.cache && existsSync(a.cache as string))) throw new Error(`--data: ${o.data} does not exist`);
-  const gpu = await getGpu();
+  if (![undefined, true, 'true', 'false'].includes(a.memoryEfficient)) throw new UserError(`--memory-efficient must be true or false, got '${String(a.memoryEfficient)}'`);
+  if (!MODELS[o.model]) throw new UserError(`--model must be one of ${Object.keys(MODELS).join(', ')}; got '${o.model}'`);
+  if (!['arm', 'disarm'].includes(o.estimator)) throw new UserError(`--estimator must be arm or disarm, got '${o.estimator}'`);
+  if (!(o.rho < 1)) throw new UserError(`--rho must be in (0, 1), got '${a.rho}'`);
+  if (!(o.rate >= 0 && o.rate < 1)) throw new UserError(`--rate must be in [0, 1), got '${a.rate}'`);
+  if (!existsSync(o.data) && !(a.cache && existsSync(a.cache as string))) throw new UserError(`--data: ${o.data} does not exist`);
+  const runner = runnerOptions(a);
+  const plan = segmentPlan(o);
+  listAndExit(plan, runner);
   const data = await loadData(o, a.cache as string | undefined);
   console.log(`CamVid ${o.size[1]}×${o.size[0]}: ${data.train.n} train, ${data.val.n} val, ${data.test.n} test images${data.fromCache ? ` (from ${String(a.cache)})` : ''}; FC-DenseNet ${o.model}`);
-  const steps = Math.ceil(data.train.n / o.batch) * o.epochs;
-  const bar = new cliProgress.SingleBar({ format: 'segment |{bar}| {percentage}% | ETA {eta_formatted} | {run} | loss {loss}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, cliProgress.Presets.shades_classic);
-  bar.start(steps * o.seeds * kinds.length, 0, { run: '-', loss: '-' });
-  const runs: (SegmentRun & { examples?: SegmentExamples })[] = [];
-  for (let seed = 1; seed <= o.seeds; seed++) {
-    for (const m of kinds) {
-      const files = runFiles(a.out as string, m, seed);
-      if (a.resume && existsSync(files.result)) {
-        runs.push(JSON.parse(readFileSync(files.result, 'utf8')) as SegmentRun);
-        bar.increment(Math.ceil(data.train.n / o.batch) * o.epochs);
-        continue;
-      }
-      if (!a.resume) for (const f of [files.checkpoint, files.logitCheckpoint]) if (existsSync(f)) rmSync(f);
-      runs.push(await runOne(m, seed, o, data, files, bar));
-    }
-  }
-  bar.stop();
-  const table = kinds.map((m) => {
-    const r = runs.filter((x) => x.method === m);
-    return { method: m, pixelAccuracy: meanStd(r.map((x) => x.pixelAccuracy)), meanIoU: meanStd(r.map((x) => x.meanIoU)), meanPAvPU: meanStd(r.map((x) => x.pavpu.mean)), imagesPerSecond: meanStd(r.map((x) => x.imagesPerSecond)) };
+  if (o.batch > data.train.n) throw new UserError(`--batch ${o.batch} is larger than the training split (${data.train.n} images)`);
+  const fp = dataFingerprint(data);
+  await runTask<SegmentGridRun, SegmentRun & { examples?: SegmentExamples }>({
+    task: 'segment', runner, plan, epochs: o.epochs,
+    config: (r) => runConfig(r.method, r.seed, o), fingerprint: () => fp,
+    stepsPerRun: () => Math.ceil(data.train.n / o.batch) * o.epochs, barFields: { loss: 'loss' },
+    execute: (r, files, bar) => runOne(r.method, r.seed, o, data, { bar, checkpoint: files.checkpoint, runId: r.id, fingerprint: fp }),
+    report: async (records, prov) => {
+      const report = segmentReport(o, data, records.map((x) => x.record.result), {
+        options: { ...o, data: datasetName(o.data), dataFingerprint: fp }, preset: a.preset as string, ...(data.fromCache ? { cache: basename(String(a.cache)) } : {}),
+        ...prov, date: new Date().toISOString(),
+      });
+      const file = join(runner.out, 'report.json');
+      writeJsonAtomic(file, report);
+      console.log(table1SegMarkdown(report));
+      const written = await writeSegmentReport(runner.out, report);
+      console.log(`report: ${file} (+ ${written.join(', ')})`);
+    },
   });
-  // the figure's four test images: inputs and labels once, predictions and entropy of the first seed's LBD and MC runs
-  const px = data.test.height * data.test.width, n = Math.min(4, data.test.n);
-  const examples = {
-    height: data.test.height, width: data.test.width, input: Array.from(data.raw, (v) => Math.round(255 * v)), label: Array.from(data.test.y.subarray(0, n * px)),
-    methods: Object.fromEntries(runs.filter((r) => r.examples && r.seed === 1).map((r) => [r.method, r.examples!])),
-  };
-  for (const r of runs) delete r.examples;
-  const report: SegmentReport = { task: 'segment', options: o, preset: a.preset as string, ...(data.fromCache ? { cache: String(a.cache) } : {}), adapter: gpu.info.name, commit: gitCommit(), date: new Date().toISOString(), sizes: { train: data.train.n, val: data.val.n, test: data.test.n }, table, runs, examples };
-  mkdirSync(a.out as string, { recursive: true });
-  const file = join(a.out as string, 'report.json');
-  writeFileSync(file + '.tmp', JSON.stringify(report));
-  renameSync(file + '.tmp', file);
-  console.log(table1SegMarkdown(report));
-  const written = await writeSegmentReport(a.out as string, report);
-  console.log(`report: ${file} (+ ${written.join(', ')})`);
   process.exit(0);
 }
 
-if (process.argv[1]?.endsWith('segment.js')) await main();
+if (process.argv[1]?.endsWith('segment.js')) await runMain('segment', main);

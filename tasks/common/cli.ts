@@ -2,6 +2,7 @@
 // fallback and an error naming the option, and `--render FILE` (re-draw an existing report).
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { UserError } from './files.js';
 
 type Opts = Record<string, string | boolean | undefined>;
 
@@ -9,7 +10,7 @@ type Opts = Record<string, string | boolean | undefined>;
 export function positiveOption(a: Opts, k: string, fallback: number | undefined, int = false): number {
   const raw = a[k.replace(/-([a-zA-Z])/g, (_, c: string) => c.toUpperCase())];
   const v = raw === undefined ? fallback : Number(raw);
-  if (v === undefined || !Number.isFinite(v) || v <= 0 || (int && !Number.isInteger(v))) throw new Error(`--${k} must be a positive ${int ? 'integer' : 'number'}, got '${raw}'`);
+  if (v === undefined || !Number.isFinite(v) || v <= 0 || (int && !Number.isInteger(v))) throw new UserError(`--${k} must be a positive ${int ? 'integer' : 'number'}, got '${raw}'`);
   return v;
 }
 
@@ -19,8 +20,8 @@ export function positiveOption(a: Opts, k: string, fallback: number | undefined,
  */
 export async function renderAndExit<R>(file: string, task: string, valid: (r: R) => boolean, write: (dir: string, r: R) => Promise<string[]>, tables: (r: R) => string): Promise<never> {
   let report: R;
-  try { report = JSON.parse(readFileSync(file, 'utf8')) as R; } catch (e) { throw new Error(`--render: cannot read ${file}: ${(e as Error).message}`); }
-  if (!valid(report)) throw new Error(`--render: ${file} is not a ${task} report`);
+  try { report = JSON.parse(readFileSync(file, 'utf8')) as R; } catch (e) { throw new UserError(`--render: cannot read ${file}: ${(e as Error).message}`); }
+  if (!valid(report)) throw new UserError(`--render: ${file} is not a ${task} report`);
   const written = await write(dirname(file), report);
   console.log(tables(report));
   console.log(`wrote ${written.map((f) => join(dirname(file), f)).join(', ')}`);

@@ -3,7 +3,7 @@
 // recorded per epoch, and no GPU bytes outlive the run.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runOne, runFiles, METHODS, batchAccuracy, type ClassifyOptions } from '../../tasks/classify.js';
+import { runOne, METHODS, batchAccuracy, type ClassifyOptions } from '../../tasks/classify.js';
 import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { vgg19 } from '../../models/vgg.js';
 import { Dropout } from '../../layers/dropout/dropout.js';
 import { saveModule } from '../../layers/checkpoint.js';
 import { ready } from '../helpers.js';
+import { runPaths } from '../../tasks/common/grid.js';
 
 const test = suite('classify');
 test.before(async () => { await ready; });
@@ -106,16 +107,18 @@ test('a run checkpoints each epoch and resumes from the last one (weights, both 
   const data = { train: synthetic(40, 3), test: synthetic(20, 4) };
   const dir = mkdtempSync(join(tmpdir(), 'lbd-classify-'));
   try {
-    const files = runFiles(dir, 'lbd', 1);
-    const two = await runOne('lbd', 1, { ...o, epochs: 2 }, data, undefined, files);
-    assert.ok(existsSync(files.checkpoint) && existsSync(files.logitCheckpoint) && existsSync(files.result));
-    const three = await runOne('lbd', 1, { ...o, epochs: 3 }, data, undefined, files);
+    const files = runPaths(dir, 'lbd-s1');
+    const two = await runOne('lbd', 1, { ...o, epochs: 2 }, data, { checkpoint: files.checkpoint });
+    assert.ok(existsSync(files.checkpoint), 'one checkpoint file holds the run');
+    const three = await runOne('lbd', 1, { ...o, epochs: 3 }, data, { checkpoint: files.checkpoint });
     assert.is(three.losses.length, 3);
     assert.equal(three.losses.slice(0, 2), two.losses, 'the first two epochs come from the checkpoint');
     assert.equal(three.keep.slice(0, 2), two.keep);
     const fresh = await runOne('lbd', 1, { ...o, epochs: 3 }, data);
     assert.equal(fresh.losses.slice(0, 2), two.losses, 'same data order and initial weights per seed');
-    assert.ok(Math.abs(fresh.losses[2] - three.losses[2]) < 1e-4, `resumed epoch 3 loss ${three.losses[2]} vs uninterrupted ${fresh.losses[2]}`);
+    assert.is(three.losses[2], fresh.losses[2], 'resumed epoch 3 loss equals the uninterrupted one');
+    assert.equal(three.keep, fresh.keep);
+    assert.is(three.accuracy, fresh.accuracy);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

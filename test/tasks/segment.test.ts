@@ -7,9 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sync, memoryStats, scope, tensor } from '../../engine/index.js';
-import { runOne, runFiles, imageLosses, METHODS, PRESETS, type SegmentOptions, type SegData } from '../../tasks/segment.js';
+import { runOne, imageLosses, METHODS, PRESETS, type SegmentOptions, type SegData } from '../../tasks/segment.js';
 import type { CamVidSet } from '../../tasks/data/camvid.js';
 import { ready, rng } from '../helpers.js';
+import { runPaths } from '../../tasks/common/grid.js';
 
 const test = suite('segment');
 let dir = '';
@@ -50,7 +51,7 @@ test('every dropout kind trains and is evaluated (accuracy, IoU, patch PAvPU), l
   await sync();
   const live = memoryStats().liveBytes;
   for (const m of METHODS) {
-    const r = await runOne(m, 1, o, data, runFiles(dir, m, 1));
+    const r = await runOne(m, 1, o, data, { checkpoint: runPaths(dir, `${m}-s1`).checkpoint });
     assert.ok(r.pixelAccuracy > 0 && r.pixelAccuracy <= 1, `${m} accuracy ${r.pixelAccuracy}`);
     assert.ok(r.meanIoU >= 0 && r.meanIoU <= 1, `${m} mean IoU ${r.meanIoU}`);
     assert.is(r.iou.length, 11);
@@ -69,13 +70,14 @@ test('every dropout kind trains and is evaluated (accuracy, IoU, patch PAvPU), l
 
 test('resuming from the epoch checkpoint reproduces an uninterrupted run', async () => {
   const a = mkdtempSync(join(dir, 'a-')), b = mkdtempSync(join(dir, 'b-'));
-  const files = runFiles(a, 'lbd', 2);
-  const two = await runOne('lbd', 2, o, data, files);
-  rmSync(files.result);
-  const three = await runOne('lbd', 2, { ...o, epochs: 3 }, data, files);
+  const files = runPaths(a, 'lbd-s2');
+  const two = await runOne('lbd', 2, o, data, { checkpoint: files.checkpoint });
+  const three = await runOne('lbd', 2, { ...o, epochs: 3 }, data, { checkpoint: files.checkpoint });
   assert.equal(three.losses.slice(0, 2), two.losses, 'the first two epochs come from the checkpoint');
-  const fresh = await runOne('lbd', 2, { ...o, epochs: 3 }, data, runFiles(b, 'lbd', 2));
-  assert.ok(Math.abs(fresh.losses[2] - three.losses[2]) < 1e-4, `epoch 3 loss: resumed ${three.losses[2]}, uninterrupted ${fresh.losses[2]}`);
+  const fresh = await runOne('lbd', 2, { ...o, epochs: 3 }, data, { checkpoint: runPaths(b, 'lbd-s2').checkpoint });
+  assert.is(three.losses[2], fresh.losses[2], 'epoch 3 loss: resumed equals uninterrupted');
+  assert.equal(three.keep, fresh.keep);
+  assert.is(three.meanIoU, fresh.meanIoU);
 });
 
 test.run();

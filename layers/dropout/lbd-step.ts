@@ -87,9 +87,10 @@ export function couplingOf(root: Tensor, order: Node[] = topoOrderOf(root)): { c
   const lost = (n: Node, why: string) => ({ coupled: true, reason: `${n.op.name}: ${why}` });
   for (const n of order) {
     const out = n.output;
-    if (n.op.name === 'lbd_dropout') {
+    // an LBD layer starts the walk; one downstream of another is followed like any other op
+    // (a mask per row and unit combines nothing)
+    if (n.op.name === 'lbd_dropout' && !axisOf.has(n.inputs[0])) {
       const x = n.inputs[0];
-      if (axisOf.has(x)) return lost(n, 'an LBD layer downstream of another one sees the examples elsewhere');
       if (x.shape[0] % B !== 0) return lost(n, `${x.shape[0]} rows are not a multiple of the ${B} examples`);
       axisOf.set(out, 0);
       continue;

@@ -75,12 +75,12 @@ const exactGrad = (exactLoss(ALPHA + 1e-5) - exactLoss(ALPHA - 1e-5)) / 2e-5;
 
 for (const estimator of ['arm', 'disarm'] as const) {
   test(`batch norm after LBD, batch 2 (${estimator}): lbdStep picks the joint form and matches the exact gradient; the per-example form does not`, async () => {
-    const joint = await estimate(estimator, 'auto', 10, 60);
+    const joint = await estimate(estimator, 'auto', 8, 50);
     assert.ok(joint.coupled, 'the walk must find the batch norm downstream of the LBD layer');
     const z = (joint.m - exactGrad) / joint.se;
     assert.ok(Math.abs(z) < 4, `joint ${estimator}: mean ${joint.m.toFixed(4)} vs exact ${exactGrad.toFixed(4)} (SE ${joint.se.toFixed(4)}, z ${z.toFixed(2)})`);
     // the same check on the per-example form (the estimator lbdStep used before): it must fail
-    const per = await estimate(estimator, 'per-example', 10, 60);
+    const per = await estimate(estimator, 'per-example', 8, 50);
     const zp = (per.m - exactGrad) / per.se;
     assert.ok(per.coupled === false);
     assert.ok(Math.abs(zp) > 6, `per-example ${estimator} should be visibly biased here: mean ${per.m.toFixed(4)} vs exact ${exactGrad.toFixed(4)} (z ${zp.toFixed(2)})`);
@@ -109,6 +109,10 @@ test('the tape walk: which graphs couple examples', () => {
     .coupled, 'batch norm on a tensor no LBD mask reaches');
   const rm = tensor([0, 0, 0], [3]), rv = tensor([1, 1, 1], [3]);
   assert.not.ok(verdict((y) => perRow(batchNorm(y, rm, rv, null, null, { training: false }))).coupled, 'batch norm in eval mode (running statistics)');
+  assert.not.ok(verdict((y) => {
+    const second = new LearnableBernoulliDropout({ units: 2, generator: new Generator(9) });
+    return perRow(second.forward(relu(lin.forward(y))));
+  }).coupled, 'a second LBD layer downstream of the first');
   // SIVAE's layout: copies along the batch, split to [C, B, ...], a log-sum-exp over the copies
   assert.not.ok(verdict((y) => {
     const B = 4;

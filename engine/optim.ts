@@ -1,9 +1,20 @@
-// Optimizers: one fused WGSL pass per parameter (kernels/optim.ts), no read-backs, parameter
-// groups with per-group options, and named state for checkpoints. Semantics follow torch.optim.
-import { copyBuffer, dispatch, f32 } from './dispatch.js';
+// Optimizers: fused WGSL passes that update many parameters of a group per dispatch
+// (kernels/optim.ts), no read-backs, parameter groups with per-group options, and named state for
+// checkpoints. Semantics follow torch.optim.
+//
+// Why several parameters are bound side by side rather than kept in one arena buffer per group:
+// a Tensor owns a whole pooled buffer from offset 0 and every kernel binds `t.buffer` whole, and
+// gradients are written by whichever kernel produced them into buffers of their own; an arena
+// would need offset-aware bindings in every op (and copies of the gradients in), while binding
+// parameters, gradients and state as they are needs nothing elsewhere and keeps the state tensors
+// (checkpoints) as they were. The adapter's maxStorageBuffersPerShaderStage bounds how many fit
+// (lavapipe: 16, so 4 Adam parameters of 4 buffers each, 8 plain-SGD ones); a group of 70 Adam
+// parameters (VGG19 + BN) takes 18 dispatches instead of 70.
+import { copyBuffer, dispatch } from './dispatch.js';
+import { gpu } from './device.js';
 import { Tensor, zeros, fmtShape } from './tensor.js';
-import { adamKernel, rmspropKernel, sgdKernel, type DecayMode } from '../kernels/optim.js';
-import { gridFor } from '../kernels/common.js';
+import { optimKernel, bindingsPerParam, ruleStateKeys, MAX_PARAMS_PER_DISPATCH, type DecayMode, type OptimRule } from '../kernels/optim.js';
+import { gridFor, WG } from '../kernels/common.js';
 
 type OptionValue = number | boolean;
 
@@ -100,14 +111,47 @@ export abstract class Optimizer<O extends { lr?: number }> {
     if (!s.valid(v)) throw new Error(`${this.kind}: ${k} must be ${s.want}, got ${String(v)}${where}`);
   }
 
-  /** The names of the state tensors a group's options call for (e.g. exp_avg, exp_avg_sq). */
-  protected abstract stateKeys(options: Required<O>): string[];
+  /** The update a group's options call for (which terms exist). */
+  protected abstract rule(options: Required<O>): OptimRule;
 
-  /**
-   * Records the update of one parameter. `state(key)` gives its state tensor (zeros on first
-   * use); `t` counts the updates this parameter has received, this one included.
-   */
-  protected abstract update(p: Tensor, g: Tensor, options: Required<O>, state: (key: string) => Tensor, t: number): void;
+  /** The group's hyperparameters as the kernel's shared uniforms. */
+  protected abstract shared(options: Required<O>): Record<string, number>;
+
+  /** Per-parameter uniforms (besides the size); `t` counts this parameter's updates, this one included. */
+  protected perParam(_options: Required<O>, _t: number): Record<string, number> { return {}; }
+
+  /** The names of the state tensors a group's options call for (e.g. exp_avg, exp_avg_sq). */
+  protected stateKeys(options: Required<O>): string[] { return ruleStateKeys(this.rule(options)); }
+
+  /** Parameters per dispatch for a rule: as many as the adapter's storage-buffer limit allows. */
+  private perDispatch(rule: OptimRule): number {
+    const limit = gpu().limits.maxStorageBuffersPerShaderStage;
+    const k = Math.min(MAX_PARAMS_PER_DISPATCH, Math.floor(limit / bindingsPerParam(rule)));
+    if (k < 1) throw new Error(`${this.kind}: the adapter allows ${limit} storage buffers per shader stage; one parameter's update needs ${bindingsPerParam(rule)}`);
+    return k;
+  }
+
+  /** Records the updates of a group's parameters that have gradients, several per dispatch. */
+  private updateGroup(items: { p: Tensor; g: Tensor; t: number; st: ParamState }[], options: Required<O>): void {
+    if (!items.length) return;
+    const rule = this.rule(options);
+    const keys = ruleStateKeys(rule);
+    const shared = this.shared(options);
+    const k = this.perDispatch(rule);
+    for (let at = 0; at < items.length; at += k) {
+      const chunk = items.slice(at, at + k);
+      const values: Record<string, number> = { ...shared };
+      const buffers: GPUBuffer[] = [];
+      let quads = 0;
+      chunk.forEach(({ p, g, t, st }, j) => {
+        values[`n${j}`] = p.size;
+        for (const [name, v] of Object.entries(this.perParam(options, t))) values[`${name}${j}`] = v;
+        buffers.push(g.buffer, p.buffer, ...keys.map((key) => this.stateTensor(p, st, key).buffer));
+        quads = Math.max(quads, Math.ceil(p.size / 4));
+      });
+      dispatch({ kernel: optimKernel(rule, chunk.length), buffers, params: values, workgroups: [gridFor(quads, WG)] });
+    }
+  }
 
   /** Applies one update to every parameter that has a gradient. Records GPU work only; checks every gradient first. */
   step(): void {
@@ -119,13 +163,15 @@ export abstract class Optimizer<O extends { lr?: number }> {
     }));
     this.steps++;
     for (const { params, options } of this.groups) {
+      const items: { p: Tensor; g: Tensor; t: number; st: ParamState }[] = [];
       for (const p of params) {
         const g = p.grad;
         if (!g) continue;
         const st = this.stateOf(p);
         st.step++;
-        this.update(p, g, options, (key) => this.stateTensor(p, st, key), st.step);
+        items.push({ p, g, t: st.step, st });
       }
+      this.updateGroup(items, options);
     }
   }
 
@@ -289,13 +335,9 @@ export class SGD extends Optimizer<SGDOptions> {
     super(params, opts, SGD_SPEC);
   }
 
-  protected stateKeys(o: Required<SGDOptions>): string[] { return o.momentum ? ['momentum_buffer'] : []; }
+  protected rule(o: Required<SGDOptions>): OptimRule { return { kind: 'sgd', momentum: o.momentum !== 0 }; }
 
-  protected update(p: Tensor, g: Tensor, o: Required<SGDOptions>, state: (key: string) => Tensor): void {
-    const bufs = [g.buffer, p.buffer];
-    if (o.momentum) bufs.push(state('momentum_buffer').buffer);
-    dispatch({ kernel: sgdKernel(o.momentum !== 0), buffers: bufs, params: [p.size, f32(o.lr), f32(o.weightDecay), f32(o.momentum)], workgroups: [gridFor(p.size)] });
-  }
+  protected shared(o: Required<SGDOptions>): Record<string, number> { return { lr: o.lr, wd: o.weightDecay, mu: o.momentum }; }
 }
 
 // ---- Adam / AdamW -------------------------------------------------------------------------
@@ -319,19 +361,18 @@ export class Adam extends Optimizer<AdamOptions> {
     super(params, opts, ADAM_SPEC);
   }
 
-  protected stateKeys(): string[] { return ['exp_avg', 'exp_avg_sq']; }
+  protected rule(o: Required<AdamOptions>): OptimRule {
+    const decay: DecayMode = o.weightDecay === 0 ? 'none' : o.decoupled ? 'decoupled' : 'l2';
+    return { kind: 'adam', decay };
+  }
 
-  protected update(p: Tensor, g: Tensor, o: Required<AdamOptions>, state: (key: string) => Tensor, t: number): void {
-    const mode: DecayMode = o.weightDecay === 0 ? 'none' : o.decoupled ? 'decoupled' : 'l2';
-    const bc1 = 1 - o.beta1 ** t;
-    const bc2 = 1 - o.beta2 ** t;
-    dispatch({
-      kernel: adamKernel(mode),
-      buffers: [g.buffer, p.buffer, state('exp_avg').buffer, state('exp_avg_sq').buffer],
-      params: [p.size, f32(o.beta1), f32(1 - o.beta1), f32(o.beta2), f32(1 - o.beta2), f32(o.eps), f32(o.weightDecay),
-        f32(1 - o.lr * o.weightDecay), f32(o.lr / bc1), f32(1 / Math.sqrt(bc2))],
-      workgroups: [gridFor(p.size)],
-    });
+  protected shared(o: Required<AdamOptions>): Record<string, number> {
+    return { b1: o.beta1, omb1: 1 - o.beta1, b2: o.beta2, omb2: 1 - o.beta2, eps: o.eps, wd: o.weightDecay, decay: 1 - o.lr * o.weightDecay };
+  }
+
+  // bias correction folded into two per-parameter scalars (each parameter counts its own updates)
+  protected override perParam(o: Required<AdamOptions>, t: number): Record<string, number> {
+    return { stepSize: o.lr / (1 - o.beta1 ** t), invSqrtBc2: 1 / Math.sqrt(1 - o.beta2 ** t) };
   }
 }
 
@@ -362,16 +403,9 @@ export class RMSProp extends Optimizer<RMSPropOptions> {
     super(params, opts, RMSPROP_SPEC);
   }
 
-  protected stateKeys(o: Required<RMSPropOptions>): string[] { return o.momentum ? ['square_avg', 'momentum_buffer'] : ['square_avg']; }
+  protected rule(o: Required<RMSPropOptions>): OptimRule { return { kind: 'rmsprop', momentum: o.momentum !== 0, decay: o.weightDecay !== 0 }; }
 
-  protected update(p: Tensor, g: Tensor, o: Required<RMSPropOptions>, state: (key: string) => Tensor): void {
-    const bufs = [g.buffer, p.buffer, state('square_avg').buffer];
-    if (o.momentum) bufs.push(state('momentum_buffer').buffer);
-    dispatch({
-      kernel: rmspropKernel(o.momentum !== 0, o.weightDecay !== 0),
-      buffers: bufs,
-      params: [p.size, f32(o.lr), f32(o.rho), f32(1 - o.rho), f32(o.eps), f32(o.weightDecay), f32(o.momentum)],
-      workgroups: [gridFor(p.size)],
-    });
+  protected shared(o: Required<RMSPropOptions>): Record<string, number> {
+    return { lr: o.lr, rho: o.rho, omrho: 1 - o.rho, eps: o.eps, wd: o.weightDecay, mu: o.momentum };
   }
 }

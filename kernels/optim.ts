@@ -1,87 +1,148 @@
-// Optimizer updates: one fused pass over a parameter, its gradient and its state buffers.
-// Every hyperparameter (and Adam's per-step bias correction) arrives as a uniform, so the WGSL
-// depends only on which terms exist: a handful of pipelines per run, none per step.
-import { WG, type KernelSource } from './common.js';
+// Optimizer updates: one fused pass over several parameters of a group at once — each parameter,
+// its gradient and its state buffers bound side by side (up to the adapter's storage-buffer
+// limit; engine/optim.ts picks how many per dispatch). Every hyperparameter (and Adam's
+// per-parameter bias correction) arrives as a uniform, so the WGSL depends only on which terms
+// exist and on how many parameters a dispatch holds: a handful of pipelines per run, none per step.
+//
+// Each parameter is walked as vec4s in a grid-stride loop (one vec4 per lane, KERNELS.md §5) and
+// its last n % 4 values by the first lanes, component by component: nothing beyond n is read or
+// written (a pooled buffer's padding may hold anything).
+import { WG, defineParams, kernelSource, type KernelSource, type ParamDecl, type ParamType } from './common.js';
 
 /** How weight decay enters an update: not at all, added to the gradient, or decoupled (AdamW). */
 export type DecayMode = 'none' | 'l2' | 'decoupled';
 
-const loop = (body: string): string => `
+/** Which update, with which optional terms. */
+export type OptimRule =
+  | { kind: 'sgd'; momentum: boolean }
+  | { kind: 'adam'; decay: DecayMode }
+  | { kind: 'rmsprop'; momentum: boolean; decay: boolean };
+
+/** Most parameters one dispatch takes (the uniform block holds their sizes and per-parameter scalars). */
+export const MAX_PARAMS_PER_DISPATCH = 16;
+
+/** State buffers per parameter, in binding order after (g, p), by torch name. */
+export function ruleStateKeys(r: OptimRule): string[] {
+  if (r.kind === 'sgd') return r.momentum ? ['momentum_buffer'] : [];
+  if (r.kind === 'adam') return ['exp_avg', 'exp_avg_sq'];
+  return r.momentum ? ['square_avg', 'momentum_buffer'] : ['square_avg'];
+}
+
+/** Storage buffers one parameter binds: its gradient, itself and its state. */
+export const bindingsPerParam = (r: OptimRule): number => 2 + ruleStateKeys(r).length;
+
+/** Hyperparameters shared by the group (one value per dispatch). */
+const SHARED: Record<OptimRule['kind'], string[]> = {
+  sgd: ['lr', 'wd', 'mu'],
+  adam: ['b1', 'omb1', 'b2', 'omb2', 'eps', 'wd', 'decay'],
+  rmsprop: ['lr', 'rho', 'omrho', 'eps', 'wd', 'mu'],
+};
+/** Per-parameter scalars besides the size: Adam's bias corrections (each parameter counts its own updates). */
+const PER_PARAM: Record<OptimRule['kind'], string[]> = { sgd: [], adam: ['stepSize', 'invSqrtBc2'], rmsprop: [] };
+
+/**
+ * The update of one element (f32) or one vec4 of elements, with `G`, `W` (the parameter) and
+ * the state accessors `S0`, `S1` substituted by the caller. `j` names the parameter's scalars.
+ *   SGD (torch): d = g + wd·p; with momentum v = μ·v + d, d = v; p -= lr·d.
+ *   Adam: l2 g' = g + wd·p; decoupled p = p·(1 − lr·wd) first (torch.optim.AdamW);
+ *     m = β1·m + (1−β1)·g'; v = β2·v + (1−β2)·g'²; p -= stepSize·m / (√v·invSqrtBc2 + ε),
+ *     stepSize = lr / (1 − β1ᵗ), invSqrtBc2 = 1 / √(1 − β2ᵗ).
+ *   RMSProp (torch, uncentred): g' = g + wd·p; v = ρ·v + (1−ρ)·g'²; d = g'/(√v + ε);
+ *     without momentum p -= lr·d, with momentum b = μ·b + d, p -= lr·b.
+ */
+function updateBody(r: OptimRule, j: number, acc: { G: string; W: string; S: string[] }): string {
+  const { G, W, S } = acc;
+  if (r.kind === 'sgd') {
+    return `{
+      var d = ${G} + wd * ${W};
+      ${r.momentum ? `d = mu * ${S[0]} + d;\n      ${S[0]} = d;` : ''}
+      ${W} = ${W} - lr * d;
+    }`;
+  }
+  if (r.kind === 'adam') {
+    return `{
+      var pi = ${W};
+      var gi = ${G};
+      ${r.decay === 'l2' ? 'gi = gi + wd * pi;' : ''}
+      ${r.decay === 'decoupled' ? 'pi = pi * decay;' : ''}
+      let mi = b1 * ${S[0]} + omb1 * gi;
+      let vi = b2 * ${S[1]} + omb2 * gi * gi;
+      ${S[0]} = mi;
+      ${S[1]} = vi;
+      ${W} = pi - stepSize${j} * mi / (sqrt(vi) * invSqrtBc2${j} + eps);
+    }`;
+  }
+  return `{
+      let pi = ${W};
+      var gi = ${G};
+      ${r.decay ? 'gi = gi + wd * pi;' : ''}
+      let vi = rho * ${S[0]} + omrho * gi * gi;
+      ${S[0]} = vi;
+      let d = gi / (sqrt(vi) + eps);
+      ${r.momentum ? `let bi = mu * ${S[1]} + d;\n      ${S[1]} = bi;\n      ${W} = pi - lr * bi;` : `${W} = pi - lr * d;`}
+    }`;
+}
+
+const ruleKey = (r: OptimRule): string => r.kind === 'sgd' ? `sgd.${r.momentum ? 'mom' : 'plain'}`
+  : r.kind === 'adam' ? `adam.${r.decay}` : `rmsprop.${r.momentum ? 'mom' : 'plain'}.${r.decay ? 'wd' : 'nowd'}`;
+
+/** Uniform names: the shared hyperparameters, then per parameter j: n<j> and its scalars. */
+function paramsDecl(r: OptimRule, count: number): ParamDecl {
+  const d: Record<string, ParamType> = {};
+  for (const k of SHARED[r.kind]) d[k] = 'f32';
+  for (let j = 0; j < count; j++) {
+    d[`n${j}`] = 'u32';
+    for (const k of PER_PARAM[r.kind]) d[`${k}${j}`] = 'f32';
+  }
+  return d;
+}
+
+/**
+ * The update of `count` parameters in one dispatch. Bindings per parameter j, in order:
+ * g<j> (read), p<j>, then its state (ruleStateKeys order). Uniforms: see paramsDecl.
+ */
+export function optimKernel(r: OptimRule, count: number): KernelSource {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_PARAMS_PER_DISPATCH) {
+    throw new Error(`optimKernel: parameters per dispatch must be an integer in [1, ${MAX_PARAMS_PER_DISPATCH}], got ${count}`);
+  }
+  return kernelSource(`optim.${ruleKey(r)}.x${count}`, () => {
+    const params = defineParams(paramsDecl(r, count));
+    const nState = ruleStateKeys(r).length;
+    const per = 2 + nState;
+    const binds: string[] = [];
+    const blocks: string[] = [];
+    for (let j = 0; j < count; j++) {
+      const b0 = 1 + j * per;
+      binds.push(`@group(0) @binding(${b0}) var<storage, read> g${j}: array<vec4<f32>>;`);
+      binds.push(`@group(0) @binding(${b0 + 1}) var<storage, read_write> p${j}: array<vec4<f32>>;`);
+      for (let s = 0; s < nState; s++) binds.push(`@group(0) @binding(${b0 + 2 + s}) var<storage, read_write> s${j}_${s}: array<vec4<f32>>;`);
+      const state = (at: string): string[] => Array.from({ length: nState }, (_, s) => `s${j}_${s}${at}`);
+      const perScalars = PER_PARAM[r.kind].map((k) => `  let ${k}${j} = P.${k}${j};`).join('\n');
+      blocks.push(`
+  { // parameter ${j}
+${perScalars}
+    let n = P.n${j};
+    let nq = n / 4u;
+    for (var i = t; i < nq; i = i + stride) ${updateBody(r, j, { G: `g${j}[i]`, W: `p${j}[i]`, S: state('[i]') })}
+    if (t < n - nq * 4u) {
+      let i = nq;
+      let c = t;
+      ${updateBody(r, j, { G: `g${j}[i][c]`, W: `p${j}[i][c]`, S: state('[i][c]') })}
+    }
+  }`);
+    }
+    const shared = SHARED[r.kind].map((k) => `  let ${k} = P.${k};`).join('\n');
+    const code = `${params.wgsl}
+${binds.join('\n')}
+
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = gid.x; i < P.n; i = i + nwg.x * ${WG}u) {${body}
-  }
+  let t = gid.x;
+  let stride = nwg.x * ${WG}u;
+  // uniform reads are slow on lavapipe (KERNELS.md §2): every value once, into a local
+${shared}
+${blocks.join('\n')}
 }`;
-
-/**
- * SGD (PyTorch semantics): d = g + wd·p; with momentum v = μ·v + d, d = v; p -= lr · d.
- * Uniforms: n, lr, wd, μ. Bindings: g, p, [v].
- */
-export function sgdKernel(momentum: boolean): KernelSource {
-  const code = `
-struct Params { n: u32, lr: f32, wd: f32, mu: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> p: array<f32>;
-${momentum ? '@group(0) @binding(3) var<storage, read_write> v: array<f32>;' : ''}
-${loop(`
-    var d = g[i] + P.wd * p[i];
-    ${momentum ? 'd = P.mu * v[i] + d;\n    v[i] = d;' : ''}
-    p[i] = p[i] - P.lr * d;`)}`;
-  return { key: `sgd.${momentum ? 'mom' : 'plain'}`, code };
-}
-
-/**
- * Adam / AdamW (PyTorch semantics, bias correction folded into two host-computed uniforms):
- *   l2:        g' = g + wd·p
- *   decoupled: p  = p · (1 − lr·wd)            (before the update, as torch.optim.AdamW)
- *   m = β1·m + (1−β1)·g';  v = β2·v + (1−β2)·g'²
- *   p -= stepSize · m / (sqrt(v) · invSqrtBc2 + ε),  stepSize = lr / (1 − β1ᵗ), invSqrtBc2 = 1 / sqrt(1 − β2ᵗ)
- * Uniforms: n, β1, 1−β1, β2, 1−β2, ε, wd, decay (= 1 − lr·wd), stepSize, invSqrtBc2.
- * Bindings: g, p, m, v.
- */
-export function adamKernel(decay: DecayMode): KernelSource {
-  const code = `
-struct Params { n: u32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, wd: f32, decay: f32, stepSize: f32, invSqrtBc2: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> p: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v: array<f32>;
-${loop(`
-    var pi = p[i];
-    var gi = g[i];
-    ${decay === 'l2' ? 'gi = gi + P.wd * pi;' : ''}
-    ${decay === 'decoupled' ? 'pi = pi * P.decay;' : ''}
-    let mi = P.b1 * m[i] + P.omb1 * gi;
-    let vi = P.b2 * v[i] + P.omb2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi - P.stepSize * mi / (sqrt(vi) * P.invSqrtBc2 + P.eps);`)}`;
-  return { key: `adam.${decay}`, code };
-}
-
-/**
- * RMSProp (PyTorch semantics, uncentred): g' = g + wd·p; v = ρ·v + (1−ρ)·g'²;
- *   without momentum p -= lr · g' / (sqrt(v) + ε);
- *   with momentum    b = μ·b + g' / (sqrt(v) + ε); p -= lr · b.
- * Uniforms: n, lr, ρ, 1−ρ, ε, wd, μ. Bindings: g, p, v, [b].
- */
-export function rmspropKernel(momentum: boolean, decay: boolean): KernelSource {
-  const code = `
-struct Params { n: u32, lr: f32, rho: f32, omrho: f32, eps: f32, wd: f32, mu: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> p: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;
-${momentum ? '@group(0) @binding(4) var<storage, read_write> b: array<f32>;' : ''}
-${loop(`
-    let pi = p[i];
-    var gi = g[i];
-    ${decay ? 'gi = gi + P.wd * pi;' : ''}
-    let vi = P.rho * v[i] + P.omrho * gi * gi;
-    v[i] = vi;
-    let d = gi / (sqrt(vi) + P.eps);
-    ${momentum ? 'let bi = P.mu * b[i] + d;\n    b[i] = bi;\n    p[i] = pi - P.lr * bi;' : 'p[i] = pi - P.lr * d;'}`)}`;
-  return { key: `rmsprop.${momentum ? 'mom' : 'plain'}.${decay ? 'wd' : 'nowd'}`, code };
+    return { code, params };
+  });
 }

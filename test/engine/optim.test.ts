@@ -4,7 +4,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, type Tensor } from '../../engine/tensor.js';
 import { memoryStats } from '../../engine/memory.js';
-import { sync, pipelineCount } from '../../engine/dispatch.js';
+import { sync, pipelineCount, dispatchTotal } from '../../engine/dispatch.js';
+import { gpu } from '../../engine/device.js';
 import { SGD, Adam, AdamW, RMSProp, type Optimizer } from '../../engine/optim.js';
 import { ready, rng, assertClose, noLeak } from '../helpers.js';
 
@@ -165,6 +166,44 @@ test('RMSProp with rho = 0.995: plain, momentum, weight decay', async () => {
     await checkAgainstRef(`RMSProp ${JSON.stringify(o)}`, SHAPES, (ps) => new RMSProp(ps, o), rmsRef(o),
       o.momentum ? ['square_avg', 'momentum_buffer'] : ['square_avg'], 500 + k);
   }
+});
+
+// ---- several parameters per dispatch -------------------------------------------------------
+
+// 19 parameters: more than one dispatch holds at any adapter limit up to 64 storage buffers, sizes
+// with every n % 4, 0 and 1, and one of several thousand vec4s.
+const MANY = [[1], [2], [3], [4], [5], [0], [6, 7], [13], [4, 4], [31], [2, 3, 5], [9], [64 * 257 + 6], [17], [1], [2, 2], [3, 3], [10], [11]];
+
+test('many parameters per dispatch: Adam, AdamW, RMSProp and SGD with momentum against their references', async () => {
+  const adam: AdamO = { lr: 0.02, beta1: 0.9, beta2: 0.99, eps: 1e-7, weightDecay: 0.05, decoupled: false };
+  await checkAgainstRef('Adam many', MANY, (ps) => new Adam(ps, adam), adamRef(adam), ['exp_avg', 'exp_avg_sq'], 900, 2);
+  const adamw: AdamO = { ...adam, decoupled: true };
+  await checkAgainstRef('AdamW many', MANY, (ps) => new AdamW(ps, { lr: 0.02, beta1: 0.9, beta2: 0.99, eps: 1e-7, weightDecay: 0.05 }), adamRef(adamw), ['exp_avg', 'exp_avg_sq'], 901, 2);
+  const rms: RmsO = { lr: 0.01, rho: 0.9, eps: 1e-6, momentum: 0.5, weightDecay: 0.1 };
+  await checkAgainstRef('RMSProp many', MANY, (ps) => new RMSProp(ps, rms), rmsRef(rms), ['square_avg', 'momentum_buffer'], 902, 2);
+  const sgd: SgdO = { lr: 0.1, momentum: 0.9, weightDecay: 0.01 };
+  await checkAgainstRef('SGD many', MANY, (ps) => new SGD(ps, sgd), sgdRef(sgd), ['momentum_buffer'], 903, 2);
+});
+
+test('a group update takes ceil(params / per-dispatch) dispatches; a skipped parameter in a chunk keeps its values', async () => {
+  await noLeak('dispatches', async () => {
+    const f = fixture(MANY, 1, 950);
+    const o: AdamO = { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false };
+    const opt = new Adam(f.params, { lr: 0.1 });
+    const skipped = 3;
+    f.params.forEach((p, i) => { p.grad = i === skipped ? null : f.grads[0][i].t; });
+    const per = Math.min(16, Math.floor(gpu().limits.maxStorageBuffersPerShaderStage / 4));
+    await sync();
+    const d0 = dispatchTotal();
+    opt.step();
+    assert.is(dispatchTotal() - d0, Math.ceil((MANY.length - 1) / per), `dispatches for ${MANY.length - 1} parameters at ${per} per dispatch`);
+    const st = MANY.map((s) => ({ exp_avg: new Float64Array(numel(s)), exp_avg_sq: new Float64Array(numel(s)) }));
+    f.params.forEach((_, i) => { if (i !== skipped) adamRef(o)(f.ref[i], f.grads[0][i].v, st[i], 1); });
+    for (let i = 0; i < MANY.length; i++) assertClose(await f.params[i].data(), f.ref[i], TOL, `param ${i}`);
+    assert.is(opt.stateScalars()[`group0.param${skipped}.step`], undefined, 'the skipped parameter has no updates');
+    opt.dispose();
+    f.dispose();
+  });
 });
 
 // ---- groups, skipped parameters, learning rates -------------------------------------------

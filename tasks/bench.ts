@@ -55,7 +55,8 @@ const program = new Command()
   .option('--rec-batches <n>', 'recommend section: timed batches of 500 users (the epoch time is extrapolated; 274 covers ML-20M)', '4')
   .option('--rows <list>', `models/ops sections: rows to run (${ALL_ROWS.join(', ')}; default all)`)
   .option('--skip <list>', 'models/ops sections: rows to leave out (e.g. fcdensenet103,matmul-4096)')
-  .option('--steps <n>', 'models section: timed steps per round (default 3; fcdensenet103: 1)')
+  .option('--steps <n>', 'models section: timed steps per round (default 3), except fcdensenet103', '3')
+  .option('--heavy-steps <n>', 'models section: timed steps per round of fcdensenet103 (30-50 s a step on lavapipe)', '1')
   .option('--warmup <n>', 'models section: untimed steps before the profiled and timed ones (fcdensenet103: the profiled step is its warm-up)', '1')
   .option('--rounds <n>', 'models/ops sections: rounds per row (with --torch: ours, PyTorch, ours, PyTorch, …)', '1')
   .option('--no-gpu-time', 'models section: skip the profiled step (GPU ms)')
@@ -66,7 +67,7 @@ const program = new Command()
   .option('--compare <files...>', 'print per-row ratios of two bench JSON files (A B) and exit; no GPU needed')
   .parse();
 const opts = program.opts<{
-  json?: string; sizes: string; runs: string; quick?: boolean; only?: string; recBatches: string; rows?: string; skip?: string; steps?: string;
+  json?: string; sizes: string; runs: string; quick?: boolean; only?: string; recBatches: string; rows?: string; skip?: string; steps: string; heavySteps: string;
   warmup: string; rounds: string; gpuTime: boolean; torch?: boolean; python: string; torchDevice: string; torchThreads: string; compare?: string[];
 }>();
 
@@ -99,7 +100,7 @@ const listOf = (name: string, v: string | undefined): string[] | undefined => {
 };
 const pickRows = listOf('--rows', opts.rows), skipRows = new Set(listOf('--skip', opts.skip) ?? []);
 const rowWanted = (name: string): boolean => (pickRows ? pickRows.includes(name) : true) && !skipRows.has(name);
-const stepsOpt = posInt('--steps', opts.steps), warmupOpt = posInt('--warmup', opts.warmup, 0)!, rounds = posInt('--rounds', opts.rounds)!;
+const stepsOpt = posInt('--steps', opts.steps)!, heavyStepsOpt = posInt('--heavy-steps', opts.heavySteps)!, warmupOpt = posInt('--warmup', opts.warmup, 0)!, rounds = posInt('--rounds', opts.rounds)!;
 
 const gpu = await getGpu();
 
@@ -126,13 +127,14 @@ let torchInfo: Omit<TorchRun, 'rows'> | null = null;
 const torchOpts = { python: opts.python, device: opts.torchDevice, threads: posInt('--torch-threads', opts.torchThreads)!, warmup: 1 };
 const torchRound = (name: string, variants: readonly string[], steps: number, warmup = torchOpts.warmup): TorchRaw[] => {
   const t = runTorch(name, variants, { ...torchOpts, steps, warmup });
-  torchInfo = { torch: t.torch, device: t.device, deviceName: t.deviceName, threads: t.threads };
+  torchInfo = { torch: t.torch, device: t.device, deviceName: t.deviceName, threads: t.threads, blas: t.blas };
   return t.rows;
 };
 
 for (const def of want('models') ? MODEL_ROWS.filter((d) => rowWanted(d.name)) : []) {
-  const steps = stepsOpt ?? def.steps ?? 3;
-  const heavy = def.steps === 1; // the profiled step doubles as the warm-up
+  const heavy = def.heavy === true;
+  const steps = heavy ? heavyStepsOpt : stepsOpt;
+  // a heavy row's profiled step doubles as its warm-up
   const warmup = heavy && opts.gpuTime ? 0 : Math.max(warmupOpt, opts.gpuTime ? 0 : 1);
   const variants = ['regular', 'lbd'] as const;
   const ours = new Map<string, StepMeasure[]>(variants.map((v) => [v, []]));
@@ -405,7 +407,7 @@ if (!opts.quick && want('spin')) {
 const adapter = `${gpu.info.name} (${gpu.info.backend})`;
 console.log(`\nadapter: ${adapter}${gpu.info.subgroupSize ? `, subgroup ${gpu.info.subgroupSize}` : ''}; ${runs} runs, median; GPU time by ${gpu.hasTimestamps ? 'timestamp queries' : 'wall clock'}\n`);
 if (cmpRows.length) {
-  if (torchInfo) { const t = torchInfo as Omit<TorchRun, 'rows'>; console.log(`PyTorch ${t.torch} on ${t.deviceName} (${t.threads} threads), ${rounds} interleaved round(s); ratio = PyTorch ms / ours (above 1: we are faster)\n`); }
+  if (torchInfo) { const t = torchInfo as Omit<TorchRun, 'rows'>; console.log(`PyTorch ${t.torch} on ${t.deviceName} (${t.threads} threads, BLAS ${t.blas ?? '?'}), ${rounds} interleaved round(s); ratio = PyTorch ms / ours (above 1: we are faster)\n`); }
   console.log(rowsMarkdown(cmpRows));
   console.log('');
 }

@@ -15,7 +15,7 @@ export function torchScript(): string {
 
 export interface TorchOptions { python: string; device: string; threads: number; steps: number; warmup: number }
 
-export interface TorchRun { torch: string; device: string; deviceName: string; threads: number; rows: TorchRaw[] }
+export interface TorchRun { torch: string; device: string; deviceName: string; threads: number; blas?: string; rows: TorchRaw[] }
 
 export function runTorch(row: string, variants: readonly string[], o: TorchOptions): TorchRun {
   const args = [torchScript(), '--rows', row, '--variants', variants.join(','), '--steps', String(o.steps), '--warmup', String(o.warmup),

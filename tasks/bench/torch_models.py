@@ -388,6 +388,17 @@ def timed(fn, dev, steps, warmup):
     return wall, gpu
 
 
+def blas_library():
+    """The BLAS this process mapped (Debian's torch uses the system libblas.so.3: the reference
+    BLAS runs matmuls ~100x slower than OpenBLAS, so `apt-get install libopenblas0-pthread`)."""
+    try:
+        with open('/proc/self/maps') as f:
+            libs = sorted({l.split()[-1] for l in f if 'blas' in l.split()[-1]})
+        return ', '.join(libs) or 'none mapped'
+    except OSError:
+        return 'unknown'
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--rows', required=True, help='comma-separated row names')
@@ -407,6 +418,7 @@ def main():
     torch.manual_seed(0)
     out = {'torch': torch.__version__, 'device': str(dev), 'threads': torch.get_num_threads(),
            'deviceName': torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', 'rows': []}
+    torch.ones(4, 4) @ torch.ones(4, 4)  # maps the BLAS
     for name in a.rows.split(','):
         if name in OP_ROWS:
             default = ['AB', 'ABt', 'AtB'] if name in MATMULS else ['forward', 'forward+backward']
@@ -424,6 +436,7 @@ def main():
                                     'items': items, 'wallMs': wall, 'gpuMs': gpu})
                 del step
             print(f"torch {name} {v}: median {sorted(wall)[len(wall) // 2]:.1f} ms", file=sys.stderr)
+    out['blas'] = blas_library()
     text = json.dumps(out)
     if a.json == '-':
         print(text)

@@ -41,23 +41,23 @@ mkdir -p tasks/bench && cp "$here/torch_models.py" tasks/bench/
   echo "commit: ${LBD_COMMIT:-unknown}"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
   echo "node $(node --version)"
-  "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))' || echo "no PyTorch with CUDA in $PY"
+  "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device")' || echo "no PyTorch with CUDA in $PY"
 } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 
-step() { # name, seconds, command...
-  local name=$1 secs=$2; shift 2
+step() { # name, seconds, log file, command...: the command's output goes to the log, its tail here
+  local name=$1 secs=$2 log=$3; shift 3
   local t0=$SECONDS
-  timeout "$secs" "$@"
+  timeout "$secs" "$@" > "$log" 2>&1
   local rc=$?
+  grep -v '^Warning' "$log" | tail -n 40
   echo "== $name: exit $rc after $((SECONDS - t0)) s" | tee -a "$OUT/env.txt"
 }
 
-[ "${CHECK_TESTS:-1}" = 1 ] && step tests 200 bash -c "node --no-use-osr dist/test/run.js > '$OUT/test.log' 2>&1; tail -3 '$OUT/test.log'"
+[ "${CHECK_TESTS:-1}" = 1 ] && step tests 200 "$OUT/test.log" node --no-use-osr dist/test/run.js
 
-step bench-torch 270 bash -c "node --no-use-osr dist/tasks/bench.js --only models,ops \
-  --rows $ROWS --torch --python '$PY' --torch-device $TORCH_DEVICE --rounds $ROUNDS --steps $STEPS --heavy-steps $STEPS --runs $RUNS \
-  --json '$OUT/bench-torch.json' > '$OUT/bench-torch.log' 2>&1; grep -v '^Warning' '$OUT/bench-torch.log' | tail -40"
+step bench-torch 270 "$OUT/bench-torch.log" node --no-use-osr dist/tasks/bench.js --only models,ops \
+  --rows "$ROWS" --torch --python "$PY" --torch-device "$TORCH_DEVICE" --rounds "$ROUNDS" --steps "$STEPS" --heavy-steps "$STEPS" --runs "$RUNS" \
+  --json "$OUT/bench-torch.json"
 
-step bench 120 bash -c "node --no-use-osr dist/tasks/bench.js --only $BENCH_ONLY --runs 3 \
-  --json '$OUT/bench.json' > '$OUT/bench.log' 2>&1; tail -5 '$OUT/bench.log'"
+step bench 120 "$OUT/bench.log" node --no-use-osr dist/tasks/bench.js --only "$BENCH_ONLY" --runs 3 --json "$OUT/bench.json"

@@ -94,7 +94,7 @@ export const PRESETS: Record<'cpu' | 'paper', { epochs: number; batch: number }>
 };
 
 /** The input-dropout slot of a row (generator seed·1000 + 17, stream 1). */
-function makeDropout(kind: DropKind | null, o: RecommendOptions, items: number, users: number, seed: number): DropoutLayer | null {
+export function makeDropout(kind: DropKind | null, o: RecommendOptions, items: number, users: number, seed: number): DropoutLayer | null {
   if (kind === null) return null;
   // LBD per item; its Eq. 3 regularizer only with --lbd-regularizer (the authors' CF protocol has none)
   return createDropout(kind, { rate: o.rate, units: items, datasetSize: users, generator: new Generator(seed * 1000 + 17, 1), estimator: o.estimator, granularity: kind === 'lbd' ? 'unit' : undefined, lbdRegularizer: !!o.lbdRegularizer });

@@ -1,5 +1,5 @@
 // The one WebGPU device of the process: adapter choice, limits, features, error surfacing,
-// and the GPU-wait helper that stops dawn.node from busy-spinning (KERNELS.md §1).
+// and the GPU-wait helper that stops dawn.node from busy-spinning (docs/kernels.md §1).
 //
 // Two hosts, one module: in a browser the adapter comes from `navigator.gpu`; under Node from
 // Dawn (npm `webgpu`) through engine/host-node.ts, which also holds the Node-only work-arounds

@@ -5,7 +5,7 @@ import v8 from 'node:v8';
 import { readFileSync } from 'node:fs';
 import { env } from '../kernels/env.js';
 
-// dawn.node crashes when V8 on-stack-replaces a hot loop (ARCHITECTURE.md). The flag must be
+// dawn.node crashes when V8 on-stack-replaces a hot loop (docs/architecture.md). The flag must be
 // set before 'webgpu' is first imported, so 'webgpu' is imported dynamically below; device.ts
 // loads this module at its own load time, so the flag is set as early as before.
 v8.setFlagsFromString('--no-use-osr');

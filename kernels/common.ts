@@ -122,7 +122,7 @@ export function gridFor(n: number, perWorkgroup = WG, cap = gridCap): number {
 
 /**
  * WGSL for strided addressing over `ndim` dimensions, unrolled. Uniform reads are slow on
- * llvmpipe (KERNELS.md §2), so `loadDims` (placed at the top of main) copies the shape and the
+ * llvmpipe (docs/kernels.md §2), so `loadDims` (placed at the top of main) copies the shape and the
  * strides into private variables once, and `fn name(flat)` decodes with those.
  */
 export function stridedOffsetFn(name: string, shapeField: string, strideField: string, ndim: number): { decl: string; load: string } {

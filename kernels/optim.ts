@@ -4,7 +4,7 @@
 // per-parameter bias correction) arrives as a uniform, so the WGSL depends only on which terms
 // exist and on how many parameters a dispatch holds: a handful of pipelines per run, none per step.
 //
-// Each parameter is walked as vec4s in a grid-stride loop (one vec4 per lane, KERNELS.md §5) and
+// Each parameter is walked as vec4s in a grid-stride loop (one vec4 per lane, docs/kernels.md §5) and
 // its last n % 4 values by the first lanes, component by component: nothing beyond n is read or
 // written (a pooled buffer's padding may hold anything).
 import { WG, defineParams, kernelSource, type KernelSource, type ParamDecl, type ParamType } from './common.js';
@@ -139,7 +139,7 @@ ${binds.join('\n')}
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = gid.x;
   let stride = nwg.x * ${WG}u;
-  // uniform reads are slow on lavapipe (KERNELS.md §2): every value once, into a local
+  // uniform reads are slow on lavapipe (docs/kernels.md §2): every value once, into a local
 ${shared}
 ${blocks.join('\n')}
 }`;

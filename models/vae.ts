@@ -1,4 +1,4 @@
-// Collaborative-filtering VAEs (issue 7; the paper §2.3, §3.3, Table 2; REFERENCE.md §4):
+// Collaborative-filtering VAEs (issue 7; the paper §2.3, §3.3, Table 2):
 // Mult-VAE, Mult-DAE, SIVAE (the input dropout as the implicit mixing layer), VAE with the
 // VampPrior and VAE with inverse autoregressive flow, all behind one Recommender interface and
 // one input-dropout slot that takes any dropout kind. The pieces live in models/vae/.

@@ -252,7 +252,7 @@ async function main(): Promise<void> {
   const cli = addRunnerOptions(new Command()
     .name('classify')
     .description('VGG19 on CIFAR-10 with regular, MC, Gaussian, Concrete and learnable Bernoulli dropout (paper §3.2.1).')
-    .option('--data <path>', 'CIFAR-10: an ImageFolder tree (train/, test/) or the binary batches', '../shared/data/cifar10-jpeg')
+    .option('--data <path>', 'CIFAR-10: an ImageFolder tree (train/, test/) or the binary batches', 'data/cifar10-jpeg')
     .option('--dropout <kinds>', `${DROPOUT_NAMES.join(' | ')}, a comma-separated list of them, or all`, 'all')
     .option('--preset <name>', 'cpu | paper (other options override it)', 'cpu')
     .option('--lbd-granularity <g>', 'layer | unit', 'layer')

@@ -256,7 +256,7 @@ async function main(): Promise<void> {
   const cli = addRunnerOptions(new Command()
     .name('recommend')
     .description('Collaborative filtering: SIVAE with learnable Bernoulli dropout and the Table 2 baselines (paper §2.3, §3.3).')
-    .option('--data <paths>', 'comma-separated data paths (a ratings file or a folder holding one)', '../shared/data/movielens/ml-latest-small/ratings.csv,../shared/data/movielens/ml-100k/u.data')
+    .option('--data <paths>', 'comma-separated data paths (a ratings file or a folder holding one)', 'data/movielens/ml-latest-small/ratings.csv,data/movielens/ml-100k/u.data')
     .option('--format <formats>', `comma-separated, one per path: ${ratingsFormats.join(' | ')}`, 'ml-csv,ml-100k')
     .option('--model <rows>', `comma-separated Table 2 rows or all: ${ROW_NAMES.join(', ')}`, 'all')
     .option('--estimator <e>', 'arm | disarm (SIVAE+LBD)', DEFAULTS.estimator)

@@ -242,7 +242,7 @@ async function main(): Promise<void> {
   const cli = addRunnerOptions(new Command()
     .name('segment')
     .description('CamVid semantic segmentation with FC-DenseNet and five kinds of dropout in the bottleneck (paper §3.2.2).')
-    .option('--data <path>', 'the CamVid folder (train.txt, val.txt, test.txt and the image / annotation folders)', '../shared/data/camvid')
+    .option('--data <path>', 'the CamVid folder (train.txt, val.txt, test.txt and the image / annotation folders)', 'data/camvid')
     .option('--model <name>', `FC-DenseNet: ${Object.keys(MODELS).join(' | ')} (preset decides by default)`)
     .option('--dropout <kinds>', 'regular | mc | gaussian | concrete | lbd, or a comma-separated list of them, or all', 'all')
     .option('--preset <name>', 'cpu | paper (other options override it)', 'cpu')

@@ -1,4 +1,4 @@
-// Learnable Bernoulli dropout ops (Boluki et al. 2020; REFERENCE.md §1, §3).
+// Learnable Bernoulli dropout ops (Boluki et al. 2020; docs/estimators.md §2-4).
 //   lbd_dropout(x, α): y = x ⊙ z (/ σ(α) with inverted scaling), z from one u per example and
 //     unit — z2 = 1[u < σ(α)] on the recorded pass, z1 = 1[u > σ(−α)] when the tape is replayed.
 //     Its backward is the path-wise part of the logits' gradient (through 1/σ(α));

@@ -1,5 +1,5 @@
 // The one interface every dropout kind implements, so models take "a dropout layer" and never
-// know which kind they got (ARCHITECTURE.md, layers/dropout/).
+// know which kind they got (docs/architecture.md, adding a dropout kind).
 import { add, type Tensor } from '../../engine/index.js';
 import { Module } from '../module.js';
 

@@ -1,4 +1,4 @@
-// Mult-VAE and Mult-DAE (Liang et al. 2018) and SIVAE (the paper §2.3, Eq. 6; REFERENCE.md §4).
+// Mult-VAE and Mult-DAE (Liang et al. 2018) and SIVAE (the paper §2.3, Eq. 6).
 import { tanh, concat, slice, reshape, mul, add, affine, logsumexp, neg, sub, type Tensor } from '../../engine/index.js';
 import {
   CFModel, l2Normalise, multinomialLogLik, logNormal, logStdNormal, klStdNormal, type RecommenderOptions,
@@ -67,7 +67,7 @@ export interface SIVAEOptions extends RecommenderOptions {
  * c·B + b is copy c of example b; copy 0 is the primary) and goes through the dropout slot and
  * the encoder as one batch of (V+1)·B rows; every copy's density is evaluated at η. An LBD slot
  * thus sees (V+1)·B rows while the loss has B entries: lbdStep uses d_b for every row r with
- * r mod B = b (the joint-vector ARM/DisARM of REFERENCE.md §4). ε is a leaf drawn before the
+ * r mod B = b (the joint-vector ARM/DisARM of docs/estimators.md §5). ε is a leaf drawn before the
  * forward, so replaying the tape with the other masks reuses the same ε.
  * In eval mode the masks are all at their expectation, the copies coincide and η = μ, so one
  * copy is used (the mixture of V+1 equal densities is that density).

@@ -1,4 +1,4 @@
-// What the collaborative-filtering VAEs share (REFERENCE.md §4; Liang et al. 2018): the
+// What the collaborative-filtering VAEs share (the paper §2.3; Liang et al. 2018): the
 // Recommender interface the task uses for every Table 2 row, the input pipeline
 // (L2 normalisation, then the input-dropout slot, which takes any DropoutLayer), the encoder
 // [I → hidden → 2·latent] and decoder [latent → hidden → I] with tanh between, the

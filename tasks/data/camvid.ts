@@ -1,4 +1,4 @@
-// CamVid as SegNet distributes it (and /work/shared/data/camvid): root/{train,val,test}/*.png
+// CamVid as SegNet distributes it: root/{train,val,test}/*.png
 // RGB images (480×360), root/{train,val,test}annot/*.png grayscale labels (0-10 the 11 classes,
 // 11 void), and root/{train,val,test}.txt listing "image label" pairs per line with a
 // `/SegNet/CamVid/` prefix (stripped; paths are then taken relative to root).

@@ -1,5 +1,5 @@
 // Classification metrics from predictive probabilities: accuracy, predictive entropy, PAvPU
-// (Mukhoti & Gal 2018; REFERENCE.md §5).
+// (Mukhoti & Gal 2018; docs/metrics.md).
 
 /** Index of the largest of each row of [n, C]. */
 export function argmaxRows(p: ArrayLike<number>, C: number): Int32Array {

@@ -1,4 +1,4 @@
-// Segmentation metrics (REFERENCE.md §5): pixel accuracy and per-class IoU accumulated over a
+// Segmentation metrics (docs/metrics.md): pixel accuracy and per-class IoU accumulated over a
 // whole set (void ignored), mean IoU, per-pixel predictive entropy of the mean softmax, and
 // patch-wise PAvPU (Mukhoti & Gal 2018) over w×w windows.
 //

@@ -1,4 +1,4 @@
-// Gradient estimators for Bernoulli logits (REFERENCE.md §3), for one u ~ U(0, 1) per Bernoulli
+// Gradient estimators for Bernoulli logits (docs/estimators.md §2-3), for one u ~ U(0, 1) per Bernoulli
 // variable. ARM and DisARM both read the antithetic pair z1 = 1[u > σ(−α)], z2 = 1[u < σ(α)]
 // (each ~ Ber(σ(α))) and weight the loss difference f(z1) − f(z2):
 //   ARM:    (f(z1) − f(z2)) · (u − ½)

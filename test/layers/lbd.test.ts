@@ -263,7 +263,7 @@ test('training with lbdStep learns, moves the keep probabilities, and leaks noth
   wopt.dispose(); lopt.dispose(); model.dispose(); x.dispose(); y.dispose();
 });
 
-/** Eq. 3 / N in float64 (REFERENCE.md §3): weight term + entropy term. */
+/** Eq. 3 / N in float64 (docs/estimators.md §6): weight term + entropy term. */
 function refRegularizer(alpha: number[], W: Float32Array | number[], units: number, outs: number, N: number, s2: number, inverted: boolean): number {
   let r = 0;
   for (let k = 0; k < units; k++) {

@@ -7,6 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import {
@@ -152,7 +153,7 @@ test('channel statistics, normalisation and median-frequency weights by hand', (
   assert.is(w4[3], 0, 'a class that never appears gets weight 0');
 });
 
-const REAL = '/work/shared/data/camvid';
+const REAL = fileURLToPath(new URL('../../../data/camvid', import.meta.url));
 test('cache: equal to decoding; read without the PNGs; another selection or other files are decoded anew; a corrupt cache is refused', async () => {
   const root = mkdtempSync(join(tmpdir(), 'camvid-cache-'));
   try {

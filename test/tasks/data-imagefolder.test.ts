@@ -98,7 +98,7 @@ test('corrupt, truncated, wrong-size and stray files are errors naming the file'
 });
 
 test('the real CIFAR-10 JPEG test tree, 5 per class', () => {
-  const dir = fileURLToPath(new URL('../../../../shared/data/cifar10-jpeg', import.meta.url));
+  const dir = fileURLToPath(new URL('../../../data/cifar10-jpeg', import.meta.url));
   if (!existsSync(join(dir, 'test'))) {
     console.log(`  note: ${dir}/test is missing, skipping the real-data check`);
     return;

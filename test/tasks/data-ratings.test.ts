@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import {
   readRatings, loadRatings, heldOutUserCount, toCsr, csrBatch, gatherRows, forEachLine, type Csr, type Interactions, type RatingsData,
@@ -249,7 +250,7 @@ test('default held-out users: the paper\'s counts on full data sets, 10% of smal
 });
 
 test('real MovieLens-100K u.data: counts', () => {
-  const p = '/work/shared/data/movielens/ml-100k/u.data';
+  const p = fileURLToPath(new URL('../../../data/movielens/ml-100k/u.data', import.meta.url));
   if (!existsSync(p)) { console.log(`  (skipped: ${p} is missing)`); return; }
   const raw = readRatings(p, 'ml-100k');
   assert.is(raw.n, 100000);

@@ -1,13 +1,17 @@
-// Fused batch normalisation (training mode) over x viewed as [N, C, S] (S = H·W for images,
-// 1 for [N, C] features). Per-channel reductions use one workgroup per channel (grid-stride
-// over channels): strided partial sums, then a tree in workgroup memory. No atomics.
+// Batch normalisation over x viewed as [N, C, S] (S = H·W for images, 1 for [N, C] features),
+// optionally followed by a ReLU in the same pass (training and eval, forward and backward).
+// Per-channel reductions use one workgroup per channel (grid-stride over channels): strided
+// partial sums, then a tree in workgroup memory. No atomics. μ and σ² come in two [C] buffers:
+// the batch's (training) or the running statistics (eval), so one set of kernels serves both.
 //
-//   stats      stats[c] = mean, stats[C + c] = biased variance (two passes: mean, then Σ(x−μ)²)
-//   apply      y = (x − μ)·rsqrt(σ² + eps)·w + b
-//   gradsum    dw[c] = Σ g·x̂,  db[c] = Σ g               (x̂ = (x − μ)·rsqrt(σ² + eps))
-//   gradinput  dx = w·rsqrt(σ² + eps)·(g − db/M − x̂·dw/M)  (M = N·S)
-//   running    rm ← (1 − m)·rm + m·μ,  rv ← (1 − m)·rv + m·σ²·M/(M − 1)   (in place)
-import { WG, type KernelSource } from './common.js';
+//   stats      mean[c] = μ, var[c] = biased σ² (two passes: mean, then Σ(x−μ)²); with `running`
+//              also rm ← (1 − m)·rm + m·μ, rv ← (1 − m)·rv + m·σ²·M/(M − 1) in place
+//   apply      z = (x − μ)·rsqrt(σ² + eps)·w + b;  y = z, or max(z, 0) with relu
+//   gradsum    dw[c] = Σ g'·x̂,  db[c] = Σ g'   (x̂ = (x − μ)·rsqrt(σ² + eps); g' = g, or g·[z > 0]
+//              with relu — z recomputed from x, the same expression as apply's, so no mask is stored)
+//   gradinput  training: dx = w·rsqrt(σ² + eps)·(g' − db/M − x̂·dw/M)  (M = N·S)
+//              eval:     dx = w·rsqrt(σ² + eps)·g'
+import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
 
 /** Tree-reduces `arrays` (workgroup arrays of WG floats) into element 0; ends with a barrier. */
 function tree(arrays: string[]): string {
@@ -22,7 +26,7 @@ function tree(arrays: string[]): string {
 const CHANNEL_MAIN = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  let C = P.C; let S = P.S; let M = P.M; let eps = P.eps;`;
+  let C = P.C; let S = P.S; let M = P.M;`;
 
 /** Offset of the j-th element (j over N·S) of channel c. */
 const AT = 'fn at(j: u32, c: u32, C: u32, S: u32) -> u32 { return ((j / S) * C + c) * S + j % S; }';
@@ -43,16 +47,23 @@ const channelLoop = (body: string): string => `
       for (var j = li; j < M; j = j + ${WG}u) { let k = at(j, c, C, S); ${body} }
     }`;
 
-export function bnStatsKernel(): KernelSource {
-  const code = `
-struct Params { C: u32, S: u32, M: u32, eps: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
+const STATS_PARAMS = defineParams({ C: 'u32', S: 'u32', M: 'u32', momentum: 'f32', unbias: 'f32' });
+
+/** Batch mean and biased variance per channel; with `running`, the running statistics updated too. */
+export function bnStatsKernel(running: boolean): KernelSource {
+  return kernelSource(`bn.stats${running ? '.running' : ''}`, () => ({
+    params: STATS_PARAMS,
+    code: `${STATS_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(2) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(3) var<storage, read_write> vr: array<f32>;
+${running ? `@group(0) @binding(4) var<storage, read_write> rm: array<f32>;
+@group(0) @binding(5) var<storage, read_write> rv: array<f32>;` : ''}
 var<workgroup> sh: array<f32, ${WG}>;
 ${AT}
 ${CHANNEL_MAIN}
   let invM = 1.0 / f32(M);
+  ${running ? 'let m = P.momentum; let unbias = P.unbias;' : ''}
   for (var c = wid.x; c < C; c = c + nwg.x) {
     var s = 0.0;
     ${channelLoop('s = s + x[k];')}
@@ -62,11 +73,17 @@ ${CHANNEL_MAIN}
     var q = 0.0;
     ${channelLoop('let d = x[k] - mu; q = q + d * d;')}
     sh[li] = q;${tree(['sh'])}
-    if (li == 0u) { stats[c] = mu; stats[C + c] = sh[0] * invM; }
+    if (li == 0u) {
+      let v = sh[0] * invM;
+      mean[c] = mu;
+      vr[c] = v;
+      ${running ? `rm[c] = (1.0 - m) * rm[c] + m * mu;
+      rv[c] = (1.0 - m) * rv[c] + m * v * unbias;` : ''}
+    }
     workgroupBarrier();
   }
-}`;
-  return { key: 'bn.stats', code };
+}`,
+  }));
 }
 
 /**
@@ -86,84 +103,95 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c = plane % C;
   let base = plane * S;`;
 
-export function bnApplyKernel(): KernelSource {
-  const code = `
-struct Params { planes: u32, C: u32, S: u32, eps: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
+/** Per-channel scale and shift of the normalisation (the same text in every kernel: the ReLU mask recomputed in the backward equals the forward's). */
+const SCALE_SHIFT = `
+  let r = inverseSqrt(vr[c] + P.eps);
+  let scale = r * w[c];
+  let shift = b[c] - mean[c] * scale;`;
+
+const STAT_BINDINGS = (first: number): string => `@group(0) @binding(${first}) var<storage, read> mean: array<f32>;
+@group(0) @binding(${first + 1}) var<storage, read> vr: array<f32>;
+@group(0) @binding(${first + 2}) var<storage, read> w: array<f32>;
+@group(0) @binding(${first + 3}) var<storage, read> b: array<f32>;`;
+
+const APPLY_PARAMS = defineParams({ planes: 'u32', C: 'u32', S: 'u32', eps: 'f32' });
+
+/** y = x·scale + shift per channel, with `relu` max(·, 0). Bindings: x, mean, var, w, b, y. */
+export function bnApplyKernel(relu: boolean): KernelSource {
+  return kernelSource(`bn.apply${relu ? '.relu' : ''}`, () => ({
+    params: APPLY_PARAMS,
+    code: `${APPLY_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read> w: array<f32>;
-@group(0) @binding(4) var<storage, read> b: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+${STAT_BINDINGS(2)}
+@group(0) @binding(6) var<storage, read_write> y: array<f32>;
 ${PLANE_MAIN}
-  let scale = inverseSqrt(stats[C + c] + P.eps) * w[c];
-  let shift = b[c] - stats[c] * scale;
-  for (var p = wid.x * ${WG}u + li; p < S; p = p + nwg.x * ${WG}u) { y[base + p] = x[base + p] * scale + shift; }
-}`;
-  return { key: 'bn.apply', code };
+${SCALE_SHIFT}
+  for (var p = wid.x * ${WG}u + li; p < S; p = p + nwg.x * ${WG}u) {
+    let z = x[base + p] * scale + shift;
+    y[base + p] = ${relu ? 'max(z, 0.0)' : 'z'};
+  }
+}`,
+  }));
 }
 
-export function bnGradSumKernel(): KernelSource {
-  const code = `
-struct Params { C: u32, S: u32, M: u32, eps: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
+const GRADSUM_PARAMS = defineParams({ C: 'u32', S: 'u32', M: 'u32', eps: 'f32' });
+
+/** dw = Σ g'·x̂, db = Σ g' per channel. Bindings: g, x, mean, var, w, b, dw, db. */
+export function bnGradSumKernel(relu: boolean): KernelSource {
+  const gv = relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]';
+  return kernelSource(`bn.gradsum${relu ? '.relu' : ''}`, () => ({
+    params: GRADSUM_PARAMS,
+    code: `${GRADSUM_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(5) var<storage, read_write> db: array<f32>;
+${STAT_BINDINGS(3)}
+@group(0) @binding(7) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(8) var<storage, read_write> db: array<f32>;
 var<workgroup> sg: array<f32, ${WG}>;
 var<workgroup> sgx: array<f32, ${WG}>;
 ${AT}
 ${CHANNEL_MAIN}
   for (var c = wid.x; c < C; c = c + nwg.x) {
-    let mu = stats[c];
+    ${SCALE_SHIFT}
+    let mu = mean[c];
     var a = 0.0; var bsum = 0.0;
-    ${channelLoop('let gv = g[k]; a = a + gv * (x[k] - mu); bsum = bsum + gv;')}
+    ${channelLoop(`let xv = x[k]; let gv = ${gv}; a = a + gv * (xv - mu); bsum = bsum + gv;`)}
     sgx[li] = a; sg[li] = bsum;${tree(['sgx', 'sg'])}
-    if (li == 0u) { dw[c] = sgx[0] * inverseSqrt(stats[C + c] + eps); db[c] = sg[0]; }
+    if (li == 0u) { dw[c] = sgx[0] * r; db[c] = sg[0]; }
     workgroupBarrier();
   }
-}`;
-  return { key: 'bn.gradsum', code };
+}`,
+  }));
 }
 
-export function bnGradInputKernel(): KernelSource {
-  const code = `
-struct Params { planes: u32, C: u32, S: u32, eps: f32, invM: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
+const GRADINPUT_PARAMS = defineParams({ planes: 'u32', C: 'u32', S: 'u32', eps: 'f32', invM: 'f32' });
+
+/**
+ * dx per element. Bindings: g, x, mean, var, w, b, dw, db, dx (dw, db unused in eval mode, bound
+ * all the same: one layout for both).
+ */
+export function bnGradInputKernel(relu: boolean, training: boolean): KernelSource {
+  const gv = relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]';
+  return kernelSource(`bn.gradinput${relu ? '.relu' : ''}${training ? '' : '.eval'}`, () => ({
+    params: GRADINPUT_PARAMS,
+    code: `${GRADINPUT_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read> w: array<f32>;
-@group(0) @binding(5) var<storage, read> dw: array<f32>;
-@group(0) @binding(6) var<storage, read> db: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
+${STAT_BINDINGS(3)}
+@group(0) @binding(7) var<storage, read> dw: array<f32>;
+@group(0) @binding(8) var<storage, read> db: array<f32>;
+@group(0) @binding(9) var<storage, read_write> dx: array<f32>;
 ${PLANE_MAIN}
-  // dx = w·r·(g − db/M − x̂·dw/M), x̂ = (x − μ)·r, folded into dx = a·g + b·x + d per channel
-  let r = inverseSqrt(stats[C + c] + P.eps);
-  let a = w[c] * r;
-  let bx = -a * dw[c] * P.invM * r;
-  let d = -a * db[c] * P.invM - bx * stats[c];
-  for (var p = wid.x * ${WG}u + li; p < S; p = p + nwg.x * ${WG}u) { dx[base + p] = a * g[base + p] + bx * x[base + p] + d; }
-}`;
-  return { key: 'bn.gradinput', code };
-}
-
-export function bnRunningKernel(): KernelSource {
-  const code = `
-struct Params { C: u32, momentum: f32, unbias: f32, pad: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> stats: array<f32>;
-@group(0) @binding(2) var<storage, read_write> rm: array<f32>;
-@group(0) @binding(3) var<storage, read_write> rv: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let C = P.C; let m = P.momentum; let unbias = P.unbias;
-  for (var c = gid.x; c < C; c = c + nwg.x * ${WG}u) {
-    rm[c] = (1.0 - m) * rm[c] + m * stats[c];
-    rv[c] = (1.0 - m) * rv[c] + m * stats[C + c] * unbias;
+${SCALE_SHIFT}
+  // training: dx = w·r·(g' − db/M − x̂·dw/M), x̂ = (x − μ)·r, folded into dx = scale·g' + bx·x + d per channel
+  ${training ? `let bx = -scale * dw[c] * P.invM * r;
+  let d = -scale * db[c] * P.invM - bx * mean[c];` : ''}
+  for (var p = wid.x * ${WG}u + li; p < S; p = p + nwg.x * ${WG}u) {
+    let k = base + p;
+    let xv = x[k];
+    let gv = ${gv};
+    dx[k] = ${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};
   }
-}`;
-  return { key: 'bn.running', code };
+}`,
+  }));
 }

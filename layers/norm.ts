@@ -3,6 +3,8 @@
 // training mode (momentum 0.1, unbiased variance), used in eval mode.
 import { batchNorm, full, type Tensor } from '../engine/index.js';
 import { Module } from './module.js';
+import { Sequential } from './sequential.js';
+import { ReLU } from './basic.js';
 
 export interface BatchNormOptions {
   eps?: number;
@@ -37,11 +39,16 @@ abstract class BatchNormBase extends Module {
     this.running_var = full([numFeatures], 1).keep();
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor): Tensor { return this.run(x, false); }
+
+  /** relu(this.forward(x)) in the same passes (one fused op, forward and backward). */
+  forwardReLU(x: Tensor): Tensor { return this.run(x, true); }
+
+  private run(x: Tensor, relu: boolean): Tensor {
     if (!this.ranks.includes(x.ndim) || x.shape[1] !== this.numFeatures) {
       throw new Error(`${this.kind}(${this.numFeatures}): expects input ${this.layout} with C = ${this.numFeatures}, got [${x.shape.join(', ')}]`);
     }
-    return batchNorm(x, this.running_mean, this.running_var, this.weight, this.bias, { training: this.training, momentum: this.momentum, eps: this.eps });
+    return batchNorm(x, this.running_mean, this.running_var, this.weight, this.bias, { training: this.training, momentum: this.momentum, eps: this.eps, relu });
   }
 }
 
@@ -55,4 +62,24 @@ export class BatchNorm2d extends BatchNormBase {
   protected readonly kind = 'BatchNorm2d';
   protected readonly ranks = [4];
   protected readonly layout = '[N, C, H, W]';
+}
+
+/** True for a batch norm layer (either rank). */
+export const isBatchNorm = (m: Module): m is BatchNorm1d | BatchNorm2d => m instanceof BatchNormBase;
+
+/**
+ * A Sequential that runs each batch norm directly followed by a ReLU as one fused op
+ * (`forwardReLU`): two passes fewer per pair in training (forward and backward), and one kernel
+ * instead of the composed eval-mode arithmetic. Same layers and parameter names as a Sequential
+ * of the same modules (checkpoints are interchangeable).
+ */
+export class FusedSequential extends Sequential {
+  override forward(x: Tensor): Tensor {
+    const ls = this.layers;
+    for (let i = 0; i < ls.length; i++) {
+      const l = ls[i];
+      if (isBatchNorm(l) && ls[i + 1] instanceof ReLU) { x = l.forwardReLU(x); i++; } else x = l.forward(x);
+    }
+    return x;
+  }
 }

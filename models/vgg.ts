@@ -14,7 +14,7 @@
 import { Generator, type Tensor } from '../engine/index.js';
 import { Module } from '../layers/module.js';
 import { Conv2d } from '../layers/conv.js';
-import { BatchNorm2d } from '../layers/norm.js';
+import { BatchNorm2d, FusedSequential } from '../layers/norm.js';
 import { MaxPool2d } from '../layers/pool.js';
 import { ReLU, Flatten } from '../layers/basic.js';
 import { Linear } from '../layers/linear.js';
@@ -128,7 +128,8 @@ export function vgg19(o: VggOptions = {}): { model: VGG; dropouts: DropoutLayer[
     head.push(d);
   }
   head.push(fc3);
-  return { model: new VGG(new Sequential(...feats), new Flatten(1), new Sequential(...head)), dropouts };
+  // BN → ReLU pairs run as one fused op (FusedSequential); layers and names as a plain Sequential's
+  return { model: new VGG(new FusedSequential(...feats), new Flatten(1), new Sequential(...head)), dropouts };
 }
 
 /**

@@ -1,17 +1,17 @@
 // Batch normalisation (PyTorch's F.batch_norm) over axis 1 of [N, C], [N, C, L] or
-// [N, C, H, W]. Training mode is one fused op (batch statistics, biased variance for
-// normalising, analytic backward; kernels/norm.ts) that also updates the running statistics in
-// place when given them (momentum, unbiased variance), outside the tape and without a
-// read-back. Eval mode is composed of elementwise ops with the running statistics, so its
-// gradients come from autograd.
-import { defineOp, apply, type Ref, type TestCase } from '../op.js';
-import { dispatch, f32 } from '../dispatch.js';
+// [N, C, H, W], and batch normalisation followed by a ReLU fused into the same passes. Both
+// modes are ops with analytic backwards (kernels/norm.ts): training (batch statistics, biased
+// variance for normalising; the running statistics, when given, updated in place by the
+// statistics pass — momentum, unbiased variance —, outside the tape and without a read-back) and
+// eval (the running statistics, passed as two more inputs that take no gradient).
+// Dispatches per layer: training forward 2, backward 2; eval forward 1, backward 2 (the ReLU
+// costs none: its mask is recomputed from x in the backward passes).
+import { defineOp, apply, type OpDef, type Ref, type TestCase } from '../op.js';
+import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
-import { bnStatsKernel, bnApplyKernel, bnGradSumKernel, bnGradInputKernel, bnRunningKernel, planeGrid } from '../../kernels/norm.js';
-import { gridFor } from '../../kernels/common.js';
-import { add, div, full, mul, sqrt, sub } from './elementwise.js';
+import { bnStatsKernel, bnApplyKernel, bnGradSumKernel, bnGradInputKernel, planeGrid } from '../../kernels/norm.js';
+import { full } from './elementwise.js';
 import { sideEffectsEnabled } from '../tape.js';
-import { reshape } from './layout.js';
 
 interface BnDims { C: number; S: number; M: number }
 
@@ -28,16 +28,25 @@ interface Running { mean: Tensor; var: Tensor; momentum: number }
 
 // ---- float64 reference ------------------------------------------------------------------
 
-/** One channel of the reference (a small function, compiled despite --no-use-osr). */
-function refChannel(x: Float64Array, y: Float64Array, d: BnDims, c: number, w: number, b: number, eps: number): void {
+/** One channel of the reference with given statistics (a small function, compiled despite --no-use-osr). */
+function refApply(x: Float64Array, y: Float64Array, d: BnDims, c: number, mu: number, v: number, w: number, b: number, eps: number, relu: boolean): void {
+  const r = 1 / Math.sqrt(v + eps);
+  for (let j = 0; j < d.M; j++) {
+    const k = (Math.floor(j / d.S) * d.C + c) * d.S + (j % d.S);
+    const z = (x[k] - mu) * r * w + b;
+    y[k] = relu ? Math.max(z, 0) : z;
+  }
+}
+
+/** Batch mean and biased variance of one channel. */
+function refChannelStats(x: Float64Array, d: BnDims, c: number): [number, number] {
   const at = (j: number): number => (Math.floor(j / d.S) * d.C + c) * d.S + (j % d.S);
   let s = 0;
   for (let j = 0; j < d.M; j++) s += x[at(j)];
   const mu = s / d.M;
   let q = 0;
   for (let j = 0; j < d.M; j++) q += (x[at(j)] - mu) ** 2;
-  const r = 1 / Math.sqrt(q / d.M + eps);
-  for (let j = 0; j < d.M; j++) y[at(j)] = (x[at(j)] - mu) * r * w + b;
+  return [mu, q / d.M];
 }
 
 /** Per-channel batch mean and biased variance of a float64 array (for tests). */
@@ -49,73 +58,109 @@ export function refBatchStats(x: Ref): { mean: Float64Array; var: Float64Array; 
   return { mean, var: v, count: M };
 }
 
-// ---- the training-mode op -----------------------------------------------------------------
-
-const bnCases: TestCase[] = [
-  { inputs: [{ shape: [7, 5] }, { shape: [5] }, { shape: [5] }], attrs: { eps: 1e-5 } },
-  { inputs: [{ shape: [2, 3, 7, 5] }, { shape: [3] }, { shape: [3] }], attrs: { eps: 1e-5 } },
-  { inputs: [{ shape: [3, 4, 1, 1] }, { shape: [4] }, { shape: [4] }], attrs: { eps: 0.1 } },
-  { inputs: [{ shape: [2, 3, 9] }, { shape: [3] }, { shape: [3] }], attrs: { eps: 1e-5 } },
-  { inputs: [{ shape: [5, 2, 13, 11] }, { shape: [2] }, { shape: [2] }], attrs: { eps: 1e-5 } },
-];
-
-const channelGrid = (C: number): [number] => [Math.min(C, 4096)];
-
-const batchNormDef = defineOp({
-  name: 'batch_norm',
-  forward([x, w, b], attrs, saved) {
-    for (const t of [x, w, b]) if (t.dtype !== 'f32') throw new Error(`batch_norm: expects f32 tensors, got ${t.dtype} ${t}`);
-    const d = bnDims('batch_norm', x.shape, w.shape, b.shape);
-    if (d.M < 2) throw new Error(`batch_norm: training needs more than one value per channel, got x ${fmtShape(x.shape)}`);
-    const eps = attrs.eps as number;
-    const stats = empty([2 * d.C], 'f32', 'batch_norm.stats');
-    dispatch({ kernel: bnStatsKernel(), buffers: [x.buffer, stats.buffer], params: [d.C, d.S, d.M, f32(eps)], workgroups: channelGrid(d.C) });
-    const y = empty(x.shape, 'f32', 'batch_norm');
-    dispatch({ kernel: bnApplyKernel(), buffers: [x.buffer, stats.buffer, w.buffer, b.buffer, y.buffer], params: [y.size / d.S, d.C, d.S, f32(eps)], workgroups: planeGrid(y.size / d.S, d.S) });
-    const run = attrs.running as Running | undefined;
-    if (run) {
-      dispatch({
-        kernel: bnRunningKernel(),
-        buffers: [stats.buffer, run.mean.buffer, run.var.buffer],
-        params: [d.C, f32(run.momentum), f32(d.M / (d.M - 1)), 0],
-        workgroups: [gridFor(d.C)],
-      });
-    }
-    // the statistics are only needed by a backward pass
-    if (x.requiresGrad || w.requiresGrad || b.requiresGrad) saved.stats = stats; else stats.dispose();
-    return y;
-  },
-  backward(g, node) {
-    const [x, w, b] = node.inputs;
-    const d = bnDims('batch_norm', x.shape, w.shape, b.shape);
-    const eps = node.attrs.eps as number;
-    const stats = node.saved.stats as Tensor;
-    const dw = empty([d.C], 'f32', 'batch_norm.dw');
-    const db = empty([d.C], 'f32', 'batch_norm.db');
-    dispatch({ kernel: bnGradSumKernel(), buffers: [g.buffer, x.buffer, stats.buffer, dw.buffer, db.buffer], params: [d.C, d.S, d.M, f32(eps)], workgroups: channelGrid(d.C) });
-    let dx: Tensor | null = null;
-    if (x.requiresGrad) {
-      dx = empty(x.shape, 'f32', 'batch_norm.dx');
-      dispatch({
-        kernel: bnGradInputKernel(),
-        buffers: [g.buffer, x.buffer, stats.buffer, w.buffer, dw.buffer, db.buffer, dx.buffer],
-        params: [dx.size / d.S, d.C, d.S, f32(eps), f32(1 / d.M)],
-        workgroups: planeGrid(dx.size / d.S, d.S),
-      });
-    }
-    return [dx, dw, db];
-  },
-  // a replayed forward (LBD's second pass) must not move the running statistics again
-  replayAttrs: (attrs) => ({ ...attrs, running: undefined }),
-  mixesBatch: (_node, input, axis) => input === 0 && axis !== 1, // batch statistics: over N and the spatial axes
-  reference([x, w, b], attrs) {
-    const d = bnDims('batch_norm', x.shape, w.shape, b.shape);
+function reference(name: string, relu: boolean) {
+  return ([x, w, b, rm, rv]: Ref[], attrs: Record<string, unknown>): Ref => {
+    const d = bnDims(name, x.shape, w.shape, b.shape);
     const y = new Float64Array(x.data.length);
-    for (let c = 0; c < d.C; c++) refChannel(x.data, y, d, c, w.data[c], b.data[c], attrs.eps as number);
+    const training = attrs.training !== false;
+    for (let c = 0; c < d.C; c++) {
+      const [mu, v] = training ? refChannelStats(x.data, d, c) : [rm.data[c], rv.data[c]];
+      refApply(x.data, y, d, c, mu, v, w.data[c], b.data[c], attrs.eps as number, relu);
+    }
     return { shape: x.shape.slice(), data: y };
-  },
-  cases: bnCases,
-});
+  };
+}
+
+// ---- the ops --------------------------------------------------------------------------------
+
+/** Training: x, w, b; eval: also the running mean and var (positive: `range`), which take no gradient. */
+function cases(relu: boolean): TestCase[] {
+  const stat = (C: number): TestCase['inputs'] => [{ shape: [C], grad: false }, { shape: [C], grad: false, range: [0.3, 2] }];
+  const train: [number[], number][] = [[[7, 5], 1e-5], [[2, 3, 7, 5], 1e-5], [[3, 4, 1, 1], 0.1], [[2, 3, 9], 1e-5], [[5, 2, 13, 11], 1e-5]];
+  const out: TestCase[] = train.map(([x, eps]) => ({ inputs: [{ shape: x }, { shape: [x[1]] }, { shape: [x[1]] }], attrs: { eps } }));
+  // eval, incl. a plane of >= 64 pixels (the plane walk of the gradient sums)
+  for (const x of [[6, 4], [2, 3, 5, 4], [2, 2, 9, 8]]) {
+    out.push({ inputs: [{ shape: x }, { shape: [x[1]] }, { shape: [x[1]] }, ...stat(x[1])], attrs: { eps: 1e-5, training: false } });
+  }
+  // a bigger case for the ReLU: a few hundred elements on each side of the kink (central
+  // differences straddle it only when |z| < 1e-6, improbable for random inputs)
+  if (relu) out.push({ inputs: [{ shape: [4, 3, 8, 9] }, { shape: [3] }, { shape: [3] }], attrs: { eps: 1e-5 } });
+  return out;
+}
+
+function declare(name: string, relu: boolean): OpDef {
+  return defineOp({
+    name,
+    forward(inputs, attrs, saved) {
+      const [x, w, b] = inputs;
+      for (const t of inputs) if (t.dtype !== 'f32') throw new Error(`${name}: expects f32 tensors, got ${t.dtype} ${t}`);
+      const d = bnDims(name, x.shape, w.shape, b.shape);
+      const eps = attrs.eps as number;
+      const training = attrs.training !== false;
+      let mean: Tensor, vr: Tensor;
+      if (training) {
+        if (inputs.length !== 3) throw new Error(`${name}: training takes x, weight, bias; got ${inputs.length} inputs`);
+        if (d.M < 2) throw new Error(`${name}: training needs more than one value per channel, got x ${fmtShape(x.shape)}`);
+        mean = empty([d.C], 'f32', `${name}.mean`);
+        vr = empty([d.C], 'f32', `${name}.var`);
+        const run = attrs.running as Running | undefined;
+        dispatch({
+          kernel: bnStatsKernel(!!run),
+          buffers: run ? [x.buffer, mean.buffer, vr.buffer, run.mean.buffer, run.var.buffer] : [x.buffer, mean.buffer, vr.buffer],
+          params: { C: d.C, S: d.S, M: d.M, momentum: run?.momentum ?? 0, unbias: d.M / (d.M - 1) },
+          workgroups: channelGrid(d.C),
+        });
+      } else {
+        if (inputs.length !== 5) throw new Error(`${name}: eval takes x, weight, bias, running mean, running var; got ${inputs.length} inputs`);
+        [mean, vr] = [inputs[3], inputs[4]];
+      }
+      const y = empty(x.shape, 'f32', name);
+      const planes = y.size / Math.max(d.S, 1);
+      if (y.size > 0) {
+        dispatch({ kernel: bnApplyKernel(relu), buffers: [x.buffer, mean.buffer, vr.buffer, w.buffer, b.buffer, y.buffer], params: { planes, C: d.C, S: d.S, eps }, workgroups: planeGrid(planes, d.S) });
+      }
+      // the batch statistics are only needed by a backward pass
+      if (training) {
+        if (x.requiresGrad || w.requiresGrad || b.requiresGrad) { saved.mean = mean; saved.var = vr; } else { mean.dispose(); vr.dispose(); }
+      }
+      return y;
+    },
+    backward(g, node) {
+      const [x, w, b] = node.inputs;
+      const d = bnDims(name, x.shape, w.shape, b.shape);
+      const eps = node.attrs.eps as number;
+      const training = node.attrs.training !== false;
+      const [mean, vr] = training ? [node.saved.mean as Tensor, node.saved.var as Tensor] : [node.inputs[3], node.inputs[4]];
+      const stats = [mean.buffer, vr.buffer, w.buffer, b.buffer];
+      const dw = empty([d.C], 'f32', `${name}.dw`);
+      const db = empty([d.C], 'f32', `${name}.db`);
+      dispatch({ kernel: bnGradSumKernel(relu), buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer], params: { C: d.C, S: d.S, M: d.M, eps }, workgroups: channelGrid(d.C) });
+      let dx: Tensor | null = null;
+      if (x.requiresGrad) {
+        dx = empty(x.shape, 'f32', `${name}.dx`);
+        const planes = dx.size / Math.max(d.S, 1);
+        dispatch({
+          kernel: bnGradInputKernel(relu, training),
+          buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, dx.buffer],
+          params: { planes, C: d.C, S: d.S, eps, invM: 1 / d.M },
+          workgroups: planeGrid(planes, d.S),
+        });
+      }
+      return training ? [dx, dw, db] : [dx, dw, db, null, null];
+    },
+    // a replayed forward (LBD's second pass) must not move the running statistics again
+    replayAttrs: (attrs) => ({ ...attrs, running: undefined }),
+    // batch statistics (training only): over N and the spatial axes
+    mixesBatch: (node, input, axis) => node.attrs.training !== false && input === 0 && axis !== 1,
+    reference: reference(name, relu),
+    cases: cases(relu),
+  });
+}
+
+const channelGrid = (C: number): [number] => [Math.max(1, Math.min(C, 4096))];
+
+const batchNormDef = declare('batch_norm', false);
+const batchNormReluDef = declare('batch_norm_relu', true);
 
 // ---- public function ----------------------------------------------------------------------
 
@@ -125,6 +170,8 @@ export interface BatchNormOptions {
   /** Weight of the new batch statistic in the running average (PyTorch: 0.1). */
   momentum?: number;
   eps?: number;
+  /** max(·, 0) applied in the same passes (batch norm followed by a ReLU). */
+  relu?: boolean;
 }
 
 function checkStat(what: string, t: Tensor | null | undefined, C: number, x: Tensor): void {
@@ -136,7 +183,8 @@ function checkStat(what: string, t: Tensor | null | undefined, C: number, x: Ten
 }
 
 /**
- * y = (x − μ)/√(σ² + eps)·weight + bias per channel (axis 1), as torch.nn.functional.batch_norm.
+ * y = (x − μ)/√(σ² + eps)·weight + bias per channel (axis 1), as torch.nn.functional.batch_norm;
+ * with `relu`, max(y, 0) in the same passes.
  * Training: μ, σ² are the batch's (biased σ²); when running statistics are given they are
  * updated in place (rm ← (1 − momentum)·rm + momentum·μ, rv likewise with the unbiased σ²).
  * Eval: μ, σ² are the running statistics (required).
@@ -157,13 +205,11 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   if (!runningMean !== !runningVar) throw new Error('batchNorm: pass both running mean and running var, or neither');
   const w = weight ?? full([C], 1);
   const b = bias ?? full([C], 0);
+  const def = o.relu ? batchNormReluDef : batchNormDef;
   if (training) {
     const running: Running | undefined = runningMean && runningVar && sideEffectsEnabled() ? { mean: runningMean, var: runningVar, momentum } : undefined;
-    return apply(batchNormDef, [x, w, b], { eps, running });
+    return apply(def, [x, w, b], { eps, running });
   }
   if (!runningMean || !runningVar) throw new Error('batchNorm: eval mode (training: false) needs the running mean and var');
-  const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
-  const scale = div(w, sqrt(add(runningVar, eps)));
-  const shift = sub(b, mul(runningMean, scale));
-  return add(mul(x, reshape(scale, bshape)), reshape(shift, bshape));
+  return apply(def, [x, w, b, runningMean, runningVar], { eps, training: false });
 }

@@ -3,8 +3,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  tensor, full, scope, sync, sum, mul, batchNorm, refBatchStats, submitTotal, memoryStats, type Tensor, type Ref,
+  tensor, full, scope, sync, sum, mul, relu, batchNorm, refBatchStats, submitTotal, memoryStats, dispatchTotal, replay, type Tensor, type Ref,
 } from '../../engine/index.js';
+import { withoutSideEffects } from '../../engine/tape.js';
 import { ready, rng, assertClose } from '../helpers.js';
 
 const test = suite('batch norm');
@@ -70,6 +71,59 @@ for (const shape of [[4, 3, 5, 6], [9, 5], [2, 3, 7]]) {
     for (const t of [rm, rv, w, b]) t.dispose();
   });
 }
+
+// The fused op against the composition it replaces (relu after batchNorm), on the same data:
+// outputs, gradients of x, w, b and the running statistics after training, then eval mode.
+test('batch norm + ReLU fused equals relu(batchNorm(x)) in training and eval; 2 passes fewer per training step; replay and withoutSideEffects leave the running statistics alone', async () => {
+  const r = rng(4242);
+  const shape = [4, 3, 9, 8], C = 3;
+  const x = randRef(r, shape, -1, 3);
+  const wv = randRef(r, [C], 0.5, 1.5).data, bv = randRef(r, [C], -0.5, 0.5).data;
+  const run = async (fused: boolean, training: boolean, rm: Tensor, rv: Tensor) => scope(async () => {
+    const tx = tensor(x.data, shape).requireGrad();
+    const w = tensor(wv).requireGrad(), b = tensor(bv).requireGrad();
+    const R = tensor(randRef(rng(7), shape).data, shape);
+    await sync();
+    const d0 = dispatchTotal();
+    const y = fused ? batchNorm(tx, rm, rv, w, b, { training, relu: true }) : relu(batchNorm(tx, rm, rv, w, b, { training }));
+    const forward = dispatchTotal() - d0;
+    sum(mul(y, R)).backward();
+    const passes = dispatchTotal() - d0;
+    return { y: await y.data(), gx: await tx.grad!.data(), gw: await w.grad!.data(), gb: await b.grad!.data(), forward, passes };
+  });
+  const stats = () => [full([C], 0.2).keep(), full([C], 1.5).keep()];
+  const [rm1, rv1] = stats(), [rm2, rv2] = stats();
+  for (const training of [true, false]) {
+    const a = await run(true, training, rm1, rv1), e = await run(false, training, rm2, rv2);
+    const what = training ? 'training' : 'eval';
+    assert.ok(a.y.some((v) => v === 0) && a.y.some((v) => v > 0), `${what}: both sides of the ReLU are exercised`);
+    assertClose(a.y, Float64Array.from(e.y), 1e-5, `${what}: y`);
+    assertClose(a.gx, Float64Array.from(e.gx), 1e-5, `${what}: dx`);
+    assertClose(a.gw, Float64Array.from(e.gw), 1e-4, `${what}: dw`);
+    assertClose(a.gb, Float64Array.from(e.gb), 1e-4, `${what}: db`);
+    assertClose(await rm1.data(), Float64Array.from(await rm2.data()), 1e-6, `${what}: running mean`);
+    assertClose(await rv1.data(), Float64Array.from(await rv2.data()), 1e-6, `${what}: running var`);
+    if (training) {
+      assert.is(a.forward, 2, 'fused training forward: statistics (with the running update) and apply');
+      assert.is(a.passes, e.passes - 2, `fused training step: ${a.passes} passes vs ${e.passes} composed`);
+    } else assert.is(a.forward, 1, 'fused eval forward: one pass');
+  }
+  // side effects: a replayed or side-effect-free training forward must not move the running statistics
+  const before = [await rm1.array(), await rv1.array()];
+  await scope(async () => {
+    const tx = tensor(x.data, shape).requireGrad();
+    const w = tensor(wv).requireGrad(), b = tensor(bv).requireGrad();
+    const y = withoutSideEffects(() => batchNorm(tx, rm1, rv1, w, b, { relu: true }));
+    assert.equal([await rm1.array(), await rv1.array()], before, 'withoutSideEffects: running statistics unchanged');
+    const y2 = batchNorm(tx, rm1, rv1, w, b, { relu: true });
+    const moved = [await rm1.array(), await rv1.array()];
+    assert.not.equal(moved, before, 'a recorded training forward moves the running statistics');
+    replay(y2, (n) => (n.op.name === 'batch_norm_relu' ? { ...n.attrs } : null));
+    assert.equal([await rm1.array(), await rv1.array()], moved, 'replay: running statistics unchanged');
+    y.dispose();
+  });
+  for (const t of [rm1, rv1, rm2, rv2]) t.dispose();
+});
 
 test('a training step allocates nothing that outlives its scope', async () => {
   const rm = full([3], 0).keep(), rv = full([3], 1).keep();

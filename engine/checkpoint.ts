@@ -12,6 +12,25 @@ import { dirname } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { upload } from './dispatch.js';
 import { numel, fmtShape, type DType, type Tensor, type TypedArray } from './tensor.js';
+import { env } from '../kernels/env.js';
+
+const faultCounts = new Map<string, number>();
+/**
+ * Fault injection for the crash tests (test/tasks/runner-*.test.ts): with LBD_FAULT=<point>:<n>
+ * the process kills itself (SIGKILL: no cleanup, as a power cut or the OOM killer) the n-th time
+ * it reaches <point>. Points: save:temp (a save's temporary file written and fsynced, not yet
+ * renamed), save:renamed, and those the runner names (tasks/common/). Does nothing otherwise.
+ */
+export function faultPoint(point: string): void {
+  const spec = env('LBD_FAULT');
+  if (!spec) return;
+  const at = spec.lastIndexOf(':');
+  const name = spec.slice(0, at), n = spec.slice(at + 1);
+  if (name !== point) return;
+  const c = (faultCounts.get(point) ?? 0) + 1;
+  faultCounts.set(point, c);
+  if (c === Number(n)) process.kill(process.pid, 'SIGKILL');
+}
 
 /** One tensor as read from a file: host data, not yet on the GPU. */
 export interface TensorRecord { dtype: DType; shape: number[]; data: TypedArray }
@@ -84,8 +103,10 @@ export async function writeFileAtomic(path: string, chunks: Uint8Array[]): Promi
     await fh.sync();
     await fh.close();
     fh = null;
+    faultPoint('save:temp');
     await rename(tmp, path);
     created = false;
+    faultPoint('save:renamed');
   } catch (e) {
     if (fh) await fh.close().catch(() => {});
     if (created) await unlink(tmp).catch(() => {});

@@ -2,8 +2,8 @@
 // paper's Fig. 2a), keep probabilities per epoch, training loss per epoch, and Table 1 (mean ± std
 // over seeds beside the paper's numbers). Rendered from report.json, so an existing report can be
 // re-rendered (`classify.js --render DIR/report.json`).
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTextAtomic } from '../common/files.js';
 import { top, esc, writeFigures, pavpuSpec, pavpuRows, type Spec } from '../report/vega.js';
 
 export interface ReportResult {
@@ -102,6 +102,6 @@ The paper's numbers come from VGG19 fine-tuned from ImageNet at 224 px for 300 e
 ${rows}</table>
 ${files.map((f) => `<p><img src="${f}" alt="${f}" style="max-width:100%"></p>`).join('\n')}
 <h2>Options</h2><pre>${esc(JSON.stringify(r.options, null, 2))}</pre>`;
-  writeFileSync(join(dir, 'report.html'), html);
+  writeTextAtomic(join(dir, 'report.html'), html);
   return ['report.html', ...files];
 }

@@ -15,11 +15,14 @@ import { upload } from '../../engine/dispatch.js';
 import { moduleEntries } from '../../layers/checkpoint.js';
 import type { Module } from '../../layers/module.js';
 import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { UserError } from './files.js';
 
 export const STATE_KEY = 'run.state';
 export const STATE_FORMAT = 'lbd-run/1';
+export const STATE_SUM_KEY = 'run.state.sha256';
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 /** What a run's checkpoint saves and restores. */
 export interface RunParts {
@@ -62,6 +65,8 @@ export async function saveRunCheckpoint<H>(path: string, parts: RunParts, state:
   for (const [n, r] of extra ?? []) entries.push([`extra.${n}`, r]);
   const full: RunState<H> = { format: STATE_FORMAT, ...state, rng: parts.generators.map((g) => g.position) };
   metadata[STATE_KEY] = JSON.stringify(full);
+  // the state (history, options) is covered too: the data checksum alone would let an edited history pass
+  metadata[STATE_SUM_KEY] = sha256(metadata[STATE_KEY]);
   mkdirSync(dirname(path), { recursive: true });
   await saveRecords(path, entries, metadata, 'run checkpoint', { checksum: true });
 }
@@ -72,6 +77,7 @@ export async function readRunState<H>(path: string): Promise<{ state: RunState<H
   try { ck = await readCheckpoint(path); } catch (e) { throw new UserError(`${(e as Error).message}; delete it to restart that run`); }
   const text = ck.metadata[STATE_KEY];
   if (text === undefined) throw new UserError(`checkpoint ${path} holds no run state ("${STATE_KEY}"): not a run checkpoint of this version; delete it to restart that run`);
+  if (ck.metadata[STATE_SUM_KEY] !== sha256(text)) throw new UserError(`checkpoint ${path}: its run state (history, options) fails its checksum: the file was edited or is damaged; delete it to restart that run`);
   let state: RunState<H>;
   try { state = JSON.parse(text) as RunState<H>; } catch (e) { throw new UserError(`checkpoint ${path}: its run state is not valid JSON (${(e as Error).message})`); }
   if (state?.format !== STATE_FORMAT || typeof state.runId !== 'string' || !Array.isArray(state.rng) || typeof state.history !== 'object') {

@@ -7,6 +7,7 @@
 import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { faultPoint } from '../../engine/checkpoint.js';
 
 /** An error in what the user gave (options, files): shown as one line, no stack. */
 export class UserError extends Error {
@@ -30,7 +31,9 @@ export function writeTextAtomic(path: string, text: string): void {
     throw e;
   }
   closeSync(fd);
+  faultPoint('save:temp');
   renameSync(tmp, path);
+  faultPoint('save:renamed');
   try { const d = openSync(dirname(path), 'r'); try { fsyncSync(d); } finally { closeSync(d); } } catch { /* not every platform fsyncs folders */ }
 }
 

@@ -3,6 +3,7 @@
 // the plan is finished here or merged) or a line saying what the other shards must add.
 import cliProgress from 'cli-progress';
 import { getGpu } from '../../engine/index.js';
+import { removeStaleTemps } from './files.js';
 import { runGrid, planLines, provenance, type GridRun, type GridSpec, type RunnerOptions, type RunRecord } from './grid.js';
 
 export interface Progress { increment(n: number, payload?: Record<string, string>): void }
@@ -46,5 +47,6 @@ export async function runTask<G extends GridRun, R>(t: TaskMain<G, R>): Promise<
       `${res.missing.length} belong to other shards. Build the report with --merge <their --out folders> (same options).`);
     return;
   }
+  removeStaleTemps(t.runner.out, ['report.']);
   await t.report(res.records, provenance(res.records));
 }

@@ -7,7 +7,7 @@
 // A task supplies only what is its own: batches, the per-example loss, what to do around an
 // epoch (learning-rate decay, validation) and extra history.
 import { scope, sync, flush, mean, add, ScalarLog, type Tensor, type Optimizer } from '../../engine/index.js';
-import type { TensorRecord } from '../../engine/checkpoint.js';
+import { faultPoint, type TensorRecord } from '../../engine/checkpoint.js';
 import { lbdStep } from '../../layers/dropout/lbd-step.js';
 import { sumRegularizers, type DropoutLayer } from '../../layers/dropout/base.js';
 import type { Module } from '../../layers/module.js';
@@ -134,6 +134,7 @@ export async function trainLoop<B, H extends BaseHistory>(spec: LoopSpec<B, H>):
           if (out.extra) extraLog.record(out.extra);
         });
         flush(); // the GPU starts on this step while the host gathers and uploads the next batch
+        faultPoint('train:step');
         h.examples += spec.size(b); h.steps++; step++;
         await spec.afterStep?.(ctx);
         if (log.full) await drain();
@@ -178,5 +179,5 @@ async function diagnose<B, H extends BaseHistory>(spec: LoopSpec<B, H>, epoch: n
     for (const b of spec.batches(epoch)) { if (k++ === step) { batch = b; break; } }
   }
   const found = batch === undefined ? null : await firstNonFinite(spec.parts.model, () => spec.forward(batch!));
-  throw new UserError(`${where}; ${found ?? 'no layer output was non-finite in the checked re-run (the value came from the loss or regularizer)'} (${how}); lower --lr`);
+  throw new UserError(`${where}; ${found ?? 'no layer output was non-finite in the checked re-run (the value came from the loss or regularizer)'} (${how}); check that batch's data, or lower --lr`);
 }

@@ -2,8 +2,8 @@
 // error over test users), the paper's ML-20M numbers beside; figures of validation NDCG@100 per
 // epoch for every model, the β schedule, and LBD's learnt per-item keep probability against the
 // item's popularity. Rendered from report.json (`recommend.js --render DIR/report.json`).
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTextAtomic } from '../common/files.js';
 import { top, esc, writeFigures, type Spec } from '../report/vega.js';
 
 export interface MetricStat { mean: number; se: number }
@@ -18,7 +18,7 @@ export interface RecommendRun {
 export interface TableRow { model: string; recall20: SeedStat; recall50: SeedStat; ndcg100: SeedStat }
 /** Mean and std over seeds of a metric, and the mean over seeds of its per-run standard error over test users. */
 export interface SeedStat { mean: number; std: number; se: number }
-export interface DatasetReport { name: string; format: string; path: string; summary: Record<string, number>; table: TableRow[]; runs: RecommendRun[] }
+export interface DatasetReport { name: string; format: string; path: string; fingerprint?: string; summary: Record<string, number>; table: TableRow[]; runs: RecommendRun[] }
 export interface RecommendReport { task: 'recommend'; options: Record<string, unknown>; adapter: string; commit: string; date: string; datasets: DatasetReport[] }
 
 export const MODEL_LABEL: Record<string, string> = {
@@ -132,6 +132,6 @@ The paper's column is ML-20M, a different and much larger data set, for referenc
 ${tables}
 ${files.map((f) => `<p><img src="${f}" alt="${f}" style="max-width:100%"></p>`).join('\n')}
 <h2>Options</h2><pre>${esc(JSON.stringify(r.options, null, 2))}</pre>`;
-  writeFileSync(join(dir, 'report.html'), html);
+  writeTextAtomic(join(dir, 'report.html'), html);
   return ['report.html', ...files];
 }

@@ -4,6 +4,7 @@
 // for LBD and MC dropout side by side. Rendered from report.json (`segment.js --render FILE`).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTextAtomic } from '../common/files.js';
 import { PNG } from 'pngjs';
 import { top, esc, writeFigures, pavpuSpec, pavpuRows, type Spec } from '../report/vega.js';
 import { CAMVID_CLASSES } from '../data/camvid.js';
@@ -144,6 +145,6 @@ ${mdToHtml(iouMarkdown(r))}
 ${files.filter((f) => f !== 'examples.png').map((f) => `<p><img src="${f}" alt="${f}" style="max-width:100%"></p>`).join('\n')}
 ${ex ? `<h2>Four test images</h2><p>Columns: input, ground truth, then prediction and predictive entropy (dark = certain, yellow = uncertain) for ${exMethods.join(', then ')} (first seed).</p><p><img src="examples.png" alt="examples" style="max-width:100%"></p>` : ''}
 <h2>Options</h2><pre>${esc(JSON.stringify(r.options, null, 2))}</pre>`;
-  writeFileSync(join(dir, 'report.html'), html);
+  writeTextAtomic(join(dir, 'report.html'), html);
   return ['report.html', ...files];
 }

@@ -1,0 +1,59 @@
+// Grids beyond one machine: the shard a process runs (--shard, Slurm's array variables,
+// Kubernetes' completion index), and the recommend task run as one process versus three shard
+// processes (one configured each way) merged: the same report, wall-clock fields aside. A merge
+// missing a shard names the missing run; a shard rerun with --resume changes nothing.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveShard } from '../../tasks/common/grid.js';
+import { UserError } from '../../tasks/common/files.js';
+import { writeRatings, tmp, runTaskProcess, tinyRecommend, readReport, errorLines } from './runner-fixture.js';
+
+const test = suite('runner shards');
+
+test('the shard comes from --shard, else Slurm, else Kubernetes with a count; bad values are user errors', () => {
+  assert.equal(resolveShard(undefined, undefined, {}), { index: 0, count: 1, source: 'default' });
+  assert.equal(resolveShard('2/3', undefined, { SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_TASK_COUNT: '5' }), { index: 2, count: 3, source: '--shard' });
+  assert.equal(resolveShard(undefined, undefined, { SLURM_ARRAY_TASK_ID: '4', SLURM_ARRAY_TASK_COUNT: '3', SLURM_ARRAY_TASK_MIN: '2' }), { index: 2, count: 3, source: 'SLURM_ARRAY_TASK_ID' });
+  assert.equal(resolveShard(undefined, '4', { JOB_COMPLETION_INDEX: '3' }), { index: 3, count: 4, source: 'JOB_COMPLETION_INDEX' });
+  assert.equal(resolveShard(undefined, undefined, { JOB_COMPLETION_INDEX: '1', LBD_SHARD_COUNT: '2' }), { index: 1, count: 2, source: 'JOB_COMPLETION_INDEX' });
+  assert.throws(() => resolveShard(undefined, undefined, { JOB_COMPLETION_INDEX: '1' }), (e: Error) => e instanceof UserError && /--shard-count/.test(e.message));
+  assert.throws(() => resolveShard('3/3', undefined, {}), /not in 0\.\.2/);
+  assert.throws(() => resolveShard('1-3', undefined, {}), /i\/n/);
+  assert.throws(() => resolveShard(undefined, undefined, { SLURM_ARRAY_TASK_ID: '1' }), /SLURM_ARRAY_TASK_COUNT/);
+});
+
+test('recommend: three shard processes merged give the one-process report', async () => {
+  const data = writeRatings(tmp('lbd-shard-data-'));
+  const one = tmp('lbd-shard-one-'), s = [tmp('lbd-shard-0-'), tmp('lbd-shard-1-'), tmp('lbd-shard-2-')], merged = tmp('lbd-shard-merged-');
+  const [ref, ...shards] = await Promise.all([
+    runTaskProcess('recommend', tinyRecommend(data, one)),
+    runTaskProcess('recommend', tinyRecommend(data, s[0], '--shard', '0/3')),
+    runTaskProcess('recommend', tinyRecommend(data, s[1]), { SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_COUNT: '3' }),
+    runTaskProcess('recommend', tinyRecommend(data, s[2], '--shard-count', '3'), { JOB_COMPLETION_INDEX: '2' }),
+  ]);
+  assert.is(ref.code, 0, ref.stderr);
+  const ids = ['ml-tiny-vae_drop-s1.json', 'ml-tiny-sivae_lbd-s1.json', 'ml-tiny-dae-s1.json'];
+  shards.forEach((r, i) => {
+    assert.is(r.code, 0, r.stderr);
+    assert.equal(readdirSync(join(s[i], 'runs')), [ids[i]], `shard ${i} wrote only its run`);
+    assert.not.ok(existsSync(join(s[i], 'report.json')), 'a shard writes no report');
+    assert.match(r.stdout, /--merge/);
+  });
+  const partial = await runTaskProcess('recommend', tinyRecommend(data, tmp('lbd-shard-partial-'), '--merge', `${s[0]},${s[2]}`));
+  assert.is(partial.code, 2);
+  assert.equal(errorLines(partial).length, 1, partial.stderr);
+  assert.match(partial.stderr, /ml-tiny-sivae_lbd-s1/);
+  const m = await runTaskProcess('recommend', tinyRecommend(data, merged, '--merge', s.join(',')));
+  assert.is(m.code, 0, m.stderr);
+  assert.equal(readReport(merged), readReport(one));
+  // a shard run again with --resume skips its finished run: the file is untouched
+  const file = join(s[1], 'runs', ids[1]), before = readFileSync(file, 'utf8'), mtime = statSync(file).mtimeMs;
+  const again = await runTaskProcess('recommend', tinyRecommend(data, s[1], '--shard', '1/3', '--resume'));
+  assert.is(again.code, 0, again.stderr);
+  assert.is(readFileSync(file, 'utf8'), before);
+  assert.is(statSync(file).mtimeMs, mtime);
+});
+
+test.run();

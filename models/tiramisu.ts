@@ -57,7 +57,7 @@
 // Batch norm follows the Module's mode (batch statistics in training, running statistics in
 // eval). The Lasagne code keeps using batch statistics at test time (batch 1); a task wanting
 // that can leave the BatchNorm2d modules in training mode.
-import { Generator, concat, centerCrop, relu, slice, conv2d, add, gpu, recompute, type Tensor } from '../engine/index.js';
+import { Generator, concat, centerCrop, slice, conv2d, add, gpu, recompute, type Tensor } from '../engine/index.js';
 import { Module } from '../layers/module.js';
 import { Conv2d, ConvTranspose2d } from '../layers/conv.js';
 import { BatchNorm2d } from '../layers/norm.js';
@@ -206,12 +206,15 @@ export function piecewiseConv(conv: Conv2d, pieces: readonly Tensor[], maxChanne
   return out!;
 }
 
-/** BN per piece (BN is per channel: the same as one BN over the concatenation) → ReLU. */
+/**
+ * BN per piece (BN is per channel: the same as one BN over the concatenation) → ReLU, each pair
+ * one fused op (batch_norm_relu: 2 passes fewer per piece in a training step).
+ */
 function bnRelu(bns: readonly BatchNorm2d[], pieces: readonly Tensor[], who: string): Tensor[] {
   if (pieces.length !== bns.length || pieces.some((t, i) => t.shape[1] !== bns[i].numFeatures)) {
     throw new Error(`${who}: expects pieces of [${bns.map((b) => b.numFeatures).join(', ')}] channels, got [${pieces.map((t) => t.shape[1]).join(', ')}]`);
   }
-  return pieces.map((t, i) => relu(bns[i].forward(t)));
+  return pieces.map((t, i) => bns[i].forwardReLU(t));
 }
 
 /** BN → ReLU → conv over pieces; with `memoryEfficient` recomputed in the backward instead of stored (see the header). */

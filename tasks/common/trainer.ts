@@ -168,11 +168,12 @@ async function diagnose<B, H extends BaseHistory>(spec: LoopSpec<B, H>, epoch: n
   let batch: B | undefined, k = 0;
   let how = 'checked with the weights after the failing step (no checkpoint to re-run from)';
   if (spec.checkpoint && existsSync(spec.checkpoint.path)) {
-    await loadRunCheckpoint<H>(spec.checkpoint.path, spec.parts);
+    const { state } = await loadRunCheckpoint<H>(spec.checkpoint.path, spec.parts);
     how = `re-run from the epoch ${epoch} checkpoint`;
+    spec.beforeEpoch?.(epoch, state.history);
     for (const b of spec.batches(epoch)) {
       if (k === step) { batch = b; break; }
-      scope(() => { spec.step(b, { epoch, step: k, globalStep: 0 }); });
+      scope(() => { spec.step(b, { epoch, step: k, globalStep: state.history.steps + k }); });
       k++;
     }
   } else {

@@ -1,4 +1,4 @@
-// Convolutions as implicit GEMMs on the subgroup matmul kernel (KERNELS.md §4): A is an
+// Convolutions as implicit GEMMs on the subgroup matmul kernel (docs/kernels.md §4): A is an
 // im2col matrix that is never materialised; these loaders compute its values on the fly.
 //
 //   forward          rows = output pixels (n, oy, ox), k = (ky, kx, ci) with ci fastest,

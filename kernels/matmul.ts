@@ -1,6 +1,6 @@
 // Matmul C[b] = A[b] · B[b], row-major, f32. Two kernel structures, picked per adapter:
 //
-// 'subgroup' — for llvmpipe-like adapters (KERNELS.md §2-3): one 8-lane subgroup per
+// 'subgroup' — for llvmpipe-like adapters (docs/kernels.md §2-3): one 8-lane subgroup per
 //   workgroup, no workgroup memory. Each lane loads its own vec4s of A (rows r0+l, r0+8+l, ...)
 //   and of B (columns 4l..4l+3 of each 32-column strip); A values are shared with
 //   subgroupBroadcast and accumulated into named vec4 registers.
@@ -141,7 +141,7 @@ export function subgroupKernel(c: SubgroupMatmulConfig, loader: ALoader = matrix
   const F = c.textureB ? c.textureFold ?? 1 : 1;
   if (F & (F - 1)) throw new Error(`matmul config: textureFold ${F} must be a power of two`);
   const key = `matmul.sg.l${L}.r${c.rows}.${Q ? `n${Q}` : `s${S}`}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}`;
-  // Uniform loads are expensive on llvmpipe (KERNELS.md §2): every size is read once into a
+  // Uniform loads are expensive on llvmpipe (docs/kernels.md §2): every size is read once into a
   // local before the loop, and the fast path (K, N multiples of 4) has no bounds checks inside it.
   const lines: string[] = [];
   lines.push(`enable subgroups;`, PARAMS, loader.decls,

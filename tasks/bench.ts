@@ -224,7 +224,7 @@ if (want('matmul')) {
   add({ op: 'matmul', shape: `${n}x${n}x${n}`, size: n, variant: 'naive (yardstick)', ms, gflops: (2 * n ** 3) / (ms * 1e6) });
 }
 
-// Recommender-shaped product (tall-skinny, KERNELS.md §3).
+// Recommender-shaped product (tall-skinny, docs/kernels.md §3).
 if (want('matmul')) {
   const [M, N, K] = opts.quick ? [128, 256, 64] : [500, 9724, 600];
   const ms = await timeMatmul(M, N, K, 1);
@@ -385,7 +385,7 @@ if (want('dispatch')) {
   add({ op: 'dispatch-record', shape: `${n} tiny dispatches`, ms: median(hostMs) / n, note: 'host ms to record one dispatch' });
 }
 
-// The dawn.node busy-spin workaround (KERNELS.md §1): the same matmul with it off, then on.
+// The dawn.node busy-spin workaround (docs/kernels.md §1): the same matmul with it off, then on.
 if (!opts.quick && want('spin')) {
   const n = 1024;
   const wall = async (): Promise<number> => scope(async () => {

@@ -11,8 +11,8 @@
 //
 // Uniform fields (kernels/matmul.ts Params): s* = the tensor A is read from, r* = the pixel
 // grid of the rows (forward / backward-input) or of dY (backward-weight).
-import { subgroupKernel, type ALoader, type SubgroupMatmulConfig } from './matmul.js';
-import type { KernelSource } from './common.js';
+import { subgroupKernel, tiledKernel, type ALoader, type SubgroupMatmulConfig, type TiledMatmulConfig, type TiledALoader } from './matmul.js';
+import { defineParams, kernelSource, type KernelSource } from './common.js';
 
 const SETUP = [
   '  let sH = P.sH; let sW = P.sW; let sC = P.sC; let rH = P.rH; let rW = P.rW;',
@@ -141,6 +141,10 @@ fn ldw(rowOk: bool, rb: u32, x: i32, inRow: bool, sW: u32) -> f32 {
 
 export type ConvMode = 'forward' | 'backward-input' | 'backward-weight';
 
+export const DIRECT_PARAMS = defineParams({
+  N: 'u32', Ci: 'u32', H: 'u32', W: 'u32', Co: 'u32', Ho: 'u32', Wo: 'u32', kh: 'u32', kw: 'u32', stride: 'u32', pad: 'u32', total: 'u32',
+});
+
 /** The GEMM kernel for one convolution mode. `vec`: the source's channels are a multiple of 4. */
 export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean, nchw = false): KernelSource {
   // for the weight gradient, `vec` says every load is inside (see weightGradLoader)
@@ -149,8 +153,61 @@ export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boole
 }
 
 /**
- * Fallback for adapters without fixed-width subgroups: one thread per output element, direct
- * loops, NCHW throughout. Correct everywhere, fast nowhere; the GEMM path is the one to tune.
+ * Implicit-im2col element loaders for the tiled (shared-memory) structure: `ldA(b, r, k)` is
+ * element (r, k) of the mode's A matrix, read from an NCHW tensor [N, sC, sH, sW] with zero
+ * padding; rows and k as in the subgroup loaders above (channel fastest within a tap).
+ */
+const TILED_CONV: Record<ConvMode, TiledALoader> = {
+  forward: {
+    key: 'conv.fwd',
+    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
+fn ldA(b: u32, r: u32, k: u32) -> f32 {
+  let ci = k % P.sC; let t = k / P.sC; let kx = t % P.kw; let ky = t / P.kw;
+  let ox = r % P.rW; let oy = (r / P.rW) % P.rH; let n = r / (P.rH * P.rW);
+  let y = i32(oy * P.stride + ky) - i32(P.pad); let x = i32(ox * P.stride + kx) - i32(P.pad);
+  let ok = r < P.M && k < P.K && y >= 0 && x >= 0 && u32(y) < P.sH && u32(x) < P.sW;
+  return select(0.0, A[select(0u, ((n * P.sC + ci) * P.sH + u32(y)) * P.sW + u32(x), ok)], ok);
+}`,
+  },
+  'backward-input': {
+    key: 'conv.bin',
+    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
+fn ldA(b: u32, r: u32, k: u32) -> f32 {
+  let co = k % P.sC; let t = k / P.sC; let kx = t % P.kw; let ky = t / P.kw;
+  let x = r % P.rW; let y = (r / P.rW) % P.rH; let n = r / (P.rH * P.rW);
+  let ny = i32(y + P.pad) - i32(ky); let nx = i32(x + P.pad) - i32(kx);
+  let st = i32(P.stride);
+  let ok = r < P.M && k < P.K && ny >= 0 && nx >= 0 && ny % st == 0 && nx % st == 0 && u32(ny / st) < P.sH && u32(nx / st) < P.sW;
+  return select(0.0, A[select(0u, ((n * P.sC + co) * P.sH + u32(max(ny, 0) / st)) * P.sW + u32(max(nx, 0) / st), ok)], ok);
+}`,
+  },
+  'backward-weight': {
+    key: 'conv.bw',
+    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
+fn ldA(b: u32, r: u32, k: u32) -> f32 {
+  let kx = r % P.kw; let ky = (r / P.kw) % P.kh; let ci = r / (P.kw * P.kh);
+  let ox = k % P.rW; let oy = (k / P.rW) % P.rH; let n = k / (P.rH * P.rW);
+  let y = i32(oy * P.stride + ky) - i32(P.pad); let x = i32(ox * P.stride + kx) - i32(P.pad);
+  let ok = r < P.M && k < P.K && y >= 0 && x >= 0 && u32(y) < P.sH && u32(x) < P.sW;
+  return select(0.0, A[select(0u, ((n * P.sC + ci) * P.sH + u32(y)) * P.sW + u32(x), ok)], ok);
+}`,
+  },
+};
+
+/**
+ * The convolution GEMMs on the tiled structure: forward and input gradient write NCHW
+ * directly; the weight gradient reads dY in place as its B ([N·Ho·Wo, Co] = NCHW) and writes
+ * C transposed, i.e. straight into the weight's [Co, Ci, kh, kw] layout. No layout passes.
+ */
+export function convTiledKernel(cfg: TiledMatmulConfig, mode: ConvMode): KernelSource {
+  return mode === 'backward-weight'
+    ? tiledKernel(cfg, TILED_CONV[mode], 'nchw', 'transposed')
+    : tiledKernel(cfg, TILED_CONV[mode], 'plain', 'nchw');
+}
+
+/**
+ * One thread per output element, direct loops, NCHW throughout: the yardstick the implicit
+ * GEMMs are measured against (LBD_CONV=direct forces it). Correct everywhere, fast nowhere.
  */
 export function convDirectKernel(mode: ConvMode): KernelSource {
   // shapes: x [N, Ci, H, W], w [Co, Ci, kh, kw], y [N, Co, Ho, Wo]; A/B/C per mode:
@@ -202,9 +259,8 @@ export function convDirectKernel(mode: ConvMode): KernelSource {
     }
     C[o] = s;`,
   }[mode];
-  const code = `
-struct Params { N: u32, Ci: u32, H: u32, W: u32, Co: u32, Ho: u32, Wo: u32, kh: u32, kw: u32, stride: u32, pad: u32, total: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
+  return kernelSource(`conv.direct.${mode}`, () => ({ params: DIRECT_PARAMS, code: `
+${DIRECT_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
@@ -214,6 +270,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let kh = P.kh; let kw = P.kw; let st = P.stride; let pd = P.pad;
   for (var o = gid.x; o < P.total; o = o + nwg.x * 64u) {${loops}
   }
-}`;
-  return { key: `conv.direct.${mode}`, code };
+}`,
+  }));
+
 }

@@ -4,10 +4,12 @@
 //   workgroup, no workgroup memory. Each lane loads its own vec4s of A (rows r0+l, r0+8+l, ...)
 //   and of B (columns 4l..4l+3 of each 32-column strip); A values are shared with
 //   subgroupBroadcast and accumulated into named vec4 registers.
-// 'tiled' — the classic shared-memory tiling that real GPUs prefer.
+// 'tiled' — the classic shared-memory tiling that real GPUs prefer. Operands are read through
+//   element loaders (a plain or transposed matrix, or an implicit im2col in kernels/conv.ts),
+//   so every product and convolution runs on either structure.
 //
 // Tile sizes are configuration; bounds are handled for any M, N, K (clamped loads, masked stores).
-import type { KernelSource } from './common.js';
+import { defineParams, kernelSource, type KernelSource } from './common.js';
 
 export interface SubgroupMatmulConfig {
   kind: 'subgroup';
@@ -53,25 +55,24 @@ export interface TiledMatmulConfig {
   threadN: number;
   /** K-depth of each shared-memory stage. */
   tileK: number;
+  /**
+   * Two shared-memory stages: the next stage's global loads are issued into registers before
+   * the current stage's FMAs, so a GPU overlaps memory latency with arithmetic (one barrier
+   * per stage instead of two).
+   */
+  double?: boolean;
 }
 
 export type MatmulConfig = SubgroupMatmulConfig | TiledMatmulConfig;
 
-// Uniforms shared by both structures.
-// The last eight fields describe a convolution when A is an implicit im2col (kernels/conv.ts);
-// plain products pass zeros.
-const PARAMS = `
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  strideA: u32, strideB: u32, strideC: u32, pad0: u32,
-  sH: u32, sW: u32, sC: u32, rH: u32,
-  rW: u32, kh: u32, kw: u32, stride: u32,
-  pad: u32, pad1: u32, pad2: u32, pad3: u32,
-}
-@group(0) @binding(0) var<uniform> P: Params;`;
-
-/** Words of the Params block above. */
-export const GEMM_PARAM_WORDS = 20;
+// Uniforms shared by both structures, declared once. The last nine fields describe a
+// convolution when A is an implicit im2col (kernels/conv.ts); plain products pass NO_CONV.
+export const GEMM_PARAMS = defineParams({
+  M: 'u32', N: 'u32', K: 'u32', batch: 'u32', strideA: 'u32', strideB: 'u32', strideC: 'u32',
+  sH: 'u32', sW: 'u32', sC: 'u32', rH: 'u32', rW: 'u32', kh: 'u32', kw: 'u32', stride: 'u32', pad: 'u32',
+});
+const PARAMS = GEMM_PARAMS.wgsl;
+export const NO_CONV = { sH: 0, sW: 0, sC: 0, rH: 0, rW: 0, kh: 0, kw: 0, stride: 0, pad: 0 } as const;
 
 /**
  * How the subgroup kernel reads its A operand. The default reads a row-major matrix; conv.ts
@@ -111,6 +112,31 @@ fn ldA(i: u32, k: u32, K: u32) -> f32 { return select(0.0, A[i + min(k, K - 1u)]
   };
 }
 
+/**
+ * A stored transposed ([K, M] per batch): the backward's g·Bᵀ / Aᵀ·g products read it in
+ * place instead of after a transpose pass. A quad along k is four scalar loads one row of
+ * Aᵀ apart; neighbouring lanes read neighbouring rows, so a lane's loads are all distinct.
+ */
+function transposedLoader(kAligned: boolean): ALoader {
+  return {
+    key: kAligned ? 'ta4' : 'ta1',
+    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;` + (kAligned ? '' : `
+fn ldAt(i: u32, k: u32, K: u32, M: u32) -> f32 { return select(0.0, A[i + min(k, K - 1u) * M], k < K); }`),
+    setup: [],
+    rowSetup: (g, row) => [`  let ar${g} = aBase + min(${row}, M - 1u);`],
+    loopInit: [],
+    load: (g) => kAligned
+      ? `vec4<f32>(A[ar${g} + k * M], A[ar${g} + (k + 1u) * M], A[ar${g} + (k + 2u) * M], A[ar${g} + (k + 3u) * M])`
+      : `vec4<f32>(ldAt(ar${g}, k, K, M), ldAt(ar${g}, k + 1u, K, M), ldAt(ar${g}, k + 2u, K, M), ldAt(ar${g}, k + 3u, K, M))`,
+    advance: [],
+  };
+}
+
+/** The subgroup kernel's A loader for a plain product. */
+export function productLoader(kAligned: boolean, transA: boolean): ALoader {
+  return transA ? transposedLoader(kAligned) : matrixLoader(kAligned);
+}
+
 export function matmulTile(cfg: MatmulConfig): [number, number] {
   if (cfg.kind !== 'subgroup') return [cfg.tileM, cfg.tileN];
   return [cfg.rows, cfg.narrow ? 4 * cfg.narrow : cfg.strips * 4 * cfg.lanes];
@@ -123,8 +149,17 @@ export function matmulGrid(cfg: MatmulConfig, M: number, N: number, batch: numbe
   return [Math.ceil(N / tn), Math.ceil(M / tm), batch];
 }
 
-export function matmulKernel(cfg: MatmulConfig): KernelSource {
-  return cfg.kind === 'subgroup' ? subgroupKernel(cfg) : tiledKernel(cfg);
+/**
+ * The kernel for a plain product C = op(A)·op(B). With the subgroup structure a transposed B
+ * is handled by the texture copy (matmulToTextureKernel 'transposed'); the engine passes
+ * transB only for the tiled structure or a B in a buffer.
+ */
+export function matmulKernel(cfg: MatmulConfig, transA = false, transB = false): KernelSource {
+  if (cfg.kind === 'subgroup') {
+    if (transB) throw new Error('matmul: the subgroup kernel reads a transposed B only through the texture copy');
+    return subgroupKernel(cfg, productLoader(cfg.vecA, transA));
+  }
+  return tiledKernel(cfg, transA ? TILED_A_T : TILED_A, transB ? 'transposed' : 'plain');
 }
 
 /**
@@ -141,6 +176,10 @@ export function subgroupKernel(c: SubgroupMatmulConfig, loader: ALoader = matrix
   const F = c.textureB ? c.textureFold ?? 1 : 1;
   if (F & (F - 1)) throw new Error(`matmul config: textureFold ${F} must be a power of two`);
   const key = `matmul.sg.l${L}.r${c.rows}.${Q ? `n${Q}` : `s${S}`}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}`;
+  return kernelSource(key, () => ({ code: subgroupCode(c, loader, L, RG, Q, S, TN, F), params: GEMM_PARAMS }));
+}
+
+function subgroupCode(c: SubgroupMatmulConfig, loader: ALoader, L: number, RG: number, Q: number, S: number, TN: number, F: number): string {
   // Uniform loads are expensive on llvmpipe (docs/kernels.md §2): every size is read once into a
   // local before the loop, and the fast path (K, N multiples of 4) has no bounds checks inside it.
   const lines: string[] = [];
@@ -242,77 +281,141 @@ fn store4(o: u32, col: u32, N: u32, v: vec4<f32>) {
     if (col + 2u < N) { C[o + col + 2u] = v.z; }
   }
 }`);
-  return { key, code: lines.join('\n') };
+  return lines.join('\n');
 }
 
-function tiledKernel(c: TiledMatmulConfig): KernelSource {
+/**
+ * How the tiled kernel reads A: WGSL defining `fn ldA(b: u32, r: u32, k: u32) -> f32` (0 outside
+ * the matrix) over binding 1. The plain and transposed matrices are here; kernels/conv.ts
+ * supplies the implicit-im2col ones.
+ */
+export interface TiledALoader { key: string; decls: string }
+
+export const TILED_A: TiledALoader = {
+  key: 'a',
+  decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
+fn ldA(b: u32, r: u32, k: u32) -> f32 {
+  let ok = r < P.M && k < P.K;
+  return select(0.0, A[select(0u, b * P.strideA + r * P.K + k, ok)], ok);
+}`,
+};
+
+export const TILED_A_T: TiledALoader = {
+  key: 'at',
+  decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
+fn ldA(b: u32, r: u32, k: u32) -> f32 {
+  let ok = r < P.M && k < P.K;
+  return select(0.0, A[select(0u, b * P.strideA + k * P.M + r, ok)], ok);
+}`,
+};
+
+/**
+ * B's layout: 'plain' [K, N]; 'transposed' [N, K]; 'nchw' — B[k, n] is element (k / HW, n,
+ * k % HW) of an [·, N, HW] tensor with HW = rH·rW (a convolution's dY, read in place).
+ */
+export type TiledB = 'plain' | 'transposed' | 'nchw';
+/**
+ * C's layout: 'plain' [M, N]; 'nchw' — rows are the pixels of [n, rH·rW], written to an
+ * [n, N, rH·rW] tensor; 'transposed' — [N, M] (the weight gradient lands in weight layout).
+ */
+export type TiledC = 'plain' | 'nchw' | 'transposed';
+
+export function tiledKernel(c: TiledMatmulConfig, a: TiledALoader = TILED_A, bKind: TiledB = 'plain', cKind: TiledC = 'plain'): KernelSource {
   const TX = c.tileN / c.threadN;
   const TY = c.tileM / c.threadM;
-  const threads = TX * TY;
   if (!Number.isInteger(TX) || !Number.isInteger(TY)) throw new Error('matmul config: tile must be a multiple of the per-thread block');
-  const key = `matmul.tiled.${c.tileM}x${c.tileN}x${c.tileK}.t${c.threadM}x${c.threadN}`;
-  const code = `${PARAMS}
-@group(0) @binding(1) var<storage, read> A: array<f32>;
+  const key = `matmul.tiled.${c.tileM}x${c.tileN}x${c.tileK}.t${c.threadM}x${c.threadN}${c.double ? '.db' : ''}.${a.key}.${bKind}.${cKind}`;
+  return kernelSource(key, () => ({ code: tiledCode(c, a, bKind, cKind, TX, TY), params: GEMM_PARAMS }));
+}
+
+function tiledCode(c: TiledMatmulConfig, a: TiledALoader, bKind: TiledB, cKind: TiledC, TX: number, TY: number): string {
+  const threads = TX * TY;
+  const stages = c.double ? 2 : 1;
+  const bAt = {
+    plain: 'b * P.strideB + k * P.N + n',
+    transposed: 'b * P.strideB + n * P.K + k',
+    nchw: '(k / (P.rH * P.rW)) * P.N * P.rH * P.rW + n * P.rH * P.rW + k % (P.rH * P.rW)',
+  }[bKind];
+  const cAt = {
+    plain: 'b * P.strideC + r * P.N + n',
+    nchw: '(r / (P.rH * P.rW)) * P.N * P.rH * P.rW + n * P.rH * P.rW + r % (P.rH * P.rW)',
+    transposed: 'b * P.strideC + n * P.M + r',
+  }[cKind];
+  const AS = c.tileM * c.tileK, BS = c.tileK * c.tileN;
+  return `${PARAMS}
+${a.decls}
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
-var<workgroup> As: array<f32, ${c.tileM * c.tileK}>;
-var<workgroup> Bs: array<f32, ${c.tileK * c.tileN}>;
+var<workgroup> As: array<f32, ${stages * AS}>;
+var<workgroup> Bs: array<f32, ${stages * BS}>;
+fn ldB(b: u32, k: u32, n: u32) -> f32 {
+  let ok = k < P.K && n < P.N;
+  return select(0.0, B[select(0u, ${bAt}, ok)], ok);
+}
+// Stage s of the shared tiles gets the tiles at depth k0 (threads stride over the elements).
+fn fill(s: u32, b: u32, r0: u32, c0: u32, k0: u32, li: u32) {
+  for (var e = li; e < ${AS}u; e = e + ${threads}u) {
+    As[s * ${AS}u + e] = ldA(b, r0 + e / ${c.tileK}u, k0 + e % ${c.tileK}u);
+  }
+  for (var e = li; e < ${BS}u; e = e + ${threads}u) {
+    Bs[s * ${BS}u + e] = ldB(b, k0 + e / ${c.tileN}u, c0 + e % ${c.tileN}u);
+  }
+}
 
 @compute @workgroup_size(${TX}, ${TY})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
   let b = wid.z;
-  let aBase = b * P.strideA;
-  let bBase = b * P.strideB;
   let r0 = wid.y * ${c.tileM}u;
   let c0 = wid.x * ${c.tileN}u;
   var acc: array<f32, ${c.threadM * c.threadN}>;
   for (var i = 0u; i < ${c.threadM * c.threadN}u; i = i + 1u) { acc[i] = 0.0; }
-  for (var k0 = 0u; k0 < P.K; k0 = k0 + ${c.tileK}u) {
-    for (var e = li; e < ${c.tileM * c.tileK}u; e = e + ${threads}u) {
-      let r = r0 + e / ${c.tileK}u;
-      let k = k0 + e % ${c.tileK}u;
-      As[e] = select(0.0, A[aBase + min(r, P.M - 1u) * P.K + min(k, P.K - 1u)], r < P.M && k < P.K);
-    }
-    for (var e = li; e < ${c.tileK * c.tileN}u; e = e + ${threads}u) {
-      let k = k0 + e / ${c.tileN}u;
-      let col = c0 + e % ${c.tileN}u;
-      Bs[e] = select(0.0, B[bBase + min(k, P.K - 1u) * P.N + min(col, P.N - 1u)], k < P.K && col < P.N);
-    }
-    workgroupBarrier();
+  let K = P.K;
+  ${c.double ? `fill(0u, b, r0, c0, 0u, li);
+  workgroupBarrier();
+  var s = 0u;
+  for (var k0 = 0u; k0 < K; k0 = k0 + ${c.tileK}u) {
+    // the other stage was last read before the previous barrier: safe to overwrite
+    if (k0 + ${c.tileK}u < K) { fill(1u - s, b, r0, c0, k0 + ${c.tileK}u, li); }` : `let s = 0u;
+  for (var k0 = 0u; k0 < K; k0 = k0 + ${c.tileK}u) {
+    fill(0u, b, r0, c0, k0, li);
+    workgroupBarrier();`}
     for (var kk = 0u; kk < ${c.tileK}u; kk = kk + 1u) {
       var bv: array<f32, ${c.threadN}>;
-      for (var j = 0u; j < ${c.threadN}u; j = j + 1u) { bv[j] = Bs[kk * ${c.tileN}u + lid.x + j * ${TX}u]; }
+      for (var j = 0u; j < ${c.threadN}u; j = j + 1u) { bv[j] = Bs[s * ${BS}u + kk * ${c.tileN}u + lid.x + j * ${TX}u]; }
       for (var i = 0u; i < ${c.threadM}u; i = i + 1u) {
-        let av = As[(lid.y + i * ${TY}u) * ${c.tileK}u + kk];
+        let av = As[s * ${AS}u + (lid.y + i * ${TY}u) * ${c.tileK}u + kk];
         for (var j = 0u; j < ${c.threadN}u; j = j + 1u) { acc[i * ${c.threadN}u + j] = acc[i * ${c.threadN}u + j] + av * bv[j]; }
       }
     }
-    workgroupBarrier();
+    workgroupBarrier();${c.double ? `
+    s = 1u - s;` : ''}
   }
   for (var i = 0u; i < ${c.threadM}u; i = i + 1u) {
     let r = r0 + lid.y + i * ${TY}u;
     for (var j = 0u; j < ${c.threadN}u; j = j + 1u) {
-      let col = c0 + lid.x + j * ${TX}u;
-      if (r < P.M && col < P.N) { C[b * P.strideC + r * P.N + col] = acc[i * ${c.threadN}u + j]; }
+      let n = c0 + lid.x + j * ${TX}u;
+      if (r < P.M && n < P.N) { C[${cAt}] = acc[i * ${c.threadN}u + j]; }
     }
   }
 }`;
-  return { key, code };
 }
+
+const TEXTURE_PARAMS = defineParams({ K: 'u32', N: 'u32', batch: 'u32', strideB: 'u32', fold: 'u32', HW: 'u32' });
 
 /**
  * Copies B [batch, K, N] (row-major buffer) into the zero-padded rgba32float texture layout:
  * global row r = b·Kp + k (Kp = K rounded up to 4) lives at texel row r / fold, column
- * (r % fold)·⌈N/4⌉ + n/4.
+ * (r % fold)·⌈N/4⌉ + n/4. `layout` says how B is stored: 'plain' [K, N]; 'transposed' [N, K]
+ * (a product with Bᵀ reads it without a transpose pass); 'nchw' — B[k, n] is element
+ * (k / HW, n, k % HW) of an [·, N, HW] tensor (a conv's dY, read in place).
  */
-export function matmulToTextureKernel(nchw = false): KernelSource {
-  // nchw: B[k, n] is element (k / HW, n, k % HW) of an [·, N, HW] tensor (a conv's dY), read
-  // in place instead of after a permute
-  const at = nchw ? '(kk / P.HW) * P.N * P.HW + nn * P.HW + kk % P.HW' : 'kk * P.N + nn';
-  const code = `
-struct Params { K: u32, N: u32, batch: u32, strideB: u32, fold: u32, HW: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
+export function matmulToTextureKernel(layout: 'plain' | 'transposed' | 'nchw' = 'plain'): KernelSource {
+  const at = { nchw: '(kk / P.HW) * P.N * P.HW + nn * P.HW + kk % P.HW', transposed: 'nn * P.K + kk', plain: 'kk * P.N + nn' }[layout];
+  return kernelSource(`matmul.to_texture.${layout}`, () => ({
+    params: TEXTURE_PARAMS,
+    code: `
+${TEXTURE_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var T: texture_storage_2d<rgba32float, write>;
 fn ld(b: u32, k: u32, n: u32) -> f32 {
@@ -338,8 +441,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (b >= P.batch) { v = vec4<f32>(0.0); }
     textureStore(T, vec2<u32>(x, y), v);
   }
-}`;
-  return { key: `matmul.to_texture${nchw ? '.nchw' : ''}`, code };
+}`,
+  }));
 }
 
 /** One output per thread, straight from buffers: the benchmark's yardstick, not used by ops. */
@@ -357,5 +460,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var k = 0u; k < P.K; k = k + 1u) { s = s + A[r * P.K + k] * B[k * P.N + c]; }
   C[r * P.N + c] = s;
 }`;
-  return { key: 'matmul.naive', code };
+  return kernelSource('matmul.naive', () => ({ code, params: GEMM_PARAMS }));
 }

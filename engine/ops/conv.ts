@@ -1,13 +1,14 @@
 // 2-d convolution and transposed convolution (NCHW, square or rectangular kernels, stride,
 // zero padding). All three products (forward, input gradient, weight gradient) run as implicit
-// GEMMs on the subgroup matmul kernel (kernels/conv.ts); adapters without 8-wide subgroups
-// fall back to direct kernels.
+// GEMMs on whichever matmul structure the adapter uses (kernels/conv.ts): the subgroup one on
+// CPU adapters of any subgroup width, the tiled one on GPUs and adapters without subgroups.
+// The direct kernels are a yardstick only (LBD_CONV=direct).
 import { defineOp, apply, type Ref, type TestCase } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
-import { convKernel, convDirectKernel, type ConvMode } from '../../kernels/conv.js';
-import { matmulGrid, type SubgroupMatmulConfig } from '../../kernels/matmul.js';
+import { convKernel, convDirectKernel, convTiledKernel, type ConvMode } from '../../kernels/conv.js';
+import { matmulGrid, type MatmulConfig, type SubgroupMatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
 import { gridFor } from '../../kernels/common.js';
 import { pad, permute, reshape, transpose } from './layout.js';
 import { matmulConfig, matmulTextureEnabled, textureFoldFor, toTexture } from './matmul.js';
@@ -41,13 +42,12 @@ export function convGeometry(x: readonly number[], w: readonly number[], stride:
 
 // ---- the three products ---------------------------------------------------------------
 
-function gemmConfig(M: number, Ncols: number, K: number): SubgroupMatmulConfig | null {
-  if (env('LBD_CONV') === 'direct') return null;
-  const g = gpu();
-  if (!g.hasSubgroups || !g.info.subgroupSize) return null;
-  const base = matmulConfig(M, Ncols, K);
-  if (base.kind !== 'subgroup') return null;
-  return base;
+let forceDirect = env('LBD_CONV') === 'direct';
+/** Forces the direct (yardstick) kernels, or returns to the implicit GEMMs (benchmark, tests). */
+export function setConvDirect(on: boolean): void { forceDirect = on; }
+
+function gemmConfig(M: number, Ncols: number, K: number): MatmulConfig | null {
+  return forceDirect ? null : matmulConfig(M, Ncols, K);
 }
 
 function direct(mode: ConvMode, a: Tensor, b: Tensor, g: ConvGeometry, outShape: number[]): Tensor {
@@ -56,8 +56,30 @@ function direct(mode: ConvMode, a: Tensor, b: Tensor, g: ConvGeometry, outShape:
   dispatch({
     kernel: convDirectKernel(mode),
     buffers: [a.buffer, b.buffer, out.buffer],
-    params: [g.N, g.Ci, g.H, g.W, g.Co, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad, total],
+    params: { N: g.N, Ci: g.Ci, H: g.H, W: g.W, Co: g.Co, Ho: g.Ho, Wo: g.Wo, kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad, total },
     workgroups: [gridFor(total)],
+  });
+  return out;
+}
+
+/** Source and row grids of a mode (the GEMM uniforms' s* and r* fields). */
+function convDims(d: number[]): Record<string, number> {
+  const [sH, sW, sC, rH, rW, kh, kw, stride, pad] = d;
+  return { sH, sW, sC, rH, rW, kh, kw, stride, pad };
+}
+
+/**
+ * One convolution GEMM on the tiled structure: A by the mode's im2col loader straight from
+ * NCHW `src`, B a [K, cols] matrix (or dY in place for the weight gradient), C written in its
+ * final layout (NCHW, or the weight's layout).
+ */
+function tiledGemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], cfg: TiledMatmulConfig, outShape: number[]): Tensor {
+  const out = empty(outShape, 'f32', `conv.${mode}`);
+  dispatch({
+    kernel: convTiledKernel(cfg, mode),
+    buffers: [src.buffer, bMat.buffer, out.buffer],
+    params: { M, N: cols, K, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...convDims(dims) },
+    workgroups: matmulGrid(cfg, M, cols, 1),
   });
   return out;
 }
@@ -81,7 +103,7 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
   dispatch({
     kernel: convKernel(c, mode, vec, nchw),
     buffers: [src.buffer, bBinding, out.buffer],
-    params: [M, cols, K, 1, 0, 0, 0, 0, ...dims, 0, 0, 0],
+    params: { M, N: cols, K, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...convDims(dims) },
     workgroups: matmulGrid(c, M, cols, 1),
   });
   return out;
@@ -93,13 +115,15 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
  * `wPerm` arranges the weights as [K, cols].
  */
 function pixelGemm(mode: 'forward' | 'backward-input', src: Tensor, w: Tensor, wPerm: number[], out: [number, number, number, number],
-  srcC: number, K: number, dims: number[], cfg: SubgroupMatmulConfig): Tensor {
+  srcC: number, K: number, dims: number[], cfg: MatmulConfig): Tensor {
   const [N, cols, rH, rW] = out;
   const M = N * rH * rW;
   const wp = permute(w, wPerm);
   const wm = wp.view([K, cols]);
   let y: Tensor;
-  if (srcC % 4 === 0) {
+  if (cfg.kind === 'tiled') {
+    y = tiledGemm(mode, src, wm, M, cols, K, dims, cfg, out);
+  } else if (srcC % 4 === 0) {
     const r = gemm(mode, src, wm, M, cols, K, dims, true, cfg, true);
     y = r.view(out);
     r.dispose();
@@ -138,6 +162,9 @@ export function convBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tens
   const M = g.Ci * g.kh * g.kw, K = g.N * g.Ho * g.Wo;
   const cfg = gemmConfig(M, g.Co, K);
   if (!cfg) return direct('backward-weight', x, dy, g, [g.Co, g.Ci, g.kh, g.kw]);
+  if (cfg.kind === 'tiled') {
+    return tiledGemm('backward-weight', x, dy, M, g.Co, K, [g.H, g.W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad], cfg, [g.Co, g.Ci, g.kh, g.kw]);
+  }
   // B = dY as [N·Ho·Wo, Co]: read in place (NCHW) by the texture copy when it fits a texture,
   // else through an NHWC copy.
   const inTexture = matmulTextureEnabled() && textureFoldFor(K, g.Co) > 0;

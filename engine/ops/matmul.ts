@@ -5,7 +5,7 @@ import { defineOp, apply, type Ref } from '../op.js';
 import { dispatch, destroyAfterSubmit } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
-import { matmulKernel, matmulGrid, matmulToTextureKernel, type MatmulConfig } from '../../kernels/matmul.js';
+import { matmulKernel, matmulGrid, matmulToTextureKernel, NO_CONV, type MatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
 import { gridFor } from '../../kernels/common.js';
 import { transpose, reshape } from './layout.js';
 import { sumTo } from './reduce.js';
@@ -19,7 +19,7 @@ let useTexture = env('LBD_MATMUL_TEXTURE') !== '0';
 let persistent = Number(env('LBD_MATMUL_PERSISTENT') ?? 128);
 /** Widest output (columns) that gets the narrow kernel form; 0 turns it off. */
 let narrowMax = Number(env('LBD_MATMUL_NARROW') ?? 16);
-let tiled = { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 };
+let tiled: Omit<TiledMatmulConfig, 'kind'> = { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16, double: true };
 
 /** Overrides the automatic choice (tests and the benchmark compare structures). */
 export function setMatmulOptions(o: { structure?: MatmulStructure | null; rows?: number; strips?: number | null; texture?: boolean; persistent?: number; narrowMax?: number; tiled?: typeof tiled }): void {
@@ -59,51 +59,78 @@ export function matmulConfig(M: number, N: number, K: number, batch = 1): Matmul
   return { kind: 'tiled', ...tiled };
 }
 
-/** C = A·B on contiguous operands: a [B?, M, K], b [B?, K, N]. */
-function product(a: Tensor, b: Tensor): Tensor {
+/**
+ * C = op(A)·op(B) on contiguous operands: a [B?, M, K] (or [B?, K, M] with transA), b [B?, K, N]
+ * (or [B?, N, K] with transB). Transposed operands are read in place by the kernels — no
+ * transpose pass: the subgroup kernel's A loader reads Aᵀ directly and the texture copy reads
+ * Bᵀ; the tiled kernel indexes both.
+ */
+function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
   const batched = a.ndim === 3 || b.ndim === 3;
   const B = batched ? (a.ndim === 3 ? a.shape[0] : b.shape[0]) : 1;
-  const [M, K] = a.shape.slice(-2);
-  const [K2, N] = b.shape.slice(-2);
-  if (K !== K2) throw new Error(`matmul: inner dimensions differ: ${fmtShape(a.shape)} · ${fmtShape(b.shape)}`);
+  const [M, K] = transA ? [a.shape[a.ndim - 1], a.shape[a.ndim - 2]] : a.shape.slice(-2);
+  const [K2, N] = transB ? [b.shape[b.ndim - 1], b.shape[b.ndim - 2]] : b.shape.slice(-2);
+  if (K !== K2) throw new Error(`matmul: inner dimensions differ: ${fmtShape(a.shape)}${transA ? 'ᵀ' : ''} · ${fmtShape(b.shape)}${transB ? 'ᵀ' : ''}`);
   if (a.ndim === 3 && b.ndim === 3 && a.shape[0] !== b.shape[0]) throw new Error(`matmul: batch sizes differ: ${fmtShape(a.shape)} · ${fmtShape(b.shape)}`);
   const out = empty(batched ? [B, M, N] : [M, N], 'f32', 'matmul');
   if (M * N === 0) return out;
   if (K === 0) throw new Error('matmul: K = 0 is not supported');
   const cfg = matmulConfig(M, N, K, b.ndim === 3 ? B : 1);
   let bBinding: GPUBuffer | GPUTextureView = b.buffer;
-  if (cfg.kind === 'subgroup' && cfg.textureB) bBinding = toTexture(b, b.ndim === 3 ? B : 1, K, N);
+  let bt: Tensor | null = null;
+  let kernel;
+  if (cfg.kind === 'subgroup') {
+    if (cfg.textureB) bBinding = toTexture(b, b.ndim === 3 ? B : 1, K, N, 1, 0, transB);
+    else if (transB) { bt = transpose(b); bBinding = bt.buffer; } // B too large for a texture: rare
+    kernel = matmulKernel(cfg, transA, false);
+  } else kernel = matmulKernel(cfg, transA, transB);
   dispatch({
-    kernel: matmulKernel(cfg),
+    kernel,
     buffers: [a.buffer, bBinding, out.buffer],
-    params: [M, N, K, B, a.ndim === 3 ? M * K : 0, b.ndim === 3 ? K * N : 0, M * N, 0, ...new Array(12).fill(0)],
+    params: { M, N, K, batch: B, strideA: a.ndim === 3 ? M * K : 0, strideB: b.ndim === 3 ? K * N : 0, strideC: M * N, ...NO_CONV },
     workgroups: matmulGrid(cfg, M, N, B),
   });
+  bt?.dispose();
   return out;
 }
 
 // B operands go through one rgba32float texture per padded size, reused by every product of
 // that size (dispatches in a pass are ordered, so reuse is safe). Workspace, not tensor memory:
-// it is not counted in live bytes, and at most TEXTURE_CACHE sizes are kept.
-const TEXTURE_CACHE = 16;
-const textures = new Map<string, { tex: GPUTexture; view: GPUTextureView }>();
+// it is not counted in live bytes. The cache is bounded by bytes, not by count: a model's
+// working set (VGG19: ~30 sizes) must fit, or every step re-creates textures — creating one
+// costs far more host time than a dispatch (with 16 entries the full-width VGG19 step spent
+// 1-3 s in createTexture). LBD_TEXTURE_CACHE_MB sets the budget (default 1024).
+let textureBudget = Number(env('LBD_TEXTURE_CACHE_MB') ?? 1024) * 2 ** 20;
+const textures = new Map<string, { tex: GPUTexture; view: GPUTextureView; bytes: number }>();
+let textureBytes = 0;
+let textureCreates = 0;
 
-export function toTexture(b: Tensor, batch: number, K: number, N: number, fold = 1, nchwHW = 0): GPUTextureView {
+/** Textures created so far by the B-operand cache (a step that creates none does not thrash). */
+export function textureCreateTotal(): number { return textureCreates; }
+/** Sets the B-operand texture cache's budget in bytes (tests shrink it to exercise eviction). */
+export function setTextureBudget(bytes: number): void { textureBudget = bytes; }
+
+export function toTexture(b: Tensor, batch: number, K: number, N: number, fold = 1, nchwHW = 0, transposed = false): GPUTextureView {
   const w = Math.ceil(N / 4) * fold, h = Math.ceil((batch * Math.ceil(K / 4) * 4) / fold);
   const key = `${w}x${h}`; // fold changes the shape's meaning, not its size: reuse is safe
   let t = textures.get(key);
   if (t) textures.delete(key); // re-insert below: most recently used last
   else {
-    if (textures.size >= TEXTURE_CACHE) {
+    const bytes = w * h * 16;
+    while (textures.size > 0 && textureBytes + bytes > textureBudget) {
       const [oldKey, old] = textures.entries().next().value!;
       textures.delete(oldKey);
+      textureBytes -= old.bytes;
       destroyAfterSubmit(old.tex); // queued dispatches may still read it
     }
     const tex = gpu().device.createTexture({ size: [w, h], format: 'rgba32float', usage: GPUTextureUsage.STORAGE_BINDING, label: `matmul.B ${key}` });
-    t = { tex, view: tex.createView() };
+    t = { tex, view: tex.createView(), bytes };
+    textureBytes += bytes;
+    textureCreates++;
   }
   textures.set(key, t);
-  dispatch({ kernel: matmulToTextureKernel(nchwHW > 0), buffers: [b.buffer, t.view], params: [K, N, batch, b.ndim === 3 ? K * N : 0, fold, nchwHW], workgroups: [gridFor(w * h)] });
+  const kernel = matmulToTextureKernel(nchwHW > 0 ? 'nchw' : transposed ? 'transposed' : 'plain');
+  dispatch({ kernel, buffers: [b.buffer, t.view], params: { K, N, batch, strideB: b.ndim === 3 ? K * N : 0, fold, HW: nchwHW }, workgroups: [gridFor(w * h)] });
   return t.view;
 }
 
@@ -133,12 +160,7 @@ const matmulDef = defineOp({
     for (const t of [a, b]) {
       if (t.dtype !== 'f32' || t.ndim < 2 || t.ndim > 3) throw new Error(`matmul: operands must be 2-d or 3-d f32, got ${t}`);
     }
-    const at = attrs.transA ? transpose(a) : a;
-    const bt = attrs.transB ? transpose(b) : b;
-    const out = product(at, bt);
-    if (at !== a) at.dispose();
-    if (bt !== b) bt.dispose();
-    return out;
+    return product(a, b, !!attrs.transA, !!attrs.transB);
   },
   backward(g, node) {
     const [a, b] = node.inputs;

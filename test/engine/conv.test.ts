@@ -1,17 +1,21 @@
-// Convolutions beyond the registry's small cases: the direct fallback kernels (used on adapters
-// without 8-wide subgroups) and larger shapes through the implicit-GEMM path, all against
-// float64 loops (forward, input gradient, weight gradient).
+// Convolutions beyond the registry's small cases, under every matmul structure the implicit
+// GEMMs can run on (subgroup, with and without textures; tiled, single and double-buffered)
+// and the direct yardstick kernels, all against float64 loops (forward, input gradient,
+// weight gradient, transposed convolution), with zero live bytes left behind.
 import { suite } from 'uvu';
-import { conv2d, convTranspose2d, refConv, refConvTranspose } from '../../engine/ops/conv.js';
+import { conv2d, convTranspose2d, refConv, refConvTranspose, setConvDirect } from '../../engine/ops/conv.js';
+import { setMatmulOptions } from '../../engine/ops/matmul.js';
+import { gpu } from '../../engine/device.js';
 import { scope } from '../../engine/memory.js';
 import { tensor } from '../../engine/tensor.js';
 import { backward } from '../../engine/op.js';
 import type { Ref } from '../../engine/op.js';
-import { ready, rng, assertClose } from '../helpers.js';
+import { ready, rng, assertClose, noLeak } from '../helpers.js';
 
 const test = suite('conv');
 test.before(async () => { await ready; });
-test.after(() => { delete process.env.LBD_CONV; });
+const RESET = { structure: null, strips: null, rows: 16, texture: true, persistent: 128, narrowMax: 16 } as const;
+test.after(() => { setConvDirect(false); setMatmulOptions(RESET); });
 
 const rand = (r: () => number, shape: number[]): Ref => ({ shape, data: Float64Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => Math.fround(r() * 2 - 1)) });
 
@@ -68,11 +72,25 @@ const cases: [string, number[], number[], number, number, boolean, number?][] = 
   ['transposed 3x3 s2 p1 op1', [1, 4, 3, 3], [4, 5, 3, 3], 2, 1, true, 1],
 ];
 
-for (const mode of ['gemm', 'direct']) {
-  test(`${mode}: forward and both gradients match float64`, async () => {
-    if (mode === 'direct') process.env.LBD_CONV = 'direct'; else delete process.env.LBD_CONV;
-    for (const [name, xs, ws, s, p, t, op] of cases) await check(`${mode} ${name}`, xs, ws, s, p, t, op ?? 0);
-    delete process.env.LBD_CONV;
+const paths: [string, Parameters<typeof setMatmulOptions>[0] | 'direct'][] = [
+  ['subgroup (automatic tiles)', { structure: 'subgroup' }],
+  ['subgroup, B in buffers', { structure: 'subgroup', texture: false }],
+  ['subgroup 32 rows, 2 strips', { structure: 'subgroup', rows: 32, strips: 2, persistent: 0 }],
+  ['tiled 64x64', { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 } }],
+  ['tiled 32x32 double-buffered', { structure: 'tiled', tiled: { tileM: 32, tileN: 32, threadM: 2, threadN: 4, tileK: 8, double: true } }],
+  ['direct (yardstick)', 'direct'],
+];
+
+for (const [name, opts] of paths) {
+  test(`${name}: forward, both gradients and transposed conv match float64`, async () => {
+    if (opts !== 'direct' && opts.structure === 'subgroup' && !gpu().info.subgroupSize) return; // no fixed subgroups here
+    if (opts === 'direct') setConvDirect(true); else setMatmulOptions(opts);
+    try {
+      for (const [c, xs, ws, s, p, t, op] of cases) await noLeak(`${name} ${c}`, () => check(`${name} ${c}`, xs, ws, s, p, t, op ?? 0));
+    } finally {
+      setConvDirect(false);
+      setMatmulOptions(RESET);
+    }
   });
 }
 

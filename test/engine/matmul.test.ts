@@ -2,11 +2,12 @@
 // shapes that are not multiples of any tile, batched, with K and N not multiples of 4.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { matmul, setMatmulOptions, matmulConfig } from '../../engine/ops/matmul.js';
+import { matmul, setMatmulOptions, matmulConfig, setTextureBudget, textureCreateTotal } from '../../engine/ops/matmul.js';
 import { scope } from '../../engine/memory.js';
 import { tensor } from '../../engine/tensor.js';
 import { gpu } from '../../engine/device.js';
 import { ready, rng, assertClose, noLeak } from '../helpers.js';
+import { sync } from '../../engine/dispatch.js';
 
 const test = suite('matmul');
 test.before(async () => { await ready; });
@@ -28,6 +29,13 @@ function refMatmul(a: Float64Array, b: Float64Array, B: number, M: number, N: nu
   return c;
 }
 
+/** Each [R, C] matrix of a batch, stored transposed ([C, R]). */
+function transposed(x: Float64Array, B: number, R: number, C: number): Float64Array {
+  const t = new Float64Array(x.length);
+  for (let bi = 0; bi < B; bi++) for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) t[bi * R * C + j * R + i] = x[bi * R * C + i * C + j];
+  return t;
+}
+
 const shapes: [number, number, number, number][] = [
   [1, 1, 1, 1], [1, 3, 5, 7], [1, 17, 33, 9], [1, 64, 64, 64], [1, 130, 257, 66], [3, 19, 40, 12], [2, 9, 130, 31],
   // narrow outputs (N ≤ 16: each lane its own rows), M not a multiple of the 32-row tile
@@ -43,36 +51,63 @@ const structures: [string, Parameters<typeof setMatmulOptions>[0]][] = [
   ['subgroup 8x32', { structure: 'subgroup', strips: 1, rows: 8 }],
   ['subgroup, no narrow form', { structure: 'subgroup', strips: 1, rows: 16, narrowMax: 0 }],
   ['subgroup narrow, B in buffer', { structure: 'subgroup', strips: 1, rows: 16, texture: false, narrowMax: 16 }],
+  ['subgroup 32 rows', { structure: 'subgroup', strips: 1, rows: 32, persistent: 0 }],
   ['tiled 64x64', { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 } }],
   ['tiled 32x32', { structure: 'tiled', tiled: { tileM: 32, tileN: 32, threadM: 2, threadN: 4, tileK: 8 } }],
+  ['tiled 64x64 double-buffered', { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16, double: true } }],
+  ['tiled 128x64 double-buffered', { structure: 'tiled', tiled: { tileM: 128, tileN: 64, threadM: 8, threadN: 4, tileK: 8, double: true } }],
 ];
+const RESET = { structure: null, strips: null, rows: 16, texture: true, persistent: 128, narrowMax: 16 } as const;
 
+// Every structure runs on any subgroup width (the suite runs at 4, 8 and 16 lanes: see
+// test/engine/widths.test.ts), and reads transposed operands in place.
 for (const [name, opts] of structures) {
-  test(`${name}: matches float64 on awkward shapes`, async () => {
-    if (opts.structure === 'subgroup' && gpu().info.subgroupSize !== 8) return; // kernel needs 8-wide subgroups
+  test(`${name}: matches float64 on awkward shapes, plain and transposed`, async () => {
+    if (opts.structure === 'subgroup' && !gpu().info.subgroupSize) return; // adapter without fixed subgroups
     setMatmulOptions(opts);
     const r = rng(7);
     for (const [B, M, N, K] of shapes) {
-      await noLeak(`${name} ${B}x${M}x${N}x${K}`, () => scope(async () => {
-        const a = Float64Array.from({ length: B * M * K }, () => Math.fround(r() * 2 - 1));
-        const b = Float64Array.from({ length: B * K * N }, () => Math.fround(r() * 2 - 1));
-        const ta = tensor(a, B > 1 ? [B, M, K] : [M, K]);
-        const tb = tensor(b, B > 1 ? [B, K, N] : [K, N]);
-        const c = matmul(ta, tb);
-        assertClose(await c.data(), refMatmul(a, b, B, M, N, K), 1e-4 * Math.sqrt(K), `${name} ${B}x${M}x${N}x${K}`);
-      }));
+      for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const what = `${name} ${B}x${M}x${N}x${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`;
+        await noLeak(what, () => scope(async () => {
+          const a = Float64Array.from({ length: B * M * K }, () => Math.fround(r() * 2 - 1));
+          const b = Float64Array.from({ length: B * K * N }, () => Math.fround(r() * 2 - 1));
+          const ta = transA ? tensor(transposed(a, B, M, K), B > 1 ? [B, K, M] : [K, M]) : tensor(a, B > 1 ? [B, M, K] : [M, K]);
+          const tb = transB ? tensor(transposed(b, B, K, N), B > 1 ? [B, N, K] : [N, K]) : tensor(b, B > 1 ? [B, K, N] : [K, N]);
+          const c = matmul(ta, tb, { transA, transB });
+          assertClose(await c.data(), refMatmul(a, b, B, M, N, K), 1e-4 * Math.sqrt(K), what);
+        }));
+      }
     }
-    setMatmulOptions({ structure: null, strips: null, rows: 16, texture: true, persistent: 128, narrowMax: 16 });
+    setMatmulOptions(RESET);
   });
 }
 
 test('more B sizes in one batch than the texture cache holds (evicted textures outlive the submit)', async () => {
+  setTextureBudget(4 * 2 ** 10); // a few small textures: forces evictions inside one batch
   await scope(async () => {
     const outs = [];
     // B [3, 4n]: 20 distinct texture widths
     for (let n = 1; n <= 20; n++) outs.push(matmul(tensor(new Float32Array(6).fill(1), [2, 3]), tensor(new Float32Array(12 * n).fill(n), [3, 4 * n])));
     assert.equal(Array.from(await outs[19].data()), new Array(160).fill(60));
     assert.equal(Array.from(await outs[0].data()), new Array(8).fill(3));
+  });
+  setTextureBudget(1024 * 2 ** 20);
+});
+
+test('the B-texture cache holds a working set: repeating the same products creates no texture', async () => {
+  await scope(async () => {
+    const r = rng(3);
+    const run = async (): Promise<void> => {
+      // 40 distinct B sizes: more than the old count-bounded cache (16) could hold
+      for (let n = 1; n <= 40; n++) matmul(tensor(Float32Array.from({ length: 6 }, r), [2, 3]), tensor(Float32Array.from({ length: 12 * n }, r), [3, 4 * n])).dispose();
+      await sync();
+    };
+    await run();
+    const created = textureCreateTotal();
+    await run();
+    await run();
+    if (matmulConfig(2, 4, 3).kind === 'subgroup') assert.is(textureCreateTotal(), created, 'textures created when the same sizes came back');
   });
 });
 

@@ -1,0 +1,61 @@
+// Child process of widths.test.ts: runs products (plain and transposed, awkward shapes) and
+// convolutions (forward, both gradients, transposed) on the subgroup structure at whatever
+// vector width LP_NATIVE_VECTOR_WIDTH gave this process, against float64, and prints one JSON
+// line: the subgroup size seen and the largest relative error of each check.
+import { getGpu, setQuiet } from '../../engine/device.js';
+import { scope, memoryStats } from '../../engine/memory.js';
+import { tensor } from '../../engine/tensor.js';
+import { backward, registry, type Ref } from '../../engine/op.js';
+import { matmul, setMatmulOptions } from '../../engine/ops/matmul.js';
+import { conv2d, refConv } from '../../engine/ops/conv.js';
+import { sync } from '../../engine/dispatch.js';
+import { rng } from '../helpers.js';
+
+setQuiet(true);
+const g = await getGpu();
+setMatmulOptions({ structure: 'subgroup' });
+const r = rng(11);
+const rand = (n: number): Float64Array => Float64Array.from({ length: n }, () => Math.fround(r() * 2 - 1));
+const errors: Record<string, number> = {};
+function relErr(got: ArrayLike<number>, want: Float64Array): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < want.length; i++) { num = Math.max(num, Math.abs(got[i] - want[i])); den = Math.max(den, Math.abs(want[i])); }
+  return num / Math.max(den, 1e-12);
+}
+const matmulRef = registry.get('matmul')!.reference;
+const live0 = memoryStats().liveBytes;
+for (const [M, N, K] of [[37, 70, 19], [64, 130, 64], [9, 8, 33], [130, 5, 12]]) {
+  for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+    await scope(async () => {
+      const a = rand(M * K), b = rand(K * N);
+      // the reference reads the stored layouts with the same flags as the op
+      const aRef: Ref = { shape: transA ? [K, M] : [M, K], data: a };
+      const bRef: Ref = { shape: transB ? [N, K] : [K, N], data: b };
+      const want = matmulRef([aRef, bRef], { transA, transB });
+      const got = await matmul(tensor(a, aRef.shape), tensor(b, bRef.shape), { transA, transB }).data();
+      errors[`matmul ${M}x${N}x${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`] = relErr(got, want.data);
+    });
+  }
+}
+for (const [xs, ws, st, pd] of [[[2, 8, 9, 9], [12, 8, 3, 3], 1, 1], [[2, 3, 7, 5], [4, 3, 3, 3], 2, 1], [[1, 4, 8, 8], [6, 4, 3, 3], 1, 1]] as [number[], number[], number, number][]) {
+  await scope(async () => {
+    const x = rand(xs.reduce((p, d) => p * d, 1)), w = rand(ws.reduce((p, d) => p * d, 1));
+    const tx = tensor(x, xs).requireGrad(), tw = tensor(w, ws).requireGrad();
+    const y = conv2d(tx, tw, null, { stride: st, padding: pd });
+    const want = refConv({ shape: xs, data: x }, { shape: ws, data: w }, st, pd);
+    errors[`conv ${xs.join('x')} forward`] = relErr(await y.data(), want.data);
+    // gradient of Σ y: d/dw[co,ci,ky,kx] = Σ over valid taps of x; checked against the reference by linearity
+    backward(y, tensor(new Float64Array(y.size).fill(1), y.shape));
+    const gw = await tw.grad!.data();
+    const wantGw = new Float64Array(w.length);
+    for (let i = 0; i < w.length; i++) {
+      const e = new Float64Array(w.length); e[i] = 1;
+      wantGw[i] = refConv({ shape: xs, data: x }, { shape: ws, data: e }, st, pd).data.reduce((p, v) => p + v, 0);
+    }
+    errors[`conv ${xs.join('x')} d/dw`] = relErr(gw, wantGw);
+    tx.dispose(); tw.dispose();
+  });
+}
+await sync();
+console.log(JSON.stringify({ subgroupSize: g.info.subgroupSize, leaked: memoryStats().liveBytes - live0, errors }));
+process.exit(0);

@@ -148,7 +148,7 @@ for (const def of want('models') ? MODEL_ROWS.filter((d) => rowWanted(d.name)) :
         try { return await measureStep(b, def.batch, { steps, warmup: r === 0 ? warmup : Math.min(warmup, 1), gpuTime: opts.gpuTime }); } finally { b.dispose(); }
       });
       ours.get(kind)!.push(m);
-      console.error(`${def.name} ${kind} (round ${r + 1}): ${m.stepMs.toFixed(1)} ms, ${m.dispatches} dispatches, host ${m.hostMs.toFixed(1)} ms, GPU ${m.gpuMs?.toFixed(1) ?? '-'} ms`);
+      console.error(`${def.name} ${kind} (round ${r + 1}, ${counts.get(kind)!.params} weights + ${counts.get(kind)!.logits} logits): ${m.stepMs.toFixed(1)} ms, ${m.dispatches} dispatches, host ${m.hostMs.toFixed(1)} ms, GPU ${m.gpuMs?.toFixed(1) ?? '-'} ms`);
     }
     // PyTorch gets as many untimed steps as ours had (warm-up + the profiled one)
     if (opts.torch) raws.push(...torchRound(def.name, variants, steps, Math.max(1, warmup + (opts.gpuTime ? 1 : 0))));

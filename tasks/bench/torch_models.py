@@ -403,7 +403,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--rows', required=True, help='comma-separated row names')
     ap.add_argument('--variants', default='', help='model rows: regular,lbd; matmul: AB,ABt,AtB; conv: forward,forward+backward (default: all of the row)')
-    ap.add_argument('--steps', type=int, default=3)
+    ap.add_argument('--steps', type=int, default=3, help='timed steps (0 with --warmup 0: build only, for the parameter counts)')
     ap.add_argument('--warmup', type=int, default=1)
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--threads', type=int, default=2)
@@ -435,7 +435,10 @@ def main():
                 out['rows'].append({'name': name, 'variant': v, 'params': sum(p.numel() for p in w), 'logits': sum(p.numel() for p in l),
                                     'items': items, 'wallMs': wall, 'gpuMs': gpu})
                 del step
-            print(f"torch {name} {v}: median {sorted(wall)[len(wall) // 2]:.1f} ms", file=sys.stderr)
+            r = out['rows'][-1]
+            counts = f", {r['params']} weights + {r['logits']} logits" if 'params' in r else ''
+            timing = f"median {sorted(wall)[len(wall) // 2]:.1f} ms" if wall else 'built, not timed'
+            print(f"torch {name} {v}: {timing}{counts}", file=sys.stderr)
     out['blas'] = blas_library()
     text = json.dumps(out)
     if a.json == '-':

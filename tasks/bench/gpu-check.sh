@@ -16,9 +16,9 @@
 #   LBD_COMMIT=<commit> bash .gpu/run.sh bash "$PWD/tasks/bench/gpu-check.sh"
 # run.sh unpacks the bundle to /tmp/lbd, points Vulkan at the NVIDIA driver and runs this script
 # there; this script finds the repository copy (torch_models.py, an optional newer
-# .gpu/dist.tgz) through its own path. Every step has its own timeout and a failed step does
-# not stop the next: the whole call ends within ~9 minutes (timeout_s 600 leaves no rerun, so
-# lower the budgets below if the device time left is short).
+# .gpu/dist.tgz) through its own path. Every step has its own timeout (150 + 240 + 90 s) and a
+# failed step does not stop the next: call it with timeout_s 600, which leaves no time for a
+# second call in a 15-minute lease, so lower ROUNDS/STEPS/RUNS when less device time is left.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -54,10 +54,10 @@ step() { # name, seconds, log file, command...: the command's output goes to the
   echo "== $name: exit $rc after $((SECONDS - t0)) s" | tee -a "$OUT/env.txt"
 }
 
-[ "${CHECK_TESTS:-1}" = 1 ] && step tests 200 "$OUT/test.log" node --no-use-osr dist/test/run.js
+[ "${CHECK_TESTS:-1}" = 1 ] && step tests 150 "$OUT/test.log" node --no-use-osr dist/test/run.js
 
-step bench-torch 270 "$OUT/bench-torch.log" node --no-use-osr dist/tasks/bench.js --only models,ops \
+step bench-torch 240 "$OUT/bench-torch.log" node --no-use-osr dist/tasks/bench.js --only models,ops \
   --rows "$ROWS" --torch --python "$PY" --torch-device "$TORCH_DEVICE" --rounds "$ROUNDS" --steps "$STEPS" --heavy-steps "$STEPS" --runs "$RUNS" \
   --json "$OUT/bench-torch.json"
 
-step bench 120 "$OUT/bench.log" node --no-use-osr dist/tasks/bench.js --only "$BENCH_ONLY" --runs 3 --json "$OUT/bench.json"
+step bench 90 "$OUT/bench.log" node --no-use-osr dist/tasks/bench.js --only "$BENCH_ONLY" --runs 3 --json "$OUT/bench.json"

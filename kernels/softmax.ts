@@ -1,28 +1,20 @@
 // Row-wise softmax / log-softmax over the last axis of [rows, R]: one workgroup per row,
-// an online (max, sum) pass merged in workgroup memory, then one write pass.
-import { WG, type KernelSource } from './common.js';
+// an online (max, sum) pass merged in workgroup memory, then one write pass. And the
+// multinomial log-likelihood Σ_r x_r·log softmax(l)_r per row fused the same way (forward one
+// read of l and x, backward one pass), for Mult-VAE's reconstruction term.
+import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
 
-export function softmaxKernel(log: boolean): KernelSource {
-  const code = `
-struct Params { rows: u32, R: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-var<workgroup> sm: array<f32, ${WG}>;
-var<workgroup> ss: array<f32, ${WG}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-  for (var row = wid.x + wid.y * nwg.x; row < P.rows; row = row + nwg.x * nwg.y) {
-    let base = row * P.R;
-    var m = -3.402823e38;
-    var s = 0.0;
-    for (var r = li; r < P.R; r = r + ${WG}u) {
-      let v = x[base + r];
-      if (v > m) { s = s * exp(m - v) + 1.0; m = v; } else { s = s + exp(v - m); }
-    }
+const ROW_PARAMS = defineParams({ rows: 'u32', R: 'u32' });
+
+/**
+ * Merges each lane's online (m, s) — max and Σ exp(v − m) — and the plain sums `extra` across
+ * the workgroup; afterwards sm[0], ss[0] and each extra array's [0] hold the row's values.
+ */
+function mergeRow(extra: string[]): string {
+  return `
     sm[li] = m;
     ss[li] = s;
+    ${extra.map((e) => `${e}[li] = ${e}_l;`).join(' ')}
     workgroupBarrier();
     for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
       if (li < w) {
@@ -33,16 +25,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         m = mm;
         sm[li] = m;
         ss[li] = s;
+        ${extra.map((e) => `${e}[li] = ${e}[li] + ${e}[li + w];`).join(' ')}
       }
       workgroupBarrier();
-    }
+    }`;
+}
+
+const ROW_MAIN = `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let rows = P.rows; let R = P.R;
+  for (var row = wid.x + wid.y * nwg.x; row < rows; row = row + nwg.x * nwg.y) {
+    let base = row * R;`;
+
+/** Online max-and-sum of exp over the row's l (this lane's share), plus `more` per element (v = l). */
+const onlineLoop = (arr: string, more = ''): string => `
+    var m = -3.402823e38;
+    var s = 0.0;
+    for (var r = li; r < R; r = r + ${WG}u) {
+      let v = ${arr}[base + r];
+      if (v > m) { s = s * exp(m - v) + 1.0; m = v; } else { s = s + exp(v - m); }
+      ${more}
+    }`;
+
+export function softmaxKernel(log: boolean): KernelSource {
+  return kernelSource(`softmax.${log ? 'log' : 'plain'}`, () => ({
+    params: ROW_PARAMS,
+    code: `${ROW_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+var<workgroup> sm: array<f32, ${WG}>;
+var<workgroup> ss: array<f32, ${WG}>;
+${ROW_MAIN}
+${onlineLoop('x')}
+${mergeRow([])}
     let M = sm[0];
     let S = ss[0];
     workgroupBarrier();
-    for (var r = li; r < P.R; r = r + ${WG}u) {
+    for (var r = li; r < R; r = r + ${WG}u) {
       ${log ? 'y[base + r] = x[base + r] - M - log(S);' : 'y[base + r] = exp(x[base + r] - M) / S;'}
     }
   }
-}`;
-  return { key: `softmax.${log ? 'log' : 'plain'}`, code };
+}`,
+  }));
+}
+
+/**
+ * out[row] = Σ_r x·l − (Σ_r x)·lse(l), and per row stats[2·row] = lse, stats[2·row + 1] = Σ x
+ * (kept for the backward). Bindings: l, x, out, stats.
+ */
+export function multinomialKernel(): KernelSource {
+  return kernelSource('multinomial.fwd', () => ({
+    params: ROW_PARAMS,
+    code: `${ROW_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> l: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
+var<workgroup> sm: array<f32, ${WG}>;
+var<workgroup> ss: array<f32, ${WG}>;
+var<workgroup> sx: array<f32, ${WG}>;
+var<workgroup> sxl: array<f32, ${WG}>;
+${ROW_MAIN}
+    var sx_l = 0.0;
+    var sxl_l = 0.0;
+${onlineLoop('l', 'let xv = x[base + r]; sx_l = sx_l + xv; sxl_l = sxl_l + xv * v;')}
+${mergeRow(['sx', 'sxl'])}
+    if (li == 0u) {
+      let lse = sm[0] + log(ss[0]);
+      out[row] = sxl[0] - sx[0] * lse;
+      stats[2u * row] = lse;
+      stats[2u * row + 1u] = sx[0];
+    }
+    workgroupBarrier();
+  }
+}`,
+  }));
+}
+
+/** dl = g[row]·(x − softmax(l)·Σx) (the gradient of out = Σ x·log softmax(l)). Bindings: l, x, stats, g, dl. */
+export function multinomialGradKernel(): KernelSource {
+  return kernelSource('multinomial.bwd', () => ({
+    params: ROW_PARAMS,
+    code: `${ROW_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> l: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read> g: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dl: array<f32>;
+${ROW_MAIN}
+    let lse = stats[2u * row];
+    let total = stats[2u * row + 1u];
+    let go = g[row];
+    for (var r = li; r < R; r = r + ${WG}u) {
+      dl[base + r] = go * (x[base + r] - exp(l[base + r] - lse) * total);
+    }
+  }
+}`,
+  }));
 }

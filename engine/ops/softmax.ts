@@ -3,8 +3,8 @@ import { defineOp, apply, type Ref, type TestCase } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { empty, Tensor } from '../tensor.js';
 import { normAxes } from '../shape.js';
-import { softmaxKernel } from '../../kernels/softmax.js';
-import { permute } from './layout.js';
+import { softmaxKernel, multinomialKernel, multinomialGradKernel } from '../../kernels/softmax.js';
+import { permute, reshape } from './layout.js';
 import { mul, sub, exp } from './elementwise.js';
 import { sum } from './reduce.js';
 
@@ -18,7 +18,7 @@ function launch(x: Tensor, axis: number, log: boolean): Tensor {
   const y = empty(src.shape, 'f32', log ? 'log_softmax' : 'softmax');
   if (x.size) {
     const wx = Math.min(rows, 65535);
-    dispatch({ kernel: softmaxKernel(log), buffers: [src.buffer, y.buffer], params: [rows, R], workgroups: [wx, Math.ceil(rows / wx)] });
+    dispatch({ kernel: softmaxKernel(log), buffers: [src.buffer, y.buffer], params: { rows, R }, workgroups: [wx, Math.ceil(rows / wx)] });
   }
   if (last) return y;
   src.dispose();
@@ -90,3 +90,67 @@ const logSoftmaxDef = defineOp({
 
 export const softmax = (x: Tensor, axis = -1): Tensor => apply(softmaxDef, [x], { axis });
 export const logSoftmax = (x: Tensor, axis = -1): Tensor => apply(logSoftmaxDef, [x], { axis });
+
+// ---- multinomial log-likelihood ------------------------------------------------------------
+
+/** One workgroup per row (two grid dimensions beyond 65,535 rows). */
+const rowGrid = (rows: number): [number, number] => { const wx = Math.max(1, Math.min(rows, 65535)); return [wx, Math.ceil(rows / wx)]; };
+
+function checkRows(l: Tensor, x: Tensor): [number, number] {
+  if (l.dtype !== 'f32' || x.dtype !== 'f32' || l.ndim !== 2 || x.shape.join() !== l.shape.join()) {
+    throw new Error(`multinomial_log_lik: expects f32 logits [rows, R] and counts of the same shape, got ${l} and ${x}`);
+  }
+  return [l.shape[0], l.shape[1]];
+}
+
+/**
+ * Σ_r x_r·log softmax(l)_r per row (Mult-VAE's reconstruction term) as one op: the forward is
+ * one pass over l and x (online max/sum, Σx, Σx·l), the backward to l one pass with the saved
+ * per-row lse and Σx; composed it took log_softmax + mul + sum forward and five passes back.
+ */
+const multinomialDef = defineOp({
+  name: 'multinomial_log_lik',
+  forward([l, x], _attrs, saved) {
+    const [rows, R] = checkRows(l, x);
+    const out = empty([rows], 'f32', 'multinomial_log_lik');
+    const stats = empty([rows, 2], 'f32', 'multinomial_log_lik.stats');
+    if (rows) dispatch({ kernel: multinomialKernel(), buffers: [l.buffer, x.buffer, out.buffer, stats.buffer], params: { rows, R }, workgroups: rowGrid(rows) });
+    if (l.requiresGrad || x.requiresGrad) saved.stats = stats; else stats.dispose();
+    return out;
+  },
+  backward(g, node) {
+    const [l, x] = node.inputs;
+    const [rows, R] = checkRows(l, x);
+    const stats = node.saved.stats as Tensor;
+    let dl: Tensor | null = null;
+    if (l.requiresGrad) {
+      dl = empty(l.shape, 'f32', 'multinomial_log_lik.dl');
+      if (rows) dispatch({ kernel: multinomialGradKernel(), buffers: [l.buffer, x.buffer, stats.buffer, g.buffer, dl.buffer], params: { rows, R }, workgroups: rowGrid(rows) });
+    }
+    // d/dx = log softmax(l)·g: the counts are data in Mult-VAE; composed, for completeness
+    const dx = x.requiresGrad ? mul(apply(logSoftmaxDef, [l], { axis: -1 }), reshape(g, [rows, 1])) : null;
+    return [dl, dx];
+  },
+  reference([l, x]) {
+    const [rows, R] = l.shape;
+    const ls = ref(l, 1, true);
+    const data = new Float64Array(rows);
+    for (let i = 0; i < rows * R; i++) data[Math.floor(i / R)] += x.data[i] * ls.data[i];
+    return { shape: [rows], data };
+  },
+  mixesBatch: (_node, _input, axis) => axis === 1, // a sum over each row's entries, rows kept apart
+  cases: [
+    { inputs: [{ shape: [3, 5] }, { shape: [3, 5], range: [0, 2] }] },
+    { inputs: [{ shape: [2, 200] }, { shape: [2, 200], range: [0, 1] }] },
+    { inputs: [{ shape: [1, 1] }, { shape: [1, 1] }] },
+  ],
+});
+
+/** Σ_r x_r·log softmax(logits)_r over the last axis: shape of logits without its last axis. */
+export function multinomialLogLik(logits: Tensor, x: Tensor): Tensor {
+  if (logits.ndim === 2) return apply(multinomialDef, [logits, x]);
+  if (logits.ndim < 1 || x.shape.join() !== logits.shape.join()) throw new Error(`multinomialLogLik: expects logits and counts of one shape [..., R], got ${logits} and ${x}`);
+  const R = logits.shape[logits.ndim - 1];
+  const rows = logits.size / Math.max(R, 1);
+  return reshape(apply(multinomialDef, [reshape(logits, [rows, R]), reshape(x, [rows, R])]), logits.shape.slice(0, -1));
+}

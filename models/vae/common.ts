@@ -4,7 +4,7 @@
 // [I → hidden → 2·latent] and decoder [latent → hidden → I] with tanh between, the
 // multinomial log-likelihood, and diagonal-Gaussian log densities.
 import {
-  Generator, defaultGenerator, tanh, sum, mul, add, sub, exp, square, sqrt, div, clamp, slice, logSoftmax, affine,
+  multinomialLogLik as engineMultinomialLogLik, Generator, defaultGenerator, tanh, sum, mul, add, sub, exp, square, sqrt, div, clamp, slice, affine,
   fmtShape, type Tensor,
 } from '../../engine/index.js';
 import { Module } from '../../layers/module.js';
@@ -59,9 +59,9 @@ export function l2Normalise(x: Tensor): Tensor {
   return div(x, sqrt(clamp(n2, 1e-12, 3e38)));
 }
 
-/** Σ_j x_j log softmax(logits)_j per row: [B]. */
+/** Σ_j x_j log softmax(logits)_j per row: [B] (one fused op each way: engine's multinomial_log_lik). */
 export function multinomialLogLik(logits: Tensor, x: Tensor): Tensor {
-  return sum(mul(logSoftmax(logits, -1), x), -1);
+  return engineMultinomialLogLik(logits, x);
 }
 
 /** log N(z; μ, diag exp(logvar)) summed over the last axis (broadcasting z against μ). */

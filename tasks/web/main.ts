@@ -4,7 +4,7 @@
 // All GPU work goes through one queue: the engine's scopes are a stack, so two async jobs must
 // never interleave. The page writes its state into data-* attributes for the browser test.
 import { getGpu, NO_WEBGPU_HINT } from '../../engine/device.js';
-import { Generator } from '../../engine/index.js';
+import { Generator, setMatmulOptions } from '../../engine/index.js';
 import { decodeDigits } from './digits.js';
 import { WebTrainer, PAGE_KINDS, PAGE_LABELS, webDefaults, type PageKind } from './train.js';
 import { toyEstimatesGpu } from './toy-gpu.js';
@@ -179,6 +179,7 @@ let toyRuns = 0;
 
 async function runToy(): Promise<void> {
   const keep = Number($<HTMLInputElement>('toy-keep').value);
+  $('toy-keep-v').textContent = keep.toFixed(2);
   const count = Math.min(2000, Math.max(20, Math.floor(Number($<HTMLInputElement>('toy-count').value) || 200)));
   const status = $('toy-status');
   $<HTMLButtonElement>('toy-run').disabled = true;
@@ -194,7 +195,7 @@ async function runToy(): Promise<void> {
     }));
     const exact = exactGradient(m, alpha);
     const summary = Object.fromEntries(ESTIMATORS.map((e) => [e, [0, 1].map((k) => ({ mean: mean(raw[e][k]), se: std(raw[e][k]) / Math.sqrt(count) }))]));
-    status.textContent = `${count} estimates per estimator in ${((performance.now() - t0) / 1000).toFixed(1)} s on the GPU; ` +
+    status.textContent = `keep ${keep.toFixed(2)}: ${count} estimates per estimator in ${((performance.now() - t0) / 1000).toFixed(1)} s on the GPU; ` +
       `∂E/∂α1 exact ${exact[0].toExponential(3)}, ARM ${summary.arm[0].mean.toExponential(3)}, DisARM ${summary.disarm[0].mean.toExponential(3)}, Concrete ${summary.concrete[0].mean.toExponential(3)}`;
     status.dataset.summary = JSON.stringify({ keep, count, exact, ...summary });
     await render('toy', histogramSpec([keep, keep], exact, raw));
@@ -231,6 +232,10 @@ async function start(): Promise<void> {
     showError((e as Error).message);
     return;
   }
+  // ?matmul=tiled|subgroup overrides the engine's GEMM choice (Node reads LBD_MATMUL)
+  const mm = new URLSearchParams(location.search).get('matmul');
+  if (mm === 'tiled' || mm === 'subgroup') setMatmulOptions({ structure: mm });
+  else if (mm !== null) throw new Error(`?matmul must be tiled or subgroup; got '${mm}'`);
   $('adapter').textContent = `Device: ${g.info.name || g.info.vendor}${g.info.architecture ? ` (${g.info.architecture})` : ''}` +
     `${g.info.software ? ', a software adapter' : ''}${g.info.subgroupSize ? `, subgroups of ${g.info.subgroupSize}` : ''}.`;
   body.dataset.adapter = JSON.stringify(g.info);

@@ -33,6 +33,8 @@ function launch(extra: string[]): Promise<Browser> {
     // --no-sandbox: CI runs as root, where Chromium refuses its sandbox
     args: ['--no-sandbox', '--disable-dev-shm-usage', '--window-size=1280,1000', ...extra],
     defaultViewport: { width: 1280, height: 1000 },
+    // a loaded 2-core host can keep the page busy compiling pipelines for minutes
+    protocolTimeout: 900_000,
   });
 }
 
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
       `10 classes summing to ${total.toFixed(6)} over ${pred.samples} MC samples, entropy ${H.toFixed(3)} nats; argmax ${probs.indexOf(Math.max(...probs))}`);
 
     // the toy estimator study at keep 0.3
-    await page.$eval('#toy-keep', (el) => { (el as HTMLInputElement).value = '0.3'; });
+    await page.$eval('#toy-keep', (el) => { (el as HTMLInputElement).value = '0.3'; el.dispatchEvent(new Event('input')); });
     await page.$eval('#toy-count', (el) => { (el as HTMLInputElement).value = '100'; });
     await page.click('#toy-run');
     await page.waitForFunction(() => !!document.getElementById('toy-status')?.dataset.done || document.body.dataset.state === 'error', { timeout: 120_000, polling: 200 });
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
     const z = (e: 'arm' | 'disarm', k: number): number => sum ? Math.abs(sum[e][k].mean - sum.exact[k]) / sum[e][k].se : Infinity;
     check('toy study: ARM and DisARM unbiased on the GPU', !!sum && sum.keep === 0.3 && sum.count === 100 && [0, 1].every((k) => z('arm', k) < 5 && z('disarm', k) < 5 && Number.isFinite(sum.concrete[k].mean)),
       sum ? [0, 1].map((k) => `∂/∂α${k + 1}: exact ${sum.exact[k].toExponential(3)}, |bias|/SE ARM ${z('arm', k).toFixed(2)}, DisARM ${z('disarm', k).toFixed(2)}, Concrete mean ${sum.concrete[k].mean.toExponential(3)}`).join('; ') : 'no summary');
-    check('toy study: histograms drawn', (await page.$$eval('#toy svg', (s) => s.length)) === 1 && (await page.$$eval('#keeps svg, #curve svg, #predict svg', (s) => s.length)) === 3, 'one SVG each in the toy, keep, curve and predictive panels');
+    check('toy study: histograms drawn', (await page.$eval('#toy-keep-v', (e) => e.textContent)) === '0.30' && (await page.$$eval('#toy svg', (s) => s.length)) === 1 && (await page.$$eval('#keeps svg, #curve svg, #predict svg', (s) => s.length)) === 3, 'one SVG each in the toy, keep, curve and predictive panels; the keep label says 0.30');
 
     if (screenshot) {
       mkdirSync(dirname(screenshot), { recursive: true });

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import {
-  recommendReference, referenceRun, runTaskProcess, tinyRecommend, tinyClassify, readReport, errorLines, tmp, tempFiles, taskJs, type Ran,
+  recommendReference, referenceRun, writeCamVidCache, runTaskProcess, tinyRecommend, tinyClassify, readReport, errorLines, tmp, tempFiles, taskJs, type Ran,
 } from './runner-fixture.js';
 
 const test = suite('runner faults (long)');
@@ -100,6 +100,33 @@ test('classify: two shard processes merged equal one process', async () => {
   const m = await runTaskProcess('classify', tinyClassify(ref.data, merged, '--merge', `${s0},${s1}`));
   assert.is(m.code, 0, m.stderr);
   assert.equal(readReport(merged), ref.report);
+});
+
+test('segment and mnist: shard processes merged equal one process', async () => {
+  const { args } = await writeCamVidCache(tmp('lbd-long-camvid-'));
+  const one = tmp('lbd-long-seg1-'), s0 = tmp('lbd-long-seg-s0-'), s1 = tmp('lbd-long-seg-s1-'), merged = tmp('lbd-long-seg-m-');
+  const runs = await Promise.all([
+    runTaskProcess('segment', [...args, '--out', one]),
+    runTaskProcess('segment', [...args, '--out', s0, '--shard', '0/2']),
+    runTaskProcess('segment', [...args, '--out', s1, '--shard', '1/2']),
+  ]);
+  for (const r of runs) assert.is(r.code, 0, r.stderr);
+  const m = await runTaskProcess('segment', [...args, '--out', merged, '--merge', `${s0},${s1}`]);
+  assert.is(m.code, 0, m.stderr);
+  assert.equal(readReport(merged), readReport(one));
+  // mnist's grid is one run: shard 0/2 runs it, shard 1/2 has nothing to do
+  const mn = ['--epochs', '1', '--hidden', '8', '--dropout', 'lbd'];
+  const mOne = tmp('lbd-long-mn1-'), m0 = tmp('lbd-long-mn-s0-'), m1 = tmp('lbd-long-mn-s1-'), mMerged = tmp('lbd-long-mn-m-');
+  const mr = await Promise.all([
+    runTaskProcess('mnist', [...mn, '--out', mOne]),
+    runTaskProcess('mnist', [...mn, '--out', m0, '--shard', '0/2']),
+    runTaskProcess('mnist', [...mn, '--out', m1, '--shard', '1/2']),
+  ]);
+  for (const r of mr) assert.is(r.code, 0, r.stderr);
+  const mm = await runTaskProcess('mnist', [...mn, '--out', mMerged, '--merge', `${m0},${m1}`]);
+  assert.is(mm.code, 0, mm.stderr);
+  const strip = (r: unknown): unknown => { const x = r as { result: Record<string, unknown> }; const { leakedBytesPerStep: _l, ...rest } = x.result; return { ...x, result: rest }; };
+  assert.equal(strip(readReport(mMerged)), strip(readReport(mOne)));
 });
 
 /** An ImageFolder tree with the given class folders under train/ and test/ (two 32-px PNGs each). */

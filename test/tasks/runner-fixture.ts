@@ -1,7 +1,7 @@
 // What the runner's process-level tests share: a tiny synthetic CIFAR-10 in the binary format,
 // a classify configuration that trains two runs in seconds, spawning the built task as a user
 // would (optionally with LBD_FAULT to kill it at a named point), and the report with the fields
-// that measure wall-clock time removed (the only ones two equal runs may differ in).
+// that measure wall-clock time (and the commit) removed: the only ones two equal runs may differ in.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,6 +53,33 @@ export const tinyRecommend = (data: string, out: string, ...extra: string[]): st
   '--hidden', '16', '--latent', '8', '--K', '4', '--T', '2', '--V', '2', '--held-out-users', '0.2', '--anneal-steps', '20', ...extra,
 ];
 
+/** A CamVid cache file (the decoded selection segment --cache reads) of 4/2/4 synthetic 32×24 images. */
+export async function writeCamVidCache(dir: string): Promise<{ cache: string; args: string[] }> {
+  const { saveRecords } = await import('../../engine/checkpoint.js');
+  const H = 24, W = 32, limits = { train: 4, val: 2, test: 4 };
+  let s = 7;
+  const r = (): number => { s = (s * 1103515245 + 12345) >>> 0; return s / 4294967296; };
+  const metadata: Record<string, string> = { key: JSON.stringify({ format: 1, size: [H, W], resize: 'area', limits }) };
+  const records: [string, { dtype: 'f32' | 'i32'; shape: number[]; data: Float32Array | Int32Array }][] = [];
+  for (const [split, n] of Object.entries(limits)) {
+    const x = new Float32Array(n * 3 * H * W), y = new Int32Array(n * H * W);
+    for (let i = 0; i < n; i++) for (let p = 0; p < H * W; p++) {
+      const c = r() < 0.05 ? 11 : Math.floor((Math.floor(p / W) / H) * 4);
+      y[i * H * W + p] = c;
+      for (let k = 0; k < 3; k++) x[(i * 3 + k) * H * W + p] = r() * 0.5 + (c === k ? 0.5 : 0);
+    }
+    metadata[`${split}.pairs`] = '';
+    records.push([`${split}.x`, { dtype: 'f32', shape: [n, 3, H, W], data: x }], [`${split}.y`, { dtype: 'i32', shape: [n, H, W], data: y }]);
+  }
+  const cache = join(dir, 'camvid-tiny.safetensors');
+  await saveRecords(cache, records, metadata);
+  return {
+    cache,
+    args: ['--data', join(dir, 'no-camvid'), '--cache', cache, '--model', 'tiny', '--size', `${W}x${H}`, '--train-limit', '4', '--val-limit', '2', '--test-limit', '4',
+      '--epochs', '2', '--batch', '2', '--samples', '2', '--dropout', 'lbd,mc', '--seeds', '1'],
+  };
+}
+
 export const tmp = (prefix: string): string => mkdtempSync(join(tmpdir(), prefix));
 
 /** Two runs (regular and LBD, seed 1) of 2 epochs × 6 steps on the tiny set; a few seconds each. */
@@ -80,9 +107,10 @@ export function runTaskProcess(task: string, args: string[], env: Record<string,
 /** The user-facing error lines of a run (Dawn's start-up warnings aside). */
 export const errorLines = (r: Ran): string[] => r.stderr.split('\n').filter((l) => l.trim() && !/^Warning: maxDynamic/.test(l));
 
-const TIMING = new Set(['imagesPerSecond', 'seconds', 'usersPerSecond', 'msPerStep', 'date']);
+// wall-clock measurements, and the commit (other work lands in the repository while a test runs)
+const TIMING = new Set(['imagesPerSecond', 'seconds', 'usersPerSecond', 'msPerStep', 'date', 'commit']);
 
-/** A report with wall-clock measurements removed (recursively). */
+/** A report with wall-clock measurements and commits removed (recursively). */
 export function comparable(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(comparable);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => !TIMING.has(k)).map(([k, x]) => [k, comparable(x)]));

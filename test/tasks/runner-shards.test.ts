@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveShard } from '../../tasks/common/grid.js';
 import { UserError } from '../../tasks/common/files.js';
-import { writeRatings, tmp, runTaskProcess, tinyRecommend, readReport, errorLines } from './runner-fixture.js';
+import { BUILD, writeRatings, tmp, runTaskProcess, tinyRecommend, readReport, errorLines } from './runner-fixture.js';
 
 const test = suite('runner shards');
 
@@ -54,6 +54,37 @@ test('recommend: three shard processes merged give the one-process report', asyn
   assert.is(again.code, 0, again.stderr);
   assert.is(readFileSync(file, 'utf8'), before);
   assert.is(statSync(file).mtimeMs, mtime);
+});
+
+/** A documented command line as [task, args] (`node --no-use-osr dist/tasks/T.js ARGS`). */
+function taskOf(argv: string[]): [string, string[]] {
+  assert.equal(argv.slice(0, 2), ['node', '--no-use-osr']);
+  const m = /^dist\/tasks\/(\w+)\.js$/.exec(argv[2]);
+  assert.ok(m, `a task entry point: ${argv[2]}`);
+  return [m![1], argv.slice(3)];
+}
+
+test('the Slurm and Kubernetes examples run the task command unchanged; each task/pod gets its shard', async () => {
+  const docs = join(BUILD, '..', 'docs', 'examples');
+  const slurm = readFileSync(join(docs, 'slurm-classify.sh'), 'utf8');
+  const array = /^#SBATCH --array=0-(\d+)$/m.exec(slurm), line = /^node --no-use-osr .*$/m.exec(slurm);
+  assert.ok(array && line, 'an array directive and one node command');
+  const argv = line![0].replace(/"\$DATA"/, '/nonexistent/cifar').replace(/"\$OUT"/, tmp('lbd-slurm-')).split(/\s+/);
+  const [task, args] = taskOf(argv);
+  const count = Number(array![1]) + 1;
+  const r = await runTaskProcess(task, [...args, '--list'], { SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_COUNT: String(count) });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`15 runs; this process is shard 3/${count} \\(SLURM_ARRAY_TASK_ID\\)`));
+  const k8s = readFileSync(join(docs, 'k8s-classify-indexed-job.yaml'), 'utf8');
+  const completions = Number(/^\s+completions: (\d+)$/m.exec(k8s)?.[1]);
+  assert.match(k8s, /completionMode: Indexed/);
+  const command = JSON.parse(/command: (\[.*\])$/m.exec(k8s)![1]) as string[];
+  assert.is(command[command.indexOf('--shard-count') + 1], String(completions), '--shard-count equals the completions');
+  const [task2, args2] = taskOf(command.map((a) => (a === '/results/classify' ? tmp('lbd-k8s-') : a)));
+  const r2 = await runTaskProcess(task2, [...args2, '--list'], { JOB_COMPLETION_INDEX: String(completions - 1) });
+  assert.is(r2.code, 0, r2.stderr);
+  assert.match(r2.stdout, new RegExp(`15 runs; this process is shard ${completions - 1}/${completions} \\(JOB_COMPLETION_INDEX\\)`));
+  assert.is(r2.stdout.split('\n').filter((l) => new RegExp(`shard ${completions - 1}/${completions}  pending`).test(l)).length, 3, 'its three runs, pending');
 });
 
 test.run();

@@ -1,7 +1,7 @@
 // Elementwise kernels: any expression over up to three inputs with numpy broadcasting.
 // `expr` is WGSL over a, b, c (typed T), the uniforms s0, s1 (f32) and T(...) splats, so the
 // same text serves scalars and the vec4 fast path for contiguous, same-shape operands.
-import { MAX_DIMS, WG, stridedOffsetFn, type KernelSource, type ScalarType } from './common.js';
+import { MAX_DIMS, WG, defineParams, kernelSource, stridedOffsetFn, type KernelSource, type ParamType, type ScalarType } from './common.js';
 
 export interface ElementwiseConfig {
   /** Distinguishes kernels in the cache: the op name. */
@@ -18,30 +18,35 @@ export interface ElementwiseConfig {
 
 const NAMES = ['a', 'b', 'c'];
 
+/**
+ * Uniforms: n (threads' items: elements, or vec4s), ndim, s0, s1 (f32 scalars of the expression);
+ * strided layouts add the merged output shape and each input's strides (`dims`).
+ */
 export function elementwiseKernel(c: ElementwiseConfig): KernelSource {
   const inT = c.inType ?? 'f32';
   const outT = c.outType ?? 'f32';
-  const vec = c.layout === 'vec4';
-  const T = vec ? `vec4<${inT}>` : inT;
-  const OT = vec ? `vec4<${outT}>` : outT;
-  const dimsDecl = c.layout === 'strided'
-    ? `shape: array<vec4<u32>, ${MAX_DIMS / 4}>,\n` + NAMES.slice(0, c.arity).map((n) => `  st_${n}: array<vec4<u32>, ${MAX_DIMS / 4}>,`).join('\n')
-    : '';
-  const binds = NAMES.slice(0, c.arity)
-    .map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> in_${n}: array<${T}>;`).join('\n');
-  const offFns = c.layout === 'strided'
-    ? NAMES.slice(0, c.arity).map((n) => stridedOffsetFn(`off_${n}`, 'shape', `st_${n}`, c.ndim ?? MAX_DIMS))
-    : [];
-  const offs = offFns.map((f) => f.decl).join('\n');
-  const loads = NAMES.slice(0, c.arity)
-    .map((n) => `    let ${n} = in_${n}[${c.layout === 'strided' ? `off_${n}(i)` : 'i'}];`).join('\n');
-  const code = `
+  const key = `ew.${c.name}.${c.layout}${c.layout === 'strided' ? c.ndim : ''}.${inT}.${outT}`;
+  return kernelSource(key, () => {
+    const vec = c.layout === 'vec4';
+    const T = vec ? `vec4<${inT}>` : inT;
+    const OT = vec ? `vec4<${outT}>` : outT;
+    const decl: Record<string, ParamType> = { n: 'u32', ndim: 'u32', s0: 'f32', s1: 'f32' };
+    if (c.layout === 'strided') {
+      decl.shape = 'dims';
+      for (const n of NAMES.slice(0, c.arity)) decl[`st_${n}`] = 'dims';
+    }
+    const params = defineParams(decl);
+    const binds = NAMES.slice(0, c.arity)
+      .map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> in_${n}: array<${T}>;`).join('\n');
+    const offFns = c.layout === 'strided'
+      ? NAMES.slice(0, c.arity).map((n) => stridedOffsetFn(`off_${n}`, 'shape', `st_${n}`, c.ndim ?? MAX_DIMS))
+      : [];
+    const offs = offFns.map((f) => f.decl).join('\n');
+    const loads = NAMES.slice(0, c.arity)
+      .map((n) => `    let ${n} = in_${n}[${c.layout === 'strided' ? `off_${n}(i)` : 'i'}];`).join('\n');
+    const code = `
 alias T = ${T};
-struct Params {
-  n: u32, ndim: u32, s0: f32, s1: f32,
-  ${dimsDecl}
-}
-@group(0) @binding(0) var<uniform> P: Params;
+${params.wgsl}
 ${binds}
 @group(0) @binding(${c.arity + 1}) var<storage, read_write> out: array<${OT}>;
 ${offs}
@@ -57,5 +62,6 @@ ${loads}
     out[i] = ${OT}(${c.expr});
   }
 }`;
-  return { key: `ew.${c.name}.${c.layout}${c.layout === 'strided' ? c.ndim : ''}.${inT}.${outT}`, code };
+    return { code, params };
+  });
 }

@@ -1,11 +1,10 @@
 // Cross-entropy with integer labels on logits laid out [N, C, S] (S = spatial positions,
 // 1 for plain classification). One thread per (n, s) position. A label equal to the ignore
 // index gives loss 0 and gradient 0; any other label outside [0, C) gives NaN (never silent).
-import { WG, type KernelSource } from './common.js';
+import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
 
-const PARAMS = `
-struct Params { N: u32, C: u32, S: u32, ignore: i32 }
-@group(0) @binding(0) var<uniform> P: Params;`;
+const CE_PARAMS = defineParams({ N: 'u32', C: 'u32', S: 'u32', ignore: 'i32' });
+const PARAMS = CE_PARAMS.wgsl;
 
 const LSE = `
     let base = n * P.C * P.S + s;
@@ -34,7 +33,7 @@ ${LSE}
     loss[o] = lse - logits[base + u32(y) * P.S];
   }
 }`;
-  return { key: 'cross_entropy.fwd', code };
+  return kernelSource('cross_entropy.fwd', () => ({ code, params: CE_PARAMS }));
 }
 
 /** d logits[n, c, s] = g[n, s] · (softmax - onehot(label)). */
@@ -63,19 +62,19 @@ ${LSE}
     }
   }
 }`;
-  return { key: 'cross_entropy.bwd', code };
+  return kernelSource('cross_entropy.bwd', () => ({ code, params: CE_PARAMS }));
 }
+
+const MASK_PARAMS = defineParams({ n: 'u32', ignore: 'i32' });
 
 /** mask[i] = 1 where labels[i] != ignore, else 0 (the divisor of a mean over valid labels). */
 export function labelMaskKernel(): KernelSource {
-  const code = `
-struct Params { n: u32, ignore: i32 }
-@group(0) @binding(0) var<uniform> P: Params;
+  const code = `${MASK_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
 @group(0) @binding(2) var<storage, read_write> mask: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   for (var i = gid.x; i < P.n; i = i + nwg.x * ${WG}u) { mask[i] = select(1.0, 0.0, labels[i] == P.ignore); }
 }`;
-  return { key: 'label_mask', code };
+  return kernelSource('label_mask', () => ({ code, params: MASK_PARAMS }));
 }

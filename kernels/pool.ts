@@ -9,11 +9,10 @@
 //                  (at most ⌈k/s⌉² of them) whose argmax is this element.
 //   avg forward    one thread per output: sum of the in-bounds taps / k² (count_include_pad).
 //   avg backward   one thread per input element: Σ over the windows holding it of g / k².
-import { WG, type KernelSource } from './common.js';
+import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
 
-const PARAMS = `
-struct Params { total: u32, H: u32, W: u32, Ho: u32, Wo: u32, k: u32, stride: u32, pad: u32 }
-@group(0) @binding(0) var<uniform> P: Params;`;
+export const POOL_PARAMS = defineParams({ total: 'u32', H: 'u32', W: 'u32', Ho: 'u32', Wo: 'u32', k: 'u32', stride: 'u32', pad: 'u32' });
+const PARAMS = POOL_PARAMS.wgsl;
 
 const LOCALS = '  let H = P.H; let W = P.W; let Ho = P.Ho; let Wo = P.Wo; let k = P.k; let st = P.stride; let pd = P.pad; let total = P.total;';
 
@@ -73,7 +72,7 @@ ${MAIN}
     arg[o] = at;
   }
 }`;
-  return { key: 'pool.max.forward', code };
+  return kernelSource('pool.max.forward', () => ({ code, params: POOL_PARAMS }));
 }
 
 export function maxPoolBackwardKernel(): KernelSource {
@@ -86,7 +85,7 @@ ${MAIN}
     dx[i] = s;
   }
 }`;
-  return { key: 'pool.max.backward', code };
+  return kernelSource('pool.max.backward', () => ({ code, params: POOL_PARAMS }));
 }
 
 export function avgPoolForwardKernel(): KernelSource {
@@ -100,7 +99,7 @@ ${MAIN}
     y[o] = s * inv;
   }
 }`;
-  return { key: 'pool.avg.forward', code };
+  return kernelSource('pool.avg.forward', () => ({ code, params: POOL_PARAMS }));
 }
 
 export function avgPoolBackwardKernel(): KernelSource {
@@ -113,5 +112,5 @@ ${MAIN}
     dx[i] = s * inv;
   }
 }`;
-  return { key: 'pool.avg.backward', code };
+  return kernelSource('pool.avg.backward', () => ({ code, params: POOL_PARAMS }));
 }

@@ -1,7 +1,7 @@
 // Reductions over the middle axis of a [A, R, C] view (any set of contiguous axes maps to it;
 // other axis sets are permuted first by the engine). sum (with a scale, for mean), max, and
 // logsumexp (online max + rescaled sum, so it never overflows).
-import { WG, type KernelSource } from './common.js';
+import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
 
 export type ReduceKind = 'sum' | 'max' | 'lse';
 
@@ -19,9 +19,8 @@ const MERGE = {
 };
 const RESULT = { sum: 's * P.scale', max: 'm', lse: 'm + log(s)' };
 
-const PARAMS = `
-struct Params { A: u32, R: u32, C: u32, scale: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
+const REDUCE_PARAMS = defineParams({ A: 'u32', R: 'u32', C: 'u32', scale: 'f32' });
+const PARAMS = `${REDUCE_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;`;
 
@@ -43,7 +42,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     y[o] = ${RESULT[kind]};
   }
 }`;
-  return { key: `reduce.cols.${kind}`, code };
+  return kernelSource(`reduce.cols.${kind}`, () => ({ code, params: REDUCE_PARAMS }));
 }
 
 /** One workgroup per row (C == 1, long R): strided partials, then a tree in workgroup memory. */
@@ -78,5 +77,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
   }
 }`;
-  return { key: `reduce.rows.${kind}`, code };
+  return kernelSource(`reduce.rows.${kind}`, () => ({ code, params: REDUCE_PARAMS }));
 }

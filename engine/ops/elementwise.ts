@@ -1,11 +1,11 @@
 // Elementwise ops with broadcasting. Each row of the table below is one op: its WGSL
 // expression, its float64 reference and its backward rule.
 import { defineOp, apply, type OpDef, type Ref, type TestCase } from '../op.js';
-import { dispatch, f32 } from '../dispatch.js';
+import { dispatch } from '../dispatch.js';
 import { empty, numel, Tensor, type DType, type Shape } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, collapseDims, stridedOffset } from '../shape.js';
 import { elementwiseKernel } from '../../kernels/elementwise.js';
-import { dimsParam, gridFor } from '../../kernels/common.js';
+import { gridFor } from '../../kernels/common.js';
 import { fillKernel } from '../../kernels/layout.js';
 import { sumTo } from './reduce.js';
 
@@ -36,10 +36,10 @@ function launch(name: string, expr: string, inputs: Tensor[], s0 = 0, s1 = 0, ou
   const c = layout === 'strided' ? collapseDims(outShape, inputs.map((t) => broadcastStrides(t.shape, outShape))) : null;
   const kernel = elementwiseKernel({ name, expr, arity: inputs.length, layout, ndim: c?.shape.length });
   const count = layout === 'vec4' ? n / 4 : n;
-  const params = [count, c ? c.shape.length : outShape.length, f32(s0), f32(s1)];
+  const params: Record<string, number | readonly number[]> = { n: count, ndim: c ? c.shape.length : outShape.length, s0, s1 };
   if (c) {
-    params.push(...dimsParam(c.shape));
-    for (const st of c.strides) params.push(...dimsParam(st, 0));
+    params.shape = c.shape;
+    c.strides.forEach((st, i) => { params[`st_${'abc'[i]}`] = st; });
   }
   dispatch({ kernel, buffers: [...inputs.map((t) => t.buffer), out.buffer], params, workgroups: [gridFor(count)] });
   return out;

@@ -32,7 +32,7 @@ export function poolGeometry(name: string, x: readonly number[], k: unknown, str
 const geoOf = (name: string, x: readonly number[], attrs: Record<string, unknown>): PoolGeometry =>
   poolGeometry(name, x, attrs.kernel, attrs.stride ?? attrs.kernel, attrs.padding ?? 0);
 
-const params = (g: PoolGeometry, total: number): number[] => [total, g.H, g.W, g.Ho, g.Wo, g.k, g.stride, g.pad];
+const params = (g: PoolGeometry, total: number): Record<string, number> => ({ total, H: g.H, W: g.W, Ho: g.Ho, Wo: g.Wo, k: g.k, stride: g.stride, pad: g.pad });
 
 function checkF32(name: string, x: Tensor): void {
   if (x.dtype !== 'f32') throw new Error(`${name}: expects an f32 tensor, got ${x.dtype} ${x}`);

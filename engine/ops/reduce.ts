@@ -1,6 +1,6 @@
 // Reductions over any set of axes: sum, mean, max, logsumexp.
 import { defineOp, apply, type Ref, type TestCase } from '../op.js';
-import { dispatch, f32 } from '../dispatch.js';
+import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, numel, Tensor, type Shape } from '../tensor.js';
 import { normAxes } from '../shape.js';
 import { reduceColsKernel, reduceRowsKernel, type ReduceKind } from '../../kernels/reduce.js';
@@ -36,7 +36,7 @@ function launch(kind: ReduceKind, x: Tensor, axes: number[], mean: boolean): Ten
   }
   const out = empty(keepShape, 'f32', `reduce.${kind}`);
   if (R === 0) throw new Error(`reduce ${kind}: cannot reduce over an empty axis of ${fmtShape(x.shape)}`);
-  const params = [A, R, C, f32(mean ? 1 / R : 1)];
+  const params = { A, R, C, scale: mean ? 1 / R : 1 };
   if (C === 1 && R >= 256) {
     const wx = Math.min(A, 65535);
     dispatch({ kernel: reduceRowsKernel(kind), buffers: [src.buffer, out.buffer], params, workgroups: [wx, Math.min(65535, Math.ceil(A / wx))] });

@@ -196,7 +196,7 @@ for (const n of want('matmul') ? sizes : []) {
   const reps = n <= 512 ? 8 : 1;
   const ms = await timeMatmul(n, n, n, reps);
   const cfg = matmulConfig(n, n, n);
-  add({ op: 'matmul', shape: `${n}x${n}x${n}`, size: n, variant: cfg.kind === 'subgroup' ? `subgroup ${cfg.rows}x${cfg.strips * 4 * cfg.lanes}` : `tiled ${cfg.tileM}x${cfg.tileN}`, ms, gflops: (2 * n ** 3) / (ms * 1e6) });
+  add({ op: 'matmul', shape: `${n}x${n}x${n}`, size: n, key: `matmul · ${n}x${n}x${n} · auto`, variant: cfg.kind === 'subgroup' ? `subgroup ${cfg.rows}x${cfg.strips * 4 * cfg.lanes}` : `tiled ${cfg.tileM}x${cfg.tileN}`, ms, gflops: (2 * n ** 3) / (ms * 1e6) });
 }
 
 // The other structure at 1024, for comparison in the same run.

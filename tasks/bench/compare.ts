@@ -63,7 +63,22 @@ export interface BenchFile {
   adapter?: string;
   date?: string;
   records?: LegacyRecord[];
+  /** Several calls merged into one file (docs/results/bench/h100.json): their records in order. */
+  runs?: { records?: LegacyRecord[] }[];
   rows?: CompareRecord[];
+}
+
+/**
+ * A row of the older sections across files and adapters: its own key, else op · shape · variant
+ * with what was measured left out (decimals in the shape, e.g. "built in 3.4 s"; the variant
+ * after its first colon, e.g. "regular dropout: 134.1 images/s"), and the kernel the matmul
+ * picked ("subgroup 16x64", "tiled 64x64") read as "auto".
+ */
+export function legacyKey(r: LegacyRecord): string {
+  if (r.key) return r.key;
+  let v = (r.variant ?? r.note ?? '').split(':')[0].trim();
+  if (r.op === 'matmul' && /^(subgroup|tiled) \d+x\d+$/.test(v)) v = 'auto';
+  return `${r.op} · ${r.shape.replace(/\d+\.\d+/g, '#')} · ${v}`;
 }
 
 /** What `--compare` lines up: a key and the figures it can take ratios of. */
@@ -78,7 +93,12 @@ function figures(f: BenchFile): Figures[] {
       out.push({ key: `${r.name} ${r.variant}`, ms: r.ours.wallMsMedian, extra: { gpuMs: r.ours.gpuMsMedian, torchMs: r.torch?.stepMs } });
     }
   }
-  for (const r of f.records ?? []) out.push({ key: r.key ?? `${r.op} | ${r.shape} | ${r.variant ?? r.note ?? ''}`, ms: r.ms, extra: {} });
+  const seen = new Map<string, Figures>();
+  for (const r of [...(f.runs ?? []).flatMap((x) => x.records ?? []), ...(f.records ?? [])]) {
+    const k = legacyKey(r), prev = seen.get(k);
+    if (prev) prev.ms = r.ms; // a later call's figure replaces an earlier one's
+    else { const g = { key: k, ms: r.ms, extra: {} }; seen.set(k, g); out.push(g); }
+  }
   return out;
 }
 
@@ -112,14 +132,15 @@ export function compareBench(a: BenchFile, b: BenchFile): { rows: CompareRow[]; 
 }
 
 const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3));
+const fmtRatio = (x: number): string => (x >= 0.1 ? x.toFixed(2) : x.toPrecision(2));
 
 /** The comparison as a Markdown table. */
 export function compareMarkdown(c: ReturnType<typeof compareBench>, nameA: string, nameB: string): string {
   const lines = [`A = ${nameA}, B = ${nameB}; ratio = B / A (below 1: B is faster)`, '',
     '| row | A ms | B ms | B/A time | A/B speed | other figures (A → B, B/A) |', '| --- | --- | --- | --- | --- | --- |'];
   for (const r of c.rows) {
-    const more = Object.entries(r.more).map(([k, [x, y, q]]) => `${k} ${fmt(x)} → ${fmt(y)} (${q.toFixed(2)})`).join('; ');
-    lines.push(`| ${r.key} | ${fmt(r.aMs)} | ${fmt(r.bMs)} | ${r.timeRatio.toFixed(2)} | ${(1 / r.timeRatio).toFixed(2)} | ${more} |`);
+    const more = Object.entries(r.more).map(([k, [x, y, q]]) => `${k} ${fmt(x)} → ${fmt(y)} (${fmtRatio(q)})`).join('; ');
+    lines.push(`| ${r.key.replace(/\|/g, '\\|')} | ${fmt(r.aMs)} | ${fmt(r.bMs)} | ${fmtRatio(r.timeRatio)} | ${fmtRatio(1 / r.timeRatio)} | ${more} |`);
   }
   if (c.onlyA.length) lines.push('', `only in A: ${c.onlyA.join(', ')}`);
   if (c.onlyB.length) lines.push('', `only in B: ${c.onlyB.join(', ')}`);

@@ -30,7 +30,7 @@ test('--compare matches rows by name and variant and gives B/A ratios of every s
     records: [{ op: 'matmul', shape: '1x1x1', variant: 'auto', ms: 1 }],
   };
   const c = compareBench(a, b);
-  assert.equal(c.rows.map((r) => r.key), ['vgg regular', 'mm AB', 'matmul | 1x1x1 | auto']);
+  assert.equal(c.rows.map((r) => r.key), ['vgg regular', 'mm AB', 'matmul · 1x1x1 · auto']);
   const vgg = c.rows[0];
   assert.is(vgg.aMs, 200); assert.is(vgg.bMs, 100); assert.is(vgg.timeRatio, 0.5);
   assert.equal(vgg.more.dispatches, [400, 200, 0.5]);
@@ -52,6 +52,31 @@ test('legacy records match on their stable key when the variant carries measurem
   const c = compareBench(a, b);
   assert.is(c.rows.length, 1);
   assert.is(c.rows[0].timeRatio, 0.5);
+});
+
+test('older files: measurements in the variant or shape and the matmul kernel picked do not split a row', () => {
+  const a: BenchFile = { records: [
+    { op: 'matmul', shape: '1024x1024x1024', variant: 'subgroup 16x64', ms: 100 },
+    { op: 'matmul', shape: '1024x1024x1024', variant: 'tiled (forced)', ms: 600 },
+    { op: 'recommend-epoch', shape: '136677 users, built in 3.4 s', variant: 'vae+drop: 78 users/s, epoch 1753 s', ms: 6400 },
+    { op: 'matmul', shape: '256x256x256', variant: 'subgroup 16x32', ms: 2 },
+  ] };
+  const b: BenchFile = { records: [
+    { op: 'matmul', shape: '1024x1024x1024', variant: 'tiled 64x64', ms: 0.2 },
+    { op: 'matmul', shape: '1024x1024x1024', variant: 'tiled (forced)', ms: 0.3 },
+    { op: 'recommend-epoch', shape: '136677 users, built in 3.7 s', variant: 'vae+drop: 9800 users/s, epoch 14 s', ms: 51 },
+  ] };
+  const c = compareBench(a, b);
+  assert.equal(c.rows.map((r) => [r.key, r.bMs]), [
+    ['matmul · 1024x1024x1024 · auto', 0.2],
+    ['matmul · 1024x1024x1024 · tiled (forced)', 0.3],
+    ['recommend-epoch · 136677 users, built in # s · vae+drop', 51],
+  ]);
+  assert.equal(c.onlyA, ['matmul · 256x256x256 · auto']);
+  // a file of several calls (runs[]): records of all, a later call's figure replacing an earlier one's
+  const multi: BenchFile = { runs: [{ records: [{ op: 'x', shape: 's', variant: 'v', ms: 9 }] }, { records: [{ op: 'x', shape: 's', variant: 'v', ms: 3 }, { op: 'y', shape: 's', ms: 1 }] }] };
+  const m = compareBench(multi, multi);
+  assert.equal(m.rows.map((r) => [r.key, r.aMs]), [['x · s · v', 3], ['y · s · ', 1]]);
 });
 
 test('mergeTorch: all rounds pooled, ratio = PyTorch ms / ours, per-second from the batch', () => {

@@ -1,7 +1,7 @@
 // Seeded counter-based random numbers on the GPU (Philox4x32-10) and their TypeScript twin.
 // A Generator hands out disjoint counter ranges, so draws never overlap and any draw can be
 // regenerated from (seed, stream, offset) instead of being stored.
-import { dispatch, f32 } from './dispatch.js';
+import { dispatch } from './dispatch.js';
 import { empty, type Shape, type Tensor } from './tensor.js';
 import { randomKernel } from '../kernels/random.js';
 import { gridFor } from '../kernels/common.js';
@@ -100,7 +100,7 @@ export function draw(kind: 'uniform' | 'normal', shape: Shape, d: Draw, a: numbe
   const t = empty(shape, 'f32', `random.${kind}`);
   const [lo, hi] = splitSeed(d.seed);
   if (t.size) {
-    dispatch({ kernel: randomKernel(kind), buffers: [t.buffer], params: [t.size, lo, hi, d.offset, d.stream, f32(a), f32(b), 0], workgroups: [gridFor(Math.ceil(t.size / 4))] });
+    dispatch({ kernel: randomKernel(kind), buffers: [t.buffer], params: { n: t.size, seedLo: lo, seedHi: hi, offset: d.offset, stream: d.stream, a, b }, workgroups: [gridFor(Math.ceil(t.size / 4))] });
   }
   return t;
 }

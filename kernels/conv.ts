@@ -146,11 +146,23 @@ export const DIRECT_PARAMS = defineParams({
 });
 
 /** The GEMM kernel for one convolution mode. `vec`: the source's channels are a multiple of 4. */
-export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean, nchw = false): KernelSource {
+export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean, nchw = false, storeTransposed = false): KernelSource {
   // for the weight gradient, `vec` says every load is inside (see weightGradLoader)
   const loader = mode === 'backward-weight' ? weightGradLoader(vec) : pixelRowLoader(vec, mode === 'backward-input', nchw && vec);
-  return subgroupKernel(cfg, loader);
+  return subgroupKernel(cfg, storeTransposed ? { ...loader, key: `${loader.key}.ct`, store: TRANSPOSED_STORE } : loader);
 }
+
+/** Writes C as [N, M] (the weight gradient lands in the weight's [Co, Ci·kh·kw] layout). */
+const TRANSPOSED_STORE = {
+  decl: `
+fn storeT(m: u32, col: u32, N: u32, M: u32, v: vec4<f32>) {
+  if (col < N) { C[col * M + m] = v.x; }
+  if (col + 1u < N) { C[(col + 1u) * M + m] = v.y; }
+  if (col + 2u < N) { C[(col + 2u) * M + m] = v.z; }
+  if (col + 3u < N) { C[(col + 3u) * M + m] = v.w; }
+}`,
+  call: (row: string, col: string, v: string) => `storeT(${row}, ${col}, N, M, ${v});`,
+};
 
 /**
  * Implicit-im2col element loaders for the tiled (shared-memory) structure: `ldA(b, r, k)` is

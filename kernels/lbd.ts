@@ -1,17 +1,18 @@
 // Learnable Bernoulli dropout kernels. One uniform u per example and per Bernoulli unit (a
 // feature, or a channel shared over its H×W), regenerated from the Philox draw wherever it is
 // needed instead of being stored. The ARM pair from one u: z1 = 1[u > σ(−α)], z2 = 1[u < σ(α)].
-import { WG, type KernelSource } from './common.js';
+import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
 import { PHILOX_WGSL } from './random.js';
 
-const PARAMS = `
-struct Params {
-  n: u32, U: u32, S: u32, L: u32,
-  seedLo: u32, seedHi: u32, offset: u32, stream: u32,
-  which: u32, scaled: u32, B: u32, estimator: u32,
-  scale: f32, p1: u32, p2: u32, p3: u32,
-}
-@group(0) @binding(0) var<uniform> P: Params;`;
+// n elements laid out [B, U, S]; L logits (1: one per layer, U: one per unit); the Philox draw;
+// apply: which pass (1 or 2) and whether scaled by 1/σ(α); estimate: batch B, ARM (0) or
+// DisARM (1), and the objective's scale.
+export const LBD_APPLY_PARAMS = defineParams({
+  n: 'u32', U: 'u32', S: 'u32', L: 'u32', seedLo: 'u32', seedHi: 'u32', offset: 'u32', stream: 'u32', which: 'u32', scaled: 'u32',
+});
+export const LBD_ESTIMATE_PARAMS = defineParams({
+  U: 'u32', L: 'u32', seedLo: 'u32', seedHi: 'u32', offset: 'u32', stream: 'u32', B: 'u32', estimator: 'u32', scale: 'f32',
+});
 
 const UNIFORM = `
 fn uOf(bu: u32, offset: u32, stream: u32, key: vec2<u32>) -> f32 {
@@ -25,7 +26,7 @@ fn sig(a: f32) -> f32 { return 1.0 / (1.0 + exp(-a)); }`;
  * The same kernel applied to an incoming gradient is the input gradient.
  */
 export function lbdApplyKernel(): KernelSource {
-  const code = `${PARAMS}
+  return kernelSource('lbd.apply', () => ({ params: LBD_APPLY_PARAMS, code: `${LBD_APPLY_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> alpha: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -44,8 +45,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let keep = select(u > sig(-a), u < sig(a), second);
     y[e] = select(0.0, x[e] * select(1.0, 1.0 + exp(-a), scaled), keep);
   }
-}`;
-  return { key: 'lbd.apply', code };
+}` }));
 }
 
 /**
@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
  * with d_b = E_b(z1) − E_b(z2), times `scale` (1/B for a batch-mean objective).
  */
 export function lbdEstimateKernel(): KernelSource {
-  const code = `${PARAMS}
+  return kernelSource('lbd.estimate', () => ({ params: LBD_ESTIMATE_PARAMS, code: `${LBD_ESTIMATE_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> d: array<f32>;
 @group(0) @binding(2) var<storage, read> alpha: array<f32>;
 @group(0) @binding(3) var<storage, read_write> g: array<f32>;
@@ -81,6 +81,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     g[j] = s * P.scale;
   }
-}`;
-  return { key: 'lbd.estimate', code };
+}` }));
 }

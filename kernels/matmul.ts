@@ -401,18 +401,37 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }`;
 }
 
-const TEXTURE_PARAMS = defineParams({ K: 'u32', N: 'u32', batch: 'u32', strideB: 'u32', fold: 'u32', HW: 'u32' });
+const TEXTURE_PARAMS = defineParams({
+  K: 'u32', N: 'u32', batch: 'u32', strideB: 'u32', fold: 'u32', kInner: 'u32', sOuter: 'u32', sInner: 'u32', sN: 'u32',
+});
 
 /**
- * Copies B [batch, K, N] (row-major buffer) into the zero-padded rgba32float texture layout:
- * global row r = b·Kp + k (Kp = K rounded up to 4) lives at texel row r / fold, column
- * (r % fold)·⌈N/4⌉ + n/4. `layout` says how B is stored: 'plain' [K, N]; 'transposed' [N, K]
- * (a product with Bᵀ reads it without a transpose pass); 'nchw' — B[k, n] is element
- * (k / HW, n, k % HW) of an [·, N, HW] tensor (a conv's dY, read in place).
+ * Where element B[b, k, n] of a product's B operand sits in its buffer:
+ * b·strideB + (k / kInner)·sOuter + (k % kInner)·sInner + n·sN. One description covers a
+ * row-major [K, N] matrix, its transpose, a conv's dY read as [N·Ho·Wo, Co] in place (NCHW),
+ * and conv weights [Co, Ci, kh, kw] read as [kh·kw·Ci, Co] or [kh·kw·Co, Ci] — so the texture
+ * copy replaces what would otherwise be a permute pass before it.
  */
-export function matmulToTextureKernel(layout: 'plain' | 'transposed' | 'nchw' = 'plain'): KernelSource {
-  const at = { nchw: '(kk / P.HW) * P.N * P.HW + nn * P.HW + kk % P.HW', transposed: 'nn * P.K + kk', plain: 'kk * P.N + nn' }[layout];
-  return kernelSource(`matmul.to_texture.${layout}`, () => ({
+export interface BLayout { kInner: number; sOuter: number; sInner: number; sN: number }
+
+export const bLayouts = {
+  plain: (N: number): BLayout => ({ kInner: 1, sOuter: N, sInner: 0, sN: 1 }),
+  transposed: (K: number): BLayout => ({ kInner: 1, sOuter: 1, sInner: 0, sN: K }),
+  /** dY [n, C, HW] as [n·HW, C]. */
+  nchw: (C: number, HW: number): BLayout => ({ kInner: HW, sOuter: C * HW, sInner: 1, sN: HW }),
+  /** w [Co, Ci, T = kh·kw] as [T·Ci, Co] (k = t·Ci + ci): the forward's B. */
+  convForward: (Ci: number, T: number): BLayout => ({ kInner: Ci, sOuter: 1, sInner: T, sN: Ci * T }),
+  /** w [Co, Ci, T] as [T·Co, Ci] (k = t·Co + co): the input gradient's B. */
+  convBackwardInput: (Co: number, Ci: number, T: number): BLayout => ({ kInner: Co, sOuter: 1, sInner: Ci * T, sN: T }),
+};
+
+/**
+ * Copies B [batch, K, N] (any BLayout) into the zero-padded rgba32float texture layout:
+ * global row r = b·Kp + k (Kp = K rounded up to 4) lives at texel row r / fold, column
+ * (r % fold)·⌈N/4⌉ + n/4.
+ */
+export function matmulToTextureKernel(): KernelSource {
+  return kernelSource('matmul.to_texture', () => ({
     params: TEXTURE_PARAMS,
     code: `
 ${TEXTURE_PARAMS.wgsl}
@@ -421,7 +440,7 @@ ${TEXTURE_PARAMS.wgsl}
 fn ld(b: u32, k: u32, n: u32) -> f32 {
   let kk = min(k, P.K - 1u);
   let nn = min(n, P.N - 1u);
-  return select(0.0, B[b * P.strideB + ${at}], k < P.K && n < P.N);
+  return select(0.0, B[b * P.strideB + (kk / P.kInner) * P.sOuter + (kk % P.kInner) * P.sInner + nn * P.sN], k < P.K && n < P.N);
 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -9,8 +9,10 @@
 //   concrete: L_j = log u_j − log(1 − u_j), th = logit of the drop probability p, temperature t,
 //             z̃ = σ((th + L)/t), m = (1 − z̃)/(1 − p) = exp(logσ(−(th + L)/t) + softplus(th)),
 //             y = x·m;  backward: dx = g·m, e = g·x·m·(p − z̃/t) (summed per unit → d th)
-import { WG, type KernelSource } from './common.js';
+import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
 import { PHILOX_WGSL } from './random.js';
+
+const NOISE_PARAMS = defineParams({ n: 'u32', seedLo: 'u32', seedHi: 'u32', offset: 'u32', stream: 'u32', share: 'u32', inner: 'u32', units: 'u32', t: 'f32' });
 
 export type NoiseKind = 'gaussian' | 'concrete';
 
@@ -62,9 +64,8 @@ export function noiseDropoutKernel(kind: NoiseKind, pass: 'forward' | 'backward'
 @group(0) @binding(3) var<storage, read> theta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(5) var<storage, read_write> e: array<f32>;`;
-  const code = `
-struct Params { n: u32, seedLo: u32, seedHi: u32, offset: u32, stream: u32, share: u32, inner: u32, units: u32, t: f32, pad0: u32, pad1: u32, pad2: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
+  return kernelSource(`noise.${kind}.${pass}`, () => ({ params: NOISE_PARAMS, code: `
+${NOISE_PARAMS.wgsl}
 ${binds}
 ${PHILOX_WGSL}
 fn softplus(a: f32) -> f32 { return max(a, 0.0) + log(1.0 + exp(-abs(a))); }
@@ -92,6 +93,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       let th = theta[(i / inner) % units];${BODY[kind][pass]}
     }
   }
-}`;
-  return { key: `noise.${kind}.${pass}`, code };
+}` }));
 }

@@ -1,7 +1,9 @@
 // Philox4x32-10 (Salmon et al. 2011), counter-based. Element i of a draw with (seed, stream,
 // offset) is word i % 4 of philox(counter = (floor(i/4) + offset, stream, 0, 0),
 // key = (seed lo, seed hi)). engine/random.ts holds the TypeScript twin (same bits).
-import { WG, type KernelSource } from './common.js';
+import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+
+const RANDOM_PARAMS = defineParams({ n: 'u32', seedLo: 'u32', seedHi: 'u32', offset: 'u32', stream: 'u32', a: 'f32', b: 'f32' });
 
 export const PHILOX_WGSL = `
 fn mulhi32(a: u32, b: u32) -> u32 {
@@ -40,9 +42,8 @@ export function randomKernel(kind: 'uniform' | 'normal'): KernelSource {
     let r1 = sqrt(-2.0 * log(unit(bits.z)));
     let t1 = 6.283185307179586 * unit(bits.w);
     let v = P.a + P.b * vec4<f32>(r0 * cos(t0), r0 * sin(t0), r1 * cos(t1), r1 * sin(t1));`;
-  const code = `
-struct Params { n: u32, seedLo: u32, seedHi: u32, offset: u32, stream: u32, a: f32, b: f32, pad: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
+  return kernelSource(`random.${kind}`, () => ({ params: RANDOM_PARAMS, code: `
+${RANDOM_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 ${PHILOX_WGSL}
 @compute @workgroup_size(${WG})
@@ -53,6 +54,5 @@ ${body}
     let i = q * 4u;
     for (var j = 0u; j < 4u; j = j + 1u) { if (i + j < P.n) { y[i + j] = v[j]; } }
   }
-}`;
-  return { key: `random.${kind}`, code };
+}` }));
 }

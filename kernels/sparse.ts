@@ -1,5 +1,7 @@
 // Sparse → dense: scatters the nonzeros of a CSR row batch into a cleared [B, I] matrix.
-import { WG, type KernelSource } from './common.js';
+import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+
+const DENSIFY_PARAMS = defineParams({ B: 'u32', I: 'u32', nnz: 'u32' });
 
 /**
  * y[r, idx[k]] += v[k] for k in row r's range [rowptr[r], rowptr[r+1]) clamped to [0, nnz).
@@ -8,9 +10,8 @@ import { WG, type KernelSource } from './common.js';
  * wrapper validates real data and a bad index must not write past the row.
  */
 export function densifyCsrKernel(withValues: boolean): KernelSource {
-  const code = `
-struct Params { B: u32, I: u32, nnz: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
+  return kernelSource(`densify_csr.${withValues ? 'v' : '1'}`, () => ({ params: DENSIFY_PARAMS, code: `
+${DENSIFY_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> rowptr: array<i32>;
 @group(0) @binding(2) var<storage, read> idx: array<i32>;
 ${withValues ? '@group(0) @binding(3) var<storage, read> vals: array<f32>;\n@group(0) @binding(4)' : '@group(0) @binding(3)'} var<storage, read_write> y: array<f32>;
@@ -27,6 +28,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       y[base + u32(c)] = y[base + u32(c)] + ${withValues ? 'vals[k]' : '1.0'};
     }
   }
-}`;
-  return { key: `densify_csr.${withValues ? 'v' : '1'}`, code };
+}` }));
 }

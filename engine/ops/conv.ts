@@ -8,9 +8,9 @@ import { dispatch } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
 import { convKernel, convDirectKernel, convTiledKernel, type ConvMode } from '../../kernels/conv.js';
-import { matmulGrid, type MatmulConfig, type SubgroupMatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
+import { matmulGrid, bLayouts, type BLayout, type MatmulConfig, type SubgroupMatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
 import { gridFor } from '../../kernels/common.js';
-import { pad, permute, reshape, transpose } from './layout.js';
+import { pad, permute, reshape } from './layout.js';
 import { matmulConfig, matmulTextureEnabled, textureFoldFor, toTexture } from './matmul.js';
 import { add } from './elementwise.js';
 import { env } from '../../kernels/env.js';
@@ -85,7 +85,7 @@ function tiledGemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: n
 }
 
 /** Runs one implicit GEMM: A read by the mode's loader from `src`, B a [K, cols] matrix. */
-function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], vec: boolean, cfg: SubgroupMatmulConfig, nchw = false, bNchwHW = 0): Tensor {
+function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], vec: boolean, cfg: SubgroupMatmulConfig, nchw = false, bLayout: BLayout | null = null, store: 'plain' | 'transposed' = 'plain'): Tensor {
   // B through a texture (16 ns per texel vs 29 per vec4 from a buffer); the weight gradient's
   // tall B ([N·Ho·Wo, Co]) is folded to fit the 8192-texel limit.
   const fold = matmulTextureEnabled() ? textureFoldFor(K, cols) : 0;
@@ -97,11 +97,11 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
   // halves A's (computed, bounds-checked) loads per FLOP.
   const strips = cols >= 8 * cfg.lanes ? 2 : cfg.strips;
   const c: SubgroupMatmulConfig = { ...cfg, strips, vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold };
-  const out = empty([M, cols], 'f32', `conv.${mode}`);
-  if (bNchwHW && !texture) throw new Error('conv: an NCHW B operand needs the texture path');
-  const bBinding = texture ? toTexture(bMat, 1, K, cols, fold, bNchwHW) : bMat.buffer;
+  const out = empty(store === 'transposed' ? [cols, M] : [M, cols], 'f32', `conv.${mode}`);
+  if (bLayout && !texture) throw new Error('conv: a B operand in another layout needs the texture path');
+  const bBinding = texture ? toTexture(bMat, 1, K, cols, fold, bLayout ?? bLayouts.plain(cols)) : bMat.buffer;
   dispatch({
-    kernel: convKernel(c, mode, vec, nchw),
+    kernel: convKernel(c, mode, vec, nchw, store === 'transposed'),
     buffers: [src.buffer, bBinding, out.buffer],
     params: { M, N: cols, K, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...convDims(dims) },
     workgroups: matmulGrid(c, M, cols, 1),
@@ -118,24 +118,29 @@ function pixelGemm(mode: 'forward' | 'backward-input', src: Tensor, w: Tensor, w
   srcC: number, K: number, dims: number[], cfg: MatmulConfig): Tensor {
   const [N, cols, rH, rW] = out;
   const M = N * rH * rW;
-  const wp = permute(w, wPerm);
-  const wm = wp.view([K, cols]);
+  // The weights as B [K, cols]: read in place by the texture copy (no permute pass) when B
+  // goes through a texture, else permuted once.
+  const T = w.shape[2] * w.shape[3];
+  const layout = mode === 'forward' ? bLayouts.convForward(srcC, T) : bLayouts.convBackwardInput(srcC, cols, T);
+  const inTexture = cfg.kind === 'subgroup' && matmulTextureEnabled() && textureFoldFor(K, cols) > 0;
+  const wp = inTexture ? null : permute(w, wPerm);
+  const wm = wp ? wp.view([K, cols]) : w;
+  const bLayout = inTexture ? layout : null;
   let y: Tensor;
   if (cfg.kind === 'tiled') {
     y = tiledGemm(mode, src, wm, M, cols, K, dims, cfg, out);
   } else if (srcC % 4 === 0) {
-    const r = gemm(mode, src, wm, M, cols, K, dims, true, cfg, true);
+    const r = gemm(mode, src, wm, M, cols, K, dims, true, cfg, true, bLayout);
     y = r.view(out);
     r.dispose();
   } else {
     const s = permute(src, [0, 2, 3, 1]);
-    const r = gemm(mode, s, wm, M, cols, K, dims, false, cfg);
+    const r = gemm(mode, s, wm, M, cols, K, dims, false, cfg, false, bLayout);
     const v = r.view([N, rH, rW, cols]);
     y = permute(v, [0, 3, 1, 2]);
     for (const t of [s, r, v]) t.dispose();
   }
-  wp.dispose();
-  wm.dispose();
+  if (wp) { wp.dispose(); wm.dispose(); }
   return y;
 }
 
@@ -174,12 +179,12 @@ export function convBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tens
   const inside = g.Wo % 4 === 0;
   const xp = inside && g.pad > 0 ? pad(x, [0, 0, g.pad, g.pad], [0, 0, g.pad, g.pad]) : x;
   const H = g.H + (xp !== x ? 2 * g.pad : 0), W = g.W + (xp !== x ? 2 * g.pad : 0);
+  // C is stored transposed: [Co, Ci·kh·kw] is the weight's own layout (no transpose pass)
   const y = gemm('backward-weight', xp, dm, M, g.Co, K, [H, W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, xp !== x ? 0 : g.pad],
-    inside, cfg, false, inTexture ? g.Ho * g.Wo : 0);
+    inside, cfg, false, inTexture ? bLayouts.nchw(g.Co, g.Ho * g.Wo) : null, 'transposed');
   if (xp !== x) xp.dispose();
-  const t = transpose(y);
-  const out = t.view([g.Co, g.Ci, g.kh, g.kw]);
-  for (const u of [y, t]) u.dispose();
+  const out = y.view([g.Co, g.Ci, g.kh, g.kw]);
+  y.dispose();
   if (ds) { ds.dispose(); dm.dispose(); }
   return out;
 }

@@ -3,7 +3,7 @@
 // (kernels/dropout.ts). Element i is kept iff u_i ≥ p, where u_i is element i of
 // randomTwin('uniform', n, seed, stream, offset).
 import { defineOp, apply } from '../op.js';
-import { dispatch, f32 } from '../dispatch.js';
+import { dispatch } from '../dispatch.js';
 import { empty, Tensor } from '../tensor.js';
 import { randomTwin, type Draw } from '../random.js';
 import { dropoutKernel } from '../../kernels/dropout.js';
@@ -32,7 +32,7 @@ function launch(x: Tensor, p: number, d: Draw): Tensor {
   dispatch({
     kernel: dropoutKernel(),
     buffers: [x.buffer, y.buffer],
-    params: [y.size, d.seed >>> 0, Math.floor(d.seed / 2 ** 32) >>> 0, d.offset, d.stream, f32(p), f32(scaleOf(p)), 0],
+    params: { n: y.size, seedLo: d.seed >>> 0, seedHi: Math.floor(d.seed / 2 ** 32) >>> 0, offset: d.offset, stream: d.stream, p, scale: scaleOf(p) },
     workgroups: [gridFor(Math.ceil(y.size / 4))],
   });
   return y;

@@ -29,7 +29,7 @@ function copy(mode: 'gather' | 'scatter', src: Tensor, dst: Tensor, shape: Shape
   dispatch({
     kernel: stridedCopyKernel(mode, c.shape.length),
     buffers: [src.buffer, dst.buffer],
-    params: [n, c.shape.length, srcBase, dstBase, ...dimsParam(c.shape), ...dimsParam(c.strides[0], 0)],
+    params: { n, ndim: c.shape.length, srcBase, dstBase, shape: c.shape, st: dimsParam(c.strides[0], 0) },
     workgroups: [gridFor(n)],
   });
 }
@@ -273,7 +273,7 @@ const indexSelectDef = defineOp({
     shape[axis] = idx.size;
     const out = empty(shape, 'f32', 'index_select');
     const n = A * idx.size * C;
-    if (n) dispatch({ kernel: indexSelectKernel(), buffers: [x.buffer, idx.buffer, out.buffer], params: [A, idx.size, C, R], workgroups: [gridFor(n)] });
+    if (n) dispatch({ kernel: indexSelectKernel(), buffers: [x.buffer, idx.buffer, out.buffer], params: { A, J: idx.size, C, R }, workgroups: [gridFor(n)] });
     return out;
   },
   backward(g, node) {
@@ -282,7 +282,7 @@ const indexSelectDef = defineOp({
     const [A, R, C] = selectDims(x.shape, axis);
     const gx = zeros(x.shape);
     const n = A * idx.size * C;
-    if (n) dispatch({ kernel: indexAddKernel(), buffers: [g.buffer, idx.buffer, gx.buffer], params: [A, idx.size, C, R], workgroups: [gridFor(n)] });
+    if (n) dispatch({ kernel: indexAddKernel(), buffers: [g.buffer, idx.buffer, gx.buffer], params: { A, J: idx.size, C, R }, workgroups: [gridFor(n)] });
     return [gx, null];
   },
   reference([x, idx], attrs) {

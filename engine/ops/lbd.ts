@@ -8,7 +8,7 @@
 // x is read as [B, U, S]: B = shape[0], U = shape[1] Bernoulli units per example (features or
 // channels), S = the rest (a channel's mask is shared over its H×W). α has U logits or 1.
 import { defineOp, apply, type TestCase } from '../op.js';
-import { dispatch, f32 } from '../dispatch.js';
+import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, Tensor, zeros } from '../tensor.js';
 import { randomTwin, type Draw } from '../random.js';
 import { lbdApplyKernel, lbdEstimateKernel } from '../../kernels/lbd.js';
@@ -46,7 +46,7 @@ function applyKernel(x: Tensor, alpha: Tensor, a: LBDAttrs): Tensor {
   dispatch({
     kernel: lbdApplyKernel(),
     buffers: [x.buffer, alpha.buffer, y.buffer],
-    params: [y.size, U, S, L, lo, hi, a.draw.offset, a.draw.stream, a.pass, a.scaled ? 1 : 0, 0, 0, f32(0), 0, 0, 0],
+    params: { n: y.size, U, S, L, seedLo: lo, seedHi: hi, offset: a.draw.offset, stream: a.draw.stream, which: a.pass, scaled: a.scaled ? 1 : 0 },
     workgroups: [gridFor(y.size)],
   });
   return y;
@@ -122,7 +122,7 @@ const estimateDef = defineOp({
     dispatch({
       kernel: lbdEstimateKernel(),
       buffers: [d.buffer, alpha.buffer, g.buffer],
-      params: [0, U, 1, alpha.size, lo, hi, draw.offset, draw.stream, 0, 0, d.size, estimator === 'disarm' ? 1 : 0, f32(scale), 0, 0, 0],
+      params: { U, L: alpha.size, seedLo: lo, seedHi: hi, offset: draw.offset, stream: draw.stream, B: d.size, estimator: estimator === 'disarm' ? 1 : 0, scale },
       workgroups: [gridFor(U)],
     });
     return g;

@@ -5,7 +5,7 @@ import { defineOp, apply, type Ref } from '../op.js';
 import { dispatch, destroyAfterSubmit } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
-import { matmulKernel, matmulGrid, matmulToTextureKernel, NO_CONV, type MatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
+import { matmulKernel, matmulGrid, matmulToTextureKernel, NO_CONV, bLayouts, type BLayout, type MatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
 import { gridFor } from '../../kernels/common.js';
 import { transpose, reshape } from './layout.js';
 import { sumTo } from './reduce.js';
@@ -80,7 +80,7 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor
   let bt: Tensor | null = null;
   let kernel;
   if (cfg.kind === 'subgroup') {
-    if (cfg.textureB) bBinding = toTexture(b, b.ndim === 3 ? B : 1, K, N, 1, 0, transB);
+    if (cfg.textureB) bBinding = toTexture(b, b.ndim === 3 ? B : 1, K, N, 1, transB ? bLayouts.transposed(K) : bLayouts.plain(N));
     else if (transB) { bt = transpose(b); bBinding = bt.buffer; } // B too large for a texture: rare
     kernel = matmulKernel(cfg, transA, false);
   } else kernel = matmulKernel(cfg, transA, transB);
@@ -110,7 +110,8 @@ export function textureCreateTotal(): number { return textureCreates; }
 /** Sets the B-operand texture cache's budget in bytes (tests shrink it to exercise eviction). */
 export function setTextureBudget(bytes: number): void { textureBudget = bytes; }
 
-export function toTexture(b: Tensor, batch: number, K: number, N: number, fold = 1, nchwHW = 0, transposed = false): GPUTextureView {
+/** B [batch, K, N] (stored as `layout` says) into a cached texture; returns its view. */
+export function toTexture(b: Tensor, batch: number, K: number, N: number, fold = 1, layout: BLayout = bLayouts.plain(N)): GPUTextureView {
   const w = Math.ceil(N / 4) * fold, h = Math.ceil((batch * Math.ceil(K / 4) * 4) / fold);
   const key = `${w}x${h}`; // fold changes the shape's meaning, not its size: reuse is safe
   let t = textures.get(key);
@@ -129,8 +130,7 @@ export function toTexture(b: Tensor, batch: number, K: number, N: number, fold =
     textureCreates++;
   }
   textures.set(key, t);
-  const kernel = matmulToTextureKernel(nchwHW > 0 ? 'nchw' : transposed ? 'transposed' : 'plain');
-  dispatch({ kernel, buffers: [b.buffer, t.view], params: { K, N, batch, strideB: b.ndim === 3 ? K * N : 0, fold, HW: nchwHW }, workgroups: [gridFor(w * h)] });
+  dispatch({ kernel: matmulToTextureKernel(), buffers: [b.buffer, t.view], params: { K, N, batch, strideB: b.ndim === 3 ? K * N : 0, fold, ...layout }, workgroups: [gridFor(w * h)] });
   return t.view;
 }
 

@@ -11,7 +11,7 @@
 // randomTwin('normal' | 'uniform', ⌈n / share⌉, seed, stream, offset); reserve the draw with
 // generator.reserve(noiseCount(x.shape, share)).
 import { defineOp, apply, type Ref, type TestCase } from '../op.js';
-import { dispatch, f32 } from '../dispatch.js';
+import { dispatch } from '../dispatch.js';
 import { empty, numel, fmtShape, type Tensor, type Shape } from '../tensor.js';
 import { randomTwin, type Draw } from '../random.js';
 import { sum } from './reduce.js';
@@ -64,9 +64,9 @@ function readAttrs(name: string, kind: NoiseKind, attrs: Record<string, unknown>
   };
 }
 
-function params(n: number, a: Attrs, inner: number, units: number): (number | { f32: number })[] {
+function params(n: number, a: Attrs, inner: number, units: number): Record<string, number> {
   const d = a.draw;
-  return [n, d.seed >>> 0, Math.floor(d.seed / 2 ** 32) >>> 0, d.offset, d.stream, a.share, inner, units, f32(a.t), 0, 0, 0];
+  return { n, seedLo: d.seed >>> 0, seedHi: Math.floor(d.seed / 2 ** 32) >>> 0, offset: d.offset, stream: d.stream, share: a.share, inner, units, t: a.t };
 }
 
 function forwardOf(name: string, kind: NoiseKind, x: Tensor, th: Tensor, a: Attrs): Tensor {

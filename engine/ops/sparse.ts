@@ -27,7 +27,7 @@ const densifyDef = defineOp({
       dispatch({
         kernel: densifyCsrKernel(!!values),
         buffers: values ? [rowptr.buffer, indices.buffer, values.buffer, out.buffer] : [rowptr.buffer, indices.buffer, out.buffer],
-        params: [B, cols, indices.size],
+        params: { B, I: cols, nnz: indices.size },
         workgroups: [gridFor(B)],
       });
     }

@@ -11,6 +11,10 @@
 //              with relu — z recomputed from x, the same expression as apply's, so no mask is stored)
 //   gradinput  training: dx = w·rsqrt(σ² + eps)·(g' − db/M − x̂·dw/M)  (M = N·S)
 //              eval:     dx = w·rsqrt(σ² + eps)·g'
+// `pre` variants normalise u = x + pb (pb: a per-channel bias of the layer before, e.g. a conv's,
+// so that layer needs no bias pass of its own): the stored mean is u's, every kernel uses
+// μ_x = mean − pb, and gradsum also writes dpb = Σ du (exactly 0 in training: a per-channel
+// shift does not change batch-normalised values; w·rsqrt(σ² + eps)·db in eval).
 import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
 
 /** Tree-reduces `arrays` (workgroup arrays of WG floats) into element 0; ends with a barrier. */
@@ -50,8 +54,8 @@ const channelLoop = (body: string): string => `
 const STATS_PARAMS = defineParams({ C: 'u32', S: 'u32', M: 'u32', momentum: 'f32', unbias: 'f32' });
 
 /** Batch mean and biased variance per channel; with `running`, the running statistics updated too. */
-export function bnStatsKernel(running: boolean): KernelSource {
-  return kernelSource(`bn.stats${running ? '.running' : ''}`, () => ({
+export function bnStatsKernel(running: boolean, pre = false): KernelSource {
+  return kernelSource(`bn.stats${running ? '.running' : ''}${pre ? '.pre' : ''}`, () => ({
     params: STATS_PARAMS,
     code: `${STATS_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -59,6 +63,7 @@ export function bnStatsKernel(running: boolean): KernelSource {
 @group(0) @binding(3) var<storage, read_write> vr: array<f32>;
 ${running ? `@group(0) @binding(4) var<storage, read_write> rm: array<f32>;
 @group(0) @binding(5) var<storage, read_write> rv: array<f32>;` : ''}
+${pre ? `@group(0) @binding(${running ? 6 : 4}) var<storage, read> pb: array<f32>;` : ''}
 var<workgroup> sh: array<f32, ${WG}>;
 ${AT}
 ${CHANNEL_MAIN}
@@ -75,9 +80,10 @@ ${CHANNEL_MAIN}
     sh[li] = q;${tree(['sh'])}
     if (li == 0u) {
       let v = sh[0] * invM;
-      mean[c] = mu;
+      let mu_u = mu${pre ? ' + pb[c]' : ''};
+      mean[c] = mu_u;
       vr[c] = v;
-      ${running ? `rm[c] = (1.0 - m) * rm[c] + m * mu;
+      ${running ? `rm[c] = (1.0 - m) * rm[c] + m * mu_u;
       rv[c] = (1.0 - m) * rv[c] + m * v * unbias;` : ''}
     }
     workgroupBarrier();
@@ -104,28 +110,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let base = plane * S;`;
 
 /** Per-channel scale and shift of the normalisation (the same text in every kernel: the ReLU mask recomputed in the backward equals the forward's). */
-const SCALE_SHIFT = `
+const scaleShift = (pre: boolean): string => `
+  let mu = mean[c]${pre ? ' - pb[c]' : ''};
   let r = inverseSqrt(vr[c] + P.eps);
   let scale = r * w[c];
-  let shift = b[c] - mean[c] * scale;`;
+  let shift = b[c] - mu * scale;`;
 
-const STAT_BINDINGS = (first: number): string => `@group(0) @binding(${first}) var<storage, read> mean: array<f32>;
-@group(0) @binding(${first + 1}) var<storage, read> vr: array<f32>;
-@group(0) @binding(${first + 2}) var<storage, read> w: array<f32>;
-@group(0) @binding(${first + 3}) var<storage, read> b: array<f32>;`;
+/** mean, var, w, b (and pb) from binding `first` on; returns the WGSL and the next free binding. */
+function statBindings(first: number, pre: boolean): [string, number] {
+  const names = ['mean', 'vr', 'w', 'b', ...(pre ? ['pb'] : [])];
+  return [names.map((n, i) => `@group(0) @binding(${first + i}) var<storage, read> ${n}: array<f32>;`).join('\n'), first + names.length];
+}
 
 const APPLY_PARAMS = defineParams({ planes: 'u32', C: 'u32', S: 'u32', eps: 'f32' });
 
-/** y = x·scale + shift per channel, with `relu` max(·, 0). Bindings: x, mean, var, w, b, y. */
-export function bnApplyKernel(relu: boolean): KernelSource {
-  return kernelSource(`bn.apply${relu ? '.relu' : ''}`, () => ({
+/** y = x·scale + shift per channel, with `relu` max(·, 0). Bindings: x, mean, var, w, b, [pb], y. */
+export function bnApplyKernel(relu: boolean, pre = false): KernelSource {
+  const [stats, next] = statBindings(2, pre);
+  return kernelSource(`bn.apply${relu ? '.relu' : ''}${pre ? '.pre' : ''}`, () => ({
     params: APPLY_PARAMS,
     code: `${APPLY_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-${STAT_BINDINGS(2)}
-@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+${stats}
+@group(0) @binding(${next}) var<storage, read_write> y: array<f32>;
 ${PLANE_MAIN}
-${SCALE_SHIFT}
+${scaleShift(pre)}
   for (var p = wid.x * ${WG}u + li; p < S; p = p + nwg.x * ${WG}u) {
     let z = x[base + p] * scale + shift;
     y[base + p] = ${relu ? 'max(z, 0.0)' : 'z'};
@@ -136,28 +145,36 @@ ${SCALE_SHIFT}
 
 const GRADSUM_PARAMS = defineParams({ C: 'u32', S: 'u32', M: 'u32', eps: 'f32' });
 
-/** dw = Σ g'·x̂, db = Σ g' per channel. Bindings: g, x, mean, var, w, b, dw, db. */
-export function bnGradSumKernel(relu: boolean): KernelSource {
+/**
+ * dw = Σ g'·x̂, db = Σ g' per channel (with `pre` also dpb, see the header; its value depends on
+ * the mode). Bindings: g, x, mean, var, w, b, [pb], dw, db, [dpb].
+ */
+export function bnGradSumKernel(relu: boolean, pre = false, training = true): KernelSource {
   const gv = relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]';
-  return kernelSource(`bn.gradsum${relu ? '.relu' : ''}`, () => ({
+  const [stats, next] = statBindings(3, pre);
+  return kernelSource(`bn.gradsum${relu ? '.relu' : ''}${pre ? `.pre.${training ? 'train' : 'eval'}` : ''}`, () => ({
     params: GRADSUM_PARAMS,
     code: `${GRADSUM_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
-${STAT_BINDINGS(3)}
-@group(0) @binding(7) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(8) var<storage, read_write> db: array<f32>;
+${stats}
+@group(0) @binding(${next}) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(${next + 1}) var<storage, read_write> db: array<f32>;
+${pre ? `@group(0) @binding(${next + 2}) var<storage, read_write> dpb: array<f32>;` : ''}
 var<workgroup> sg: array<f32, ${WG}>;
 var<workgroup> sgx: array<f32, ${WG}>;
 ${AT}
 ${CHANNEL_MAIN}
   for (var c = wid.x; c < C; c = c + nwg.x) {
-    ${SCALE_SHIFT}
-    let mu = mean[c];
+    ${scaleShift(pre)}
     var a = 0.0; var bsum = 0.0;
     ${channelLoop(`let xv = x[k]; let gv = ${gv}; a = a + gv * (xv - mu); bsum = bsum + gv;`)}
     sgx[li] = a; sg[li] = bsum;${tree(['sgx', 'sg'])}
-    if (li == 0u) { dw[c] = sgx[0] * r; db[c] = sg[0]; }
+    if (li == 0u) {
+      dw[c] = sgx[0] * r;
+      db[c] = sg[0];
+      ${pre ? `dpb[c] = ${training ? '0.0' : 'sg[0] * scale'};` : ''}
+    }
     workgroupBarrier();
   }
 }`,
@@ -170,22 +187,23 @@ const GRADINPUT_PARAMS = defineParams({ planes: 'u32', C: 'u32', S: 'u32', eps: 
  * dx per element. Bindings: g, x, mean, var, w, b, dw, db, dx (dw, db unused in eval mode, bound
  * all the same: one layout for both).
  */
-export function bnGradInputKernel(relu: boolean, training: boolean): KernelSource {
+export function bnGradInputKernel(relu: boolean, training: boolean, pre = false): KernelSource {
   const gv = relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]';
-  return kernelSource(`bn.gradinput${relu ? '.relu' : ''}${training ? '' : '.eval'}`, () => ({
+  const [stats, next] = statBindings(3, pre);
+  return kernelSource(`bn.gradinput${relu ? '.relu' : ''}${training ? '' : '.eval'}${pre ? '.pre' : ''}`, () => ({
     params: GRADINPUT_PARAMS,
     code: `${GRADINPUT_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
-${STAT_BINDINGS(3)}
-@group(0) @binding(7) var<storage, read> dw: array<f32>;
-@group(0) @binding(8) var<storage, read> db: array<f32>;
-@group(0) @binding(9) var<storage, read_write> dx: array<f32>;
+${stats}
+@group(0) @binding(${next}) var<storage, read> dw: array<f32>;
+@group(0) @binding(${next + 1}) var<storage, read> db: array<f32>;
+@group(0) @binding(${next + 2}) var<storage, read_write> dx: array<f32>;
 ${PLANE_MAIN}
-${SCALE_SHIFT}
+${scaleShift(pre)}
   // training: dx = w·r·(g' − db/M − x̂·dw/M), x̂ = (x − μ)·r, folded into dx = scale·g' + bx·x + d per channel
   ${training ? `let bx = -scale * dw[c] * P.invM * r;
-  let d = -scale * db[c] * P.invM - bx * mean[c];` : ''}
+  let d = -scale * db[c] * P.invM - bx * mu;` : ''}
   for (var p = wid.x * ${WG}u + li; p < S; p = p + nwg.x * ${WG}u) {
     let k = base + p;
     let xv = x[k];

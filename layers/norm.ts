@@ -1,10 +1,11 @@
 // BatchNorm1d ([N, C] or [N, C, L]) and BatchNorm2d ([N, C, H, W]), as torch.nn: trainable
 // weight (1) and bias (0), running_mean (0) and running_var (1) buffers updated in place in
 // training mode (momentum 0.1, unbiased variance), used in eval mode.
-import { batchNorm, full, type Tensor } from '../engine/index.js';
+import { batchNorm, conv2d, full, type Tensor } from '../engine/index.js';
 import { Module } from './module.js';
 import { Sequential } from './sequential.js';
 import { ReLU } from './basic.js';
+import { Conv2d } from './conv.js';
 
 export interface BatchNormOptions {
   eps?: number;
@@ -44,11 +45,15 @@ abstract class BatchNormBase extends Module {
   /** relu(this.forward(x)) in the same passes (one fused op, forward and backward). */
   forwardReLU(x: Tensor): Tensor { return this.run(x, true); }
 
-  private run(x: Tensor, relu: boolean): Tensor {
+  /**
+   * this.forward(x + preBias) (per channel), ReLU'd with `relu`, in the passes of the batch norm
+   * alone: for a conv's bias, which then needs no pass of its own.
+   */
+  run(x: Tensor, relu: boolean, preBias: Tensor | null = null): Tensor {
     if (!this.ranks.includes(x.ndim) || x.shape[1] !== this.numFeatures) {
       throw new Error(`${this.kind}(${this.numFeatures}): expects input ${this.layout} with C = ${this.numFeatures}, got [${x.shape.join(', ')}]`);
     }
-    return batchNorm(x, this.running_mean, this.running_var, this.weight, this.bias, { training: this.training, momentum: this.momentum, eps: this.eps, relu });
+    return batchNorm(x, this.running_mean, this.running_var, this.weight, this.bias, { training: this.training, momentum: this.momentum, eps: this.eps, relu, preBias });
   }
 }
 
@@ -68,17 +73,33 @@ export class BatchNorm2d extends BatchNormBase {
 export const isBatchNorm = (m: Module): m is BatchNorm1d | BatchNorm2d => m instanceof BatchNormBase;
 
 /**
- * A Sequential that runs each batch norm directly followed by a ReLU as one fused op
- * (`forwardReLU`): two passes fewer per pair in training (forward and backward), and one kernel
- * instead of the composed eval-mode arithmetic. Same layers and parameter names as a Sequential
- * of the same modules (checkpoints are interchangeable).
+ * A Sequential that fuses what it can around each batch norm: a BN directly followed by a ReLU
+ * is one op (two passes fewer per pair in a training step, one kernel instead of the composed
+ * eval arithmetic), and a Conv2d directly before a BN runs without its bias, which the BN op
+ * adds per channel instead (the conv's bias pass and bias-gradient reduction go away; in
+ * training that gradient is exactly 0 — a per-channel shift does not change batch-normalised
+ * values — and the bias only moves the running mean, as it does unfused). Same layers and
+ * parameter names as a Sequential of the same modules (checkpoints are interchangeable).
  */
 export class FusedSequential extends Sequential {
   override forward(x: Tensor): Tensor {
     const ls = this.layers;
     for (let i = 0; i < ls.length; i++) {
       const l = ls[i];
-      if (isBatchNorm(l) && ls[i + 1] instanceof ReLU) { x = l.forwardReLU(x); i++; } else x = l.forward(x);
+      let pre: Tensor | null = null;
+      let bn: Module = l;
+      if (l.constructor === Conv2d && isBatchNorm(ls[i + 1]) && (l as Conv2d).bias) {
+        const c = l as Conv2d;
+        if (x.ndim !== 4 || x.shape[1] !== c.inChannels) throw new Error(`${c}: expects input [N, ${c.inChannels}, H, W], got [${x.shape.join(', ')}]`);
+        x = conv2d(x, c.weight, null, { stride: c.stride, padding: c.padding });
+        pre = c.bias;
+        bn = ls[++i];
+      }
+      if (isBatchNorm(bn)) {
+        const relu = ls[i + 1] instanceof ReLU;
+        x = bn.run(x, relu, pre);
+        if (relu) i++;
+      } else x = l.forward(x);
     }
     return x;
   }

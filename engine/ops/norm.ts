@@ -59,10 +59,14 @@ export function refBatchStats(x: Ref): { mean: Float64Array; var: Float64Array; 
 }
 
 function reference(name: string, relu: boolean) {
-  return ([x, w, b, rm, rv]: Ref[], attrs: Record<string, unknown>): Ref => {
-    const d = bnDims(name, x.shape, w.shape, b.shape);
-    const y = new Float64Array(x.data.length);
+  return (inputs: Ref[], attrs: Record<string, unknown>): Ref => {
     const training = attrs.training !== false;
+    const [x0, w, b, rm, rv] = inputs;
+    const d = bnDims(name, x0.shape, w.shape, b.shape);
+    // u = x + pre-bias per channel, normalised
+    const pb = attrs.preBias ? inputs[inputs.length - 1] : null;
+    const x = pb ? { shape: x0.shape, data: x0.data.map((v, i) => v + pb.data[Math.floor(i / d.S) % d.C]) } : x0;
+    const y = new Float64Array(x.data.length);
     for (let c = 0; c < d.C; c++) {
       const [mu, v] = training ? refChannelStats(x.data, d, c) : [rm.data[c], rv.data[c]];
       refApply(x.data, y, d, c, mu, v, w.data[c], b.data[c], attrs.eps as number, relu);
@@ -85,6 +89,12 @@ function cases(relu: boolean): TestCase[] {
   // a bigger case for the ReLU: a few hundred elements on each side of the kink (central
   // differences straddle it only when |z| < 1e-6, improbable for random inputs)
   if (relu) out.push({ inputs: [{ shape: [4, 3, 8, 9] }, { shape: [3] }, { shape: [3] }], attrs: { eps: 1e-5 } });
+  // with a pre-bias (last input): training (its gradient is 0) and eval, small and plane-walked
+  out.push({ inputs: [{ shape: [5, 3] }, { shape: [3] }, { shape: [3] }, { shape: [3] }], attrs: { eps: 1e-5, preBias: true } });
+  out.push({ inputs: [{ shape: [2, 3, 8, 9] }, { shape: [3] }, { shape: [3] }, { shape: [3] }], attrs: { eps: 1e-5, preBias: true } });
+  for (const x of [[6, 4], [2, 2, 9, 8]]) {
+    out.push({ inputs: [{ shape: x }, { shape: [x[1]] }, { shape: [x[1]] }, ...stat(x[1]), { shape: [x[1]] }], attrs: { eps: 1e-5, training: false, preBias: true } });
+  }
   return out;
 }
 
@@ -97,31 +107,35 @@ function declare(name: string, relu: boolean): OpDef {
       const d = bnDims(name, x.shape, w.shape, b.shape);
       const eps = attrs.eps as number;
       const training = attrs.training !== false;
+      const pre = !!attrs.preBias;
+      const pb = pre ? inputs[inputs.length - 1] : null;
+      if (pb && (pb.ndim !== 1 || pb.shape[0] !== d.C)) throw new Error(`${name}: pre-bias ${fmtShape(pb.shape)} does not match the ${d.C} channels of x ${fmtShape(x.shape)}`);
+      const extra = pb ? [pb.buffer] : [];
       let mean: Tensor, vr: Tensor;
       if (training) {
-        if (inputs.length !== 3) throw new Error(`${name}: training takes x, weight, bias; got ${inputs.length} inputs`);
+        if (inputs.length !== 3 + +pre) throw new Error(`${name}: training takes x, weight, bias${pre ? ', pre-bias' : ''}; got ${inputs.length} inputs`);
         if (d.M < 2) throw new Error(`${name}: training needs more than one value per channel, got x ${fmtShape(x.shape)}`);
         mean = empty([d.C], 'f32', `${name}.mean`);
         vr = empty([d.C], 'f32', `${name}.var`);
         const run = attrs.running as Running | undefined;
         dispatch({
-          kernel: bnStatsKernel(!!run),
-          buffers: run ? [x.buffer, mean.buffer, vr.buffer, run.mean.buffer, run.var.buffer] : [x.buffer, mean.buffer, vr.buffer],
+          kernel: bnStatsKernel(!!run, pre),
+          buffers: [x.buffer, mean.buffer, vr.buffer, ...(run ? [run.mean.buffer, run.var.buffer] : []), ...extra],
           params: { C: d.C, S: d.S, M: d.M, momentum: run?.momentum ?? 0, unbias: d.M / (d.M - 1) },
           workgroups: channelGrid(d.C),
         });
       } else {
-        if (inputs.length !== 5) throw new Error(`${name}: eval takes x, weight, bias, running mean, running var; got ${inputs.length} inputs`);
+        if (inputs.length !== 5 + +pre) throw new Error(`${name}: eval takes x, weight, bias, running mean, running var${pre ? ', pre-bias' : ''}; got ${inputs.length} inputs`);
         [mean, vr] = [inputs[3], inputs[4]];
       }
       const y = empty(x.shape, 'f32', name);
       const planes = y.size / Math.max(d.S, 1);
       if (y.size > 0) {
-        dispatch({ kernel: bnApplyKernel(relu), buffers: [x.buffer, mean.buffer, vr.buffer, w.buffer, b.buffer, y.buffer], params: { planes, C: d.C, S: d.S, eps }, workgroups: planeGrid(planes, d.S) });
+        dispatch({ kernel: bnApplyKernel(relu, pre), buffers: [x.buffer, mean.buffer, vr.buffer, w.buffer, b.buffer, ...extra, y.buffer], params: { planes, C: d.C, S: d.S, eps }, workgroups: planeGrid(planes, d.S) });
       }
       // the batch statistics are only needed by a backward pass
       if (training) {
-        if (x.requiresGrad || w.requiresGrad || b.requiresGrad) { saved.mean = mean; saved.var = vr; } else { mean.dispose(); vr.dispose(); }
+        if (inputs.some((t) => t.requiresGrad)) { saved.mean = mean; saved.var = vr; } else { mean.dispose(); vr.dispose(); }
       }
       return y;
     },
@@ -130,23 +144,32 @@ function declare(name: string, relu: boolean): OpDef {
       const d = bnDims(name, x.shape, w.shape, b.shape);
       const eps = node.attrs.eps as number;
       const training = node.attrs.training !== false;
+      const pre = !!node.attrs.preBias;
+      const pb = pre ? node.inputs[node.inputs.length - 1] : null;
       const [mean, vr] = training ? [node.saved.mean as Tensor, node.saved.var as Tensor] : [node.inputs[3], node.inputs[4]];
-      const stats = [mean.buffer, vr.buffer, w.buffer, b.buffer];
+      const stats = [mean.buffer, vr.buffer, w.buffer, b.buffer, ...(pb ? [pb.buffer] : [])];
       const dw = empty([d.C], 'f32', `${name}.dw`);
       const db = empty([d.C], 'f32', `${name}.db`);
-      dispatch({ kernel: bnGradSumKernel(relu), buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer], params: { C: d.C, S: d.S, M: d.M, eps }, workgroups: channelGrid(d.C) });
+      const dpb = pb ? empty([d.C], 'f32', `${name}.dpb`) : null;
+      dispatch({
+        kernel: bnGradSumKernel(relu, pre, training),
+        buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, ...(dpb ? [dpb.buffer] : [])],
+        params: { C: d.C, S: d.S, M: d.M, eps }, workgroups: channelGrid(d.C),
+      });
       let dx: Tensor | null = null;
       if (x.requiresGrad) {
         dx = empty(x.shape, 'f32', `${name}.dx`);
         const planes = dx.size / Math.max(d.S, 1);
         dispatch({
-          kernel: bnGradInputKernel(relu, training),
+          kernel: bnGradInputKernel(relu, training, pre),
           buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, dx.buffer],
           params: { planes, C: d.C, S: d.S, eps, invM: 1 / d.M },
           workgroups: planeGrid(planes, d.S),
         });
       }
-      return training ? [dx, dw, db] : [dx, dw, db, null, null];
+      const grads: (Tensor | null)[] = training ? [dx, dw, db] : [dx, dw, db, null, null];
+      if (dpb) grads.push(dpb);
+      return grads;
     },
     // a replayed forward (LBD's second pass) must not move the running statistics again
     replayAttrs: (attrs) => ({ ...attrs, running: undefined }),
@@ -172,6 +195,11 @@ export interface BatchNormOptions {
   eps?: number;
   /** max(·, 0) applied in the same passes (batch norm followed by a ReLU). */
   relu?: boolean;
+  /**
+   * A per-channel bias [C] added to x before normalising (the bias of the conv before a BN, so
+   * the conv runs without its own bias pass and bias-gradient reduction). Trainable like any input.
+   */
+  preBias?: Tensor | null;
 }
 
 function checkStat(what: string, t: Tensor | null | undefined, C: number, x: Tensor): void {
@@ -205,11 +233,14 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   if (!runningMean !== !runningVar) throw new Error('batchNorm: pass both running mean and running var, or neither');
   const w = weight ?? full([C], 1);
   const b = bias ?? full([C], 0);
+  checkStat('pre-bias', o.preBias, C, x);
   const def = o.relu ? batchNormReluDef : batchNormDef;
+  const pre = o.preBias ? [o.preBias] : [];
+  const preBias = pre.length > 0;
   if (training) {
     const running: Running | undefined = runningMean && runningVar && sideEffectsEnabled() ? { mean: runningMean, var: runningVar, momentum } : undefined;
-    return apply(def, [x, w, b], { eps, running });
+    return apply(def, [x, w, b, ...pre], { eps, running, preBias });
   }
   if (!runningMean || !runningVar) throw new Error('batchNorm: eval mode (training: false) needs the running mean and var');
-  return apply(def, [x, w, b, runningMean, runningVar], { eps, training: false });
+  return apply(def, [x, w, b, runningMean, runningVar, ...pre], { eps, training: false, preBias });
 }

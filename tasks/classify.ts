@@ -14,7 +14,7 @@ import { vgg19, loadPretrained, type VGG } from '../models/vgg.js';
 import { splitParameters } from '../layers/dropout/lbd-step.js';
 import type { DropoutLayer } from '../layers/dropout/base.js';
 import { createDropout, parseDropoutNames, DROPOUT_NAMES, DROPOUT_REGISTRY, type DropoutName } from '../layers/dropout/registry.js';
-import { meanStd } from './common/run-state.js';
+import { meanStd, generatorsOf } from './common/run-state.js';
 import { positiveOption, renderAndExit, userInput } from './common/cli.js';
 import { UserError, runMain, writeJsonAtomic } from './common/files.js';
 import { fingerprint, datasetName } from './common/config.js';
@@ -192,7 +192,7 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
   const wopt = new Adam(weights, { lr: o.lr });
   const lopt = logits.length ? new Adam(logits, { lr: o.logitLr }) : null;
   const stepParts = { model, weights: wopt, logits: lopt, regularized: dropouts };
-  const generators = dropouts.map((d) => (d as unknown as { generator: Generator }).generator);
+  const generators = generatorsOf(dropouts);
   const batchesOf = (e: number) => batches(o.augment ? randomCropFlip(train.x, 3, 32, 32, { seed: seed * 7919 + e }) : train.x, train.y, { batchSize: o.batch, seed, epoch: e, dropLast: true });
   const forward = (b: { x: Float32Array; y: Int32Array }): { logits: Tensor; ce: Tensor } => {
     const logits = model.forward(inputTensor(b.x, b.y.length, o.imageSize));

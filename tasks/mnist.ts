@@ -18,6 +18,7 @@ import { loadMnist, permutation, gatherRows } from './data/mnist.js';
 import { accuracy, argmaxRows, predictiveEntropy, pavpuCurve } from './metrics/classification.js';
 import { UserError, runMain, writeJsonAtomic } from './common/files.js';
 import { userInput } from './common/cli.js';
+import { generatorsOf } from './common/run-state.js';
 import { fingerprint } from './common/config.js';
 import { trainLoop, standardStep, freshHistory } from './common/trainer.js';
 import { addRunnerOptions, runnerOptions, type GridRun } from './common/grid.js';
@@ -94,7 +95,7 @@ export async function trainMnist(o: MnistOptions, ckpt?: { path: string; runId: 
   let h;
   try {
     h = await trainLoop({
-      task: 'mnist', run: `${o.dropout} seed ${o.seed}`, parts: { model, optimizers: { weights: wopt, logits: lopt }, generators: drops.map((d) => (d as unknown as { generator: Generator }).generator) },
+      task: 'mnist', run: `${o.dropout} seed ${o.seed}`, parts: { model, optimizers: { weights: wopt, logits: lopt }, generators: generatorsOf(drops) },
       epochs: o.epochs, history: freshHistory({}),
       ...(ckpt ? { checkpoint: { path: ckpt.path, runId: ckpt.runId, config: mnistConfig(o), fingerprint: fingerprint([train.x, train.y, test.x, test.y]) } } : {}),
       batches: batchesOf, size: (b) => b.y.length, epochLoss: 'last',

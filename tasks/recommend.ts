@@ -21,7 +21,7 @@ import { loadRatings, densifyRows, type Csr, densifyBatch, csrBatch, describeRat
 import { permutation } from './data/mnist.js';
 import { mixSeed } from './data/rng.js';
 import { rankingMetrics, meanAndStdErr } from './metrics/ranking.js';
-import { meanStd } from './common/run-state.js';
+import { meanStd, generatorsOf } from './common/run-state.js';
 import { renderAndExit } from './common/cli.js';
 import { UserError, runMain, writeJsonAtomic } from './common/files.js';
 import { fingerprint, datasetName } from './common/config.js';
@@ -197,7 +197,7 @@ export async function runOne(rowName: string, seed: number, o: RecommendOptions,
   const stepsPerEpoch = Math.ceil(users / o.batch);
   const annealSteps = o.annealSteps > 0 ? o.annealSteps : (stepsPerEpoch * o.epochs) / Math.max(o.annealCap, 1e-9);
   const noise = (model as unknown as { noise: Generator }).noise;
-  const generators = [noise, ...(dropout ? [(dropout as unknown as { generator: Generator }).generator] : [])];
+  const generators = [noise, ...generatorsOf(dropout ? [dropout] : [])];
   const k = microBatches(o.batch, items, row.kind === 'sivae' ? o.V + 1 : 1, gpu().device.limits.maxStorageBufferBindingSize);
   let best: Map<string, TensorRecord> | null = null;
   const runId = ro.runId ?? `${dataName}-${rowName.replace('+', '_')}-s${seed}`;

@@ -21,7 +21,7 @@ import { loadCamVidSplits, flipFlags, flipHorizontal, channelStats, normalizeCha
 import { permutation } from './data/mnist.js';
 import { mixSeed } from './data/rng.js';
 import { SegmentationConfusion, argmaxChannels, pixelEntropy, patches, concatPatches, entropyRange, patchPavpuCurve, type Patches } from './metrics/segmentation.js';
-import { meanStd } from './common/run-state.js';
+import { meanStd, generatorsOf } from './common/run-state.js';
 import { positiveOption, renderAndExit, userInput } from './common/cli.js';
 import { UserError, runMain, writeJsonAtomic } from './common/files.js';
 import { fingerprint, datasetName } from './common/config.js';
@@ -174,7 +174,7 @@ export async function runOne(m: Method, seed: number, o: SegmentOptions, data: S
   const lopt = logits.length ? new Adam(logits, { lr: o.logitLr }) : null;
   const classWeights = tensor(data.weights, [data.weights.length]).keep();
   const stepParts = { model, weights: wopt, logits: lopt, regularized: bottleneck };
-  const generators = [...new Set(dropouts.map((d) => (d as unknown as { generator: Generator }).generator))];
+  const generators = generatorsOf(dropouts);
   interface B { x: Float32Array; y: Int32Array; n: number }
   function* batchesOf(e: number): IterableIterator<B> {
     const order = permutation(train.n, mixSeed(seed, e));

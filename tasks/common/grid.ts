@@ -92,7 +92,8 @@ export interface GridSpec<G extends GridRun, R> {
   runner: RunnerOptions;
   plan: G[];
   epochs: number;
-  adapter: string;
+  /** The adapter's name, asked for when a run's record is written (a refusal needs no device). */
+  adapter: () => Promise<string>;
   /** The options that shape this run (epochs excluded: raising them may extend a finished run). */
   config(run: G): Record<string, unknown>;
   fingerprint(run: G): string;
@@ -168,7 +169,7 @@ export async function runGrid<G extends GridRun, R>(g: GridSpec<G, R>): Promise<
     const result = await g.execute(run, files);
     const record: RunRecord<R> = {
       format: RECORD_FORMAT, task: g.task, runId: run.id, config: g.config(run), fingerprint: g.fingerprint(run), epochs: g.epochs,
-      ...(extendedFrom ? { extendedFrom } : {}), adapter: g.adapter, commit: gitCommit(), result,
+      ...(extendedFrom ? { extendedFrom } : {}), adapter: await g.adapter(), commit: gitCommit(), result,
     };
     writeJsonAtomic(files.result, record);
     records.push({ run, record });

@@ -1,20 +1,16 @@
-// What every training task keeps between epochs and reports: the LBD logits as a module of their
-// own (so their optimizer's state is checkpointed beside the weights'), the dropout layers' noise
-// generators (their positions are saved, so a resumed run draws the masks an uninterrupted one
-// would), mean ± std over seeds, and the git commit a report was made at.
+// What every training task reports and keeps: the dropout layers' noise generators (their
+// positions are saved, so a resumed run draws the masks an uninterrupted one would), mean ± std
+// over seeds, and the git commit a report was made at.
 import { execSync } from 'node:child_process';
-import type { Generator, Tensor } from '../../engine/index.js';
-import { Module } from '../../layers/module.js';
+import type { Generator } from '../../engine/index.js';
 import type { DropoutLayer } from '../../layers/dropout/base.js';
 
-/** The LBD logits as a module of their own, so their optimizer's state can be checkpointed. */
-export class LogitHolder extends Module {
-  constructor(readonly logits: Tensor[]) { super(); }
-  forward(x: Tensor): Tensor { return x; }
+/** The layers' noise generators, each once (every kind holds one as `generator`; layers may share one). */
+export function generatorsOf(drops: readonly DropoutLayer[]): Generator[] {
+  const gens = drops.map((d) => (d as unknown as { generator?: Generator }).generator);
+  if (gens.some((g) => !g)) throw new Error('generatorsOf: a dropout layer without a generator');
+  return [...new Set(gens as Generator[])];
 }
-
-/** A dropout layer's noise generator (every kind here holds one as `generator`). */
-export const generatorOf = (d: DropoutLayer): Generator | undefined => (d as unknown as { generator?: Generator }).generator;
 
 /** Mean and sample standard deviation (0 for a single value). */
 export function meanStd(v: number[]): { mean: number; std: number } {

@@ -28,7 +28,8 @@ export function listAndExit(plan: GridRun[], runner: RunnerOptions): void {
 }
 
 export async function runTask<G extends GridRun, R>(t: TaskMain<G, R>): Promise<void> {
-  const adapter = t.runner.merge ? 'merge' : (await getGpu()).info.name;
+  // the device starts with the first run to train: --merge and refusals need none
+  const adapter = async (): Promise<string> => (await getGpu()).info.name;
   const fields = Object.keys(t.barFields).map((k) => ` | ${t.barFields[k]} {${k}}`).join('');
   // noTTYOutput: logs (CI, nohup, Slurm) get a progress line every 30 s
   const bar = new cliProgress.SingleBar({ format: `${t.task} |{bar}| {percentage}% | ETA {eta_formatted} | {run}${fields}`, hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, cliProgress.Presets.shades_classic);
@@ -38,7 +39,7 @@ export async function runTask<G extends GridRun, R>(t: TaskMain<G, R>): Promise<
   if (useBar) bar.start(total, 0, { run: '-', ...Object.fromEntries(Object.keys(t.barFields).map((k) => [k, '-'])) });
   let res;
   try {
-    res = await runGrid<G, R>({ ...t, adapter, execute: (run, files) => t.execute(run, files, bar), skipped: (run) => bar.increment(t.stepsPerRun(run)) });
+    res = await runGrid<G, R>({ ...t, adapter, execute: async (run, files) => { await getGpu(); return t.execute(run, files, bar); }, skipped: (run) => bar.increment(t.stepsPerRun(run)) });
   } finally {
     if (useBar) bar.stop();
   }

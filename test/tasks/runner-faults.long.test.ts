@@ -38,31 +38,6 @@ async function killAndResume(point: string): Promise<void> {
   assert.equal(readReport(out), ref.report, `${point}: the resumed report equals the uninterrupted one`);
 }
 
-test('killed at every save, before and after its rename: each resumes to the uninterrupted report', async () => {
-  for (let k = 1; k <= SAVES; k++) await killAndResume(`save:temp:${k}`);
-  for (let k = 1; k <= SAVES; k += 2) await killAndResume(`save:renamed:${k}`);
-});
-
-test('killed at random instants (three draws), then resumed: the same report', async () => {
-  const ref = await recommendReference();
-  for (const fraction of [0.3, 0.55, 0.8]) {
-    const out = tmp('lbd-long-random-');
-    // the run's wall time under the current load, measured: kill at a fraction of it
-    const t0 = Date.now();
-    await runTaskProcess('recommend', tinyRecommend(ref.data, tmp('lbd-long-timing-')));
-    const ms = (Date.now() - t0) * fraction;
-    await new Promise<void>((resolve) => {
-      const p = spawn(process.execPath, ['--no-use-osr', taskJs('recommend'), ...tinyRecommend(ref.data, out)], { stdio: 'ignore' });
-      const timer = setTimeout(() => p.kill('SIGKILL'), ms);
-      p.on('close', () => { clearTimeout(timer); resolve(); });
-    });
-    const resumed = await runTaskProcess('recommend', tinyRecommend(ref.data, out, '--resume'));
-    assert.is(resumed.code, 0, resumed.stderr);
-    assert.equal(tempFiles(out), []);
-    assert.equal(readReport(out), ref.report, `killed after ${Math.round(ms)} ms`);
-  }
-});
-
 test('each option that shapes a run, changed on --resume, is refused by name (finished runs and an unfinished checkpoint)', async () => {
   const ref = await recommendReference();
   const changes: [string[], RegExp][] = [
@@ -152,6 +127,31 @@ test('classify input checks: differing or too many class folders, a batch larger
   userError(await runTaskProcess('classify', tinyClassify(imageFolder(11, 11), tmp('lbd-long-o-'))), /has 11 class folders but the model has 10 outputs/);
   const ref = await referenceRun();
   userError(await runTaskProcess('classify', tinyClassify(ref.data, tmp('lbd-long-o-'), '--batch', '64')), /--batch 64 is larger than the training split \(54 images/);
+});
+
+test('killed at every save, before and after its rename: each resumes to the uninterrupted report', async () => {
+  for (let k = 1; k <= SAVES; k++) await killAndResume(`save:temp:${k}`);
+  for (let k = 1; k <= SAVES; k += 2) await killAndResume(`save:renamed:${k}`);
+});
+
+test('killed at random instants (three draws), then resumed: the same report', async () => {
+  const ref = await recommendReference();
+  for (const fraction of [0.3, 0.55, 0.8]) {
+    const out = tmp('lbd-long-random-');
+    // the run's wall time under the current load, measured: kill at a fraction of it
+    const t0 = Date.now();
+    await runTaskProcess('recommend', tinyRecommend(ref.data, tmp('lbd-long-timing-')));
+    const ms = (Date.now() - t0) * fraction;
+    await new Promise<void>((resolve) => {
+      const p = spawn(process.execPath, ['--no-use-osr', taskJs('recommend'), ...tinyRecommend(ref.data, out)], { stdio: 'ignore' });
+      const timer = setTimeout(() => p.kill('SIGKILL'), ms);
+      p.on('close', () => { clearTimeout(timer); resolve(); });
+    });
+    const resumed = await runTaskProcess('recommend', tinyRecommend(ref.data, out, '--resume'));
+    assert.is(resumed.code, 0, resumed.stderr);
+    assert.equal(tempFiles(out), []);
+    assert.equal(readReport(out), ref.report, `killed after ${Math.round(ms)} ms`);
+  }
 });
 
 test.run();

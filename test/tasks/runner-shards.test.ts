@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveShard } from '../../tasks/common/grid.js';
 import { UserError } from '../../tasks/common/files.js';
-import { BUILD, writeRatings, tmp, runTaskProcess, tinyRecommend, readReport, errorLines } from './runner-fixture.js';
+import { BUILD, recommendReference, tmp, runTaskProcess, tinyRecommend, readReport, errorLines } from './runner-fixture.js';
 
 const test = suite('runner shards');
 
@@ -25,15 +25,13 @@ test('the shard comes from --shard, else Slurm, else Kubernetes with a count; ba
 });
 
 test('recommend: three shard processes merged give the one-process report', async () => {
-  const data = writeRatings(tmp('lbd-shard-data-'));
-  const one = tmp('lbd-shard-one-'), s = [tmp('lbd-shard-0-'), tmp('lbd-shard-1-'), tmp('lbd-shard-2-')], merged = tmp('lbd-shard-merged-');
-  const [ref, ...shards] = await Promise.all([
-    runTaskProcess('recommend', tinyRecommend(data, one)),
+  const { data, out: one } = await recommendReference(); // one process, uninterrupted
+  const s = [tmp('lbd-shard-0-'), tmp('lbd-shard-1-'), tmp('lbd-shard-2-')], merged = tmp('lbd-shard-merged-');
+  const shards = await Promise.all([
     runTaskProcess('recommend', tinyRecommend(data, s[0], '--shard', '0/3')),
     runTaskProcess('recommend', tinyRecommend(data, s[1]), { SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_COUNT: '3' }),
     runTaskProcess('recommend', tinyRecommend(data, s[2], '--shard-count', '3'), { JOB_COMPLETION_INDEX: '2' }),
   ]);
-  assert.is(ref.code, 0, ref.stderr);
   const ids = ['ml-tiny-vae_drop-s1.json', 'ml-tiny-sivae_lbd-s1.json', 'ml-tiny-dae-s1.json'];
   shards.forEach((r, i) => {
     assert.is(r.code, 0, r.stderr);

@@ -112,16 +112,18 @@ test('option differences are named as options; JSON files are atomic and their e
   rmSync(dir, { recursive: true });
 });
 
-test('a non-finite loss names the first layer with a non-finite output, from a replay of the epoch\'s checkpoint', async () => {
+test('a non-finite loss names the first layer with a non-finite output, from a replay of the epoch\'s checkpoint; a checkpoint past --epochs or of other options is refused', async () => {
   const x = new Float32Array(8 * 4).map((_, i) => Math.sin(i));
   const y = Int32Array.from({ length: 8 }, (_, i) => i % 3);
+  let cleanData = false;
   // batch 3 of epoch 2 carries an infinite input; its backward turns the first weights NaN
   const batchesOf = (e: number): { x: Float32Array; y: Int32Array }[] => [0, 1, 2, 3].map((k) => {
     const b = x.slice(k * 8, k * 8 + 8);
-    if (e === 1 && k === 2) b[1] = Infinity; // (a NaN input would vanish in the ReLU: max(NaN, 0) is 0 on the GPU)
+    if (e === 1 && k === 2 && !cleanData) b[1] = Infinity; // (a NaN input would vanish in the ReLU: max(NaN, 0) is 0 on the GPU)
     return { x: b, y: y.slice(k * 2, k * 2 + 2) };
   });
-  const run = async (checkpoint?: string): Promise<string> => {
+  const run = async (checkpoint?: string, epochs = 2, config: Record<string, unknown> = {}, clean = false): Promise<string> => {
+    cleanData = clean;
     const model = mlp([4, 6, 3], { generator: new Generator(1), dropout: (units, i) => createDropout('lbd', { rate: 0.5, units, datasetSize: 8, generator: new Generator(5 + i, 1) }) });
     const drops = dropoutLayers(model);
     const weights = model.parameters().filter((p) => !drops.some((d) => (d as unknown as { alpha: Tensor }).alpha === p));
@@ -131,7 +133,7 @@ test('a non-finite loss names the first layer with a non-finite output, from a r
     try {
       await trainLoop({
         task: 't', run: 'r', parts: { model, optimizers: { weights: wopt, logits: lopt }, generators: drops.map((d) => (d as unknown as { generator: Generator }).generator) },
-        epochs: 2, history: freshHistory({}), ...(checkpoint ? { checkpoint: { path: checkpoint, runId: 'r', config: {}, fingerprint: 'f' } } : {}),
+        epochs, history: freshHistory({}), ...(checkpoint ? { checkpoint: { path: checkpoint, runId: 'r', config, fingerprint: 'f' } } : {}),
         batches: batchesOf, size: () => 2, epochLoss: 'last', keepLayers: drops,
         step: (b) => ({ loss: standardStep({ model, weights: wopt, logits: lopt, regularized: drops }, () => forward(b)) }), forward,
       });
@@ -150,6 +152,11 @@ test('a non-finite loss names the first layer with a non-finite output, from a r
   assert.match(replayed, /^t: r: the loss became (NaN|-?Infinity) at step 3 of epoch 2; first non-finite output: model\.layers\.0 \(Linear\) \(re-run from the epoch 1 checkpoint\)/, replayed);
   const direct = await run();
   assert.match(direct, /parameter model\.layers\.0\.weight is already non-finite/, 'without a checkpoint only the damage shows');
+  // a clean two-epoch run's checkpoint: resumed with fewer epochs or another option, it is refused
+  const ok = join(dir, 'ok.safetensors');
+  assert.is(await run(ok, 2, { lr: 0.01 }, true), 'no error');
+  assert.match(await run(ok, 1, { lr: 0.01 }, true), /checkpoint .*ok\.safetensors is at epoch 2, past --epochs 1/);
+  assert.match(await run(ok, 3, { lr: 0.02 }, true), /checkpoint .*ok\.safetensors was made with other settings: --lr: checkpoint 0\.01, now 0\.02/);
   await sync();
   assert.is(memoryStats().liveBytes, live, 'live bytes after both runs');
   rmSync(dir, { recursive: true });

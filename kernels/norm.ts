@@ -213,3 +213,107 @@ ${scaleShift(pre)}
 }`,
   }));
 }
+
+// ---- one pass each way (CPU adapters) -----------------------------------------------------
+//
+// On lavapipe a pass costs about as much as a small matmul whatever its size, and a few
+// workgroups already fill the cores: there the workgroup that reduces a channel also writes its
+// outputs (forward: statistics then y; backward: gradient sums then dx), one dispatch each way.
+// A real GPU wants more than C workgroups for the elementwise part: it keeps the split kernels.
+
+const FUSED_PARAMS = defineParams({ C: 'u32', S: 'u32', M: 'u32', eps: 'f32', momentum: 'f32', unbias: 'f32' });
+
+/**
+ * Training forward in one pass: batch statistics (stored, and folded into the running statistics
+ * with `running`), then y. Bindings: x, mean, var, w, b, [pb], [rm, rv], y.
+ */
+export function bnForwardOnePassKernel(relu: boolean, pre: boolean, running: boolean): KernelSource {
+  return kernelSource(`bn.fwd1${relu ? '.relu' : ''}${pre ? '.pre' : ''}${running ? '.running' : ''}`, () => {
+    const names = ['mean', 'vr', 'w', 'b', ...(pre ? ['pb'] : []), ...(running ? ['rm', 'rv'] : [])];
+    const rw = new Set(['mean', 'vr', 'rm', 'rv']);
+    const binds = names.map((n, i) => `@group(0) @binding(${2 + i}) var<storage, ${rw.has(n) ? 'read_write' : 'read'}> ${n}: array<f32>;`).join('\n');
+    return {
+      params: FUSED_PARAMS,
+      code: `${FUSED_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+${binds}
+@group(0) @binding(${2 + names.length}) var<storage, read_write> y: array<f32>;
+var<workgroup> sh: array<f32, ${WG}>;
+${AT}
+${CHANNEL_MAIN}
+  let invM = 1.0 / f32(M);
+  let eps = P.eps;
+  ${running ? 'let m = P.momentum; let unbias = P.unbias;' : ''}
+  for (var c = wid.x; c < C; c = c + nwg.x) {
+    var s = 0.0;
+    ${channelLoop('s = s + x[k];')}
+    sh[li] = s;${tree(['sh'])}
+    let mx = sh[0] * invM;
+    workgroupBarrier();
+    var q = 0.0;
+    ${channelLoop('let d = x[k] - mx; q = q + d * d;')}
+    sh[li] = q;${tree(['sh'])}
+    let v = sh[0] * invM;
+    workgroupBarrier();
+    // every lane holds the stored values; the expressions below are the split kernels' own, so
+    // the backward's recomputed ReLU mask matches this one exactly
+    let mean_c = mx${pre ? ' + pb[c]' : ''};
+    if (li == 0u) {
+      mean[c] = mean_c;
+      vr[c] = v;
+      ${running ? `rm[c] = (1.0 - m) * rm[c] + m * mean_c;
+      rv[c] = (1.0 - m) * rv[c] + m * v * unbias;` : ''}
+    }
+    let mu = mean_c${pre ? ' - pb[c]' : ''};
+    let r = inverseSqrt(v + eps);
+    let scale = r * w[c];
+    let shift = b[c] - mu * scale;
+    ${channelLoop(`let z = x[k] * scale + shift; y[k] = ${relu ? 'max(z, 0.0)' : 'z'};`)}
+  }
+}`,
+    };
+  });
+}
+
+/**
+ * Backward in one pass: dw, db (and dpb) per channel, then dx (training: the batch-statistics
+ * form; eval: scale·g'). Bindings: g, x, mean, var, w, b, [pb], dw, db, [dpb], dx.
+ */
+export function bnBackwardOnePassKernel(relu: boolean, pre: boolean, training: boolean): KernelSource {
+  const gv = relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]';
+  const [stats, next] = statBindings(3, pre);
+  return kernelSource(`bn.bwd1${relu ? '.relu' : ''}${pre ? '.pre' : ''}${training ? '' : '.eval'}`, () => ({
+    params: FUSED_PARAMS,
+    code: `${FUSED_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+${stats}
+@group(0) @binding(${next}) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(${next + 1}) var<storage, read_write> db: array<f32>;
+${pre ? `@group(0) @binding(${next + 2}) var<storage, read_write> dpb: array<f32>;` : ''}
+@group(0) @binding(${next + 2 + +pre}) var<storage, read_write> dx: array<f32>;
+var<workgroup> sg: array<f32, ${WG}>;
+var<workgroup> sgx: array<f32, ${WG}>;
+${AT}
+${CHANNEL_MAIN}
+  let invM = 1.0 / f32(M);
+  for (var c = wid.x; c < C; c = c + nwg.x) {
+    ${scaleShift(pre)}
+    var a = 0.0; var bsum = 0.0;
+    ${channelLoop(`let xv = x[k]; let gv = ${gv}; a = a + gv * (xv - mu); bsum = bsum + gv;`)}
+    sgx[li] = a; sg[li] = bsum;${tree(['sgx', 'sg'])}
+    let dwc = sgx[0] * r;
+    let dbc = sg[0];
+    workgroupBarrier();
+    if (li == 0u) {
+      dw[c] = dwc;
+      db[c] = dbc;
+      ${pre ? `dpb[c] = ${training ? '0.0' : 'dbc * scale'};` : ''}
+    }
+    ${training ? `let bx = -scale * dwc * invM * r;
+    let d = -scale * dbc * invM - bx * mu;` : ''}
+    ${channelLoop(`let xv = x[k]; let gv = ${gv}; dx[k] = ${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};`)}
+  }
+}`,
+  }));
+}

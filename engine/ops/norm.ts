@@ -9,7 +9,8 @@
 import { defineOp, apply, type OpDef, type Ref, type TestCase } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
-import { bnStatsKernel, bnApplyKernel, bnGradSumKernel, bnGradInputKernel, planeGrid } from '../../kernels/norm.js';
+import { bnStatsKernel, bnApplyKernel, bnGradSumKernel, bnGradInputKernel, bnForwardOnePassKernel, bnBackwardOnePassKernel, planeGrid } from '../../kernels/norm.js';
+import { gpu } from '../device.js';
 import { full } from './elementwise.js';
 import { sideEffectsEnabled } from '../tape.js';
 
@@ -25,6 +26,16 @@ function bnDims(name: string, x: readonly number[], w: readonly number[], b: rea
 }
 
 interface Running { mean: Tensor; var: Tensor; momentum: number }
+
+let onePassSetting: boolean | null = null;
+/**
+ * One pass each way (the channel's workgroup reduces, then writes the outputs) or the split
+ * kernels (reduction passes, then per-element passes over a grid of planes). Default (null): one
+ * pass on CPU adapters, where every pass costs a fixed overhead and C workgroups fill the cores;
+ * split on GPUs, which want more workgroups than channels. Tests set both.
+ */
+export function setBatchNormOnePass(on: boolean | null): void { onePassSetting = on; }
+const onePass = (): boolean => onePassSetting ?? gpu().info.software;
 
 // ---- float64 reference ------------------------------------------------------------------
 
@@ -118,6 +129,17 @@ function declare(name: string, relu: boolean): OpDef {
         mean = empty([d.C], 'f32', `${name}.mean`);
         vr = empty([d.C], 'f32', `${name}.var`);
         const run = attrs.running as Running | undefined;
+        if (onePass()) {
+          const y = empty(x.shape, 'f32', name);
+          dispatch({
+            kernel: bnForwardOnePassKernel(relu, pre, !!run),
+            buffers: [x.buffer, mean.buffer, vr.buffer, w.buffer, b.buffer, ...extra, ...(run ? [run.mean.buffer, run.var.buffer] : []), y.buffer],
+            params: { C: d.C, S: d.S, M: d.M, eps, momentum: run?.momentum ?? 0, unbias: d.M / (d.M - 1) },
+            workgroups: channelGrid(d.C),
+          });
+          if (inputs.some((t) => t.requiresGrad)) { saved.mean = mean; saved.var = vr; } else { mean.dispose(); vr.dispose(); }
+          return y;
+        }
         dispatch({
           kernel: bnStatsKernel(!!run, pre),
           buffers: [x.buffer, mean.buffer, vr.buffer, ...(run ? [run.mean.buffer, run.var.buffer] : []), ...extra],
@@ -151,6 +173,19 @@ function declare(name: string, relu: boolean): OpDef {
       const dw = empty([d.C], 'f32', `${name}.dw`);
       const db = empty([d.C], 'f32', `${name}.db`);
       const dpb = pb ? empty([d.C], 'f32', `${name}.dpb`) : null;
+      if (onePass()) {
+        // dx is always written here (the pass needs an output): freed at once when x takes no gradient
+        const dx = empty(x.shape, 'f32', `${name}.dx`);
+        dispatch({
+          kernel: bnBackwardOnePassKernel(relu, pre, training),
+          buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, ...(dpb ? [dpb.buffer] : []), dx.buffer],
+          params: { C: d.C, S: d.S, M: d.M, eps, momentum: 0, unbias: 1 }, workgroups: channelGrid(d.C),
+        });
+        const grads: (Tensor | null)[] = [x.requiresGrad ? dx : null, dw, db, ...(training ? [] : [null, null])];
+        if (!x.requiresGrad) dx.dispose();
+        if (dpb) grads.push(dpb);
+        return grads;
+      }
       dispatch({
         kernel: bnGradSumKernel(relu, pre, training),
         buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, ...(dpb ? [dpb.buffer] : [])],

@@ -6,7 +6,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { statSync } from 'node:fs';
 
 /** camelCase field → --kebab-case option. */
-export const optionName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+export const optionName = (k: string): string => `--${k.replace(/(?<=[a-z])[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 const show = (v: unknown): string => (v === undefined ? '(unset)' : JSON.stringify(v));
 

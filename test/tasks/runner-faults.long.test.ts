@@ -1,18 +1,15 @@
-// The slow part of the fault-injection suite (npm run test:long): the recommend task killed at
-// every save's two phases (temporary file complete; renamed) and at random instants, then
-// resumed — the report must equal an uninterrupted run's with no temporary file left; each
-// option changed against finished runs and against an unfinished checkpoint — refused with one
-// line naming the option; classify as three… two shard processes merged versus one process, and
-// its input checks (class folders that differ between train/ and test/ or outnumber the
-// outputs, a batch larger than the split).
+// The slow part of the fault-injection suite (npm run test:long), part 1: each option changed
+// against finished runs and against an unfinished checkpoint — refused with one line naming the
+// option; classify, segment and mnist as shard processes merged versus one process; classify's
+// input checks (class folders that differ between train/ and test/ or outnumber the outputs, a
+// batch larger than the split). Kills at every save and at random instants: runner-kills.long.test.ts.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import {
-  recommendReference, referenceRun, writeCamVidCache, runTaskProcess, tinyRecommend, tinyClassify, readReport, errorLines, tmp, tempFiles, taskJs, type Ran,
+  recommendReference, referenceRun, writeCamVidCache, runTaskProcess, tinyRecommend, tinyClassify, readReport, errorLines, tmp, type Ran,
 } from './runner-fixture.js';
 
 const test = suite('runner faults (long)');
@@ -23,20 +20,6 @@ const userError = (r: Ran, pattern: RegExp): void => {
   assert.is(lines.length, 1, `one line: ${lines.join(' / ')}`);
   assert.match(lines[0], pattern);
 };
-
-/** 3 runs × (epoch-0, epoch-1, epoch-2 checkpoints, run file) + report.json + report.html. */
-const SAVES = 14;
-
-async function killAndResume(point: string): Promise<void> {
-  const ref = await recommendReference();
-  const out = tmp('lbd-long-kill-');
-  const killed = await runTaskProcess('recommend', tinyRecommend(ref.data, out), { LBD_FAULT: point });
-  assert.is(killed.signal, 'SIGKILL', `${point}: killed (${killed.stderr.slice(-300)})`);
-  const resumed = await runTaskProcess('recommend', tinyRecommend(ref.data, out, '--resume'));
-  assert.is(resumed.code, 0, `${point}: ${resumed.stderr}`);
-  assert.equal(tempFiles(out), [], `${point}: no temporary file left`);
-  assert.equal(readReport(out), ref.report, `${point}: the resumed report equals the uninterrupted one`);
-}
 
 test('each option that shapes a run, changed on --resume, is refused by name (finished runs and an unfinished checkpoint)', async () => {
   const ref = await recommendReference();
@@ -127,31 +110,6 @@ test('classify input checks: differing or too many class folders, a batch larger
   userError(await runTaskProcess('classify', tinyClassify(imageFolder(11, 11), tmp('lbd-long-o-'))), /has 11 class folders but the model has 10 outputs/);
   const ref = await referenceRun();
   userError(await runTaskProcess('classify', tinyClassify(ref.data, tmp('lbd-long-o-'), '--batch', '64')), /--batch 64 is larger than the training split \(54 images/);
-});
-
-test('killed at every save, before and after its rename: each resumes to the uninterrupted report', async () => {
-  for (let k = 1; k <= SAVES; k++) await killAndResume(`save:temp:${k}`);
-  for (let k = 1; k <= SAVES; k += 2) await killAndResume(`save:renamed:${k}`);
-});
-
-test('killed at random instants (three draws), then resumed: the same report', async () => {
-  const ref = await recommendReference();
-  for (const fraction of [0.3, 0.55, 0.8]) {
-    const out = tmp('lbd-long-random-');
-    // the run's wall time under the current load, measured: kill at a fraction of it
-    const t0 = Date.now();
-    await runTaskProcess('recommend', tinyRecommend(ref.data, tmp('lbd-long-timing-')));
-    const ms = (Date.now() - t0) * fraction;
-    await new Promise<void>((resolve) => {
-      const p = spawn(process.execPath, ['--no-use-osr', taskJs('recommend'), ...tinyRecommend(ref.data, out)], { stdio: 'ignore' });
-      const timer = setTimeout(() => p.kill('SIGKILL'), ms);
-      p.on('close', () => { clearTimeout(timer); resolve(); });
-    });
-    const resumed = await runTaskProcess('recommend', tinyRecommend(ref.data, out, '--resume'));
-    assert.is(resumed.code, 0, resumed.stderr);
-    assert.equal(tempFiles(out), []);
-    assert.equal(readReport(out), ref.report, `killed after ${Math.round(ms)} ms`);
-  }
 });
 
 test.run();

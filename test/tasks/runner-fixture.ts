@@ -68,7 +68,7 @@ export async function writeCamVidCache(dir: string): Promise<{ cache: string; ar
       y[i * H * W + p] = c;
       for (let k = 0; k < 3; k++) x[(i * 3 + k) * H * W + p] = r() * 0.5 + (c === k ? 0.5 : 0);
     }
-    metadata[`${split}.pairs`] = '';
+    metadata[`${split}.pairs`] = Array.from({ length: n }, (_, i) => `${split}/${i}.png ${split}annot/${i}.png`).join('\n');
     records.push([`${split}.x`, { dtype: 'f32', shape: [n, 3, H, W], data: x }], [`${split}.y`, { dtype: 'i32', shape: [n, H, W], data: y }]);
   }
   const cache = join(dir, 'camvid-tiny.safetensors');

@@ -44,6 +44,8 @@ export interface SubgroupMatmulConfig {
    * gives each lane 4 columns of a 32-column strip, so at N = 8 six of eight lanes idle.
    */
   narrow?: number;
+  /** Epilogue: C += bias[col] (binding 4, one value per output column) before the store. */
+  bias?: boolean;
 }
 
 export interface TiledMatmulConfig {
@@ -61,6 +63,8 @@ export interface TiledMatmulConfig {
    * per stage instead of two).
    */
   double?: boolean;
+  /** Epilogue: C += bias[col] (binding 4) before the store. */
+  bias?: boolean;
 }
 
 export type MatmulConfig = SubgroupMatmulConfig | TiledMatmulConfig;
@@ -175,7 +179,7 @@ export function subgroupKernel(c: SubgroupMatmulConfig, loader: ALoader = matrix
   const TN = Q ? 4 * Q : S * 4 * L; // tile width
   const F = c.textureB ? c.textureFold ?? 1 : 1;
   if (F & (F - 1)) throw new Error(`matmul config: textureFold ${F} must be a power of two`);
-  const key = `matmul.sg.l${L}.r${c.rows}.${Q ? `n${Q}` : `s${S}`}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}`;
+  const key = `matmul.sg.l${L}.r${c.rows}.${Q ? `n${Q}` : `s${S}`}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}${c.bias ? '.bias' : ''}`;
   return kernelSource(key, () => ({ code: subgroupCode(c, loader, L, RG, Q, S, TN, F), params: GEMM_PARAMS }));
 }
 
@@ -187,7 +191,11 @@ function subgroupCode(c: SubgroupMatmulConfig, loader: ALoader, L: number, RG: n
     c.textureB
       ? `@group(0) @binding(2) var B: texture_storage_2d<rgba32float, read>;`
       : `@group(0) @binding(2) var<storage, read> B: array<${c.vecB ? 'vec4<f32>' : 'f32'}>;`,
-    `@group(0) @binding(3) var<storage, read_write> C: array<f32>;`);
+    `@group(0) @binding(3) var<storage, read_write> C: array<f32>;`,
+    c.bias ? `@group(0) @binding(4) var<storage, read> bias: array<f32>;
+fn bias4(col: u32, N: u32) -> vec4<f32> {
+  return vec4<f32>(bias[min(col, N - 1u)], bias[min(col + 1u, N - 1u)], bias[min(col + 2u, N - 1u)], bias[min(col + 3u, N - 1u)]);
+}` : '');
   if (c.textureB) { /* padded texture: no bounds checks */ } else if (!c.vecB) lines.push(`
 fn ldB(row: u32, k: u32, col: u32, K: u32, N: u32) -> f32 {
   return select(0.0, B[row + min(k, K - 1u) * N + min(col, N - 1u)], k < K && col < N);
@@ -259,13 +267,16 @@ ${loader.setup.join('\n')}
   }
   lines.push(...loader.advance.map((x) => `  ${x}`));
   lines.push(...loop.close);
+  // bias epilogue: one vec4 of bias per column slot, added to every row's accumulator
+  if (c.bias) for (let s = 0; s < S; s++) lines.push(`  let bias${s} = bias4(col${s}, N);`);
   for (let i = 0; i < (Q ? RG : c.rows); i++) {
     const row = Q ? `r0 + ${i * L}u + l` : `r0 + ${i}u`;
     lines.push(`  if (${row} < M) {`);
     for (let s = 0; s < S; s++) {
+      const v = c.bias ? `(acc${i}_${s} + bias${s})` : `acc${i}_${s}`;
       lines.push(loader.store
-        ? `    ${loader.store.call(row, `col${s}`, `acc${i}_${s}`)}`
-        : `    store4(cBase + (${row}) * N, col${s}, N, acc${i}_${s});`);
+        ? `    ${loader.store.call(row, `col${s}`, v)}`
+        : `    store4(cBase + (${row}) * N, col${s}, N, ${v});`);
     }
     lines.push(`  }`);
   }
@@ -324,7 +335,7 @@ export function tiledKernel(c: TiledMatmulConfig, a: TiledALoader = TILED_A, bKi
   const TX = c.tileN / c.threadN;
   const TY = c.tileM / c.threadM;
   if (!Number.isInteger(TX) || !Number.isInteger(TY)) throw new Error('matmul config: tile must be a multiple of the per-thread block');
-  const key = `matmul.tiled.${c.tileM}x${c.tileN}x${c.tileK}.t${c.threadM}x${c.threadN}${c.double ? '.db' : ''}.${a.key}.${bKind}.${cKind}`;
+  const key = `matmul.tiled.${c.tileM}x${c.tileN}x${c.tileK}.t${c.threadM}x${c.threadN}${c.double ? '.db' : ''}.${a.key}.${bKind}.${cKind}${c.bias ? '.bias' : ''}`;
   return kernelSource(key, () => ({ code: tiledCode(c, a, bKind, cKind, TX, TY), params: GEMM_PARAMS }));
 }
 
@@ -345,7 +356,8 @@ function tiledCode(c: TiledMatmulConfig, a: TiledALoader, bKind: TiledB, cKind: 
   return `${PARAMS}
 ${a.decls}
 @group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;${c.bias ? `
+@group(0) @binding(4) var<storage, read> bias: array<f32>;` : ''}
 var<workgroup> As: array<f32, ${stages * AS}>;
 var<workgroup> Bs: array<f32, ${stages * BS}>;
 fn ldB(b: u32, k: u32, n: u32) -> f32 {
@@ -395,7 +407,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let r = r0 + lid.y + i * ${TY}u;
     for (var j = 0u; j < ${c.threadN}u; j = j + 1u) {
       let n = c0 + lid.x + j * ${TX}u;
-      if (r < P.M && n < P.N) { C[${cAt}] = acc[i * ${c.threadN}u + j]; }
+      if (r < P.M && n < P.N) { C[${cAt}] = acc[i * ${c.threadN}u + j]${c.bias ? ' + bias[n]' : ''}; }
     }
   }
 }`;

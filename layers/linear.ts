@@ -1,5 +1,6 @@
-// Linear: y = x·W + b with W stored [in, out] so the forward product needs no transpose.
-import { Generator, matmul, add, defaultGenerator, type Tensor } from '../engine/index.js';
+// Linear: y = x·W + b with W stored [in, out] so the forward product needs no transpose; the
+// bias is added in the GEMM's epilogue.
+import { Generator, matmul, linear, defaultGenerator, type Tensor } from '../engine/index.js';
 import { Module } from './module.js';
 import { initWeight, type InitName } from './init.js';
 
@@ -20,7 +21,6 @@ export class Linear extends Module {
     if (x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new Error(`Linear(${this.inFeatures} → ${this.outFeatures}): input has ${x.shape[x.ndim - 1]} features (shape [${x.shape.join(', ')}])`);
     }
-    const y = matmul(x, this.weight);
-    return this.bias ? add(y, this.bias) : y;
+    return this.bias ? linear(x, this.weight, this.bias) : matmul(x, this.weight);
   }
 }

@@ -13,6 +13,7 @@ import { gridFor } from '../../kernels/common.js';
 import { pad, permute, reshape } from './layout.js';
 import { matmulConfig, matmulTextureEnabled, textureFoldFor, toTexture } from './matmul.js';
 import { add } from './elementwise.js';
+import { sum } from './reduce.js';
 import { env } from '../../kernels/env.js';
 
 export interface ConvGeometry {
@@ -73,11 +74,11 @@ function convDims(d: number[]): Record<string, number> {
  * NCHW `src`, B a [K, cols] matrix (or dY in place for the weight gradient), C written in its
  * final layout (NCHW, or the weight's layout).
  */
-function tiledGemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], cfg: TiledMatmulConfig, outShape: number[]): Tensor {
+function tiledGemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], cfg: TiledMatmulConfig, outShape: number[], bias: Tensor | null = null): Tensor {
   const out = empty(outShape, 'f32', `conv.${mode}`);
   dispatch({
-    kernel: convTiledKernel(cfg, mode),
-    buffers: [src.buffer, bMat.buffer, out.buffer],
+    kernel: convTiledKernel({ ...cfg, bias: !!bias }, mode),
+    buffers: bias ? [src.buffer, bMat.buffer, out.buffer, bias.buffer] : [src.buffer, bMat.buffer, out.buffer],
     params: { M, N: cols, K, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...convDims(dims) },
     workgroups: matmulGrid(cfg, M, cols, 1),
   });
@@ -85,7 +86,7 @@ function tiledGemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: n
 }
 
 /** Runs one implicit GEMM: A read by the mode's loader from `src`, B a [K, cols] matrix. */
-function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], vec: boolean, cfg: SubgroupMatmulConfig, nchw = false, bLayout: BLayout | null = null, store: 'plain' | 'transposed' = 'plain'): Tensor {
+function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], vec: boolean, cfg: SubgroupMatmulConfig, nchw = false, bLayout: BLayout | null = null, store: 'plain' | 'transposed' = 'plain', bias: Tensor | null = null): Tensor {
   // B through a texture (16 ns per texel vs 29 per vec4 from a buffer); the weight gradient's
   // tall B ([N·Ho·Wo, Co]) is folded to fit the 8192-texel limit.
   const fold = matmulTextureEnabled() ? textureFoldFor(K, cols) : 0;
@@ -96,13 +97,13 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
   // Conv GEMMs are narrow (cols = channels): a 64-wide tile still fills at 64 channels and
   // halves A's (computed, bounds-checked) loads per FLOP.
   const strips = cols >= 8 * cfg.lanes ? 2 : cfg.strips;
-  const c: SubgroupMatmulConfig = { ...cfg, strips, vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold };
+  const c: SubgroupMatmulConfig = { ...cfg, strips, vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold, bias: !!bias };
   const out = empty(store === 'transposed' ? [cols, M] : [M, cols], 'f32', `conv.${mode}`);
   if (bLayout && !texture) throw new Error('conv: a B operand in another layout needs the texture path');
   const bBinding = texture ? toTexture(bMat, 1, K, cols, fold, bLayout ?? bLayouts.plain(cols)) : bMat.buffer;
   dispatch({
     kernel: convKernel(c, mode, vec, nchw, store === 'transposed'),
-    buffers: [src.buffer, bBinding, out.buffer],
+    buffers: bias ? [src.buffer, bBinding, out.buffer, bias.buffer] : [src.buffer, bBinding, out.buffer],
     params: { M, N: cols, K, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...convDims(dims) },
     workgroups: matmulGrid(c, M, cols, 1),
   });
@@ -115,7 +116,7 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
  * `wPerm` arranges the weights as [K, cols].
  */
 function pixelGemm(mode: 'forward' | 'backward-input', src: Tensor, w: Tensor, wPerm: number[], out: [number, number, number, number],
-  srcC: number, K: number, dims: number[], cfg: MatmulConfig): Tensor {
+  srcC: number, K: number, dims: number[], cfg: MatmulConfig, bias: Tensor | null = null): Tensor {
   const [N, cols, rH, rW] = out;
   const M = N * rH * rW;
   // The weights as B [K, cols]: read in place by the texture copy (no permute pass) when B
@@ -128,14 +129,14 @@ function pixelGemm(mode: 'forward' | 'backward-input', src: Tensor, w: Tensor, w
   const bLayout = inTexture ? layout : null;
   let y: Tensor;
   if (cfg.kind === 'tiled') {
-    y = tiledGemm(mode, src, wm, M, cols, K, dims, cfg, out);
+    y = tiledGemm(mode, src, wm, M, cols, K, dims, cfg, out, bias);
   } else if (srcC % 4 === 0) {
-    const r = gemm(mode, src, wm, M, cols, K, dims, true, cfg, true, bLayout);
+    const r = gemm(mode, src, wm, M, cols, K, dims, true, cfg, true, bLayout, 'plain', bias);
     y = r.view(out);
     r.dispose();
   } else {
     const s = permute(src, [0, 2, 3, 1]);
-    const r = gemm(mode, s, wm, M, cols, K, dims, false, cfg, false, bLayout);
+    const r = gemm(mode, s, wm, M, cols, K, dims, false, cfg, false, bLayout, 'plain', bias);
     const v = r.view([N, rH, rW, cols]);
     y = permute(v, [0, 3, 1, 2]);
     for (const t of [s, r, v]) t.dispose();
@@ -144,13 +145,20 @@ function pixelGemm(mode: 'forward' | 'backward-input', src: Tensor, w: Tensor, w
   return y;
 }
 
-/** y = conv(x, w), no bias. */
-export function convForward(x: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+/** y = conv(x, w) (+ bias [Co], added in the GEMM's epilogue). */
+export function convForward(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null = null): Tensor {
   const K = g.kh * g.kw * g.Ci;
   const cfg = gemmConfig(g.N * g.Ho * g.Wo, g.Co, K);
-  if (!cfg) return direct('forward', x, w, g, [g.N, g.Co, g.Ho, g.Wo]);
+  if (!cfg) {
+    const y = direct('forward', x, w, g, [g.N, g.Co, g.Ho, g.Wo]);
+    if (!bias) return y;
+    const b = reshape(bias, [1, -1, 1, 1]);
+    const yb = add(y, b);
+    y.dispose(); b.dispose();
+    return yb;
+  }
   return pixelGemm('forward', x, w, [2, 3, 1, 0], [g.N, g.Co, g.Ho, g.Wo], g.Ci, K,
-    [g.H, g.W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad], cfg);
+    [g.H, g.W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad], cfg, bias);
 }
 
 /** dx = ∂(conv)/∂x applied to dy (also the transposed convolution's forward). */
@@ -234,22 +242,36 @@ const convCases: TestCase[] = [
   { inputs: [{ shape: [1, 4, 6, 6] }, { shape: [8, 4, 3, 3] }], attrs: { stride: 1, padding: 1 } },
   { inputs: [{ shape: [2, 5, 5, 4] }, { shape: [3, 5, 1, 1] }], attrs: { stride: 1, padding: 0 } },
   { inputs: [{ shape: [1, 8, 5, 7] }, { shape: [5, 8, 3, 2] }], attrs: { stride: 2, padding: 0 } },
+  // with a bias (the GEMM epilogue), channels a multiple of 4 (NCHW path) and not (NHWC path)
+  { inputs: [{ shape: [2, 4, 6, 5] }, { shape: [6, 4, 3, 3] }, { shape: [6] }], attrs: { stride: 1, padding: 1 } },
+  { inputs: [{ shape: [2, 3, 5, 5] }, { shape: [5, 3, 3, 3] }, { shape: [5] }], attrs: { stride: 2, padding: 1 } },
 ];
 
 const conv2dDef = defineOp({
   name: 'conv2d',
-  forward([x, w], attrs) {
-    return convForward(x, w, convGeometry(x.shape, w.shape, attrs.stride as number, attrs.padding as number));
+  // inputs: x, w and an optional bias [Co]
+  forward([x, w, b], attrs) {
+    const geo = convGeometry(x.shape, w.shape, attrs.stride as number, attrs.padding as number);
+    if (b && (b.ndim !== 1 || b.shape[0] !== geo.Co)) throw new Error(`conv2d: bias must be [${geo.Co}], got ${fmtShape(b.shape)}`);
+    return convForward(x, w, geo, b ?? null);
   },
   backward(g, node) {
-    const [x, w] = node.inputs;
+    const [x, w, b] = node.inputs;
     const geo = convGeometry(x.shape, w.shape, node.attrs.stride as number, node.attrs.padding as number);
     return [
       x.requiresGrad ? convBackwardInput(g, w, geo) : null,
       w.requiresGrad ? convBackwardWeight(x, g, geo) : null,
+      ...(b ? [b.requiresGrad ? sum(g, [0, 2, 3]) : null] : []),
     ];
   },
-  reference: ([x, w], attrs) => refConv(x, w, attrs.stride as number, attrs.padding as number),
+  reference: ([x, w, b], attrs) => {
+    const y = refConv(x, w, attrs.stride as number, attrs.padding as number);
+    if (b) {
+      const [, Co, Ho, Wo] = y.shape;
+      for (let i = 0; i < y.data.length; i++) y.data[i] += b.data[Math.floor(i / (Ho * Wo)) % Co];
+    }
+    return y;
+  },
   cases: convCases,
 });
 
@@ -291,8 +313,7 @@ export interface ConvOptions { stride?: number; padding?: number }
 
 /** y = conv(x, w) (+ bias [Co]); x [N, Ci, H, W], w [Co, Ci, kh, kw]. */
 export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: ConvOptions = {}): Tensor {
-  const y = apply(conv2dDef, [x, w], { stride: o.stride ?? 1, padding: o.padding ?? 0 });
-  return bias ? add(y, reshape(bias, [1, -1, 1, 1])) : y;
+  return apply(conv2dDef, bias ? [x, w, bias] : [x, w], { stride: o.stride ?? 1, padding: o.padding ?? 0 });
 }
 
 export interface ConvTransposeOptions extends ConvOptions { outputPadding?: number }

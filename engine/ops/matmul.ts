@@ -65,7 +65,7 @@ export function matmulConfig(M: number, N: number, K: number, batch = 1): Matmul
  * transpose pass: the subgroup kernel's A loader reads Aᵀ directly and the texture copy reads
  * Bᵀ; the tiled kernel indexes both.
  */
-function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor | null = null): Tensor {
   const batched = a.ndim === 3 || b.ndim === 3;
   const B = batched ? (a.ndim === 3 ? a.shape[0] : b.shape[0]) : 1;
   const [M, K] = transA ? [a.shape[a.ndim - 1], a.shape[a.ndim - 2]] : a.shape.slice(-2);
@@ -75,7 +75,7 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor
   const out = empty(batched ? [B, M, N] : [M, N], 'f32', 'matmul');
   if (M * N === 0) return out;
   if (K === 0) throw new Error('matmul: K = 0 is not supported');
-  const cfg = matmulConfig(M, N, K, b.ndim === 3 ? B : 1);
+  const cfg = { ...matmulConfig(M, N, K, b.ndim === 3 ? B : 1), bias: !!bias };
   let bBinding: GPUBuffer | GPUTextureView = b.buffer;
   let bt: Tensor | null = null;
   let kernel;
@@ -86,7 +86,7 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor
   } else kernel = matmulKernel(cfg, transA, transB);
   dispatch({
     kernel,
-    buffers: [a.buffer, bBinding, out.buffer],
+    buffers: bias ? [a.buffer, bBinding, out.buffer, bias.buffer] : [a.buffer, bBinding, out.buffer],
     params: { M, N, K, batch: B, strideA: a.ndim === 3 ? M * K : 0, strideB: b.ndim === 3 ? K * N : 0, strideC: M * N, ...NO_CONV },
     workgroups: matmulGrid(cfg, M, N, B),
   });
@@ -197,6 +197,47 @@ export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
     return reshape(y, [...lead, y.shape[1]]);
   }
   return apply(matmulDef, [a, b], { transA: !!o.transA, transB: !!o.transB });
+}
+
+// x·W + b with the bias added in the GEMM's epilogue (one pass instead of a product and a
+// broadcast add). W is [in, out], as Linear stores it.
+const linearDef = defineOp({
+  name: 'linear',
+  forward([x, w, b]) {
+    for (const t of [x, w, b]) if (t.dtype !== 'f32') throw new Error(`linear: operands must be f32, got ${t}`);
+    if (x.ndim !== 2 || w.ndim !== 2 || b.ndim !== 1 || b.shape[0] !== w.shape[1]) {
+      throw new Error(`linear: expects x [M, K], weight [K, N] and bias [N]; got ${fmtShape(x.shape)}, ${fmtShape(w.shape)} and ${fmtShape(b.shape)}`);
+    }
+    return product(x, w, false, false, b);
+  },
+  backward(g, node) {
+    const [x, w] = node.inputs;
+    return [
+      x.requiresGrad ? matmul(g, w, { transB: true }) : null,
+      w.requiresGrad ? matmul(x, g, { transA: true }) : null,
+      node.inputs[2].requiresGrad ? sumTo(g, node.inputs[2].shape) : null,
+    ];
+  },
+  reference([x, w, b]) {
+    const y = refMatmul([x, w], {});
+    const N = b.shape[0];
+    for (let i = 0; i < y.data.length; i++) y.data[i] += b.data[i % N];
+    return y;
+  },
+  cases: [
+    { inputs: [{ shape: [7, 5] }, { shape: [5, 3] }, { shape: [3] }] },
+    { inputs: [{ shape: [33, 20] }, { shape: [20, 70] }, { shape: [70] }] },
+    { inputs: [{ shape: [9, 8] }, { shape: [8, 13] }, { shape: [13] }] },
+    { inputs: [{ shape: [1, 3] }, { shape: [3, 1] }, { shape: [1] }] },
+  ],
+});
+
+/** x·W + b (W [in, out]); x [..., in] folds its leading axes into rows. */
+export function linear(x: Tensor, w: Tensor, b: Tensor): Tensor {
+  if (x.ndim === 2) return apply(linearDef, [x, w, b]);
+  const lead = x.shape.slice(0, -1);
+  const y = apply(linearDef, [reshape(x, [-1, x.shape[x.ndim - 1]]), w, b]);
+  return reshape(y, [...lead, y.shape[1]]);
 }
 
 /** The smallest power-of-two fold that fits a [K, N] operand in the adapter's 2-d textures (0: none does). */

@@ -52,6 +52,13 @@ async function check(name: string, xs: number[], ws: number[], stride: number, p
     const y = transposed ? convTranspose2d(tx, tw, null, { stride, padding: pad, outputPadding: outPad }) : conv2d(tx, tw, null, { stride, padding: pad });
     const want = f(x, w);
     assertClose(await y.data(), want.data, 1e-4, `${name} forward`);
+    if (!transposed) {
+      // the bias epilogue of the same GEMM
+      const bias = Float64Array.from({ length: ws[0] }, () => Math.fround(r() * 2 - 1));
+      const yb = conv2d(tx, tw, tensor(bias, [ws[0]]), { stride, padding: pad });
+      const HW = want.shape[2] * want.shape[3];
+      assertClose(await yb.data(), want.data.map((v, i) => v + bias[Math.floor(i / HW) % ws[0]]), 1e-4, `${name} forward + bias`);
+    }
     const R = Float64Array.from({ length: want.data.length }, () => Math.fround(r() * 2 - 1));
     backward(y, tensor(R, want.shape));
     const [gx, gw] = refGrads(f, x, w, R);

@@ -117,6 +117,14 @@ const specs: EwSpec[] = [
   { name: 'log_sigmoid', arity: 1, expr: 'min(a, T(0.0)) - log(T(1.0) + exp(-abs(a)))',
     ref: (a) => Math.min(a, 0) - Math.log1p(Math.exp(-Math.abs(a))), cases: unaryCases([-5, 5]),
     grad: (g, [a]) => [mul(g, sigmoidOp(neg(a)))] },
+  // H(σ(a)) = −p log p − (1 − p) log(1 − p) with p = σ(a), as softplus(a) − a·p (stable for
+  // any a); dH/da = −a·p(1 − p). One pass for the entropy of LBD's Eq. 3 regularizer instead of
+  // nine ops; the reference uses the textbook form, not the identity.
+  { name: 'bernoulli_entropy', arity: 1, expr: 'max(a, T(0.0)) + log(T(1.0) + exp(-abs(a))) - a / (T(1.0) + exp(-a))',
+    ref: (a) => { const p = sigmoid(a); return -(p * Math.log(p) + (1 - p) * Math.log(1 - p)); }, cases: unaryCases([-6, 6]),
+    grad: (g, [a]) => [bernoulliEntropyGrad(g, a)] },
+  { name: 'bernoulli_entropy_grad', arity: 2, expr: '-a * b / ((T(1.0) + exp(-b)) * (T(1.0) + exp(b)))',
+    ref: (g, a) => { const p = sigmoid(a); return -g * a * p * (1 - p); }, cases: binaryCases() },
   { name: 'clamp', arity: 1, expr: 'clamp(a, T(s0), T(s1))', ref: (a, _b, _c, lo, hi) => Math.min(Math.max(a, lo), hi),
     cases: unaryCases().map((c) => ({ ...c, attrs: { s0: -1, s1: 0.5 } })),
     grad: (g, [a], _y, lo, hi) => [mul(g, mul(ge(a, scalarLike(lo)), le(a, scalarLike(hi))))] },
@@ -176,6 +184,8 @@ export const sigmoid_ = run1('sigmoid');
 export const tanh = run1('tanh');
 export const softplus = run1('softplus');
 export const logSigmoid = run1('log_sigmoid');
+/** The entropy of a Bernoulli(σ(a)) variable, elementwise. */
+export const bernoulliEntropy = run1('bernoulli_entropy');
 export const square = (a: Tensor): Tensor => mul(a, a);
 export const clamp = (a: Tensor, lo: number, hi: number): Tensor => apply(op('clamp'), [a], { s0: lo, s1: hi });
 /** a · scale + shift. */
@@ -186,6 +196,7 @@ const sigmoidOp = run1('sigmoid');
 const reluGrad = run2('relu_grad');
 const sigmoidGrad = run2('sigmoid_grad');
 const tanhGrad = run2('tanh_grad');
+const bernoulliEntropyGrad = run2('bernoulli_entropy_grad');
 
 // ---- fill ----------------------------------------------------------------------------
 
@@ -197,7 +208,7 @@ const fillDef = defineOp({
     const out = empty(shape, dtype, 'fill');
     const v = attrs.value as number;
     const bits = dtype === 'f32' ? new Uint32Array(new Float32Array([v]).buffer)[0] : v >>> 0;
-    if (out.size) dispatch({ kernel: fillKernel(), buffers: [out.buffer], params: [out.size, bits], workgroups: [gridFor(out.size)] });
+    if (out.size) dispatch({ kernel: fillKernel(), buffers: [out.buffer], params: { n: out.size, bits }, workgroups: [gridFor(out.size)] });
     return out;
   },
   reference: (_i, attrs) => ({ shape: (attrs.shape as number[]).slice(), data: new Float64Array(numel(attrs.shape as number[])).fill(attrs.value as number) }),

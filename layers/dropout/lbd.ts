@@ -4,7 +4,7 @@
 // same u and adds the ARM or DisARM term to α's gradient. Trained with a plain backward()
 // instead, α would only see the path-wise term — use lbdStep.
 import {
-  Generator, defaultGenerator, lbdDropout, tensor, sigmoid, logSigmoid, mul, add, affine, sum, neg, div, square, reshape,
+  Generator, defaultGenerator, lbdDropout, tensor, sigmoid, bernoulliEntropy, mul, add, sum, div, square, reshape,
   type Estimator, type Tensor, type Draw,
 } from '../../engine/index.js';
 import { DropoutLayer } from './base.js';
@@ -120,8 +120,8 @@ export class LearnableBernoulliDropout extends DropoutLayer {
     const units = this.units ?? (this.next ? this.next.weight.shape[this.next.unitAxis] : null);
     if (units === null) throw new Error('LearnableBernoulliDropout: the regularizer needs units (option) or an attached next weight');
     const p = sigmoid(this.alpha);
-    // H(p) = −p log p − (1 − p) log(1 − p), log p = logσ(α), log(1 − p) = logσ(−α)
-    const H = neg(add(mul(p, logSigmoid(this.alpha)), mul(affine(p, -1, 1), logSigmoid(neg(this.alpha)))));
+    // H(p) = −p log p − (1 − p) log(1 − p), one elementwise op (engine: bernoulli_entropy)
+    const H = bernoulliEntropy(this.alpha);
     const perLogit = this.alpha.size === 1 ? units : 1;
     let r = mul(sum(H), -perLogit / N);
     if (this.next) {

@@ -302,23 +302,20 @@ fn store4(o: u32, col: u32, N: u32, v: vec4<f32>) {
  */
 export interface TiledALoader { key: string; decls: string }
 
-export const TILED_A: TiledALoader = {
-  key: 'a',
-  decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
+/** A row-major matrix, or its transpose stored [K, M]: element (r, k) at `at`, 0 outside. */
+function matrixElements(key: string, at: string): TiledALoader {
+  return {
+    key,
+    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
 fn ldA(b: u32, r: u32, k: u32) -> f32 {
   let ok = r < P.M && k < P.K;
-  return select(0.0, A[select(0u, b * P.strideA + r * P.K + k, ok)], ok);
+  return select(0.0, A[select(0u, b * P.strideA + ${at}, ok)], ok);
 }`,
-};
+  };
+}
 
-export const TILED_A_T: TiledALoader = {
-  key: 'at',
-  decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
-fn ldA(b: u32, r: u32, k: u32) -> f32 {
-  let ok = r < P.M && k < P.K;
-  return select(0.0, A[select(0u, b * P.strideA + k * P.M + r, ok)], ok);
-}`,
-};
+export const TILED_A = matrixElements('a', 'r * P.K + k');
+export const TILED_A_T = matrixElements('at', 'k * P.M + r');
 
 /**
  * B's layout: 'plain' [K, N]; 'transposed' [N, K]; 'nchw' — B[k, n] is element (k / HW, n,

@@ -17,6 +17,8 @@ let subgroupRows = 16;
 let subgroupStrips: number | null = null;
 let useTexture = env('LBD_MATMUL_TEXTURE') !== '0';
 let persistent = Number(env('LBD_MATMUL_PERSISTENT') ?? 128);
+/** Whether persistent/rows/strips were set by the user (then no shape rule overrides them). */
+let shapeRules = env('LBD_MATMUL_PERSISTENT') === undefined;
 /** Widest output (columns) that gets the narrow kernel form; 0 turns it off. */
 let narrowMax = Number(env('LBD_MATMUL_NARROW') ?? 16);
 let tiled: Omit<TiledMatmulConfig, 'kind'> = { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16, double: true };
@@ -27,6 +29,11 @@ export function setMatmulOptions(o: { structure?: MatmulStructure | null; rows?:
   if (o.structure !== undefined) forced = o.structure;
   if (o.texture !== undefined) useTexture = o.texture;
   if (o.persistent !== undefined) persistent = o.persistent;
+  // a tile forced by hand turns the shape rules off; the defaults (rows 16, strips null,
+  // persistent 128) turn them back on
+  if (o.persistent !== undefined || o.rows !== undefined || o.strips !== undefined) {
+    shapeRules = o.persistent === 128 && (o.rows ?? 16) === 16 && o.strips == null;
+  }
   if (o.rows !== undefined) subgroupRows = o.rows;
   if (o.strips !== undefined) subgroupStrips = o.strips;
   if (o.tiled) tiled = o.tiled;
@@ -46,15 +53,19 @@ export function matmulConfig(M: number, N: number, K: number, batch = 1): Matmul
   const structure = forced ?? (g.hasSubgroups && sg && g.info.software ? 'subgroup' : 'tiled');
   if (structure === 'subgroup') {
     if (!g.hasSubgroups || !sg) throw new Error('matmul: the subgroup kernel needs the adapter\'s subgroups feature with a fixed subgroup size');
+    // Wide, short outputs (the recommender's 500 x 9724 x 600) prefer 32 rows x one strip and
+    // no persistent workgroups (measured at 16 lanes, one process: 28.6 vs 21.6 GFLOP/s);
+    // square ones the persistent 16-row, two-strip tile (31.4 vs 27.3 at 1024³).
+    const wide = shapeRules && N >= 4 * M && N > 64 * sg;
     // 64-wide tiles pay off on wide outputs; narrow ones waste half the lanes.
-    const strips = subgroupStrips ?? (N >= 64 * 8 && M >= 64 ? 2 : 1);
+    const strips = subgroupStrips ?? (wide ? 1 : N >= 64 * 8 && M >= 64 ? 2 : 1);
     const maxTex = g.limits.maxTextureDimension2D;
     const textureB = useTexture && Math.ceil(N / 4) <= maxTex && batch * Math.ceil(K / 4) * 4 <= maxTex;
     // narrow outputs (N ≤ narrowMax): each lane its own rows, all columns (32 rows a workgroup)
     const narrow = N <= narrowMax ? Math.ceil(N / 4) : 0;
     // rows must be a multiple of the lane count (each lane loads rows l, l + lanes, ...)
-    const rows = Math.ceil((narrow ? 2 * subgroupRows : subgroupRows) / sg) * sg;
-    return { kind: 'subgroup', lanes: sg, rows, strips, vecA: K % 4 === 0, vecB: N % 4 === 0, textureB, persistent, narrow };
+    const rows = Math.ceil((narrow || wide ? 2 * subgroupRows : subgroupRows) / sg) * sg;
+    return { kind: 'subgroup', lanes: sg, rows, strips, vecA: K % 4 === 0, vecB: N % 4 === 0, textureB, persistent: wide ? 0 : persistent, narrow };
   }
   return { kind: 'tiled', ...tiled };
 }

@@ -7,9 +7,13 @@
 // it and renames it over the target: a crash leaves either the old file or the new one.
 // Loading validates the whole file (header, dtypes, offsets, sizes) and reads all data before
 // anything touches a tensor, so a bad file never half-applies.
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { randomBytes, createHash } from 'node:crypto';
+//
+// The format itself (encodeCheckpoint, parseCheckpoint) works on bytes and runs in a browser;
+// the functions that take a path reach files through the Node host (engine/host-node.ts, via
+// device.ts's hostFiles), so this module imports nothing Node-only.
+import { sha256 as sha256Bytes } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { hostFiles } from './device.js';
 import { upload } from './dispatch.js';
 import { numel, fmtShape, type DType, type Tensor, type TypedArray } from './tensor.js';
 import { env } from '../kernels/env.js';
@@ -29,7 +33,7 @@ export function faultPoint(point: string): void {
   if (name !== point) return;
   const c = (faultCounts.get(point) ?? 0) + 1;
   faultCounts.set(point, c);
-  if (c === Number(n)) process.kill(process.pid, 'SIGKILL');
+  if (c === Number(n)) globalThis.process?.kill(globalThis.process.pid, 'SIGKILL');
 }
 
 /** One tensor as read from a file: host data, not yet on the GPU. */
@@ -52,9 +56,9 @@ export const CHECKSUM_KEY = 'checksum.sha256';
 export interface SaveOptions { /** Store the SHA-256 of the tensor data (verified on load). */ checksum?: boolean }
 
 const sha256 = (chunks: Uint8Array[]): string => {
-  const h = createHash('sha256');
+  const h = sha256Bytes.create();
   for (const c of chunks) h.update(c);
-  return h.digest('hex');
+  return bytesToHex(h.digest());
 };
 
 function assertLittleEndian(): void {
@@ -66,7 +70,7 @@ const errMsg = (e: unknown): string => (e instanceof Error ? e.message : String(
 // ---- saving -------------------------------------------------------------------------------
 
 /** Builds the padded header for tensors laid out back to back in entry order. */
-function buildHeader(items: { name: string; dtype: DType; shape: number[]; bytes: number }[], metadata?: Record<string, string>): Buffer {
+function buildHeader(items: { name: string; dtype: DType; shape: number[]; bytes: number }[], metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) header[METADATA] = metadata;
   let offset = 0;
@@ -74,49 +78,17 @@ function buildHeader(items: { name: string; dtype: DType; shape: number[]; bytes
     header[it.name] = { dtype: TO_FILE[it.dtype], shape: it.shape, data_offsets: [offset, offset + it.bytes] };
     offset += it.bytes;
   }
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = new TextEncoder().encode(JSON.stringify(header));
   const n = Math.ceil(json.length / 8) * 8;
-  const out = Buffer.alloc(8 + n, 0x20);
-  out.writeBigUInt64LE(BigInt(n), 0);
-  json.copy(out, 8);
+  const out = new Uint8Array(8 + n).fill(0x20);
+  new DataView(out.buffer).setBigUint64(0, BigInt(n), true);
+  out.set(json, 8);
   return out;
 }
 
-async function writeAll(fh: import('node:fs/promises').FileHandle, buf: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesWritten } = await fh.write(buf, done, buf.length - done);
-    if (bytesWritten <= 0) throw new Error('write made no progress');
-    done += bytesWritten;
-  }
-}
-
-/** Writes chunks to `path` atomically: temp file in the same directory, fsync, rename. */
+/** Writes chunks to `path` atomically: temp file in the same directory, fsync, rename (Node). */
 export async function writeFileAtomic(path: string, chunks: Uint8Array[]): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  let fh: import('node:fs/promises').FileHandle | null = null;
-  let created = false;
-  try {
-    fh = await open(tmp, 'wx');
-    created = true;
-    for (const c of chunks) await writeAll(fh, c);
-    await fh.sync();
-    await fh.close();
-    fh = null;
-    faultPoint('save:temp');
-    await rename(tmp, path);
-    created = false;
-    faultPoint('save:renamed');
-  } catch (e) {
-    if (fh) await fh.close().catch(() => {});
-    if (created) await unlink(tmp).catch(() => {});
-    throw e;
-  }
-  // Make the rename itself durable (best effort: not every platform can fsync a directory).
-  try {
-    const dh = await open(dirname(path), 'r');
-    try { await dh.sync(); } finally { await dh.close(); }
-  } catch { /* ignore */ }
+  await hostFiles().writeFileAtomic(path, chunks, faultPoint);
 }
 
 /**
@@ -144,6 +116,19 @@ export async function saveTensors(path: string, entries: [string, Tensor][], met
   await saveRecords(path, records, metadata, 'saveTensors', opts);
 }
 
+/**
+ * The bytes of a checkpoint (header, then each tensor's data) for host arrays: what a file
+ * holds, for hosts without files (a browser) or other transports.
+ */
+export function encodeCheckpoint(entries: [string, TensorRecord][], metadata?: Record<string, string>, opts: SaveOptions = {}): Uint8Array[] {
+  assertLittleEndian();
+  const data: Uint8Array[] = [];
+  for (const [, { data: d }] of entries) if (d.byteLength > 0) data.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  const meta = opts.checksum ? { ...(metadata ?? {}), [CHECKSUM_KEY]: sha256(data) } : metadata;
+  const header = buildHeader(entries.map(([name, r]) => ({ name, dtype: r.dtype, shape: r.shape, bytes: r.data.byteLength })), meta);
+  return [header, ...data];
+}
+
 /** Saves host arrays (e.g. a decoded data set) in the same format, atomically. */
 export async function saveRecords(path: string, entries: [string, TensorRecord][], metadata?: Record<string, string>, caller = 'saveRecords', opts: SaveOptions = {}): Promise<void> {
   assertLittleEndian();
@@ -151,11 +136,7 @@ export async function saveRecords(path: string, entries: [string, TensorRecord][
     if (r.data.length !== numel(r.shape)) throw new Error(`${caller}(${path}): "${name}" has ${r.data.length} values for shape ${fmtShape(r.shape)}`);
   }
   if (metadata && CHECKSUM_KEY in metadata) throw new Error(`${caller}(${path}): metadata key "${CHECKSUM_KEY}" is reserved (pass { checksum: true })`);
-  const data: Uint8Array[] = [];
-  for (const [, { data: d }] of entries) if (d.byteLength > 0) data.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-  const meta = opts.checksum ? { ...(metadata ?? {}), [CHECKSUM_KEY]: sha256(data) } : metadata;
-  const header = buildHeader(entries.map(([name, r]) => ({ name, dtype: r.dtype, shape: r.shape, bytes: r.data.byteLength })), meta);
-  const chunks: Uint8Array[] = [header, ...data];
+  const chunks = encodeCheckpoint(entries, metadata, opts);
   try {
     await writeFileAtomic(path, chunks);
   } catch (e) {
@@ -191,21 +172,21 @@ function parseEntry(name: string, v: unknown, dataLen: number): Parsed {
 }
 
 /** Copies a byte range into a fresh, aligned typed array. */
-function toTyped(buf: Buffer, begin: number, end: number, dtype: DType): TypedArray {
+function toTyped(buf: Uint8Array, begin: number, end: number, dtype: DType): TypedArray {
   const ab = new ArrayBuffer(end - begin);
   new Uint8Array(ab).set(buf.subarray(begin, end));
   return dtype === 'f32' ? new Float32Array(ab) : dtype === 'i32' ? new Int32Array(ab) : new Uint32Array(ab);
 }
 
 /** Parses and validates a whole safetensors image; `path` only names it in errors. */
-export function parseCheckpoint(buf: Buffer, path: string): Checkpoint {
+export function parseCheckpoint(buf: Uint8Array, path: string): Checkpoint {
   assertLittleEndian();
   const fail = (what: string): never => { throw new Error(`checkpoint ${path}: ${what}`); };
   if (buf.length < 8) fail(`file is ${buf.length} bytes, too short for the 8-byte header length`);
-  const n64 = buf.readBigUInt64LE(0);
+  const n64 = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getBigUint64(0, true);
   if (n64 > BigInt(buf.length - 8)) fail(`header length ${n64} exceeds the ${buf.length - 8} bytes after the length field (truncated or not a safetensors file)`);
   const n = Number(n64);
-  const text = buf.subarray(8, 8 + n).toString('utf8');
+  const text = new TextDecoder().decode(buf.subarray(8, 8 + n));
   if (!text.startsWith('{')) fail('header does not start with "{" (not a safetensors file?)');
   let header: unknown;
   try {
@@ -256,9 +237,9 @@ export function parseCheckpoint(buf: Buffer, path: string): Checkpoint {
 
 /** Reads and validates a checkpoint: tensors (host data) and metadata. */
 export async function readCheckpoint(path: string): Promise<Checkpoint> {
-  let buf: Buffer;
+  let buf: Uint8Array;
   try {
-    buf = await readFile(path);
+    buf = await hostFiles().readFile(path);
   } catch (e) {
     throw new Error(`checkpoint ${path}: cannot read: ${errMsg(e)}`);
   }

@@ -215,6 +215,15 @@ export async function gpuWait<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Reading and writing files (checkpoints): the Node host's functions. In a browser there are
+ * no files — encode and parse checkpoints as bytes (engine/checkpoint.ts) instead.
+ */
+export function hostFiles(): Pick<NonNullable<typeof nodeHost>, 'readFile' | 'writeFileAtomic'> {
+  if (!nodeHost) throw new Error('lbd-gpu: reading and writing files needs Node; in a browser use encodeCheckpoint / parseCheckpoint on bytes');
+  return nodeHost;
+}
+
 /** Releases the device so the process can exit. */
 export function destroyGpu(): void {
   if (current) current.device.destroy();

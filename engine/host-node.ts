@@ -3,6 +3,9 @@
 // it (the page's build checks that no node: module is reached from this file's importers).
 import v8 from 'node:v8';
 import { readFileSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
 import { env } from '../kernels/env.js';
 
 // dawn.node crashes when V8 on-stack-replaces a hot loop (docs/architecture.md). The flag must be
@@ -56,3 +59,48 @@ const slowSetImmediate = ((fn: (...a: unknown[]) => void, ...args: unknown[]) =>
 let slowed = 0;
 export function slowDown(): void { if (slowed++ === 0) globalThis.setImmediate = slowSetImmediate; }
 export function restore(): void { if (--slowed === 0) globalThis.setImmediate = realSetImmediate; }
+
+// ---- files (checkpoints) -------------------------------------------------------------------
+
+export { readFile } from 'node:fs/promises';
+
+async function writeAll(fh: import('node:fs/promises').FileHandle, buf: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done);
+    if (bytesWritten <= 0) throw new Error('write made no progress');
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Writes chunks to `path` atomically: a temp file in the same directory, fsync, rename, then an
+ * fsync of the directory (best effort). `point` is called at the crash-test fault points
+ * save:temp (written and fsynced, not renamed) and save:renamed.
+ */
+export async function writeFileAtomic(path: string, chunks: Uint8Array[], point: (name: string) => void = () => {}): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  let fh: import('node:fs/promises').FileHandle | null = null;
+  let created = false;
+  try {
+    fh = await open(tmp, 'wx');
+    created = true;
+    for (const c of chunks) await writeAll(fh, c);
+    await fh.sync();
+    await fh.close();
+    fh = null;
+    point('save:temp');
+    await rename(tmp, path);
+    created = false;
+    point('save:renamed');
+  } catch (e) {
+    if (fh) await fh.close().catch(() => {});
+    if (created) await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  // Make the rename itself durable (best effort: not every platform can fsync a directory).
+  try {
+    const dh = await open(dirname(path), 'r');
+    try { await dh.sync(); } finally { await dh.close(); }
+  } catch { /* ignore */ }
+}

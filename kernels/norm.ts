@@ -54,6 +54,21 @@ const channelLoop = (body: string): string => `
 const STATS_PARAMS = defineParams({ C: 'u32', S: 'u32', M: 'u32', momentum: 'f32', unbias: 'f32' });
 
 /** Batch mean and biased variance per channel; with `running`, the running statistics updated too. */
+/**
+ * WGSL: channel c's mean into `mu` (every lane) and the sum of squared deviations into sh[0],
+ * by two tree reductions over the workgroup (the statistics pass and the one-pass forward).
+ */
+function meanAndSquares(mu: string): string {
+  return `var s = 0.0;
+    ${channelLoop('s = s + x[k];')}
+    sh[li] = s;${tree(['sh'])}
+    let ${mu} = sh[0] * invM;
+    workgroupBarrier();
+    var q = 0.0;
+    ${channelLoop(`let d = x[k] - ${mu}; q = q + d * d;`)}
+    sh[li] = q;${tree(['sh'])}`;
+}
+
 export function bnStatsKernel(running: boolean, pre = false): KernelSource {
   return kernelSource(`bn.stats${running ? '.running' : ''}${pre ? '.pre' : ''}`, () => ({
     params: STATS_PARAMS,
@@ -70,14 +85,7 @@ ${CHANNEL_MAIN}
   let invM = 1.0 / f32(M);
   ${running ? 'let m = P.momentum; let unbias = P.unbias;' : ''}
   for (var c = wid.x; c < C; c = c + nwg.x) {
-    var s = 0.0;
-    ${channelLoop('s = s + x[k];')}
-    sh[li] = s;${tree(['sh'])}
-    let mu = sh[0] * invM;
-    workgroupBarrier();
-    var q = 0.0;
-    ${channelLoop('let d = x[k] - mu; q = q + d * d;')}
-    sh[li] = q;${tree(['sh'])}
+    ${meanAndSquares('mu')}
     if (li == 0u) {
       let v = sh[0] * invM;
       let mu_u = mu${pre ? ' + pb[c]' : ''};
@@ -245,14 +253,7 @@ ${CHANNEL_MAIN}
   let eps = P.eps;
   ${running ? 'let m = P.momentum; let unbias = P.unbias;' : ''}
   for (var c = wid.x; c < C; c = c + nwg.x) {
-    var s = 0.0;
-    ${channelLoop('s = s + x[k];')}
-    sh[li] = s;${tree(['sh'])}
-    let mx = sh[0] * invM;
-    workgroupBarrier();
-    var q = 0.0;
-    ${channelLoop('let d = x[k] - mx; q = q + d * d;')}
-    sh[li] = q;${tree(['sh'])}
+    ${meanAndSquares('mx')}
     let v = sh[0] * invM;
     workgroupBarrier();
     // every lane holds the stored values; the expressions below are the split kernels' own, so

@@ -31,8 +31,8 @@ export interface PageBuild {
 
 export async function buildPage(out: string): Promise<PageBuild> {
   mkdirSync(out, { recursive: true });
-  const stub: Plugin = {
-    name: 'node-only-stub',
+  const nodeOnlyAsEmpty: Plugin = {
+    name: 'node-only-as-empty-module',
     setup(b) {
       b.onResolve({ filter: NODE_ONLY }, (a) => ({ path: a.path, namespace: 'node-only' }));
       // never run in a browser: device.ts and the Node-side paths check the host first
@@ -45,7 +45,7 @@ export async function buildPage(out: string): Promise<PageBuild> {
     bundle: true, format: 'esm', platform: 'browser', target: 'es2022',
     minify: true, sourcemap: true, metafile: true, logLevel: 'warning',
     define: { 'process.env.NODE_ENV': '"production"' },
-    plugins: [stub],
+    plugins: [nodeOnlyAsEmpty],
   });
   const inputs = Object.keys(r.metafile.inputs).filter((f) => !f.startsWith('node-only:'));
   const bad = inputs.filter((f) => /host-node\.ts$|node_modules\/webgpu\//.test(f));
@@ -65,5 +65,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const out = resolve(process.argv[2] ?? join(root, 'dist/page'));
   const b = await buildPage(out);
   console.log(`build:web: ${out}: ${Object.entries(b.bytes).filter(([f]) => !f.endsWith('.map')).map(([f, n]) => `${f} ${(n / 1e6).toFixed(2)} MB`).join(', ')}, digits.bin`);
-  for (const e of b.nodeImports) console.log(`  note: ${e.file} imports ${e.imports.join(', ')} (stubbed; Node-only code path)`);
+  for (const e of b.nodeImports) console.log(`  note: ${e.file} imports ${e.imports.join(', ')} (resolved to an empty module; a Node-only code path)`);
 }

@@ -10,8 +10,21 @@ import { PHILOX_WGSL } from './random.js';
 export const LBD_APPLY_PARAMS = defineParams({
   n: 'u32', U: 'u32', S: 'u32', L: 'u32', seedLo: 'u32', seedHi: 'u32', offset: 'u32', stream: 'u32', which: 'u32', scaled: 'u32',
 });
+// estimate: U units per row, `rows` rows (row r takes example r mod B's loss difference), d_b =
+// e1_b − e2_b when `pair` (else e1_b), the whole batch's Σ_b d_b for every row when `joint`,
+// summed over the units into L = 1 logit when `summed`, added to `prev` when `accumulate`.
 export const LBD_ESTIMATE_PARAMS = defineParams({
   U: 'u32', L: 'u32', seedLo: 'u32', seedHi: 'u32', offset: 'u32', stream: 'u32', B: 'u32', estimator: 'u32', scale: 'f32',
+  rows: 'u32', pair: 'u32', joint: 'u32', summed: 'u32', accumulate: 'u32',
+});
+// apply's backward: the input gradient and the path-wise logit gradient (as apply, plus wantDx).
+export const LBD_BACKWARD_PARAMS = defineParams({
+  U: 'u32', S: 'u32', L: 'u32', B: 'u32', seedLo: 'u32', seedHi: 'u32', offset: 'u32', stream: 'u32', which: 'u32', wantDx: 'u32',
+});
+// Eq. 3: L logits; the weight read as [A, U, R] around its unit axis (n = A·U·R entries, 0: no
+// weight); ent = perLogit/N (the entropy's weight), c = 1/(2 s² N); inverted: ‖W_k‖²/p_k, else p_k‖W_k‖².
+export const LBD_REG_PARAMS = defineParams({
+  L: 'u32', A: 'u32', U: 'u32', R: 'u32', n: 'u32', inverted: 'u32', ent: 'f32', c: 'f32',
 });
 
 const UNIFORM = `
@@ -49,37 +62,211 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 /**
- * Per-unit estimator terms summed over the batch: for unit j (logit k),
- *   ARM:    Σ_b d_b (u_bj − ½)
- *   DisARM: Σ_b ½ d_b (−1)^{z2_bj} 1[z1_bj ≠ z2_bj] σ(|α_k|)
- * with d_b = E_b(z1) − E_b(z2), times `scale` (1/B for a batch-mean objective).
+ * Per-unit estimator terms summed over the rows: for unit j (logit k),
+ *   ARM:    Σ_r d_r (u_rj − ½)
+ *   DisARM: Σ_r ½ d_r (−1)^{z2_rj} 1[z1_rj ≠ z2_rj] σ(|α_k|)
+ * with d_r = E_b(z1) − E_b(z2) of example b = r mod B (or Σ_b of them, joint), times `scale`
+ * (1/B for a batch-mean objective). Summed: one workgroup adds up every unit's terms into the
+ * single logit (a tree in workgroup memory). Accumulate: the result is added to `prev` (the
+ * logit's gradient so far), so one dispatch gives the logit's whole gradient.
  */
 export function lbdEstimateKernel(): KernelSource {
   return kernelSource('lbd.estimate', () => ({ params: LBD_ESTIMATE_PARAMS, code: `${LBD_ESTIMATE_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> d: array<f32>;
-@group(0) @binding(2) var<storage, read> alpha: array<f32>;
-@group(0) @binding(3) var<storage, read_write> g: array<f32>;
+@group(0) @binding(1) var<storage, read> e1: array<f32>;
+@group(0) @binding(2) var<storage, read> e2: array<f32>;
+@group(0) @binding(3) var<storage, read> alpha: array<f32>;
+@group(0) @binding(4) var<storage, read> prev: array<f32>;
+@group(0) @binding(5) var<storage, read_write> g: array<f32>;
 ${PHILOX_WGSL}
 ${UNIFORM}
+var<workgroup> red: array<f32, ${WG}>;
+fn dOf(b: u32, pair: bool) -> f32 { return e1[b] - select(0.0, e2[b], pair); }
 @compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let U = P.U; let L = P.L; let B = P.B;
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let U = P.U; let L = P.L; let B = P.B; let rows = P.rows;
   let key = vec2<u32>(P.seedLo, P.seedHi); let offset = P.offset; let stream = P.stream;
-  let disarm = P.estimator == 1u;
+  let disarm = P.estimator == 1u; let pair = P.pair == 1u; let joint = P.joint == 1u;
+  let accumulate = P.accumulate == 1u; let scale = P.scale;
+  // the joint form's single loss difference
+  var D = 0.0;
+  if (joint) { for (var b = 0u; b < B; b = b + 1u) { D = D + dOf(b, pair); } }
+  if (P.summed == 1u) {
+    let a = alpha[0];
+    let lo = sig(-a); let hi = sig(a); let w = 0.5 * sig(abs(a));
+    var s = 0.0;
+    for (var i = li; i < U * rows; i = i + ${WG}u) {
+      let r = i / U;
+      let d = select(dOf(r % B, pair), D, joint);
+      let u = uOf(i, offset, stream, key);
+      if (disarm) {
+        if ((u > lo) != (u < hi)) { s = s + select(1.0, -1.0, u < hi) * w * d; }
+      } else {
+        s = s + d * (u - 0.5);
+      }
+    }
+    red[li] = s;
+    workgroupBarrier();
+    for (var h = ${WG / 2}u; h > 0u; h = h / 2u) {
+      if (li < h) { red[li] = red[li] + red[li + h]; }
+      workgroupBarrier();
+    }
+    if (gid.x == 0u) { g[0] = select(0.0, prev[0], accumulate) + red[0] * scale; }
+    return;
+  }
   for (var j = gid.x; j < U; j = j + nwg.x * ${WG}u) {
     let a = alpha[select(0u, j, L > 1u)];
     let lo = sig(-a); let hi = sig(a); let w = 0.5 * sig(abs(a));
     var s = 0.0;
-    for (var b = 0u; b < B; b = b + 1u) {
-      let u = uOf(b * U + j, offset, stream, key);
+    for (var r = 0u; r < rows; r = r + 1u) {
+      let d = select(dOf(r % B, pair), D, joint);
+      let u = uOf(r * U + j, offset, stream, key);
       if (disarm) {
         let z1 = u > lo; let z2 = u < hi;
-        if (z1 != z2) { s = s + select(1.0, -1.0, z2) * w * d[b]; }
+        if (z1 != z2) { s = s + select(1.0, -1.0, z2) * w * d; }
       } else {
-        s = s + d[b] * (u - 0.5);
+        s = s + d * (u - 0.5);
       }
     }
-    g[j] = s * P.scale;
+    g[j] = select(0.0, prev[j], accumulate) + s * scale;
+  }
+}` }));
+}
+
+/**
+ * lbd_dropout's backward for inverted scaling in one pass: dx = g ⊙ z / σ(α) (= apply(g)) where
+ * wantDx, and the path-wise logit gradient dα_k = (σ(α_k) − 1) Σ_{entries of k} g·y, y the
+ * forward's output (plain masks have no path through α and use apply alone). L = U and S = 1
+ * (one logit per feature): a thread per unit walks the batch (reads stay contiguous across
+ * threads); otherwise a workgroup per logit (one for L = 1) sums its entries as a tree.
+ */
+export function lbdBackwardKernel(): KernelSource {
+  return kernelSource('lbd.backward', () => ({ params: LBD_BACKWARD_PARAMS, code: `${LBD_BACKWARD_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read> alpha: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<storage, read_write> da: array<f32>;
+${PHILOX_WGSL}
+${UNIFORM}
+var<workgroup> red: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let U = P.U; let S = P.S; let L = P.L; let B = P.B;
+  let key = vec2<u32>(P.seedLo, P.seedHi); let offset = P.offset; let stream = P.stream;
+  let second = P.which == 2u; let wantDx = P.wantDx == 1u;
+  if (L > 1u && S == 1u) {
+    for (var j = gid.x; j < U; j = j + nwg.x * ${WG}u) {
+      let a = alpha[j]; let inv = 1.0 + exp(-a); let lo = sig(-a); let hi = sig(a);
+      var s = 0.0;
+      for (var b = 0u; b < B; b = b + 1u) {
+        let e = b * U + j;
+        let u = uOf(e, offset, stream, key);
+        let keep = select(u > lo, u < hi, second);
+        if (wantDx) { dx[e] = select(0.0, g[e] * inv, keep); }
+        s = s + g[e] * y[e];
+      }
+      da[j] = s * (sig(a) - 1.0);
+    }
+    return;
+  }
+  // entries of logit k: every (b, s) of unit k (L = U), or all B·U·S of them (L = 1)
+  let per = select(B * U * S, B * S, L > 1u);
+  for (var k = wid.x; k < L; k = k + nwg.x) {
+    let a = alpha[k]; let inv = 1.0 + exp(-a); let lo = sig(-a); let hi = sig(a);
+    var s = 0.0;
+    for (var i = li; i < per; i = i + ${WG}u) {
+      let e = select(i, ((i / S) * U + k) * S + i % S, L > 1u);
+      let u = uOf(e / S, offset, stream, key);
+      let keep = select(u > lo, u < hi, second);
+      if (wantDx) { dx[e] = select(0.0, g[e] * inv, keep); }
+      s = s + g[e] * y[e];
+    }
+    red[li] = s;
+    workgroupBarrier();
+    for (var h = ${WG / 2}u; h > 0u; h = h / 2u) {
+      if (li < h) { red[li] = red[li] + red[li + h]; }
+      workgroupBarrier();
+    }
+    if (li == 0u) { da[k] = red[0] * (sig(a) - 1.0); }
+    workgroupBarrier();
+  }
+}` }));
+}
+
+/**
+ * Eq. 3 per logit k: t_k = −ent·H(σ(α_k)) + c·‖W_k‖²/σ(α_k) (inverted; c·σ(α_k)‖W_k‖² plain),
+ * with ‖W_k‖² the squared norm of the weight's entries on unit k (all of them for L = 1), one
+ * workgroup per logit summing as a tree; writes t_k and ‖W_k‖² (the backward's).
+ * H(σ(a)) in log-sigmoid form (finite for any a), as the bernoulli_entropy op.
+ */
+export function lbdRegularizerKernel(): KernelSource {
+  return kernelSource('lbd.reg', () => ({ params: LBD_REG_PARAMS, code: `${LBD_REG_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> alpha: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read_write> t: array<f32>;
+@group(0) @binding(4) var<storage, read_write> norms: array<f32>;
+fn sig(a: f32) -> f32 { return 1.0 / (1.0 + exp(-a)); }
+var<workgroup> red: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let L = P.L; let U = P.U; let R = P.R; let n = P.n;
+  let per = select(n, n / U, L > 1u);
+  for (var k = wid.x; k < L; k = k + nwg.x) {
+    var s = 0.0;
+    for (var i = li; i < per; i = i + ${WG}u) {
+      let e = select(i, ((i / R) * U + k) * R + i % R, L > 1u);
+      let v = w[e];
+      s = s + v * v;
+    }
+    red[li] = s;
+    workgroupBarrier();
+    for (var h = ${WG / 2}u; h > 0u; h = h / 2u) {
+      if (li < h) { red[li] = red[li] + red[li + h]; }
+      workgroupBarrier();
+    }
+    if (li == 0u) {
+      let a = alpha[k];
+      let H = max(a, 0.0) + log(1.0 + exp(-abs(a))) - a / (1.0 + exp(-a));
+      let nk = red[0];
+      norms[k] = nk;
+      t[k] = -P.ent * H + P.c * nk * select(sig(a), 1.0 + exp(-a), P.inverted == 1u);
+    }
+    workgroupBarrier();
+  }
+}` }));
+}
+
+/**
+ * Eq. 3's backward in one pass, g the objective's scalar gradient: dW = 2c·g·W/σ(α_k) (plain:
+ * ·σ(α_k)) over the weight, and dα_k = g·(ent·α_k·p(1 − p) − c‖W_k‖²(1 − p)/p) (plain:
+ * + c‖W_k‖²p(1 − p)), p = σ(α_k), using dH/dα = −α·p(1 − p) and d(1/p)/dα = −(1 − p)/p = −e^{−α}.
+ */
+export function lbdRegularizerGradKernel(): KernelSource {
+  return kernelSource('lbd.reg.grad', () => ({ params: LBD_REG_PARAMS, code: `${LBD_REG_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> gr: array<f32>;
+@group(0) @binding(2) var<storage, read> alpha: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(4) var<storage, read> norms: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(6) var<storage, read_write> da: array<f32>;
+fn sig(a: f32) -> f32 { return 1.0 / (1.0 + exp(-a)); }
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let L = P.L; let U = P.U; let R = P.R; let n = P.n; let c = P.c; let inverted = P.inverted == 1u;
+  let g = gr[0];
+  for (var e = gid.x; e < max(n, L); e = e + nwg.x * ${WG}u) {
+    if (e < n) {
+      let a = alpha[select(0u, (e / R) % U, L > 1u)];
+      dw[e] = 2.0 * c * g * w[e] * select(sig(a), 1.0 + exp(-a), inverted);
+    }
+    if (e < L) {
+      let a = alpha[e]; let p = sig(a); let q = sig(-a);
+      let dn = select(p * q, -exp(-a), inverted);
+      da[e] = g * (P.ent * a * p * q + c * norms[e] * dn);
+    }
   }
 }` }));
 }

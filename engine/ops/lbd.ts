@@ -3,17 +3,20 @@
 //     unit — z2 = 1[u < σ(α)] on the recorded pass, z1 = 1[u > σ(−α)] when the tape is replayed.
 //     Its backward is the path-wise part of the logits' gradient (through 1/σ(α));
 //     the distribution part comes from lbd_estimate.
-//   lbd_estimate(d, α): per-unit ARM or DisARM terms from per-example loss differences
-//     d = E(z1) − E(z2), summed over the batch.
+//   lbd_estimate(e1, α[, e2][, prev]): per-unit ARM or DisARM terms from per-example loss
+//     differences d = E(z1) − E(z2) (e1 − e2 when e2 is given), summed over the batch; optionally
+//     the joint form (every example takes Σ_b d_b), several copies of the batch, the sum into one
+//     logit and the addition to the logit's gradient so far — one dispatch per LBD use.
+//   lbd_regularizer(α[, W]): Eq. 3 / N in one dispatch (two for per-unit logits), its backward
+//     (dα and dW) in one.
 // x is read as [B, U, S]: B = shape[0], U = shape[1] Bernoulli units per example (features or
 // channels), S = the rest (a channel's mask is shared over its H×W). α has U logits or 1.
 import { defineOp, apply, type TestCase } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, Tensor, zeros } from '../tensor.js';
 import { randomTwin, type Draw } from '../random.js';
-import { lbdApplyKernel, lbdEstimateKernel } from '../../kernels/lbd.js';
-import { gridFor } from '../../kernels/common.js';
-import { mul, sub, sigmoid } from './elementwise.js';
+import { lbdApplyKernel, lbdEstimateKernel, lbdBackwardKernel, lbdRegularizerKernel, lbdRegularizerGradKernel } from '../../kernels/lbd.js';
+import { gridFor, WG } from '../../kernels/common.js';
 import { sum } from './reduce.js';
 
 export type Estimator = 'arm' | 'disarm';
@@ -79,15 +82,26 @@ const applyDef = defineOp({
   backward(g, node) {
     const [x, alpha] = node.inputs;
     const a = node.attrs as unknown as LBDAttrs;
-    const dx = x.requiresGrad ? applyKernel(g, alpha, a) : null;
-    if (!alpha.requiresGrad) return [dx, null];
-    if (!a.scaled) return [dx, zeros(alpha.shape)]; // plain masks: no path through α (z is held fixed)
-    // path-wise term: ∂(1/σ(α))/∂α = −(1 − σ(α))/σ(α), so dα_k = −(1 − p_k) Σ_{units of k} g·y
-    const y = node.saved.y as Tensor;
-    const axes = [0, ...Array.from({ length: x.ndim - 2 }, (_, i) => i + 2)];
-    let gy = sum(mul(g, y), axes);
-    if (alpha.size === 1) gy = sum(gy, [0], { keepdims: true });
-    return [dx, mul(gy, sub(sigmoid(alpha), 1))];
+    if (!alpha.requiresGrad || !a.scaled) {
+      const dx = x.requiresGrad ? applyKernel(g, alpha, a) : null;
+      // plain masks: no path through α (z is held fixed)
+      return [dx, alpha.requiresGrad ? zeros(alpha.shape) : null];
+    }
+    // path-wise term: ∂(1/σ(α))/∂α = −(1 − σ(α))/σ(α), so dα_k = −(1 − p_k) Σ_{units of k} g·y;
+    // one kernel gives it and dx (lbdBackwardKernel)
+    const [B, U, S, L] = dims(x.shape, alpha.shape, 'lbd_dropout');
+    const dx = x.requiresGrad ? empty(x.shape, 'f32', 'lbd_dropout.dx') : null;
+    const da = empty(alpha.shape, 'f32', 'lbd_dropout.dalpha');
+    const [lo, hi] = seedWords(a.draw);
+    const spare = dx ? null : empty([1], 'f32', 'lbd_dropout.unused');
+    dispatch({
+      kernel: lbdBackwardKernel(),
+      buffers: [g.buffer, (node.saved.y as Tensor).buffer, alpha.buffer, (dx ?? spare)!.buffer, da.buffer],
+      params: { U, S, L, B, seedLo: lo, seedHi: hi, offset: a.draw.offset, stream: a.draw.stream, which: a.pass, wantDx: dx ? 1 : 0 },
+      workgroups: [L > 1 && S === 1 ? gridFor(U) : Math.min(L, gridFor(L * WG))],
+    });
+    spare?.dispose();
+    return [dx, da];
   },
   reference([x, alpha], attrs) {
     const a = attrs as unknown as LBDAttrs;
@@ -111,43 +125,177 @@ const applyDef = defineOp({
   ] as TestCase[],
 });
 
+interface EstimateAttrs {
+  draw: Draw; U: number; estimator: Estimator; scale: number;
+  /** Rows the layer saw (a multiple of the losses' length B; row r is example r mod B); default B. */
+  rows?: number;
+  /** Inputs: [e1, α, e2?, prev?]; d_b = e1_b − e2_b with pair (else e1_b). */
+  pair?: boolean;
+  /** Every row takes Σ_b d_b (the joint-vector form). */
+  joint?: boolean;
+  /** Sum the units' terms into the single logit: output [1] instead of [U]. */
+  summed?: boolean;
+  /** Add the result to prev (the logit's gradient so far), the last input. */
+  accumulate?: boolean;
+}
+
 const estimateDef = defineOp({
   name: 'lbd_estimate',
-  forward([d, alpha], attrs) {
-    const { draw, U, estimator, scale } = attrs as { draw: Draw; U: number; estimator: Estimator; scale: number };
-    if (d.ndim !== 1) throw new Error(`lbd_estimate: loss differences must be 1-d [batch], got ${fmtShape(d.shape)}`);
+  forward(inputs, attrs) {
+    const a = attrs as unknown as EstimateAttrs;
+    const [e1, alpha] = inputs;
+    const e2 = a.pair ? inputs[2] : null;
+    const prev = a.accumulate ? inputs[a.pair ? 3 : 2] : null;
+    const { draw, U } = a;
+    const B = e1.size, rows = a.rows ?? B;
+    if (e1.ndim !== 1) throw new Error(`lbd_estimate: loss differences must be 1-d [batch], got ${fmtShape(e1.shape)}`);
+    if (e2 && e2.shape.join() !== e1.shape.join()) throw new Error(`lbd_estimate: losses ${fmtShape(e1.shape)} and ${fmtShape(e2.shape)} differ`);
     if (alpha.size !== 1 && alpha.size !== U) throw new Error(`lbd_estimate: ${alpha.size} logits for ${U} units`);
-    const g = empty([U], 'f32', 'lbd_estimate');
+    if (!(rows > 0 && rows % B === 0)) throw new Error(`lbd_estimate: ${rows} rows are not a multiple of the ${B} losses`);
+    if (a.summed && alpha.size !== 1) throw new Error(`lbd_estimate: summed needs a single logit, got ${alpha.size}`);
+    const outShape = a.summed ? [1] : [U];
+    if (prev && prev.shape.join() !== outShape.join()) throw new Error(`lbd_estimate: prev ${fmtShape(prev.shape)} for output ${fmtShape(outShape)}`);
+    const g = empty(outShape, 'f32', 'lbd_estimate');
     const [lo, hi] = seedWords(draw);
     dispatch({
       kernel: lbdEstimateKernel(),
-      buffers: [d.buffer, alpha.buffer, g.buffer],
-      params: { U, L: alpha.size, seedLo: lo, seedHi: hi, offset: draw.offset, stream: draw.stream, B: d.size, estimator: estimator === 'disarm' ? 1 : 0, scale },
-      workgroups: [gridFor(U)],
+      buffers: [e1.buffer, (e2 ?? alpha).buffer, alpha.buffer, (prev ?? alpha).buffer, g.buffer],
+      params: {
+        U, L: alpha.size, seedLo: lo, seedHi: hi, offset: draw.offset, stream: draw.stream, B, estimator: a.estimator === 'disarm' ? 1 : 0, scale: a.scale,
+        rows, pair: e2 ? 1 : 0, joint: a.joint ? 1 : 0, summed: a.summed ? 1 : 0, accumulate: prev ? 1 : 0,
+      },
+      workgroups: [a.summed ? 1 : gridFor(U)],
     });
     return g;
   },
-  reference([d, alpha], attrs) {
-    const { draw, U, estimator, scale } = attrs as { draw: Draw; U: number; estimator: Estimator; scale: number };
-    const B = d.data.length;
-    const { u, z1, z2 } = refMasks(B, U, alpha.data, draw);
+  reference(inputs, attrs) {
+    const a = attrs as unknown as EstimateAttrs;
+    const [e1, alpha] = inputs;
+    const e2 = a.pair ? inputs[2] : null;
+    const prev = a.accumulate ? inputs[a.pair ? 3 : 2] : null;
+    const { draw, U, estimator, scale } = a;
+    const B = e1.data.length, rows = a.rows ?? B;
+    const d = Float64Array.from(e1.data, (v, b) => v - (e2 ? e2.data[b] : 0));
+    const D = d.reduce((s, v) => s + v, 0);
+    const { u, z1, z2 } = refMasks(rows, U, alpha.data, draw);
     const g = new Float64Array(U);
     for (let j = 0; j < U; j++) {
-      const a = alpha.data[alpha.data.length > 1 ? j : 0];
-      for (let b = 0; b < B; b++) {
-        const i = b * U + j;
+      const al = alpha.data[alpha.data.length > 1 ? j : 0];
+      for (let r = 0; r < rows; r++) {
+        const i = r * U + j, dr = a.joint ? D : d[r % B];
         g[j] += estimator === 'arm'
-          ? d.data[b] * (u[i] - 0.5)
-          : z1[i] !== z2[i] ? 0.5 * d.data[b] * (z2[i] ? -1 : 1) * sig(Math.abs(a)) : 0;
+          ? dr * (u[i] - 0.5)
+          : z1[i] !== z2[i] ? 0.5 * dr * (z2[i] ? -1 : 1) * sig(Math.abs(al)) : 0;
       }
       g[j] *= scale;
     }
-    return { shape: [U], data: g };
+    const out = a.summed ? Float64Array.of(g.reduce((s, v) => s + v, 0)) : g;
+    if (prev) out.forEach((v, k) => { out[k] = v + prev.data[k]; });
+    return { shape: [out.length], data: out };
   },
   cases: [
     { inputs: [{ shape: [6] }, { shape: [3] }], attrs: { draw: draw0, U: 3, estimator: 'arm', scale: 1 / 6 } },
     { inputs: [{ shape: [6] }, { shape: [3] }], attrs: { draw: draw0, U: 3, estimator: 'disarm', scale: 1 / 6 } },
     { inputs: [{ shape: [70] }, { shape: [1] }], attrs: { draw: { seed: 5, stream: 0, offset: 2 }, U: 5, estimator: 'disarm', scale: 1 } },
+    // what lbdStep asks for: both losses, copies of the batch, the joint form, the sum into one
+    // logit (over more units than a workgroup has threads) and the gradient so far
+    { inputs: [{ shape: [4] }, { shape: [3] }, { shape: [4] }, { shape: [3] }], attrs: { draw: draw0, U: 3, estimator: 'arm', scale: 0.25, rows: 8, pair: true, accumulate: true } },
+    { inputs: [{ shape: [5] }, { shape: [3] }, { shape: [5] }], attrs: { draw: draw0, U: 3, estimator: 'disarm', scale: 0.2, pair: true, joint: true } },
+    { inputs: [{ shape: [3] }, { shape: [1] }, { shape: [3] }, { shape: [1] }], attrs: { draw: { seed: 11, stream: 3, offset: 0 }, U: 70, estimator: 'arm', scale: 1 / 3, rows: 6, pair: true, summed: true, accumulate: true } },
+    { inputs: [{ shape: [4] }, { shape: [1] }, { shape: [4] }], attrs: { draw: { seed: 12, stream: 1, offset: 3 }, U: 90, estimator: 'disarm', scale: 0.25, pair: true, joint: true, summed: true } },
+  ] as TestCase[],
+});
+
+interface RegAttrs {
+  /** The weight's unit axis (the next layer's input features or channels). */
+  axis: number;
+  /** The entropy term's weight: perLogit/N (perLogit = the units one logit stands for). */
+  ent: number;
+  /** The weight term's c = 1/(2 s² N). */
+  c: number;
+  /** ‖W_k‖²/σ(α_k) (inverted scaling) or σ(α_k)‖W_k‖² (plain masks). */
+  inverted: boolean;
+}
+
+/** The weight as [A, U, R] around its unit axis (no weight: nothing to read). */
+function regDims(alpha: readonly number[], w: readonly number[] | null, axis: number): { A: number; U: number; R: number; n: number } {
+  const L = alpha[0];
+  if (alpha.length !== 1) throw new Error(`lbd_regularizer: logits must be 1-d, got ${fmtShape(alpha)}`);
+  if (!w) return { A: 0, U: 1, R: 1, n: 0 };
+  if (!(Number.isInteger(axis) && axis >= 0 && axis < w.length)) throw new Error(`lbd_regularizer: unit axis ${axis} out of range for the weight ${fmtShape(w)}`);
+  const U = w[axis];
+  if (L !== 1 && L !== U) throw new Error(`lbd_regularizer: ${L} logits for a weight ${fmtShape(w)} with ${U} units on axis ${axis}`);
+  const A = w.slice(0, axis).reduce((p, d) => p * d, 1), R = w.slice(axis + 1).reduce((p, d) => p * d, 1);
+  return { A, U, R, n: A * U * R };
+}
+
+const regParams = (L: number, d: { A: number; U: number; R: number; n: number }, a: RegAttrs) =>
+  ({ L, A: d.A, U: d.U, R: d.R, n: d.n, inverted: a.inverted ? 1 : 0, ent: a.ent, c: a.c });
+
+const regDef = defineOp({
+  name: 'lbd_regularizer',
+  forward(inputs, attrs, saved) {
+    const a = attrs as unknown as RegAttrs;
+    const [alpha, w] = inputs;
+    const d = regDims(alpha.shape, w?.shape ?? null, a.axis);
+    const L = alpha.size;
+    const t = empty(L === 1 ? [] : [L], 'f32', 'lbd_regularizer');
+    const norms = empty([L], 'f32', 'lbd_regularizer.norms');
+    dispatch({
+      kernel: lbdRegularizerKernel(),
+      buffers: [alpha.buffer, (w ?? alpha).buffer, t.buffer, norms.buffer],
+      params: regParams(L, d, a),
+      workgroups: [gridFor(L * WG)],
+    });
+    saved.norms = norms;
+    if (L === 1) return t;
+    // per-unit logits: the terms' sum (a second dispatch)
+    const r = sum(t);
+    t.dispose();
+    return r;
+  },
+  backward(g, node) {
+    const a = node.attrs as unknown as RegAttrs;
+    const [alpha, w] = node.inputs;
+    const d = regDims(alpha.shape, w?.shape ?? null, a.axis);
+    const L = alpha.size;
+    const da = empty(alpha.shape, 'f32', 'lbd_regularizer.dalpha');
+    const dw = empty(w ? w.shape : [1], 'f32', 'lbd_regularizer.dw');
+    dispatch({
+      kernel: lbdRegularizerGradKernel(),
+      buffers: [g.buffer, alpha.buffer, (w ?? alpha).buffer, (node.saved.norms as Tensor).buffer, dw.buffer, da.buffer],
+      params: regParams(L, d, a),
+      workgroups: [gridFor(Math.max(d.n, L))],
+    });
+    const wantW = !!w && w.requiresGrad;
+    if (!wantW) dw.dispose();
+    const out: (Tensor | null)[] = [alpha.requiresGrad ? da : (da.dispose(), null)];
+    if (w) out.push(wantW ? dw : null);
+    return out;
+  },
+  reference(inputs, attrs) {
+    const a = attrs as unknown as RegAttrs;
+    const [alpha, w] = inputs;
+    const d = regDims(alpha.shape, w?.shape ?? null, a.axis);
+    const L = alpha.data.length;
+    const norms = new Float64Array(L);
+    if (w) w.data.forEach((v, e) => { norms[L > 1 ? Math.floor(e / d.R) % d.U : 0] += v * v; });
+    let r = 0;
+    alpha.data.forEach((al, k) => {
+      const p = sig(al);
+      r += -a.ent * -(p * Math.log(p) + (1 - p) * Math.log(1 - p)) + a.c * (a.inverted ? norms[k] / p : norms[k] * p);
+    });
+    return { shape: [], data: Float64Array.of(r) };
+  },
+  // coefficients of order 1 keep the gradients of order 1, where the check's tolerance is relative
+  cases: [
+    // per-unit logits before a linear layer's weight [in, out] (units on axis 0) and a conv's [Co, Ci, kh, kw] (axis 1)
+    { inputs: [{ shape: [3] }, { shape: [3, 4] }], attrs: { axis: 0, ent: 1.5, c: 0.8, inverted: true } },
+    { inputs: [{ shape: [4] }, { shape: [2, 4, 3, 3] }], attrs: { axis: 1, ent: 1, c: 0.6, inverted: false } },
+    // one logit over a weight with more entries than a workgroup has threads; no weight at all
+    { inputs: [{ shape: [1] }, { shape: [5, 30] }], attrs: { axis: 1, ent: 3, c: 0.3, inverted: true } },
+    { inputs: [{ shape: [1] }, { shape: [2, 3, 2] }], attrs: { axis: 2, ent: 2, c: 1, inverted: false } },
+    { inputs: [{ shape: [3] }], attrs: { axis: 0, ent: 10, c: 0.1, inverted: true } },
   ] as TestCase[],
 });
 
@@ -159,4 +307,24 @@ export function lbdDropout(x: Tensor, alpha: Tensor, a: LBDAttrs): Tensor {
 /** Per-unit ARM/DisARM terms [U] from per-example loss differences d [B]. */
 export function lbdEstimate(d: Tensor, alpha: Tensor, o: { draw: Draw; units: number; estimator: Estimator; scale: number }): Tensor {
   return apply(estimateDef, [d, alpha], { draw: o.draw, U: o.units, estimator: o.estimator, scale: o.scale });
+}
+
+/**
+ * A logit tensor's whole ARM/DisARM gradient term in one dispatch (what lbdStep adds per LBD use):
+ * d_b = e1_b − e2_b, or Σ_b of them for every example (joint); `rows` = k·B rows (row r is
+ * example r mod B); the units' terms summed into α's shape; added to `prev` when given.
+ */
+export function lbdEstimateInto(e1: Tensor, e2: Tensor, alpha: Tensor, o: { draw: Draw; units: number; rows: number; estimator: Estimator; scale: number; joint: boolean; prev: Tensor | null }): Tensor {
+  const summed = alpha.size === 1;
+  const inputs = [e1, alpha, e2, ...(o.prev ? [o.prev] : [])];
+  return apply(estimateDef, inputs, { draw: o.draw, U: o.units, estimator: o.estimator, scale: o.scale, rows: o.rows, pair: true, joint: o.joint, summed, accumulate: !!o.prev });
+}
+
+/**
+ * Eq. 3 / N for logits α and the next layer's weight W (or none): −ent·Σ_k H(σ(α_k)) +
+ * c·Σ_k ‖W_k‖²/σ(α_k) (σ(α_k)‖W_k‖² for plain masks), W_k the entries on unit k of `axis`
+ * (all of W for a single logit); ent = perLogit/N, c = 1/(2 s² N).
+ */
+export function lbdRegularizer(alpha: Tensor, weight: Tensor | null, a: RegAttrs): Tensor {
+  return apply(regDef, weight ? [alpha, weight] : [alpha], { ...a });
 }

@@ -18,7 +18,7 @@
 // Both losses come from the same weights; u is drawn once and used for both masks and the
 // estimate (the authors' released scripts do neither — docs/estimators.md).
 import {
-  backward, replay, mean, add, sub, lbdEstimate, sum, reshape, expand, noGrad, topoOrderOf, fmtShape,
+  backward, replay, mean, add, lbdEstimateInto, noGrad, topoOrderOf, fmtShape,
   type Optimizer, type Tensor, type Draw, type Estimator, type Node,
 } from '../../engine/index.js';
 import { LearnableBernoulliDropout } from './lbd.js';
@@ -178,18 +178,14 @@ export function lbdGradients(perExampleLoss: () => Tensor, o: LBDStepOptions = {
   if (uses.length) {
     const B = e2.size;
     noGrad(() => {
-      const diff = sub(e1, e2);
-      // joint form: every example's terms get the whole batch's loss difference
-      const d = c.coupled ? expand(reshape(sum(diff), [1]), [B]) : diff;
+      // one dispatch per use (lbd_estimate): d = e1 − e2 (joint form: every example's terms get
+      // the whole batch's Σ d), a layer's k·B rows take d of example r mod B, the units' terms
+      // summed for a single logit and added to the gradient backward left in α.grad
       for (const u of uses) {
         if (u.rows % B !== 0) throw new Error(`lbdStep: an LBD layer saw ${u.rows} rows, not a multiple of the ${B} per-example losses`);
-        const k = u.rows / B;
-        const dr = k === 1 ? d : reshape(expand(reshape(d, [1, B]), [k, B]), [u.rows]);
-        let g = lbdEstimate(dr, u.alpha, { draw: u.draw, units: u.units, estimator: u.estimator, scale: 1 / B });
-        if (u.alpha.size === 1) g = reshape(sum(g), [1]);
         const prev = u.alpha.grad;
-        u.alpha.grad = (prev ? add(prev, g) : g).keep();
-        if (prev) { prev.dispose(); g.dispose(); }
+        u.alpha.grad = lbdEstimateInto(e1, e2, u.alpha, { draw: u.draw, units: u.units, rows: u.rows, estimator: u.estimator, scale: 1 / B, joint: c.coupled, prev }).keep();
+        prev?.dispose();
       }
     });
   }

@@ -4,7 +4,7 @@
 // same u and adds the ARM or DisARM term to α's gradient. Trained with a plain backward()
 // instead, α would only see the path-wise term — use lbdStep.
 import {
-  Generator, defaultGenerator, lbdDropout, tensor, sigmoid, bernoulliEntropy, mul, add, sum, div, square, reshape,
+  Generator, defaultGenerator, lbdDropout, lbdRegularizer, tensor, sigmoid, mul, reshape,
   type Estimator, type Tensor, type Draw,
 } from '../../engine/index.js';
 import { DropoutLayer } from './base.js';
@@ -119,19 +119,12 @@ export class LearnableBernoulliDropout extends DropoutLayer {
     const N = this.datasetSize;
     const units = this.units ?? (this.next ? this.next.weight.shape[this.next.unitAxis] : null);
     if (units === null) throw new Error('LearnableBernoulliDropout: the regularizer needs units (option) or an attached next weight');
-    const p = sigmoid(this.alpha);
-    // H(p) = −p log p − (1 − p) log(1 − p), one elementwise op (engine: bernoulli_entropy)
-    const H = bernoulliEntropy(this.alpha);
+    // one op (engine lbd_regularizer): the entropy and weight terms of every logit in one
+    // dispatch, dα and dW in one more on the way back
     const perLogit = this.alpha.size === 1 ? units : 1;
-    let r = mul(sum(H), -perLogit / N);
-    if (this.next) {
-      const { weight, unitAxis } = this.next;
-      const axes = [...weight.shape.keys()].filter((a) => a !== unitAxis);
-      let norms = sum(square(weight), axes); // [units]
-      if (this.alpha.size === 1) norms = sum(norms, [0], { keepdims: true });
-      const term = this.inverted ? div(norms, p) : mul(norms, p);
-      r = add(r, mul(sum(term), 1 / (2 * this.priorVariance * N)));
-    }
-    return r;
+    const c = 1 / (2 * this.priorVariance * N);
+    const next = this.next;
+    const axis = next ? (next.unitAxis < 0 ? next.unitAxis + next.weight.ndim : next.unitAxis) : 0;
+    return lbdRegularizer(this.alpha, next ? next.weight : null, { axis, ent: perLogit / N, c, inverted: this.inverted });
   }
 }

@@ -128,8 +128,9 @@ async function init(): Promise<Gpu> {
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: limits, label: 'lbd-gpu' });
   device.addEventListener('uncapturederror', (ev) => {
     const e = (ev as GPUUncapturedErrorEvent).error;
-    // Dawn's message names the labelled pipeline/buffer; thrown at the next sync point.
-    pendingError ??= new Error(`WebGPU error: ${e.message}`);
+    // Work outside catchGpuErrors (evaluation, a task's own code): thrown at the next sync point,
+    // naming the kernels and buffers Dawn's message names.
+    pendingError ??= new Error(`${describeGpuFault(faultOf(e))} (noticed at a later sync point)`);
   });
   void device.lost.then((info) => {
     if (info.reason !== 'destroyed') pendingError ??= new Error(`WebGPU device lost: ${info.message}`);
@@ -180,6 +181,80 @@ export function throwPendingError(): void {
     throw e;
   }
 }
+
+// ---- errors caught where they happen ------------------------------------------------------
+
+/** A GPU error caught by an error scope: its kind and Dawn's message. */
+export interface GpuFault { kind: 'validation' | 'out-of-memory' | 'internal'; message: string }
+
+const faultOf = (e: GPUError): GpuFault => ({
+  kind: e instanceof GPUOutOfMemoryError ? 'out-of-memory' : e instanceof GPUValidationError ? 'validation' : 'internal',
+  message: e.message,
+});
+
+/**
+ * Runs synchronous GPU work inside an out-of-memory and a validation error scope and returns a
+ * promise of the first error it caused (out of memory first, since a failed allocation makes every
+ * later use of that buffer invalid; null when none). The promise settles when the device next
+ * processes events — any later read-back or wait — so a caller keeps it and looks at it when it
+ * reads its results anyway: no extra sync. The work must flush what it recorded (a compute pass's
+ * errors are found when its command buffer is finished). Two scope pushes and pops cost ~4 µs.
+ */
+export function catchGpuErrors(fn: () => void): Promise<GpuFault | null> {
+  const { device } = gpu();
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  const pop = (): Promise<GpuFault | null> => {
+    const validation = device.popErrorScope(), memory = device.popErrorScope();
+    // a pop rejects only when the device is lost; that surfaces through the lost promise
+    return Promise.all([memory, validation]).then(([m, v]) => (m ? faultOf(m) : v ? faultOf(v) : null), () => null);
+  };
+  try {
+    fn();
+  } catch (e) {
+    void pop();
+    throw e;
+  }
+  return pop();
+}
+
+// Objects the engine itself labels: naming them says nothing about which op failed.
+const PLUMBING = new Set(['lbd-gpu', 'lbd-batch', 'lbd-pass', 'uniform-ring', 'upload', 'readback', '']);
+
+/**
+ * The labelled objects Dawn's message names, as `kernel k` (pipelines, bind groups and their
+ * layouts carry the kernel's key) and `buffer b` (a tensor's buffer carries the label of the op
+ * that first allocated it; pooled buffers keep that label when reused).
+ */
+export function gpuFaultLabels(message: string): string[] {
+  const out: string[] = [];
+  for (const m of message.matchAll(/\[(?:Invalid )?(\w+) "+([^"\]]*)"+\]/g)) {
+    if (PLUMBING.has(m[2])) continue;
+    const what = /Buffer$/.test(m[1]) && !/Bind/.test(m[1]) ? `buffer ${m[2]}` : /Pipeline|BindGroup|ShaderModule/.test(m[1]) ? `kernel ${m[2]}` : `${m[1]} ${m[2]}`;
+    if (!out.includes(what)) out.push(what);
+  }
+  return out;
+}
+
+/** One line: the kind, the kernels and buffers named, and the first line of Dawn's message. */
+export function describeGpuFault(f: GpuFault): string {
+  const kind = f.kind === 'out-of-memory' ? 'GPU out of memory' : f.kind === 'validation' ? 'GPU validation error' : 'GPU internal error';
+  const labels = gpuFaultLabels(f.message);
+  const first = f.message.split('\n')[0].trim();
+  return `${kind}${labels.length ? ` in ${labels.join(', ')}` : ''}: ${first}`;
+}
+
+/**
+ * A request the device cannot meet at all (a buffer or binding over its limits), thrown where it
+ * is made, naming the op and the size; a task can tell its user which option to lower.
+ */
+export class GpuLimitError extends Error {
+  constructor(message: string) { super(message); this.name = 'GpuLimitError'; }
+}
+
+/** Bytes as MiB with one decimal (GiB above 10 GiB), for messages. */
+export const mib = (bytes: number): string =>
+  bytes >= 10 * 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /**
  * Awaits a GPU promise (mapAsync, onSubmittedWorkDone). dawn.node re-queues its event

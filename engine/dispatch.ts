@@ -1,7 +1,7 @@
 // Pipelines and command batching. Every kernel is compiled once per (name, WGSL-changing
 // config); dispatches are recorded into one open compute pass and submitted together at a
 // read-back or when a batch grows large. Sizes reach kernels through a uniform ring buffer.
-import { gpu, gpuWait, throwPendingError } from './device.js';
+import { gpu, gpuWait, throwPendingError, GpuLimitError, mib } from './device.js';
 import type { KernelSource } from '../kernels/common.js';
 
 /** Dispatches per submit before a batch is flushed without being asked. */
@@ -198,8 +198,8 @@ export function dispatch(a: DispatchArgs): void {
 }
 
 function tooBig(kernel: string, i: number, b: GPUBuffer, size: number, max: number): never {
-  throw new Error(`${kernel}: operand ${i + 1} (${b.label}) is ${size} bytes, over the device's ` +
-    `maxStorageBufferBindingSize of ${max}; split the work into smaller tensors`);
+  throw new GpuLimitError(`${kernel}: operand ${i + 1} (${b.label}) is ${mib(size)} (${size} bytes), over the device's ` +
+    `largest storage binding (maxStorageBufferBindingSize ${mib(max)}); split the work into smaller tensors`);
 }
 
 export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {

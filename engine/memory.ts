@@ -1,7 +1,7 @@
 // GPU memory: a buffer pool by size class with a live-bytes counter, and `scope(fn)`, which
 // releases what a function allocated except its result and what was kept. GPU memory never
 // waits for JavaScript's garbage collector.
-import { gpu } from './device.js';
+import { gpu, GpuLimitError, mib } from './device.js';
 
 const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -26,16 +26,38 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+// The last buffers created (label, bytes), so that an out-of-memory error caught later can name
+// the allocations of the step that caused it (bufferSerial / buffersCreatedSince).
+const CREATED_LOG = 256;
+const created: { label: string; bytes: number }[] = [];
+
+/** How many buffers were created so far (a mark for buffersCreatedSince). */
+export function bufferSerial(): number { return allocCount; }
+
+/** The buffers created since `serial` (at most the last 256), in order. */
+export function buffersCreatedSince(serial: number): { label: string; bytes: number }[] {
+  const n = Math.min(allocCount - serial, created.length);
+  return n > 0 ? created.slice(created.length - n) : [];
+}
+
 export function allocStorage(bytes: number, label = 'tensor'): Storage {
-  const cls = sizeClass(bytes);
   const max = gpu().limits.maxBufferSize;
-  if (cls > max) throw new Error(`allocation of ${bytes} bytes (${label}) exceeds the device's maxBufferSize ${max}`);
+  // checked here, synchronously, so that the error names the op and surfaces at the call that made
+  // it (Dawn would only report an invalid buffer at the next sync point)
+  if (bytes > max) {
+    throw new GpuLimitError(`${label}: a tensor of ${mib(bytes)} (${bytes} bytes) is larger than the device's largest buffer (maxBufferSize ${mib(max)}: ${max} bytes)`);
+  }
+  // the size class may round past the limit when the request itself fits: then allocate exactly
+  let cls = sizeClass(bytes);
+  if (cls > max) cls = Math.max(16, Math.ceil(bytes / 4) * 4);
   const list = free.get(cls);
   let buffer = list?.pop();
   if (buffer) pooledBytes -= cls;
   else {
     buffer = gpu().device.createBuffer({ size: cls, usage: USAGE(), label });
     allocCount++;
+    created.push({ label, bytes: cls });
+    if (created.length > CREATED_LOG) created.shift();
   }
   liveBytes += cls;
   if (liveBytes > peakBytes) peakBytes = liveBytes;

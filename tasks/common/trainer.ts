@@ -1,7 +1,10 @@
 // The one training loop of every task: epochs of batches, each step LBD's two-pass update
 // (lbdStep: ARM/DisARM term on the logits) or a plain backward, losses recorded on the GPU and
-// read every 16 steps (the host prepares the next batch while the GPU works), a non-finite loss
-// diagnosed by a checked re-run that names the first layer producing a non-finite value, the
+// read every 16 steps (the host prepares the next batch while the GPU works), each step inside GPU
+// error scopes whose results are looked at with those losses (a validation or out-of-memory error
+// names its step and the kernel or buffer; a request over the device's limits stops at once), a
+// non-finite loss — or parameters found non-finite at the end of an epoch — diagnosed by a checked
+// re-run that names the first layer output, gradient op or parameter that went non-finite, the
 // keep probabilities per epoch, and one atomic checkpoint per epoch that a later call resumes
 // from after checking that it belongs to this run (same options, same data).
 // A task supplies only what is its own: batches, the per-example loss, what to do around an
@@ -14,7 +17,9 @@ import type { Module } from '../../layers/module.js';
 import { existsSync } from 'node:fs';
 import { UserError } from './files.js';
 import { saveRunCheckpoint, loadRunCheckpoint, type RunParts } from './checkpoint.js';
-import { firstNonFinite } from './nonfinite.js';
+import { firstNonFinite, parametersFinite } from './nonfinite.js';
+import { catchGpuErrors, describeGpuFault, GpuLimitError, mib, type GpuFault } from '../../engine/device.js';
+import { bufferSerial, buffersCreatedSince } from '../../engine/memory.js';
 import { configDifferences } from './config.js';
 
 /** Per-epoch history every run keeps; tasks add their own fields. */
@@ -51,8 +56,8 @@ export interface LoopSpec<B, H extends BaseHistory> {
   size(b: B): number;
   /** One optimisation step (inside a scope). */
   step(b: B, ctx: StepContext): StepOut;
-  /** The model's forward of a batch as the step computes it (checked re-run of a non-finite step). */
-  forward(b: B): Tensor;
+  /** Unused: the checked re-run of a non-finite step runs `step` itself (kept so tasks' specs still compile). */
+  forward?(b: B): Tensor;
   /** How an epoch's loss is summarised: the last step's, or the mean of the last read-back window. */
   epochLoss: 'last' | 'window';
   /** Layers whose mean keep probability is recorded per epoch. */
@@ -115,33 +120,56 @@ export async function trainLoop<B, H extends BaseHistory>(spec: LoopSpec<B, H>):
   try {
     for (let e = h.epoch; e < spec.epochs; e++) {
       spec.beforeEpoch?.(e, h);
-      const t0 = performance.now();
+      const t0 = performance.now(), g0 = h.steps;
       const losses: number[] = [], extras: number[] = [];
       let window: number[] = [], step = 0;
+      // each step's GPU errors, caught in error scopes and looked at when the losses are read
+      let checks: { step: number; created: { label: string; bytes: number }[]; fault: Promise<GpuFault | null> }[] = [];
+      const checkGpu = async (): Promise<void> => {
+        const pending = checks;
+        checks = [];
+        for (const c of pending) {
+          const f = await c.fault;
+          if (f) throw gpuFaultError(spec, e, c.step, f, c.created);
+        }
+      };
       const drain = async (): Promise<void> => {
         const v = await log.read(), x = await extraLog.read();
+        await checkGpu(); // before the values: a step whose work was refused leaves garbage
         const bad = v.findIndex((q) => !Number.isFinite(q));
-        if (bad >= 0) await diagnose(spec, e, step - v.length + bad, v[bad]);
+        if (bad >= 0) await diagnose(spec, e, g0, step - v.length + bad, v[bad]);
         if (!v.length) return;
         losses.push(...v); extras.push(...x); window = v;
         spec.progress?.(v.length, { epoch: e, loss: avg(v), extra: x.length ? avg(x) : NaN });
       };
       for (const b of spec.batches(e)) {
         const ctx = { epoch: e, step, globalStep: h.steps };
-        scope(() => {
-          const out = spec.step(b, ctx);
-          log.record(out.loss);
-          if (out.extra) extraLog.record(out.extra);
-        });
-        flush(); // the GPU starts on this step while the host gathers and uploads the next batch
+        const serial = bufferSerial();
+        try {
+          const fault = catchGpuErrors(() => {
+            scope(() => {
+              const out = spec.step(b, ctx);
+              log.record(out.loss);
+              if (out.extra) extraLog.record(out.extra);
+            });
+            flush(); // the GPU starts on this step while the host gathers and uploads the next batch
+          });
+          checks.push({ step, fault, created: bufferSerial() > serial ? buffersCreatedSince(serial) : [] });
+        } catch (err) {
+          if (err instanceof GpuLimitError) throw new UserError(`${spec.run}: step ${step + 1} of epoch ${e + 1}: ${err.message}; lower --batch or the model's size`);
+          throw err;
+        }
         faultPoint('train:step');
         h.examples += spec.size(b); h.steps++; step++;
         await spec.afterStep?.(ctx);
         if (log.full) await drain();
       }
       await drain();
-      if (step === 0) throw new UserError(`${spec.task}: ${spec.run}: epoch ${e + 1} has no batches (is --batch larger than the training split?)`);
+      if (step === 0) throw new UserError(`${spec.run}: epoch ${e + 1} has no batches (is --batch larger than the training split?)`);
       await sync();
+      // a non-finite gradient can leave the loss finite (a ReLU maps NaN to 0 on the GPU): the
+      // parameters are checked once per epoch, before they are saved
+      if (!(await parametersFinite(spec.parts.model))) await diagnose(spec, e, g0, null, NaN);
       h.seconds += (performance.now() - t0) / 1000;
       h.losses.push(spec.epochLoss === 'last' ? losses[losses.length - 1] : avg(window));
       h.extra.push(extras.length ? avg(extras) : NaN);
@@ -156,29 +184,58 @@ export async function trainLoop<B, H extends BaseHistory>(spec: LoopSpec<B, H>):
   return h;
 }
 
+/** A GPU error caught in a step's error scopes, as the error to throw (out of memory: the user's to fix). */
+function gpuFaultError<B, H extends BaseHistory>(spec: LoopSpec<B, H>, epoch: number, step: number, f: GpuFault, created: { label: string; bytes: number }[]): Error {
+  const at = `${spec.run}: step ${step + 1} of epoch ${epoch + 1}: ${describeGpuFault(f)}`;
+  if (f.kind === 'out-of-memory') {
+    const made = created.map((b) => `${b.label} ${mib(b.bytes)}`).join(', ');
+    return new UserError(`${at}${made ? ` (buffers that step created: ${made})` : ''}; lower --batch or the model's size`);
+  }
+  // validation (or internal) errors are the engine's bugs: Dawn's whole message, and a stack
+  return new Error(`${at}\n${f.message}`);
+}
+
 /**
- * A non-finite loss at `step` of `epoch`: re-runs that step from the epoch's checkpoint (the
- * steps before it replayed as they ran) with every layer's output checked, and throws a
- * UserError naming the first layer that produced a non-finite value. Without a checkpoint the
- * failing batch is checked with the current weights.
+ * A non-finite loss at `step` of `epoch` (null: the parameters were found non-finite at the end of
+ * the epoch): replays the epoch from its checkpoint, reading the parameters after each step, to
+ * find the step whose update made them non-finite (or, when none did, the failing step), then runs
+ * that step checked (nonfinite.ts) and throws a UserError naming the first layer output, gradient
+ * op or parameter that was non-finite. Without a checkpoint the failing batch is checked with the
+ * current weights.
  */
-async function diagnose<B, H extends BaseHistory>(spec: LoopSpec<B, H>, epoch: number, step: number, value: number): Promise<never> {
-  const where = `${spec.task}: ${spec.run}: the loss became ${value} at step ${step + 1} of epoch ${epoch + 1}`;
+async function diagnose<B, H extends BaseHistory>(spec: LoopSpec<B, H>, epoch: number, g0: number, step: number | null, value: number): Promise<never> {
+  const where = step === null
+    ? `${spec.run}: the parameters became non-finite in epoch ${epoch + 1} (the losses read were finite)`
+    : `${spec.run}: the loss became ${value} at step ${step + 1} of epoch ${epoch + 1}`;
   await sync();
-  let batch: B | undefined, k = 0;
-  let how = 'checked with the weights after the failing step (no checkpoint to re-run from)';
-  if (spec.checkpoint && existsSync(spec.checkpoint.path)) {
-    const { state } = await loadRunCheckpoint<H>(spec.checkpoint.path, spec.parts);
-    how = `re-run from the epoch ${epoch} checkpoint`;
-    spec.beforeEpoch?.(epoch, state.history);
+  const optimizers = Object.values(spec.parts.optimizers);
+  const ck = spec.checkpoint;
+  if (!ck || !existsSync(ck.path)) {
+    let k = 0, found: string | null = null;
     for (const b of spec.batches(epoch)) {
-      if (k === step) { batch = b; break; }
-      scope(() => { spec.step(b, { epoch, step: k, globalStep: state.history.steps + k }); });
+      if (k === (step ?? 0)) { found = await firstNonFinite(spec.parts.model, () => spec.step(b, { epoch, step: k, globalStep: g0 + k }).loss, optimizers); break; }
       k++;
     }
-  } else {
-    for (const b of spec.batches(epoch)) { if (k++ === step) { batch = b; break; } }
+    throw new UserError(`${where}; ${found ?? 'nothing was non-finite in the checked re-run'} (checked with the current weights: no checkpoint to re-run from); check that batch's data, or lower --lr`);
   }
-  const found = batch === undefined ? null : await firstNonFinite(spec.parts.model, () => spec.forward(batch!));
-  throw new UserError(`${where}; ${found ?? 'no layer output was non-finite in the checked re-run (the value came from the loss or regularizer)'} (${how}); check that batch's data, or lower --lr`);
+  /** Reloads the epoch's checkpoint and runs its steps before `upTo` (all when null); with `watch`, stops after the first step that leaves a parameter non-finite. */
+  const replay = async (upTo: number | null, watch: boolean): Promise<{ batch?: B; at: number; diverged: boolean; steps: number }> => {
+    const { state } = await loadRunCheckpoint<H>(ck.path, spec.parts);
+    spec.beforeEpoch?.(epoch, state.history);
+    let k = 0;
+    for (const b of spec.batches(epoch)) {
+      if (k === upTo) return { batch: b, at: k, diverged: false, steps: state.history.steps };
+      scope(() => { spec.step(b, { epoch, step: k, globalStep: state.history.steps + k }); });
+      if (watch && !(await parametersFinite(spec.parts.model))) return { at: k, diverged: true, steps: state.history.steps };
+      k++;
+    }
+    return { at: k, diverged: false, steps: state.history.steps };
+  };
+  let r = await replay(step, true);
+  if (r.diverged) r = await replay(r.at, false);
+  if (!r.batch) throw new UserError(`${where}; the re-run from the epoch ${epoch} checkpoint stayed finite (is the data or the model nondeterministic?); check the data, or lower --lr`);
+  const b = r.batch, at = r.at;
+  const found = await firstNonFinite(spec.parts.model, () => spec.step(b, { epoch, step: at, globalStep: r.steps + at }).loss, optimizers);
+  const culprit = step === null || at !== step ? `; step ${at + 1} of epoch ${epoch + 1} made the parameters non-finite` : '';
+  throw new UserError(`${where}${culprit}; ${found ?? 'nothing was non-finite in the checked re-run'} (re-run from the epoch ${epoch} checkpoint); check that batch's data, or lower --lr`);
 }

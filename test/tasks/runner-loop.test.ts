@@ -149,7 +149,7 @@ test('a non-finite loss names the first layer with a non-finite output, from a r
   const live = memoryStats().liveBytes;
   const dir = tmp('lbd-nan-');
   const replayed = await run(join(dir, 'r.safetensors'));
-  assert.match(replayed, /^t: r: the loss became (NaN|-?Infinity) at step 3 of epoch 2; first non-finite output: model\.layers\.0 \(Linear\) \(re-run from the epoch 1 checkpoint\)/, replayed);
+  assert.match(replayed, /^r: the loss became (NaN|-?Infinity) at step 3 of epoch 2; first non-finite output: model\.layers\.0 \(Linear\) \(re-run from the epoch 1 checkpoint\)/, replayed);
   const direct = await run();
   assert.match(direct, /parameter model\.layers\.0\.weight is already non-finite/, 'without a checkpoint only the damage shows');
   // a clean two-epoch run's checkpoint: resumed with fewer epochs or another option, it is refused

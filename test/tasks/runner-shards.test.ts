@@ -1,6 +1,7 @@
 // Grids beyond one machine: the shard a process runs (--shard, Slurm's array variables,
 // Kubernetes' completion index), and the recommend task run as one process versus three shard
-// processes (one configured each way) merged: the same report, wall-clock fields aside. A merge
+// processes (one configured each way) merged, and mnist as one process versus two shards merged:
+// the same report, wall-clock fields aside (classify and segment: runner-faults.long.test.ts). A merge
 // missing a shard names the missing run; a shard rerun with --resume changes nothing.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -52,6 +53,27 @@ test('recommend: three shard processes merged give the one-process report', asyn
   assert.is(again.code, 0, again.stderr);
   assert.is(readFileSync(file, 'utf8'), before);
   assert.is(statSync(file).mtimeMs, mtime);
+});
+
+test('mnist: two shard processes merged equal one process', async () => {
+  // mnist's grid is one run: shard 0/2 runs it, shard 1/2 finds nothing to do. 8 steps of 1000
+  // digits and 2 MC samples keep each process near its start-up cost (classify and segment, whose
+  // processes each compile ~10 s of kernels, are compared in runner-faults.long.test.ts)
+  const mn = ['--epochs', '1', '--hidden', '8', '--batch', '1000', '--mc-samples', '2', '--dropout', 'lbd'];
+  const one = tmp('lbd-mn-1-'), s0 = tmp('lbd-mn-s0-'), s1 = tmp('lbd-mn-s1-'), merged = tmp('lbd-mn-m-');
+  const runs = await Promise.all([
+    runTaskProcess('mnist', [...mn, '--out', one]),
+    runTaskProcess('mnist', [...mn, '--out', s0, '--shard', '0/2']),
+    runTaskProcess('mnist', [...mn, '--out', s1, '--shard', '1/2']),
+  ]);
+  for (const r of runs) assert.is(r.code, 0, r.stderr);
+  assert.equal(readdirSync(join(s0, 'runs')), ['lbd-s1.json']);
+  assert.not.ok(existsSync(join(s1, 'runs', 'lbd-s1.json')), 'shard 1/2 has no run');
+  const m = await runTaskProcess('mnist', [...mn, '--out', merged, '--merge', `${s0},${s1}`]);
+  assert.is(m.code, 0, m.stderr);
+  // the leak measurement is a difference of live bytes, which the pool's history may change
+  const strip = (r: unknown): unknown => { const x = r as { result: Record<string, unknown> }; const { leakedBytesPerStep: _l, ...rest } = x.result; return { ...x, result: rest }; };
+  assert.equal(strip(readReport(merged)), strip(readReport(one)));
 });
 
 /** A documented command line as [task, args] (`node --no-use-osr dist/tasks/T.js ARGS`). */

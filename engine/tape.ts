@@ -80,10 +80,9 @@ export function topoOrder(root: Tensor): Node[] {
  * downstream of them; every other activation is reused. Nothing is recorded, side effects are
  * stripped (OpDef.replayAttrs), and the graph stays intact for a later backward().
  * LBD uses it to evaluate E(z1) after recording E(z2): only the layers after the first learnable
- * dropout run again, for any model shape.
+ * dropout run again, for any model shape. `order`: topoOrder(root), when the caller has it already.
  */
-export function replay(root: Tensor, change: (n: Node) => Record<string, unknown> | null): Tensor {
-  const order = topoOrder(root);
+export function replay(root: Tensor, change: (n: Node) => Record<string, unknown> | null, order: Node[] = topoOrder(root)): Tensor {
   const swapped = new Map<Tensor, Tensor>();
   noGrad(() => {
     for (const n of order) {

@@ -50,13 +50,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let n = P.n; let U = P.U; let S = P.S; let L = P.L;
   let key = vec2<u32>(P.seedLo, P.seedHi); let offset = P.offset; let stream = P.stream;
   let second = P.which == 2u; let scaled = P.scaled == 1u;
-  for (var e = gid.x; e < n; e = e + nwg.x * ${WG}u) {
-    let bu = e / S;
-    let k = select(0u, bu % U, L > 1u);
-    let a = alpha[k];
-    let u = uOf(bu, offset, stream, key);
-    let keep = select(u > sig(-a), u < sig(a), second);
-    y[e] = select(0.0, x[e] * select(1.0, 1.0 + exp(-a), scaled), keep);
+  // a thread per Philox block: four (example, unit) masks from one call, each over its S entries
+  let BU = n / S;
+  // one logit: its thresholds and scale once
+  let a0 = alpha[0];
+  let lo0 = sig(-a0); let hi0 = sig(a0); let f0 = select(1.0, 1.0 + exp(-a0), scaled);
+  for (var q = gid.x; q < (BU + 3u) / 4u; q = q + nwg.x * ${WG}u) {
+    let bits = philox(vec4<u32>(q + offset, stream, 0u, 0u), key);
+    for (var j = 0u; j < 4u; j = j + 1u) {
+      let bu = q * 4u + j;
+      if (bu < BU) {
+        var lo = lo0; var hi = hi0; var f = f0;
+        if (L > 1u) {
+          let a = alpha[bu % U];
+          lo = sig(-a); hi = sig(a); f = select(1.0, 1.0 + exp(-a), scaled);
+        }
+        let u = unit(bits[j]);
+        let keep = select(u > lo, u < hi, second);
+        for (var e = bu * S; e < (bu + 1u) * S; e = e + 1u) { y[e] = select(0.0, x[e] * f, keep); }
+      }
+    }
   }
 }` }));
 }
@@ -95,14 +108,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let a = alpha[0];
     let lo = sig(-a); let hi = sig(a); let w = 0.5 * sig(abs(a));
     var s = 0.0;
-    for (var i = li; i < U * rows; i = i + ${WG}u) {
-      let r = i / U;
-      let d = select(dOf(r % B, pair), D, joint);
-      let u = uOf(i, offset, stream, key);
-      if (disarm) {
-        if ((u > lo) != (u < hi)) { s = s + select(1.0, -1.0, u < hi) * w * d; }
-      } else {
-        s = s + d * (u - 0.5);
+    // a thread per Philox block of four (row, unit) draws
+    for (var q = li; q < (U * rows + 3u) / 4u; q = q + ${WG}u) {
+      let bits = philox(vec4<u32>(q + offset, stream, 0u, 0u), key);
+      for (var c = 0u; c < 4u; c = c + 1u) {
+        let i = q * 4u + c;
+        if (i < U * rows) {
+          let d = select(dOf((i / U) % B, pair), D, joint);
+          let u = unit(bits[c]);
+          if (disarm) {
+            if ((u > lo) != (u < hi)) { s = s + select(1.0, -1.0, u < hi) * w * d; }
+          } else {
+            s = s + d * (u - 0.5);
+          }
+        }
       }
     }
     red[li] = s;
@@ -171,17 +190,34 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
     }
     return;
   }
-  // entries of logit k: every (b, s) of unit k (L = U), or all B·U·S of them (L = 1)
-  let per = select(B * U * S, B * S, L > 1u);
+  // L = 1: every entry, a thread per Philox block of four (example, unit) masks; L = U: the
+  // (b, s) entries of unit k, a u per entry
+  let BU = B * U;
+  let per = select((BU + 3u) / 4u, B * S, L > 1u);
   for (var k = wid.x; k < L; k = k + nwg.x) {
     let a = alpha[k]; let inv = 1.0 + exp(-a); let lo = sig(-a); let hi = sig(a);
     var s = 0.0;
     for (var i = li; i < per; i = i + ${WG}u) {
-      let e = select(i, ((i / S) * U + k) * S + i % S, L > 1u);
-      let u = uOf(e / S, offset, stream, key);
-      let keep = select(u > lo, u < hi, second);
-      if (wantDx) { dx[e] = select(0.0, g[e] * inv, keep); }
-      s = s + g[e] * y[e];
+      if (L > 1u) {
+        let e = ((i / S) * U + k) * S + i % S;
+        let u = uOf(e / S, offset, stream, key);
+        let keep = select(u > lo, u < hi, second);
+        if (wantDx) { dx[e] = select(0.0, g[e] * inv, keep); }
+        s = s + g[e] * y[e];
+      } else {
+        let bits = philox(vec4<u32>(i + offset, stream, 0u, 0u), key);
+        for (var c = 0u; c < 4u; c = c + 1u) {
+          let bu = i * 4u + c;
+          if (bu < BU) {
+            let u = unit(bits[c]);
+            let keep = select(u > lo, u < hi, second);
+            for (var e = bu * S; e < (bu + 1u) * S; e = e + 1u) {
+              if (wantDx) { dx[e] = select(0.0, g[e] * inv, keep); }
+              s = s + g[e] * y[e];
+            }
+          }
+        }
+      }
     }
     red[li] = s;
     workgroupBarrier();

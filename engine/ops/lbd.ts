@@ -50,7 +50,7 @@ function applyKernel(x: Tensor, alpha: Tensor, a: LBDAttrs): Tensor {
     kernel: lbdApplyKernel(),
     buffers: [x.buffer, alpha.buffer, y.buffer],
     params: { n: y.size, U, S, L, seedLo: lo, seedHi: hi, offset: a.draw.offset, stream: a.draw.stream, which: a.pass, scaled: a.scaled ? 1 : 0 },
-    workgroups: [gridFor(y.size)],
+    workgroups: [gridFor(Math.ceil(y.size / S / 4))], // a thread per four (example, unit) masks
   });
   return y;
 }

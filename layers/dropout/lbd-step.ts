@@ -170,7 +170,7 @@ export function lbdGradients(perExampleLoss: () => Tensor, o: LBDStepOptions = {
     : { coupled: mode === 'joint', reason: mode === 'joint' ? "coupling: 'joint' requested" : null };
   const e1 = o.fullSecondForward
     ? noGrad(() => o.fullSecondForward!())
-    : replay(e2, (n) => (n.op.name === 'lbd_dropout' ? { ...n.attrs, pass: 1 } : null));
+    : replay(e2, (n) => (n.op.name === 'lbd_dropout' ? { ...n.attrs, pass: 1 } : null), order);
   if (e1.shape.join() !== e2.shape.join()) throw new Error(`lbdStep: second pass gave losses ${fmtShape(e1.shape)}, first ${fmtShape(e2.shape)}`);
   const loss = mean(e2);
   const reg = o.regularizer?.() ?? null;

@@ -1,6 +1,7 @@
-// Reductions over the middle axis of a [A, R, C] view (any set of contiguous axes maps to it;
-// other axis sets are permuted first by the engine). sum (with a scale, for mean), max, and
-// logsumexp (online max + rescaled sum, so it never overflows).
+// Reductions over the middle axis of a [A, R, C] view (any set of contiguous axes maps to it),
+// or over the outer and inner axes of one, keeping the middle (a conv bias's gradient: NCHW
+// summed over N, H, W); other axis sets are permuted first by the engine. sum (with a scale,
+// for mean), max, and logsumexp (online max + rescaled sum, so it never overflows).
 import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
 
 export type ReduceKind = 'sum' | 'max' | 'lse';
@@ -78,4 +79,43 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 }`;
   return kernelSource(`reduce.rows.${kind}`, () => ({ code, params: REDUCE_PARAMS }));
+}
+
+/**
+ * Keeps the middle axis of an [A, R, C] view and reduces the other two (y[r] over all a, c): one
+ * workgroup per r, threads striding over (a, c) so that reads along c are contiguous. Spares the
+ * permute pass that the middle-axis kernels would need for NCHW summed over N, H and W.
+ */
+export function reduceOuterInnerKernel(kind: ReduceKind): KernelSource {
+  const code = `${PARAMS}
+var<workgroup> sm: array<f32, ${WG}>;
+var<workgroup> ss: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let n = P.A * P.C;
+  for (var r = wid.x + wid.y * nwg.x; r < P.R; r = r + nwg.x * nwg.y) {
+    ${INIT[kind]}
+    for (var i = li; i < n; i = i + ${WG}u) {
+      let x = x[(i / P.C) * P.R * P.C + r * P.C + i % P.C];
+      ${STEP[kind]}
+    }
+    sm[li] = m;
+    ss[li] = s;
+    workgroupBarrier();
+    for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+      if (li < w) {
+        let m2 = sm[li + w];
+        let s2 = ss[li + w];
+        ${MERGE[kind]}
+        sm[li] = m;
+        ss[li] = s;
+      }
+      workgroupBarrier();
+    }
+    if (li == 0u) { y[r] = ${RESULT[kind]}; }
+    workgroupBarrier();
+  }
+}`;
+  return kernelSource(`reduce.outer_inner.${kind}`, () => ({ code, params: REDUCE_PARAMS }));
 }

@@ -3,7 +3,7 @@ import { defineOp, apply, type Ref, type TestCase } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, numel, Tensor, type Shape } from '../tensor.js';
 import { normAxes } from '../shape.js';
-import { reduceColsKernel, reduceRowsKernel, type ReduceKind } from '../../kernels/reduce.js';
+import { reduceColsKernel, reduceRowsKernel, reduceOuterInnerKernel, type ReduceKind } from '../../kernels/reduce.js';
 import { gridFor } from '../../kernels/common.js';
 import { expand, permute } from './layout.js';
 import { mul, exp, sub, eq, affine } from './elementwise.js';
@@ -23,7 +23,19 @@ function launch(kind: ReduceKind, x: Tensor, axes: number[], mean: boolean): Ten
   const kinds = x.shape.map((d, i) => (d === 1 ? '' : axes.includes(i) ? 'R' : 'K'));
   let src = x;
   let A = 1, R = 1, C = 1;
-  if (/^K*R*K*$/.test(kinds.join(''))) {
+  const pattern = kinds.join('');
+  if (/^R+K+R+$/.test(pattern)) {
+    // reduced axes on both sides of the kept block (NCHW over N, H, W): [A, kept, C], no permute
+    let seenK = false;
+    x.shape.forEach((d, i) => {
+      if (kinds[i] === 'K') { R *= d; seenK = true; } else if (kinds[i] === 'R') { if (seenK) C *= d; else A *= d; }
+    });
+    const out = empty(keepShape, 'f32', `reduce.${kind}`);
+    const wx = Math.min(R, 65535);
+    dispatch({ kernel: reduceOuterInnerKernel(kind), buffers: [x.buffer, out.buffer], params: { A, R, C, scale: mean ? 1 / (A * C) : 1 }, workgroups: [wx, Math.min(65535, Math.ceil(R / wx))] });
+    return out;
+  }
+  if (/^K*R*K*$/.test(pattern)) {
     let seenR = false;
     x.shape.forEach((d, i) => {
       if (kinds[i] === 'R') { R *= d; seenR = true; } else if (kinds[i] === 'K') { if (seenR) C *= d; else A *= d; }
@@ -78,6 +90,9 @@ const cases: TestCase[] = [
   { inputs: [{ shape: [3, 300] }], attrs: { axes: [1] } },
   { inputs: [{ shape: [1] }], attrs: { axes: [0] } },
   { inputs: [{ shape: [6, 5] }], attrs: {} },
+  // outer and inner axes reduced around a kept one (a conv bias's gradient over N, H, W)
+  { inputs: [{ shape: [3, 4, 5, 2] }], attrs: { axes: [0, 2, 3] } },
+  { inputs: [{ shape: [2, 3, 1, 70] }], attrs: { axes: [0, 2, 3], keepdims: true } },
 ];
 
 const lse = (v: number[]): number => { const m = Math.max(...v); return m + Math.log(v.reduce((s, x) => s + Math.exp(x - m), 0)); };

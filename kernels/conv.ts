@@ -286,3 +286,123 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }));
 
 }
+
+export interface RowConvConfig {
+  /** Subgroup width: one subgroup per workgroup, lane l owns pixels 4l..4l+3 of a 4·lanes-pixel row strip. */
+  lanes: number;
+  /** Output rows per workgroup. */
+  rows: number;
+  /** Output channels per workgroup. */
+  block: number;
+  /** Epilogue: + bias[output channel]. */
+  bias: boolean;
+}
+
+export const ROW_CONV_PARAMS = defineParams({
+  Ci: 'u32', Co: 'u32', H: 'u32', W: 'u32', sO: 'u32', sI: 'u32', flip: 'u32', blocks: 'u32',
+});
+
+/**
+ * A 3×3, stride-1, pad-1 convolution computed directly with the lanes along x (the narrow-output
+ * form: Tiramisu's dense layers have 8-16 output channels, where an implicit GEMM loads each
+ * input value once per tap and per output pixel and idles most of a wide tile). Each input row
+ * is loaded once per input channel as four pixels per lane; the taps' left and right
+ * neighbours come from the adjacent lanes by subgroupShuffle (free on llvmpipe), and one row
+ * serves up to three output rows. The block's 9·block weights of an input channel are loaded
+ * once between the lanes and shared by subgroupBroadcast. So a loaded input value feeds
+ * 9·block multiply-adds instead of `block`.
+ *
+ * Weight element (o, i, tap) sits at o·sO + i·sI + (flip ? 8 − tap : tap): the forward reads
+ * w [Co, Ci, 3, 3] as is; the input gradient (dy → dx) reads it with channels swapped and the
+ * taps flipped — the same kernel, no weight copy.
+ */
+export function rowConvKernel(c: RowConvConfig): KernelSource {
+  const key = `conv.rows.l${c.lanes}.r${c.rows}.b${c.block}${c.bias ? '.bias' : ''}`;
+  return kernelSource(key, () => ({ params: ROW_CONV_PARAMS, code: rowConvCode(c) }));
+}
+
+function rowConvCode(c: RowConvConfig): string {
+  const { lanes: L, rows: R, block: B } = c;
+  const slots = 9 * B, rounds = Math.ceil(slots / L);
+  const out: string[] = [];
+  out.push(`enable subgroups;
+${ROW_CONV_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> Wt: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;${c.bias ? `
+@group(0) @binding(4) var<storage, read> bias: array<f32>;` : ''}
+@compute @workgroup_size(${L})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) l: u32) {
+  let Ci = P.Ci; let Co = P.Co; let H = P.H; let W = P.W; let sI = P.sI;
+  let HW = H * W;
+  let x0 = wid.x * ${4 * L}u + 4u * l;
+  let xi = i32(x0);
+  let y0 = i32(wid.y * ${R}u);
+  let n = wid.z / P.blocks;
+  let o0 = (wid.z % P.blocks) * ${B}u;
+  // the lane's edge pixel: lane 0 needs the strip's left neighbour, the last lane its right one
+  let ex = select(xi + 4, xi - 1, l == 0u);
+  let up = select(l - 1u, 0u, l == 0u);
+  let down = min(l + 1u, ${L - 1}u);`);
+  // weight slots: lane l loads slot t·L + l = o·9 + tap of each round t (clamped; unused beyond 9·B)
+  for (let t = 0; t < rounds; t++) {
+    out.push(`  let sj${t} = min(${t * L}u + l, ${slots - 1}u);
+  let so${t} = o0 + sj${t} / 9u;
+  let stap${t} = select(sj${t} % 9u, 8u - sj${t} % 9u, P.flip != 0u);
+  let wok${t} = so${t} < Co;
+  let wb${t} = min(so${t}, Co - 1u) * P.sO + stap${t};`);
+  }
+  // Addresses and bounds do not depend on the input channel: computed once, outside its loop.
+  const xs = ['xi', 'xi + 1', 'xi + 2', 'xi + 3', 'ex'];
+  xs.forEach((x, j) => out.push(`  let xk${j} = ${x} >= 0 && ${x} < i32(W); let xo${j} = u32(clamp(${x}, 0, i32(W) - 1));`));
+  for (let iy = 0; iy < R + 2; iy++) {
+    out.push(`  let rk${iy} = y0 + ${iy - 1} >= 0 && y0 + ${iy - 1} < i32(H); let ro${iy} = u32(clamp(y0 + ${iy - 1}, 0, i32(H) - 1)) * W;`);
+    for (let j = 0; j < 5; j++) out.push(`  let a${iy}_${j} = ro${iy} + xo${j}; let k${iy}_${j} = rk${iy} && xk${j};`);
+  }
+  for (let r = 0; r < R; r++) for (let o = 0; o < B; o++) out.push(`  var acc${r}_${o} = vec4<f32>(0.0);`);
+  out.push(`  for (var i = 0u; i < Ci; i = i + 1u) {
+    let xb = (n * Ci + i) * HW;`);
+  for (let t = 0; t < rounds; t++) out.push(`    let wt${t} = select(0.0, Wt[wb${t} + i * sI], wok${t});`);
+  const w = (o: number, tap: number): string => {
+    const j = o * 9 + tap;
+    return `subgroupBroadcast(wt${Math.floor(j / L)}, ${j % L}u)`;
+  };
+  for (let o = 0; o < B; o++) for (let tap = 0; tap < 9; tap++) out.push(`    let w${o}_${tap} = ${w(o, tap)};`);
+  const ld = (iy: number, j: number): string => `select(0.0, X[xb + a${iy}_${j}], k${iy}_${j})`;
+  for (let iy = 0; iy < R + 2; iy++) {
+    out.push(`    {
+      let v = vec4<f32>(${[0, 1, 2, 3].map((j) => ld(iy, j)).join(', ')});
+      let e = ${ld(iy, 4)};
+      let left = select(subgroupShuffle(v.w, up), e, l == 0u);
+      let right = select(subgroupShuffle(v.x, down), e, l == ${L - 1}u);
+      let v0 = vec4<f32>(left, v.x, v.y, v.z);
+      let v2 = vec4<f32>(v.y, v.z, v.w, right);`);
+    for (let r = 0; r < R; r++) {
+      const ky = iy - r;
+      if (ky < 0 || ky > 2) continue;
+      for (let o = 0; o < B; o++) {
+        out.push(`      acc${r}_${o} = acc${r}_${o} + w${o}_${3 * ky} * v0 + w${o}_${3 * ky + 1} * v + w${o}_${3 * ky + 2} * v2;`);
+      }
+    }
+    out.push('    }');
+  }
+  out.push('  }');
+  for (let o = 0; o < B; o++) {
+    out.push(`  if (o0 + ${o}u < Co) {`);
+    if (c.bias) out.push(`    let bo = bias[o0 + ${o}u];`);
+    for (let r = 0; r < R; r++) {
+      const v = c.bias ? `acc${r}_${o} + vec4<f32>(bo)` : `acc${r}_${o}`;
+      out.push(`    store4(((n * Co + o0 + ${o}u) * H + u32(y0 + ${r})) * W, x0, u32(y0 + ${r}) < H, W, ${v});`);
+    }
+    out.push('  }');
+  }
+  out.push(`}
+fn store4(base: u32, x: u32, rowOk: bool, W: u32, v: vec4<f32>) {
+  if (!rowOk) { return; }
+  if (x < W) { Y[base + x] = v.x; }
+  if (x + 1u < W) { Y[base + x + 1u] = v.y; }
+  if (x + 2u < W) { Y[base + x + 2u] = v.z; }
+  if (x + 3u < W) { Y[base + x + 3u] = v.w; }
+}`);
+  return out.join('\n');
+}

@@ -44,6 +44,11 @@ export interface SubgroupMatmulConfig {
    * gives each lane 4 columns of a 32-column strip, so at N = 8 six of eight lanes idle.
    */
   narrow?: number;
+  /**
+   * Narrow form only (default true): the lanes load B's quads once between them and broadcast
+   * them, instead of each lane loading every quad (measured in docs/NOTES.md, session 5).
+   */
+  narrowShared?: boolean;
   /** Epilogue: C += bias[col] (binding 4, one value per output column) before the store. */
   bias?: boolean;
 }
@@ -179,7 +184,7 @@ export function subgroupKernel(c: SubgroupMatmulConfig, loader: ALoader = matrix
   const TN = Q ? 4 * Q : S * 4 * L; // tile width
   const F = c.textureB ? c.textureFold ?? 1 : 1;
   if (F & (F - 1)) throw new Error(`matmul config: textureFold ${F} must be a power of two`);
-  const key = `matmul.sg.l${L}.r${c.rows}.${Q ? `n${Q}` : `s${S}`}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}${c.bias ? '.bias' : ''}`;
+  const key = `matmul.sg.l${L}.r${c.rows}.${Q ? `n${Q}` : `s${S}`}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}${c.bias ? '.bias' : ''}${Q && c.narrowShared === false ? '.own' : ''}`;
   return kernelSource(key, () => ({ code: subgroupCode(c, loader, L, RG, Q, S, TN, F), params: GEMM_PARAMS }));
 }
 
@@ -187,6 +192,8 @@ function subgroupCode(c: SubgroupMatmulConfig, loader: ALoader, L: number, RG: n
   // Uniform loads are expensive on llvmpipe (docs/kernels.md §2): every size is read once into a
   // local before the loop, and the fast path (K, N multiples of 4) has no bounds checks inside it.
   const lines: string[] = [];
+  const sharedB = Q > 0 && c.narrowShared !== false && (c.textureB || c.vecB);
+  const sharedRounds = Math.ceil((4 * S) / L);
   lines.push(`enable subgroups;`, PARAMS, loader.decls,
     c.textureB
       ? `@group(0) @binding(2) var B: texture_storage_2d<rgba32float, read>;`
@@ -231,6 +238,14 @@ ${loader.setup.join('\n')}
     if (c.textureB) lines.push(`  let bx${s} = min(col${s} / 4u, (N + 3u) / 4u - 1u);`);
     else if (c.vecB) lines.push(`  let bq${s} = bBase / 4u + min(col${s}, N - 4u) / 4u;`);
   }
+  if (sharedB) {
+    // the quad this lane loads in round t: slot t·lanes + l = kk·Q + s (clamped: spare lanes
+    // load a valid quad nobody uses)
+    for (let t = 0; t < sharedRounds; t++) {
+      lines.push(`  let sl${t} = min(${t * L}u + l, ${4 * S - 1}u); let skk${t} = sl${t} / ${S}u; let scol${t} = c0 + 4u * (sl${t} % ${S}u);`);
+      lines.push(c.textureB ? `  let sbx${t} = min(scol${t} / 4u, (N + 3u) / 4u - 1u);` : `  let sbq${t} = bBase / 4u + min(scol${t}, N - 4u) / 4u;`);
+    }
+  }
   // accumulators: narrow — this lane's RG rows × Q quads; wide — every tile row × this lane's strips
   for (let i = 0; i < (Q ? RG : c.rows); i++) for (let s = 0; s < S; s++) lines.push(`  var acc${i}_${s} = vec4<f32>(0.0);`);
   lines.push(...loader.loopInit);
@@ -240,17 +255,26 @@ ${loader.setup.join('\n')}
   // folded texture with k % 4 == 0 and fold ≥ 4: rows k..k+3 sit side by side in one texel row
   const quadFold = c.textureB && F >= 4 && c.vecA;
   if (quadFold) lines.push(`    let fy = k >> ${Math.log2(F)}u; let fx = (k & ${F - 1}u) * ((N + 3u) / 4u);`);
-  for (let s = 0; s < S; s++) {
-    for (let kk = 0; kk < 4; kk++) {
-      let ld: string;
-      if (quadFold) ld = `textureLoad(B, vec2<u32>(bx${s} + fx + ${kk}u * ((N + 3u) / 4u), fy))`;
-      else if (c.textureB && F > 1) ld = `textureLoad(B, vec2<u32>(bx${s} + ((k + ${kk}u) & ${F - 1}u) * ((N + 3u) / 4u), (k + ${kk}u) >> ${Math.log2(F)}u))`;
-      else if (c.textureB) ld = `textureLoad(B, vec2<u32>(bx${s}, by + k + ${kk}u))`;
-      else if (c.vecB && c.vecA) ld = `B[bq${s} + (k + ${kk}u) * N4]`;
-      else if (c.vecB) ld = `ldB4(bq${s}, k + ${kk}u, K, N4)`;
-      else ld = `vec4<f32>(${[0, 1, 2, 3].map((j) => `ldB(bBase, k + ${kk}u, col${s} + ${j}u, K, N)`).join(', ')})`;
-      lines.push(`    let b${kk}_${s} = ${ld};`);
+  // B[k + kk, quad s] for a column base (`bx`: texel column, `bq`: vec4 index) and a k offset
+  const ldB = (bx: string, bq: string, col: string, kk: string): string => {
+    if (quadFold) return `textureLoad(B, vec2<u32>(${bx} + fx + ${kk} * ((N + 3u) / 4u), fy))`;
+    if (c.textureB && F > 1) return `textureLoad(B, vec2<u32>(${bx} + ((k + ${kk}) & ${F - 1}u) * ((N + 3u) / 4u), (k + ${kk}) >> ${Math.log2(F)}u))`;
+    if (c.textureB) return `textureLoad(B, vec2<u32>(${bx}, by + k + ${kk}))`;
+    if (c.vecB && c.vecA) return `B[${bq} + (k + ${kk}) * N4]`;
+    if (c.vecB) return `ldB4(${bq}, k + ${kk}, K, N4)`;
+    return `vec4<f32>(${[0, 1, 2, 3].map((j) => `ldB(bBase, k + ${kk}, ${col} + ${j}u, K, N)`).join(', ')})`;
+  };
+  if (sharedB) {
+    // narrow form: every lane needs the same 4·Q quads of B per k-step. A load at one address
+    // still costs a load per lane on llvmpipe, so lane l loads quad t·lanes + l of them and
+    // subgroupBroadcast (free) hands each quad to all lanes: 4·Q/lanes loads a lane, not 4·Q.
+    for (let t = 0; t < sharedRounds; t++) lines.push(`    let bt${t} = ${ldB(`sbx${t}`, `sbq${t}`, '', `skk${t}`)};`);
+    for (let kk = 0; kk < 4; kk++) for (let q = 0; q < S; q++) {
+      const idx = kk * S + q;
+      lines.push(`    let b${kk}_${q} = subgroupBroadcast(bt${Math.floor(idx / L)}, ${idx % L}u);`);
     }
+  } else {
+    for (let q = 0; q < S; q++) for (let kk = 0; kk < 4; kk++) lines.push(`    let b${kk}_${q} = ${ldB(`bx${q}`, `bq${q}`, `col${q}`, `${kk}u`)};`);
   }
   if (Q) {
     for (let g = 0; g < RG; g++) for (let s = 0; s < S; s++) {

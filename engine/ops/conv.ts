@@ -1,13 +1,15 @@
 // 2-d convolution and transposed convolution (NCHW, square or rectangular kernels, stride,
 // zero padding). All three products (forward, input gradient, weight gradient) run as implicit
 // GEMMs on whichever matmul structure the adapter uses (kernels/conv.ts): the subgroup one on
-// CPU adapters of any subgroup width, the tiled one on GPUs and adapters without subgroups.
-// The direct kernels are a yardstick only (LBD_CONV=direct).
+// CPU adapters of any subgroup width, the tiled one on GPUs and adapters without subgroups —
+// except the narrow 3×3 convolutions on the subgroup structure (Tiramisu's dense layers: 8-16
+// output channels), whose forward and input gradient run the row kernel (kernels/conv.ts
+// rowConvKernel). The direct kernels are a yardstick only (LBD_CONV=direct).
 import { defineOp, apply, type Ref, type TestCase } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
-import { convKernel, convDirectKernel, convTiledKernel, type ConvMode } from '../../kernels/conv.js';
+import { convKernel, convDirectKernel, convTiledKernel, rowConvKernel, type ConvMode } from '../../kernels/conv.js';
 import { matmulGrid, bLayouts, type BLayout, type MatmulConfig, type SubgroupMatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
 import { gridFor } from '../../kernels/common.js';
 import { pad, permute, reshape } from './layout.js';
@@ -46,6 +48,37 @@ export function convGeometry(x: readonly number[], w: readonly number[], stride:
 let forceDirect = env('LBD_CONV') === 'direct';
 /** Forces the direct (yardstick) kernels, or returns to the implicit GEMMs (benchmark, tests). */
 export function setConvDirect(on: boolean): void { forceDirect = on; }
+
+/**
+ * The row kernel's tile, and the widest narrow side (forward: output channels; input gradient:
+ * dy's channels) it takes; 0 turns it off (LBD_CONV_ROWS, setRowConv).
+ */
+let rowConv = { rows: 4, block: 8, max: Number(env('LBD_CONV_ROWS') ?? 16) };
+export function setRowConv(o: Partial<typeof rowConv>): void { rowConv = { ...rowConv, ...o }; }
+
+/** Whether a product of `g` with `narrow` channels on its narrow side runs the row kernel. */
+function rowConvFits(g: ConvGeometry, narrow: number): boolean {
+  if (forceDirect || narrow > rowConv.max || g.kh !== 3 || g.kw !== 3 || g.stride !== 1 || g.pad !== 1) return false;
+  return matmulConfig(g.N * g.Ho * g.Wo, narrow, 9 * g.Ci).kind === 'subgroup';
+}
+
+/**
+ * out [N, Co, H, W] = 3×3 conv of src [N, Ci, H, W] (stride 1, pad 1) by the row kernel; weight
+ * element (o, i, tap) at o·sO + i·sI + tap, flipped taps for the input gradient.
+ */
+function rowConvRun(src: Tensor, w: Tensor, Ci: number, Co: number, sO: number, sI: number, flip: boolean, bias: Tensor | null, label: string): Tensor {
+  const [N, , H, W] = src.shape;
+  const lanes = gpu().info.subgroupSize!;
+  const out = empty([N, Co, H, W], 'f32', label);
+  const blocks = Math.ceil(Co / rowConv.block);
+  dispatch({
+    kernel: rowConvKernel({ lanes, rows: rowConv.rows, block: rowConv.block, bias: !!bias }),
+    buffers: bias ? [src.buffer, w.buffer, out.buffer, bias.buffer] : [src.buffer, w.buffer, out.buffer],
+    params: { Ci, Co, H, W, sO, sI, flip: flip ? 1 : 0, blocks },
+    workgroups: [Math.ceil(W / (4 * lanes)), Math.ceil(H / rowConv.rows), N * blocks],
+  });
+  return out;
+}
 
 function gemmConfig(M: number, Ncols: number, K: number): MatmulConfig | null {
   return forceDirect ? null : matmulConfig(M, Ncols, K);
@@ -147,6 +180,7 @@ function pixelGemm(mode: 'forward' | 'backward-input', src: Tensor, w: Tensor, w
 
 /** y = conv(x, w) (+ bias [Co], added in the GEMM's epilogue). */
 export function convForward(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null = null): Tensor {
+  if (rowConvFits(g, g.Co)) return rowConvRun(x, w, g.Ci, g.Co, g.Ci * 9, 9, false, bias, 'conv.forward');
   const K = g.kh * g.kw * g.Ci;
   const cfg = gemmConfig(g.N * g.Ho * g.Wo, g.Co, K);
   if (!cfg) {
@@ -163,6 +197,8 @@ export function convForward(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor 
 
 /** dx = ∂(conv)/∂x applied to dy (also the transposed convolution's forward). */
 export function convBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  // dx = dy convolved with the weights' channels swapped and taps flipped
+  if (rowConvFits(g, g.Co)) return rowConvRun(dy, w, g.Co, g.Ci, 9, g.Ci * 9, true, null, 'conv.backward-input');
   const K = g.kh * g.kw * g.Co;
   const cfg = gemmConfig(g.N * g.H * g.W, g.Ci, K);
   if (!cfg) return direct('backward-input', dy, w, g, [g.N, g.Ci, g.H, g.W]);

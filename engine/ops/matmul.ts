@@ -21,11 +21,13 @@ let persistent = Number(env('LBD_MATMUL_PERSISTENT') ?? 128);
 let shapeRules = env('LBD_MATMUL_PERSISTENT') === undefined;
 /** Widest output (columns) that gets the narrow kernel form; 0 turns it off. */
 let narrowMax = Number(env('LBD_MATMUL_NARROW') ?? 16);
+let narrowShared = env('LBD_MATMUL_NARROW_SHARED') !== '0';
 let tiled: Omit<TiledMatmulConfig, 'kind'> = { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16, double: true };
 
 /** Overrides the automatic choice (tests and the benchmark compare structures). */
-export function setMatmulOptions(o: { structure?: MatmulStructure | null; rows?: number; strips?: number | null; texture?: boolean; persistent?: number; narrowMax?: number; tiled?: typeof tiled }): void {
+export function setMatmulOptions(o: { narrowShared?: boolean; structure?: MatmulStructure | null; rows?: number; strips?: number | null; texture?: boolean; persistent?: number; narrowMax?: number; tiled?: typeof tiled }): void {
   if (o.narrowMax !== undefined) narrowMax = o.narrowMax;
+  if (o.narrowShared !== undefined) narrowShared = o.narrowShared;
   if (o.structure !== undefined) forced = o.structure;
   if (o.texture !== undefined) useTexture = o.texture;
   if (o.persistent !== undefined) persistent = o.persistent;
@@ -65,7 +67,7 @@ export function matmulConfig(M: number, N: number, K: number, batch = 1): Matmul
     const narrow = N <= narrowMax ? Math.ceil(N / 4) : 0;
     // rows must be a multiple of the lane count (each lane loads rows l, l + lanes, ...)
     const rows = Math.ceil((narrow || wide ? 2 * subgroupRows : subgroupRows) / sg) * sg;
-    return { kind: 'subgroup', lanes: sg, rows, strips, vecA: K % 4 === 0, vecB: N % 4 === 0, textureB, persistent: wide ? 0 : persistent, narrow };
+    return { kind: 'subgroup', lanes: sg, rows, strips, vecA: K % 4 === 0, vecB: N % 4 === 0, textureB, persistent: wide ? 0 : persistent, narrow, narrowShared };
   }
   return { kind: 'tiled', ...tiled };
 }

@@ -3,7 +3,7 @@
 // and the direct yardstick kernels, all against float64 loops (forward, input gradient,
 // weight gradient, transposed convolution), with zero live bytes left behind.
 import { suite } from 'uvu';
-import { conv2d, convTranspose2d, refConv, refConvTranspose, setConvDirect } from '../../engine/ops/conv.js';
+import { conv2d, convTranspose2d, refConv, refConvTranspose, setConvDirect, setRowConv } from '../../engine/ops/conv.js';
 import { setMatmulOptions } from '../../engine/ops/matmul.js';
 import { gpu } from '../../engine/device.js';
 import { scope } from '../../engine/memory.js';
@@ -72,6 +72,9 @@ async function check(name: string, xs: number[], ws: number[], stride: number, p
 const cases: [string, number[], number[], number, number, boolean, number?][] = [
   ['3x3 s1 p1 (VGG-like)', [2, 8, 9, 9], [12, 8, 3, 3], 1, 1, false],
   ['3x3 s1 p1, Wo % 4 == 0 (padded weight-gradient path)', [2, 4, 8, 8], [6, 4, 3, 3], 1, 1, false],
+  // the row kernel's tiles: a row strip is 4·lanes pixels wide (32 at 8 lanes), rows and
+  // output-channel blocks end part-way (H 6, 17 channels for dx)
+  ['3x3 s1 p1, wider than a row strip', [1, 17, 6, 37], [6, 17, 3, 3], 1, 1, false],
   ['3x3 s2 p1, Wo % 4 == 0', [1, 4, 15, 16], [4, 4, 3, 3], 2, 1, false],
   ['3x3 s2 p1, 3 input channels', [2, 3, 7, 5], [4, 3, 3, 3], 2, 1, false],
   ['1x1', [3, 4, 5, 6], [6, 4, 1, 1], 1, 0, false],
@@ -79,9 +82,10 @@ const cases: [string, number[], number[], number, number, boolean, number?][] = 
   ['transposed 3x3 s2 p1 op1', [1, 4, 3, 3], [4, 5, 3, 3], 2, 1, true, 1],
 ];
 
-const paths: [string, Parameters<typeof setMatmulOptions>[0] | 'direct'][] = [
+const paths: [string, (Parameters<typeof setMatmulOptions>[0] & { rowConv?: false }) | 'direct'][] = [
   ['subgroup (automatic tiles)', { structure: 'subgroup' }],
   ['subgroup, B in buffers', { structure: 'subgroup', texture: false }],
+  ['subgroup, narrow 3x3 as implicit GEMMs (row kernel off)', { structure: 'subgroup', rowConv: false }],
   ['subgroup 32 rows, 2 strips', { structure: 'subgroup', rows: 32, strips: 2, persistent: 0 }],
   ['tiled 64x64', { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 } }],
   ['tiled 32x32 double-buffered', { structure: 'tiled', tiled: { tileM: 32, tileN: 32, threadM: 2, threadN: 4, tileK: 8, double: true } }],
@@ -91,11 +95,17 @@ const paths: [string, Parameters<typeof setMatmulOptions>[0] | 'direct'][] = [
 for (const [name, opts] of paths) {
   test(`${name}: forward, both gradients and transposed conv match float64`, async () => {
     if (opts !== 'direct' && opts.structure === 'subgroup' && !gpu().info.subgroupSize) return; // no fixed subgroups here
-    if (opts === 'direct') setConvDirect(true); else setMatmulOptions(opts);
+    if (opts === 'direct') setConvDirect(true);
+    else {
+      const { rowConv, ...mm } = opts;
+      if (rowConv === false) setRowConv({ max: 0 });
+      setMatmulOptions(mm);
+    }
     try {
       for (const [c, xs, ws, s, p, t, op] of cases) await noLeak(`${name} ${c}`, () => check(`${name} ${c}`, xs, ws, s, p, t, op ?? 0));
     } finally {
       setConvDirect(false);
+      setRowConv({ max: 16 });
       setMatmulOptions(RESET);
     }
   });

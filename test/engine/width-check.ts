@@ -37,7 +37,9 @@ for (const [M, N, K] of [[37, 70, 19], [64, 130, 64], [9, 8, 33], [130, 5, 12]])
     });
   }
 }
-for (const [xs, ws, st, pd] of [[[2, 8, 9, 9], [12, 8, 3, 3], 1, 1], [[2, 3, 7, 5], [4, 3, 3, 3], 2, 1], [[1, 4, 8, 8], [6, 4, 3, 3], 1, 1]] as [number[], number[], number, number][]) {
+for (const [xs, ws, st, pd] of [[[2, 8, 9, 9], [12, 8, 3, 3], 1, 1], [[2, 3, 7, 5], [4, 3, 3, 3], 2, 1], [[1, 4, 8, 8], [6, 4, 3, 3], 1, 1],
+  // wider than the row kernel's strip at 16 lanes (64 pixels): neighbours cross strips
+  [[1, 3, 5, 70], [5, 3, 3, 3], 1, 1]] as [number[], number[], number, number][]) {
   await scope(async () => {
     const x = rand(xs.reduce((p, d) => p * d, 1)), w = rand(ws.reduce((p, d) => p * d, 1));
     const tx = tensor(x, xs).requireGrad(), tw = tensor(w, ws).requireGrad();
@@ -53,6 +55,19 @@ for (const [xs, ws, st, pd] of [[[2, 8, 9, 9], [12, 8, 3, 3], 1, 1], [[2, 3, 7, 
       wantGw[i] = refConv({ shape: xs, data: x }, { shape: ws, data: e }, st, pd).data.reduce((p, v) => p + v, 0);
     }
     errors[`conv ${xs.join('x')} d/dw`] = relErr(gw, wantGw);
+    // d/dx of Σ y: Σ over output channels and taps whose output pixel exists of w (the row
+    // kernel's input gradient reads w with channels swapped and taps flipped)
+    const [N, Ci, H, W] = xs, [Co, , kh, kw] = ws, Ho = y.shape[2], Wo = y.shape[3];
+    const wantGx = new Float64Array(x.length);
+    for (let n = 0; n < N; n++) for (let ci = 0; ci < Ci; ci++) for (let iy = 0; iy < H; iy++) for (let ix = 0; ix < W; ix++) {
+      let acc = 0;
+      for (let co = 0; co < Co; co++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+        const oy = (iy + pd - ky) / st, ox = (ix + pd - kx) / st;
+        if (Number.isInteger(oy) && Number.isInteger(ox) && oy >= 0 && ox >= 0 && oy < Ho && ox < Wo) acc += w[((co * Ci + ci) * kh + ky) * kw + kx];
+      }
+      wantGx[((n * Ci + ci) * H + iy) * W + ix] = acc;
+    }
+    errors[`conv ${xs.join('x')} d/dx`] = relErr(await tx.grad!.data(), wantGx);
     tx.dispose(); tw.dispose();
   });
 }

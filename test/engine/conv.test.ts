@@ -71,7 +71,8 @@ async function check(name: string, xs: number[], ws: number[], stride: number, p
 
 const cases: [string, number[], number[], number, number, boolean, number?][] = [
   ['3x3 s1 p1 (VGG-like)', [2, 8, 9, 9], [12, 8, 3, 3], 1, 1, false],
-  ['3x3 s1 p1, Wo % 4 == 0 (padded weight-gradient path)', [2, 4, 8, 8], [6, 4, 3, 3], 1, 1, false],
+  ['3x3 s1 p1, Wo % 4 == 0', [2, 4, 8, 8], [6, 4, 3, 3], 1, 1, false],
+  ['3x3 s1 p1, Wo % 4 == 0, 32 output channels (padded weight-gradient path)', [1, 4, 4, 8], [32, 4, 3, 3], 1, 1, false],
   // the row kernel's tiles: a row strip is 4·lanes pixels wide (32 at 8 lanes), rows and
   // output-channel blocks end part-way (H 6, 17 channels for dx)
   ['3x3 s1 p1, wider than a row strip', [1, 17, 6, 37], [6, 17, 3, 3], 1, 1, false],

@@ -318,3 +318,102 @@ ${CHANNEL_MAIN}
 }`,
   }));
 }
+
+// ---- one subgroup per channel (CPU adapters) -------------------------------------------------
+//
+// The one-pass kernels above run a 64-invocation workgroup per channel: on llvmpipe that is 8
+// subgroups taking turns at every barrier of the reduction trees, and one scalar load per
+// element. These variants run one subgroup per channel (the adapter's fixed width), read vec4s
+// (planes of S % 4 == 0 pixels), and reduce with subgroupAdd: no workgroup memory, no barriers.
+// Same bindings and arithmetic as the one-pass kernels (the ReLU mask the backward recomputes
+// is the forward's: the same z = x·scale + shift from the same stored statistics).
+
+/** This lane's vec4s of channel c (index k into vec4 arrays), plane by plane. */
+const laneLoop = (L: number, body: string): string => `
+    for (var n = 0u; n < planes; n = n + 1u) {
+      let base = (n * C + c) * S4;
+      for (var p = li; p < S4; p = p + ${L}u) { let k = base + p; ${body} }
+    }`;
+const hsum = (v: string): string => `subgroupAdd(${v}.x + ${v}.y + ${v}.z + ${v}.w)`;
+
+const LANE_MAIN = (L: number): string => `@compute @workgroup_size(${L})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let C = P.C; let S4 = P.S / 4u; let M = P.M; let planes = M / P.S;
+  let invM = 1.0 / f32(M);`;
+
+/** bnForwardOnePassKernel with one `lanes`-wide subgroup per channel; needs S % 4 == 0. */
+export function bnForwardLanesKernel(lanes: number, relu: boolean, pre: boolean, running: boolean): KernelSource {
+  return kernelSource(`bn.fwd.l${lanes}${relu ? '.relu' : ''}${pre ? '.pre' : ''}${running ? '.running' : ''}`, () => {
+    const names = ['mean', 'vr', 'w', 'b', ...(pre ? ['pb'] : []), ...(running ? ['rm', 'rv'] : [])];
+    const rw = new Set(['mean', 'vr', 'rm', 'rv']);
+    const binds = names.map((n, i) => `@group(0) @binding(${2 + i}) var<storage, ${rw.has(n) ? 'read_write' : 'read'}> ${n}: array<f32>;`).join('\n');
+    return {
+      params: FUSED_PARAMS,
+      code: `enable subgroups;
+${FUSED_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+${binds}
+@group(0) @binding(${2 + names.length}) var<storage, read_write> y: array<vec4<f32>>;
+${LANE_MAIN(lanes)}
+  let eps = P.eps;
+  ${running ? 'let m = P.momentum; let unbias = P.unbias;' : ''}
+  for (var c = wid.x; c < C; c = c + nwg.x) {
+    var s = vec4<f32>(0.0);
+    ${laneLoop(lanes, 's = s + x[k];')}
+    let mx = ${hsum('s')} * invM;
+    var q = vec4<f32>(0.0);
+    ${laneLoop(lanes, 'let d = x[k] - mx; q = q + d * d;')}
+    let v = ${hsum('q')} * invM;
+    let mean_c = mx${pre ? ' + pb[c]' : ''};
+    if (li == 0u) {
+      mean[c] = mean_c;
+      vr[c] = v;
+      ${running ? `rm[c] = (1.0 - m) * rm[c] + m * mean_c;
+      rv[c] = (1.0 - m) * rv[c] + m * v * unbias;` : ''}
+    }
+    let mu = mean_c${pre ? ' - pb[c]' : ''};
+    let r = inverseSqrt(v + eps);
+    let scale = r * w[c];
+    let shift = b[c] - mu * scale;
+    ${laneLoop(lanes, `let z = x[k] * scale + shift; y[k] = ${relu ? 'max(z, vec4<f32>(0.0))' : 'z'};`)}
+  }
+}`,
+    };
+  });
+}
+
+/** bnBackwardOnePassKernel with one `lanes`-wide subgroup per channel; needs S % 4 == 0. */
+export function bnBackwardLanesKernel(lanes: number, relu: boolean, pre: boolean, training: boolean): KernelSource {
+  const gv = relu ? 'select(vec4<f32>(0.0), g[k], xv * scale + shift > vec4<f32>(0.0))' : 'g[k]';
+  const [stats, next] = statBindings(3, pre);
+  return kernelSource(`bn.bwd.l${lanes}${relu ? '.relu' : ''}${pre ? '.pre' : ''}${training ? '' : '.eval'}`, () => ({
+    params: FUSED_PARAMS,
+    code: `enable subgroups;
+${FUSED_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+${stats}
+@group(0) @binding(${next}) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(${next + 1}) var<storage, read_write> db: array<f32>;
+${pre ? `@group(0) @binding(${next + 2}) var<storage, read_write> dpb: array<f32>;` : ''}
+@group(0) @binding(${next + 2 + +pre}) var<storage, read_write> dx: array<vec4<f32>>;
+${LANE_MAIN(lanes)}
+  for (var c = wid.x; c < C; c = c + nwg.x) {
+    ${scaleShift(pre)}
+    var a = vec4<f32>(0.0); var bs = vec4<f32>(0.0);
+    ${laneLoop(lanes, `let xv = x[k]; let gv = ${gv}; a = a + gv * (xv - mu); bs = bs + gv;`)}
+    let dwc = ${hsum('a')} * r;
+    let dbc = ${hsum('bs')};
+    if (li == 0u) {
+      dw[c] = dwc;
+      db[c] = dbc;
+      ${pre ? `dpb[c] = ${training ? '0.0' : 'dbc * scale'};` : ''}
+    }
+    ${training ? `let bx = -scale * dwc * invM * r;
+    let d = -scale * dbc * invM - bx * mu;` : ''}
+    ${laneLoop(lanes, `let xv = x[k]; let gv = ${gv}; dx[k] = ${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};`)}
+  }
+}`,
+  }));
+}

@@ -9,7 +9,7 @@
 import { defineOp, apply, type OpDef, type Ref, type TestCase } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
-import { bnStatsKernel, bnApplyKernel, bnGradSumKernel, bnGradInputKernel, bnForwardOnePassKernel, bnBackwardOnePassKernel, planeGrid } from '../../kernels/norm.js';
+import { bnStatsKernel, bnApplyKernel, bnGradSumKernel, bnGradInputKernel, bnForwardOnePassKernel, bnBackwardOnePassKernel, bnForwardLanesKernel, bnBackwardLanesKernel, planeGrid } from '../../kernels/norm.js';
 import { gpu } from '../device.js';
 import { full } from './elementwise.js';
 import { sideEffectsEnabled } from '../tape.js';
@@ -36,6 +36,11 @@ let onePassSetting: boolean | null = null;
  */
 export function setBatchNormOnePass(on: boolean | null): void { onePassSetting = on; }
 const onePass = (): boolean => onePassSetting ?? gpu().info.software;
+let lanesSetting = true;
+/** Whether the one-pass kernels may run one subgroup per channel (tests compare both forms). */
+export function setBatchNormLanes(on: boolean): void { lanesSetting = on; }
+/** The subgroup width of the one-subgroup-per-channel form, when it applies (vec4 planes, fixed subgroups). */
+const lanesFor = (S: number): number | null => (lanesSetting && S % 4 === 0 ? gpu().info.subgroupSize : null);
 
 // ---- float64 reference ------------------------------------------------------------------
 
@@ -91,7 +96,7 @@ function reference(name: string, relu: boolean) {
 /** Training: x, w, b; eval: also the running mean and var (positive: `range`), which take no gradient. */
 function cases(relu: boolean): TestCase[] {
   const stat = (C: number): TestCase['inputs'] => [{ shape: [C], grad: false }, { shape: [C], grad: false, range: [0.3, 2] }];
-  const train: [number[], number][] = [[[7, 5], 1e-5], [[2, 3, 7, 5], 1e-5], [[3, 4, 1, 1], 0.1], [[2, 3, 9], 1e-5], [[5, 2, 13, 11], 1e-5]];
+  const train: [number[], number][] = [[[7, 5], 1e-5], [[2, 3, 7, 5], 1e-5], [[3, 4, 1, 1], 0.1], [[2, 3, 9], 1e-5], [[5, 2, 13, 11], 1e-5], [[3, 2, 4, 6], 1e-5]];
   const out: TestCase[] = train.map(([x, eps]) => ({ inputs: [{ shape: x }, { shape: [x[1]] }, { shape: [x[1]] }], attrs: { eps } }));
   // eval, incl. a plane of >= 64 pixels (the plane walk of the gradient sums)
   for (const x of [[6, 4], [2, 3, 5, 4], [2, 2, 9, 8]]) {
@@ -132,7 +137,7 @@ function declare(name: string, relu: boolean): OpDef {
         if (onePass()) {
           const y = empty(x.shape, 'f32', name);
           dispatch({
-            kernel: bnForwardOnePassKernel(relu, pre, !!run),
+            kernel: lanesFor(d.S) ? bnForwardLanesKernel(lanesFor(d.S)!, relu, pre, !!run) : bnForwardOnePassKernel(relu, pre, !!run),
             buffers: [x.buffer, mean.buffer, vr.buffer, w.buffer, b.buffer, ...extra, ...(run ? [run.mean.buffer, run.var.buffer] : []), y.buffer],
             params: { C: d.C, S: d.S, M: d.M, eps, momentum: run?.momentum ?? 0, unbias: d.M / (d.M - 1) },
             workgroups: channelGrid(d.C),
@@ -177,7 +182,7 @@ function declare(name: string, relu: boolean): OpDef {
         // dx is always written here (the pass needs an output): freed at once when x takes no gradient
         const dx = empty(x.shape, 'f32', `${name}.dx`);
         dispatch({
-          kernel: bnBackwardOnePassKernel(relu, pre, training),
+          kernel: lanesFor(d.S) ? bnBackwardLanesKernel(lanesFor(d.S)!, relu, pre, training) : bnBackwardOnePassKernel(relu, pre, training),
           buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, ...(dpb ? [dpb.buffer] : []), dx.buffer],
           params: { C: d.C, S: d.S, M: d.M, eps, momentum: 0, unbias: 1 }, workgroups: channelGrid(d.C),
         });

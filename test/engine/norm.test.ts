@@ -6,7 +6,7 @@ import {
   tensor, full, scope, sync, sum, mul, relu, batchNorm, refBatchStats, submitTotal, memoryStats, dispatchTotal, replay, type Tensor, type Ref,
 } from '../../engine/index.js';
 import { withoutSideEffects } from '../../engine/tape.js';
-import { setBatchNormOnePass } from '../../engine/ops/norm.js';
+import { setBatchNormOnePass, setBatchNormLanes } from '../../engine/ops/norm.js';
 import { gpu } from '../../engine/device.js';
 import { ready, rng, assertClose } from '../helpers.js';
 
@@ -128,19 +128,21 @@ test('batch norm + ReLU fused equals relu(batchNorm(x)) in training and eval; 2 
   for (const t of [rm1, rv1, rm2, rv2]) t.dispose();
 });
 
-// The registry checks the adapter's default form (one pass each way on lavapipe); this checks the
-// other against it on the same data: every combination of ReLU, pre-bias and mode, both plane walks.
-test('one-pass and split batch-norm kernels agree (y, dx, dw, db, dpb, running statistics)', async () => {
+// The registry checks the adapter's default form (on lavapipe: one pass each way, one subgroup
+// per channel where planes hold a multiple of 4 values); this checks the others against it on
+// the same data: every combination of ReLU, pre-bias and mode, both plane walks.
+test('one-pass (subgroup per channel, workgroup per channel) and split batch-norm kernels agree (y, dx, dw, db, dpb, running statistics)', async () => {
   const r = rng(99);
   try {
-    for (const shape of [[4, 3, 9, 8], [6, 5]]) {
+    for (const shape of [[4, 3, 9, 8], [3, 5, 2, 6], [6, 5]]) {
       const C = shape[1];
       const x = randRef(r, shape, -1, 3), wv = randRef(r, [C], 0.5, 1.5).data, bv = randRef(r, [C], -0.5, 0.5).data, pv = randRef(r, [C]).data;
       const R = randRef(r, shape);
       for (const relu of [false, true]) for (const pre of [false, true]) for (const training of [true, false]) {
         const out: Float32Array[][] = [];
-        for (const one of [true, false]) {
+        for (const [one, lanes] of [[true, true], [true, false], [false, false]]) {
           setBatchNormOnePass(one);
+          setBatchNormLanes(lanes);
           out.push(await scope(async () => {
             const rm = tensor(randRef(rng(5), [C]).data), rv = tensor(randRef(rng(6), [C], 0.5, 2).data);
             const tx = tensor(x.data, shape).requireGrad(), w = tensor(wv).requireGrad(), b = tensor(bv).requireGrad(), pb = tensor(pv).requireGrad();
@@ -152,10 +154,10 @@ test('one-pass and split batch-norm kernels agree (y, dx, dw, db, dpb, running s
           }));
         }
         const what = `${JSON.stringify(shape)} relu ${relu} pre ${pre} ${training ? 'training' : 'eval'}`;
-        out[0].forEach((a, k) => assertClose(a, out[1][k], 1e-4, `${what}: output ${k}`));
+        for (const o of [1, 2]) out[0].forEach((a, k) => assertClose(a, out[o][k], 1e-4, `${what}: output ${k}, form ${o} vs 0`));
       }
     }
-  } finally { setBatchNormOnePass(null); }
+  } finally { setBatchNormOnePass(null); setBatchNormLanes(true); }
 });
 
 test('a training step allocates nothing that outlives its scope', async () => {

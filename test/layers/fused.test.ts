@@ -61,8 +61,9 @@ test('FusedSequential = Sequential of the same modules: 3 training steps (runnin
         a.stats.forEach((s, k) => assertClose(s, e.stats[k], 1e-5, `${what}: ${buffers[k][0]}`));
         if (training) {
           assert.ok(a.stats.some((s, k) => s.some((v, i) => v !== before[k][i])), `${what}: the running statistics moved`);
-          // conv bias add + its reduction (x2 convs) and the ReLU forward + backward after the first BN
-          assert.ok(a.passes <= e.passes - 6, `${what}: fused ${a.passes} passes vs ${e.passes}`);
+          // the conv bias's gradient reduction (x2 convs; the bias add itself is a GEMM epilogue
+          // either way) and the ReLU forward + backward after the first BN
+          assert.ok(a.passes <= e.passes - 4, `${what}: fused ${a.passes} passes vs ${e.passes}`);
         } else assert.ok(a.passes < e.passes, `${what}: fused ${a.passes} passes vs ${e.passes}`);
       }
     }

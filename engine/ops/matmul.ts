@@ -22,12 +22,15 @@ let shapeRules = env('LBD_MATMUL_PERSISTENT') === undefined;
 /** Widest output (columns) that gets the narrow kernel form; 0 turns it off. */
 let narrowMax = Number(env('LBD_MATMUL_NARROW') ?? 16);
 let narrowShared = env('LBD_MATMUL_NARROW_SHARED') !== '0';
+/** Tall B operands (K > the texture height) folded into a texture, else read from the buffer. */
+let foldTall = env('LBD_MATMUL_FOLD') !== '0';
 let tiled: Omit<TiledMatmulConfig, 'kind'> = { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16, double: true };
 
 /** Overrides the automatic choice (tests and the benchmark compare structures). */
-export function setMatmulOptions(o: { narrowShared?: boolean; structure?: MatmulStructure | null; rows?: number; strips?: number | null; texture?: boolean; persistent?: number; narrowMax?: number; tiled?: typeof tiled }): void {
+export function setMatmulOptions(o: { foldTall?: boolean; narrowShared?: boolean; structure?: MatmulStructure | null; rows?: number; strips?: number | null; texture?: boolean; persistent?: number; narrowMax?: number; tiled?: typeof tiled }): void {
   if (o.narrowMax !== undefined) narrowMax = o.narrowMax;
   if (o.narrowShared !== undefined) narrowShared = o.narrowShared;
+  if (o.foldTall !== undefined) foldTall = o.foldTall;
   if (o.structure !== undefined) forced = o.structure;
   if (o.texture !== undefined) useTexture = o.texture;
   if (o.persistent !== undefined) persistent = o.persistent;
@@ -93,7 +96,13 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: T
   let bt: Tensor | null = null;
   let kernel;
   if (cfg.kind === 'subgroup') {
-    if (cfg.textureB) bBinding = toTexture(b, b.ndim === 3 ? B : 1, K, N, 1, transB ? bLayouts.transposed(K) : bLayouts.plain(N));
+    // A B with more rows than a texture has (K > 8192: the recommender's 20108 items, as a
+    // product's inner dimension) is folded into a wider texture when the batch shares it, so it
+    // still avoids buffer loads and — transposed — a transpose pass.
+    const fold = !cfg.textureB && useTexture && foldTall && b.ndim === 2 ? textureFoldFor(K, N) : 0;
+    if (fold > 1) Object.assign(cfg, { textureB: true, textureFold: fold });
+    const layout = transB ? bLayouts.transposed(K) : bLayouts.plain(N);
+    if (cfg.textureB) bBinding = toTexture(b, b.ndim === 3 ? B : 1, K, N, cfg.textureFold ?? 1, layout);
     else if (transB) { bt = transpose(b); bBinding = bt.buffer; } // B too large for a texture: rare
     kernel = matmulKernel(cfg, transA, false);
   } else kernel = matmulKernel(cfg, transA, transB);

@@ -102,6 +102,30 @@ for (const [name, opts] of structures) {
   });
 }
 
+test('a B with more rows than a texture (K > 8192) is folded into a wider texture: plain and transposed, batch-shared', async () => {
+  if (!gpu().info.subgroupSize) return;
+  setMatmulOptions({ structure: 'subgroup' });
+  const r = rng(21);
+  const maxTex = gpu().limits.maxTextureDimension2D;
+  // K past the texture's height, and odd (the quads' k bounds are tested) and even
+  // (fold 2, narrow form; fold 2 batched; fold 4 with four k rows per texel fetch, wide form)
+  for (const [B, M, N, K] of [[1, 9, 12, maxTex + 100], [2, 5, 8, maxTex + 37], [1, 7, 20, 2 * maxTex + 52]]) {
+    for (const transB of [false, true]) {
+      const what = `${B}x${M}x${N}x${K}${transB ? ' Bᵀ' : ''}`;
+      await noLeak(what, () => scope(async () => {
+        const a = Float64Array.from({ length: B * M * K }, () => Math.fround(r() * 2 - 1));
+        const b = Float64Array.from({ length: K * N }, () => Math.fround(r() * 2 - 1));
+        const tb = transB ? tensor(transposed(b, 1, K, N), [N, K]) : tensor(b, [K, N]);
+        const c = matmul(tensor(a, B > 1 ? [B, M, K] : [M, K]), tb, { transB });
+        const want = new Float64Array(B * M * N);
+        for (let bi = 0; bi < B; bi++) want.set(refMatmul(a.subarray(bi * M * K, (bi + 1) * M * K), b, 1, M, N, K), bi * M * N);
+        assertClose(await c.data(), want, 1e-4 * Math.sqrt(K), what);
+      }));
+    }
+  }
+  setMatmulOptions(RESET);
+});
+
 test('more B sizes in one batch than the texture cache holds (evicted textures outlive the submit)', async () => {
   setTextureBudget(4 * 2 ** 10); // a few small textures: forces evictions inside one batch
   await scope(async () => {

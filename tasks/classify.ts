@@ -210,7 +210,6 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
         const loss = standardStep(stepParts, () => (f = forward(b)).ce);
         return { loss, extra: batchAccuracy(f!.logits, f!.ce) };
       },
-      forward: (b) => forward(b).ce,
       progress: (n, i) => ro.bar?.increment(n, { run: `${m} s${seed} epoch ${i.epoch + 1}/${o.epochs}`, loss: i.loss.toFixed(3), acc: Number.isNaN(i.extra) ? '-' : (100 * i.extra).toFixed(1) }),
     });
     const S = DROPOUT_REGISTRY[m].stochasticEval ? o.samples : 1;

@@ -100,7 +100,6 @@ export async function trainMnist(o: MnistOptions, ckpt?: { path: string; runId: 
       ...(ckpt ? { checkpoint: { path: ckpt.path, runId: ckpt.runId, config: mnistConfig(o), fingerprint: fingerprint([train.x, train.y, test.x, test.y]) } } : {}),
       batches: batchesOf, size: (b) => b.y.length, epochLoss: 'last',
       step: (b) => ({ loss: standardStep(stepParts, () => forward(b)) }),
-      forward,
       // live bytes after a few steps (pools warmed up) against the end: what a step leaks
       afterStep: async (c) => { if (c.globalStep === 5) { await sync(); liveAfter = memoryStats().liveBytes; } },
       progress: (n, i) => bar?.increment(n, { epoch: i.epoch + 1, loss: i.loss.toFixed(4) }),

@@ -213,7 +213,6 @@ export async function runOne(rowName: string, seed: number, o: RecommendOptions,
       ...(ro.checkpoint ? { checkpoint: { path: ro.checkpoint, runId, config: { ...runConfig(rowName, seed, dataName, o), effectiveAnnealSteps: annealSteps }, fingerprint: ro.fingerprint ?? dataFingerprint(data) } } : {}),
       batches: batchesOf, size: (b) => b.length, epochLoss: 'window',
       step: (rows, ctx) => ({ loss: trainStep({ model, wopt, lopt, dropout }, data.train, rows, betaAt(ctx.globalStep, annealSteps, o.annealCap), k) }),
-      forward: (rows) => mean(model.perExampleLoss(densifyRows(data.train, rows), 0)),
       afterEpoch: async (_e, st) => {
         const val = await evaluate(model, data.validation, o.batch, [100]);
         const ndcg = meanOf(val.ndcg[100]);

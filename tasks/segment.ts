@@ -195,7 +195,6 @@ export async function runOne(m: Method, seed: number, o: SegmentOptions, data: S
       batches: batchesOf, size: (b) => b.n, epochLoss: 'window', keepLayers: bottleneck,
       beforeEpoch: (e) => wopt.setLr(o.lr * o.lrDecay ** e),
       step: (b) => ({ loss: standardStep(stepParts, () => forward(b)) }),
-      forward,
       progress: (n, i) => ro.bar?.increment(n, { run: `${m} s${seed} epoch ${i.epoch + 1}/${o.epochs}`, loss: i.loss.toFixed(3) }),
     });
     const S = DROPOUT_REGISTRY[m].stochasticEval ? o.samples : 1;

@@ -56,8 +56,6 @@ export interface LoopSpec<B, H extends BaseHistory> {
   size(b: B): number;
   /** One optimisation step (inside a scope). */
   step(b: B, ctx: StepContext): StepOut;
-  /** Unused: the checked re-run of a non-finite step runs `step` itself (kept so tasks' specs still compile). */
-  forward?(b: B): Tensor;
   /** How an epoch's loss is summarised: the last step's, or the mean of the last read-back window. */
   epochLoss: 'last' | 'window';
   /** Layers whose mean keep probability is recorded per epoch. */

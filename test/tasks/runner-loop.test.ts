@@ -135,7 +135,7 @@ test('a non-finite loss names the first layer with a non-finite output, from a r
         task: 't', run: 'r', parts: { model, optimizers: { weights: wopt, logits: lopt }, generators: drops.map((d) => (d as unknown as { generator: Generator }).generator) },
         epochs, history: freshHistory({}), ...(checkpoint ? { checkpoint: { path: checkpoint, runId: 'r', config, fingerprint: 'f' } } : {}),
         batches: batchesOf, size: () => 2, epochLoss: 'last', keepLayers: drops,
-        step: (b) => ({ loss: standardStep({ model, weights: wopt, logits: lopt, regularized: drops }, () => forward(b)) }), forward,
+        step: (b) => ({ loss: standardStep({ model, weights: wopt, logits: lopt, regularized: drops }, () => forward(b)) }),
       });
       return 'no error';
     } catch (e) {

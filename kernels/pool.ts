@@ -6,7 +6,11 @@
 //                  (PyTorch pads max pooling with −∞); a NaN in the window wins, as in PyTorch
 //                  (tested on the bits: lavapipe folds `v != v` to false).
 //   max backward   one thread per input element: sums the output gradients of the windows
-//                  (at most ⌈k/s⌉² of them) whose argmax is this element.
+//                  (at most ⌈k/s⌉² of them) whose argmax is this element; when the windows
+//                  tile the input (stride = k, no padding, k divides H and W: VGG's and the
+//                  Tiramisu's 2×2 pools) one thread per window writes its k² gradients instead
+//                  (a quarter of the index arithmetic, whose integer divisions llvmpipe runs
+//                  lane by lane).
 //   avg forward    one thread per output: sum of the in-bounds taps / k² (count_include_pad).
 //   avg backward   one thread per input element: Σ over the windows holding it of g / k².
 import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
@@ -113,4 +117,27 @@ ${MAIN}
   }
 }`;
   return kernelSource('pool.avg.backward', () => ({ code, params: POOL_PARAMS }));
+}
+
+/** Max-pool backward when the windows tile the input exactly (stride = k, pad 0, k | H, k | W). */
+export function maxPoolBackwardTiledKernel(): KernelSource {
+  const code = `${PARAMS}
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> arg: array<i32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+${MAIN}
+  for (var o = gid.x; o < total; o = o + step) {
+    let ox = o % Wo; let oy = (o / Wo) % Ho; let plane = o / (Wo * Ho);
+    let a = arg[o];
+    let gv = g[o];
+    for (var ky = 0u; ky < k; ky = ky + 1u) {
+      let iy = oy * k + ky;
+      for (var kx = 0u; kx < k; kx = kx + 1u) {
+        let ix = ox * k + kx;
+        dx[plane * H * W + iy * W + ix] = select(0.0, gv, i32(iy * W + ix) == a);
+      }
+    }
+  }
+}`;
+  return kernelSource('pool.max.backward.tiled', () => ({ code, params: POOL_PARAMS }));
 }

@@ -56,9 +56,15 @@ export function setConvDirect(on: boolean): void { forceDirect = on; }
 let rowConv = { rows: 4, block: 8, max: Number(env('LBD_CONV_ROWS') ?? 16) };
 export function setRowConv(o: Partial<typeof rowConv>): void { rowConv = { ...rowConv, ...o }; }
 
-/** Whether a product of `g` with `narrow` channels on its narrow side runs the row kernel. */
+/**
+ * Whether a product of `g` with `narrow` channels on its narrow side runs the row kernel: only
+ * where a row fills at least half a strip of 4·lanes pixels (CPU time per product, 8 lanes: 1.2×
+ * the narrow GEMM at 16 pixels wide, 1.3-5× from 32; 0.4-0.7× at 8).
+ */
 function rowConvFits(g: ConvGeometry, narrow: number): boolean {
   if (forceDirect || narrow > rowConv.max || g.kh !== 3 || g.kw !== 3 || g.stride !== 1 || g.pad !== 1) return false;
+  const sg = gpu().info.subgroupSize;
+  if (!sg || g.W < 2 * sg) return false;
   return matmulConfig(g.N * g.Ho * g.Wo, narrow, 9 * g.Ci).kind === 'subgroup';
 }
 
@@ -291,6 +297,9 @@ const convCases: TestCase[] = [
   // with a bias (the GEMM epilogue), channels a multiple of 4 (NCHW path) and not (NHWC path)
   { inputs: [{ shape: [2, 4, 6, 5] }, { shape: [6, 4, 3, 3] }, { shape: [6] }], attrs: { stride: 1, padding: 1 } },
   { inputs: [{ shape: [2, 3, 5, 5] }, { shape: [5, 3, 3, 3] }, { shape: [5] }], attrs: { stride: 2, padding: 1 } },
+  // narrow 3x3 rows at least 16 pixels wide: the row kernel (forward and input gradient) on CPU adapters
+  { inputs: [{ shape: [1, 3, 4, 17] }, { shape: [5, 3, 3, 3] }], attrs: { stride: 1, padding: 1 } },
+  { inputs: [{ shape: [2, 4, 3, 18] }, { shape: [6, 4, 3, 3] }, { shape: [6] }], attrs: { stride: 1, padding: 1 } },
 ];
 
 const conv2dDef = defineOp({

@@ -5,7 +5,7 @@ import { defineOp, apply, type Ref, type TestCase } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
 import { gridFor } from '../../kernels/common.js';
-import { maxPoolForwardKernel, maxPoolBackwardKernel, avgPoolForwardKernel, avgPoolBackwardKernel } from '../../kernels/pool.js';
+import { maxPoolForwardKernel, maxPoolBackwardKernel, maxPoolBackwardTiledKernel, avgPoolForwardKernel, avgPoolBackwardKernel } from '../../kernels/pool.js';
 import { mean } from './reduce.js';
 import { slice } from './layout.js';
 
@@ -70,6 +70,9 @@ const poolCases: TestCase[] = [
   { inputs: [{ shape: [3, 1, 5, 5], distinct: true }], attrs: { kernel: 2, stride: 3, padding: 1 } },
   { inputs: [{ shape: [1, 5, 9, 11], distinct: true }], attrs: { kernel: 5, stride: 2, padding: 2 } },
   { inputs: [{ shape: [2, 1, 1, 1], distinct: true }], attrs: { kernel: 1 } },
+  // windows tiling the input (the backward's one-thread-per-window form)
+  { inputs: [{ shape: [2, 3, 6, 8], distinct: true }], attrs: { kernel: 2 } },
+  { inputs: [{ shape: [1, 2, 6, 9], distinct: true }], attrs: { kernel: 3, stride: 3 } },
 ];
 
 const maxPoolDef = defineOp({
@@ -92,7 +95,10 @@ const maxPoolDef = defineOp({
     const g = geoOf('max_pool2d', x.shape, node.attrs);
     const dx = empty(x.shape, 'f32', 'max_pool2d.grad');
     if (dx.size) {
-      dispatch({ kernel: maxPoolBackwardKernel(), buffers: [gr.buffer, (node.saved.argmax as Tensor).buffer, dx.buffer], params: params(g, dx.size), workgroups: [gridFor(dx.size)] });
+      // windows that tile the input: one thread per window (outputs) writes all of dx
+      const tiled = g.stride === g.k && g.pad === 0 && g.H % g.k === 0 && g.W % g.k === 0;
+      const total = tiled ? gr.size : dx.size;
+      dispatch({ kernel: tiled ? maxPoolBackwardTiledKernel() : maxPoolBackwardKernel(), buffers: [gr.buffer, (node.saved.argmax as Tensor).buffer, dx.buffer], params: params(g, total), workgroups: [gridFor(total)] });
     }
     return [dx];
   },

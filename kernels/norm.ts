@@ -124,6 +124,19 @@ const scaleShift = (pre: boolean): string => `
   let scale = r * w[c];
   let shift = b[c] - mu * scale;`;
 
+/**
+ * WGSL after a one-pass backward's reduction (dwc = Σ g'·x̂, dbc = Σ g' in every lane): lane 0
+ * stores dw, db (and dpb); in training every lane gets dx's coefficients bx and d
+ * (dx = scale·g' + bx·x + d).
+ */
+const storeGradSums = (pre: boolean, training: boolean): string => `if (li == 0u) {
+      dw[c] = dwc;
+      db[c] = dbc;
+      ${pre ? `dpb[c] = ${training ? '0.0' : 'dbc * scale'};` : ''}
+    }
+    ${training ? `let bx = -scale * dwc * invM * r;
+    let d = -scale * dbc * invM - bx * mu;` : ''}`;
+
 /** mean, var, w, b (and pb) from binding `first` on; returns the WGSL and the next free binding. */
 function statBindings(first: number, pre: boolean): [string, number] {
   const names = ['mean', 'vr', 'w', 'b', ...(pre ? ['pb'] : [])];
@@ -231,21 +244,44 @@ ${scaleShift(pre)}
 
 const FUSED_PARAMS = defineParams({ C: 'u32', S: 'u32', M: 'u32', eps: 'f32', momentum: 'f32', unbias: 'f32' });
 
+/** The one-pass forward's bindings after x: statistics, affine, [pb], [running]; then y's binding. */
+function forwardBindings(pre: boolean, running: boolean): [string, number] {
+  const names = ['mean', 'vr', 'w', 'b', ...(pre ? ['pb'] : []), ...(running ? ['rm', 'rv'] : [])];
+  const rw = new Set(['mean', 'vr', 'rm', 'rv']);
+  return [names.map((n, i) => `@group(0) @binding(${2 + i}) var<storage, ${rw.has(n) ? 'read_write' : 'read'}> ${n}: array<f32>;`).join('\n'), 2 + names.length];
+}
+
+/**
+ * WGSL after a one-pass forward's reduction (channel c's mean `mx` and biased variance `v` in
+ * every lane): lane 0 stores the statistics (and moves the running ones); every lane gets the
+ * affine `scale`, `shift` — the split kernels' own expressions, so the backward's recomputed
+ * ReLU mask matches the forward's exactly.
+ */
+const storeStats = (pre: boolean, running: boolean): string => `let mean_c = mx${pre ? ' + pb[c]' : ''};
+    if (li == 0u) {
+      mean[c] = mean_c;
+      vr[c] = v;
+      ${running ? `rm[c] = (1.0 - m) * rm[c] + m * mean_c;
+      rv[c] = (1.0 - m) * rv[c] + m * v * unbias;` : ''}
+    }
+    let mu = mean_c${pre ? ' - pb[c]' : ''};
+    let r = inverseSqrt(v + eps);
+    let scale = r * w[c];
+    let shift = b[c] - mu * scale;`;
+
 /**
  * Training forward in one pass: batch statistics (stored, and folded into the running statistics
  * with `running`), then y. Bindings: x, mean, var, w, b, [pb], [rm, rv], y.
  */
 export function bnForwardOnePassKernel(relu: boolean, pre: boolean, running: boolean): KernelSource {
   return kernelSource(`bn.fwd1${relu ? '.relu' : ''}${pre ? '.pre' : ''}${running ? '.running' : ''}`, () => {
-    const names = ['mean', 'vr', 'w', 'b', ...(pre ? ['pb'] : []), ...(running ? ['rm', 'rv'] : [])];
-    const rw = new Set(['mean', 'vr', 'rm', 'rv']);
-    const binds = names.map((n, i) => `@group(0) @binding(${2 + i}) var<storage, ${rw.has(n) ? 'read_write' : 'read'}> ${n}: array<f32>;`).join('\n');
+    const [binds, yBinding] = forwardBindings(pre, running);
     return {
       params: FUSED_PARAMS,
       code: `${FUSED_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 ${binds}
-@group(0) @binding(${2 + names.length}) var<storage, read_write> y: array<f32>;
+@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
 var<workgroup> sh: array<f32, ${WG}>;
 ${AT}
 ${CHANNEL_MAIN}
@@ -256,19 +292,7 @@ ${CHANNEL_MAIN}
     ${meanAndSquares('mx')}
     let v = sh[0] * invM;
     workgroupBarrier();
-    // every lane holds the stored values; the expressions below are the split kernels' own, so
-    // the backward's recomputed ReLU mask matches this one exactly
-    let mean_c = mx${pre ? ' + pb[c]' : ''};
-    if (li == 0u) {
-      mean[c] = mean_c;
-      vr[c] = v;
-      ${running ? `rm[c] = (1.0 - m) * rm[c] + m * mean_c;
-      rv[c] = (1.0 - m) * rv[c] + m * v * unbias;` : ''}
-    }
-    let mu = mean_c${pre ? ' - pb[c]' : ''};
-    let r = inverseSqrt(v + eps);
-    let scale = r * w[c];
-    let shift = b[c] - mu * scale;
+    ${storeStats(pre, running)}
     ${channelLoop(`let z = x[k] * scale + shift; y[k] = ${relu ? 'max(z, 0.0)' : 'z'};`)}
   }
 }`,
@@ -306,13 +330,7 @@ ${CHANNEL_MAIN}
     let dwc = sgx[0] * r;
     let dbc = sg[0];
     workgroupBarrier();
-    if (li == 0u) {
-      dw[c] = dwc;
-      db[c] = dbc;
-      ${pre ? `dpb[c] = ${training ? '0.0' : 'dbc * scale'};` : ''}
-    }
-    ${training ? `let bx = -scale * dwc * invM * r;
-    let d = -scale * dbc * invM - bx * mu;` : ''}
+    ${storeGradSums(pre, training)}
     ${channelLoop(`let xv = x[k]; let gv = ${gv}; dx[k] = ${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};`)}
   }
 }`,
@@ -345,16 +363,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** bnForwardOnePassKernel with one `lanes`-wide subgroup per channel; needs S % 4 == 0. */
 export function bnForwardLanesKernel(lanes: number, relu: boolean, pre: boolean, running: boolean): KernelSource {
   return kernelSource(`bn.fwd.l${lanes}${relu ? '.relu' : ''}${pre ? '.pre' : ''}${running ? '.running' : ''}`, () => {
-    const names = ['mean', 'vr', 'w', 'b', ...(pre ? ['pb'] : []), ...(running ? ['rm', 'rv'] : [])];
-    const rw = new Set(['mean', 'vr', 'rm', 'rv']);
-    const binds = names.map((n, i) => `@group(0) @binding(${2 + i}) var<storage, ${rw.has(n) ? 'read_write' : 'read'}> ${n}: array<f32>;`).join('\n');
+    const [binds, yBinding] = forwardBindings(pre, running);
     return {
       params: FUSED_PARAMS,
       code: `enable subgroups;
 ${FUSED_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 ${binds}
-@group(0) @binding(${2 + names.length}) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(${yBinding}) var<storage, read_write> y: array<vec4<f32>>;
 ${LANE_MAIN(lanes)}
   let eps = P.eps;
   ${running ? 'let m = P.momentum; let unbias = P.unbias;' : ''}
@@ -365,17 +381,7 @@ ${LANE_MAIN(lanes)}
     var q = vec4<f32>(0.0);
     ${laneLoop(lanes, 'let d = x[k] - mx; q = q + d * d;')}
     let v = ${hsum('q')} * invM;
-    let mean_c = mx${pre ? ' + pb[c]' : ''};
-    if (li == 0u) {
-      mean[c] = mean_c;
-      vr[c] = v;
-      ${running ? `rm[c] = (1.0 - m) * rm[c] + m * mean_c;
-      rv[c] = (1.0 - m) * rv[c] + m * v * unbias;` : ''}
-    }
-    let mu = mean_c${pre ? ' - pb[c]' : ''};
-    let r = inverseSqrt(v + eps);
-    let scale = r * w[c];
-    let shift = b[c] - mu * scale;
+    ${storeStats(pre, running)}
     ${laneLoop(lanes, `let z = x[k] * scale + shift; y[k] = ${relu ? 'max(z, vec4<f32>(0.0))' : 'z'};`)}
   }
 }`,
@@ -405,13 +411,7 @@ ${LANE_MAIN(lanes)}
     ${laneLoop(lanes, `let xv = x[k]; let gv = ${gv}; a = a + gv * (xv - mu); bs = bs + gv;`)}
     let dwc = ${hsum('a')} * r;
     let dbc = ${hsum('bs')};
-    if (li == 0u) {
-      dw[c] = dwc;
-      db[c] = dbc;
-      ${pre ? `dpb[c] = ${training ? '0.0' : 'dbc * scale'};` : ''}
-    }
-    ${training ? `let bx = -scale * dwc * invM * r;
-    let d = -scale * dbc * invM - bx * mu;` : ''}
+    ${storeGradSums(pre, training)}
     ${laneLoop(lanes, `let xv = x[k]; let gv = ${gv}; dx[k] = ${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};`)}
   }
 }`,

@@ -46,19 +46,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   return kernelSource(`reduce.cols.${kind}`, () => ({ code, params: REDUCE_PARAMS }));
 }
 
-/** One workgroup per row (C == 1, long R): strided partials, then a tree in workgroup memory. */
-export function reduceRowsKernel(kind: ReduceKind): KernelSource {
+/**
+ * One workgroup per output `o` (grid-stride over `outputs`): its threads walk elements
+ * 0..`count` of that output at `at` (WGSL of o and i), then a tree in workgroup memory.
+ */
+function workgroupPerOutput(name: string, kind: ReduceKind, outputs: string, count: string, at: string): KernelSource {
   const code = `${PARAMS}
 var<workgroup> sm: array<f32, ${WG}>;
 var<workgroup> ss: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  for (var row = wid.x + wid.y * nwg.x; row < P.A; row = row + nwg.x * nwg.y) {
-    let base = row * P.R;
+  let n = ${count};
+  for (var o = wid.x + wid.y * nwg.x; o < ${outputs}; o = o + nwg.x * nwg.y) {
     ${INIT[kind]}
-    for (var r = li; r < P.R; r = r + ${WG}u) {
-      let x = x[base + r];
+    for (var i = li; i < n; i = i + ${WG}u) {
+      let x = x[${at}];
       ${STEP[kind]}
     }
     sm[li] = m;
@@ -74,11 +77,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       workgroupBarrier();
     }
-    if (li == 0u) { y[row] = ${RESULT[kind]}; }
+    if (li == 0u) { y[o] = ${RESULT[kind]}; }
     workgroupBarrier();
   }
 }`;
-  return kernelSource(`reduce.rows.${kind}`, () => ({ code, params: REDUCE_PARAMS }));
+  return kernelSource(`reduce.${name}.${kind}`, () => ({ code, params: REDUCE_PARAMS }));
+}
+
+/** One workgroup per row (C == 1, long R): strided partials, then a tree in workgroup memory. */
+export function reduceRowsKernel(kind: ReduceKind): KernelSource {
+  return workgroupPerOutput('rows', kind, 'P.A', 'P.R', 'o * P.R + i');
 }
 
 /**
@@ -87,35 +95,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * permute pass that the middle-axis kernels would need for NCHW summed over N, H and W.
  */
 export function reduceOuterInnerKernel(kind: ReduceKind): KernelSource {
-  const code = `${PARAMS}
-var<workgroup> sm: array<f32, ${WG}>;
-var<workgroup> ss: array<f32, ${WG}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-  let n = P.A * P.C;
-  for (var r = wid.x + wid.y * nwg.x; r < P.R; r = r + nwg.x * nwg.y) {
-    ${INIT[kind]}
-    for (var i = li; i < n; i = i + ${WG}u) {
-      let x = x[(i / P.C) * P.R * P.C + r * P.C + i % P.C];
-      ${STEP[kind]}
-    }
-    sm[li] = m;
-    ss[li] = s;
-    workgroupBarrier();
-    for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-      if (li < w) {
-        let m2 = sm[li + w];
-        let s2 = ss[li + w];
-        ${MERGE[kind]}
-        sm[li] = m;
-        ss[li] = s;
-      }
-      workgroupBarrier();
-    }
-    if (li == 0u) { y[r] = ${RESULT[kind]}; }
-    workgroupBarrier();
-  }
-}`;
-  return kernelSource(`reduce.outer_inner.${kind}`, () => ({ code, params: REDUCE_PARAMS }));
+  return workgroupPerOutput('outer_inner', kind, 'P.R', 'P.A * P.C', '(i / P.C) * P.R * P.C + o * P.C + i % P.C');
 }

@@ -234,28 +234,39 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
 /**
  * Eq. 3 per logit k: t_k = −ent·H(σ(α_k)) + c·‖W_k‖²/σ(α_k) (inverted; c·σ(α_k)‖W_k‖² plain),
  * with ‖W_k‖² the squared norm of the weight's entries on unit k (all of them for L = 1), one
- * workgroup per logit summing as a tree; writes t_k and ‖W_k‖² (the backward's).
- * H(σ(a)) in log-sigmoid form (finite for any a), as the bernoulli_entropy op.
+ * workgroup per logit summing as a tree; writes t_k, and for the backward ‖W_k‖² (sv[k]) and the
+ * weight's factor 1/σ(α_k) or σ(α_k) (sv[L + k]). The entries of k are walked as rows a of R
+ * consecutive ones (no division per entry: lavapipe splits vector integer divisions into scalar
+ * ones) unless rows are shorter than a workgroup. H(σ(a)) in log-sigmoid form (finite for any
+ * a), as the bernoulli_entropy op.
  */
 export function lbdRegularizerKernel(): KernelSource {
   return kernelSource('lbd.reg', () => ({ params: LBD_REG_PARAMS, code: `${LBD_REG_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> alpha: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> t: array<f32>;
-@group(0) @binding(4) var<storage, read_write> norms: array<f32>;
+@group(0) @binding(4) var<storage, read_write> sv: array<f32>;
 fn sig(a: f32) -> f32 { return 1.0 / (1.0 + exp(-a)); }
 var<workgroup> red: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  let L = P.L; let U = P.U; let R = P.R; let n = P.n;
-  let per = select(n, n / U, L > 1u);
+  let L = P.L; let A = P.A; let U = P.U; let R = P.R; let n = P.n;
   for (var k = wid.x; k < L; k = k + nwg.x) {
     var s = 0.0;
-    for (var i = li; i < per; i = i + ${WG}u) {
-      let e = select(i, ((i / R) * U + k) * R + i % R, L > 1u);
-      let v = w[e];
-      s = s + v * v;
+    if (L == 1u) {
+      for (var e = li; e < n; e = e + ${WG}u) { let v = w[e]; s = s + v * v; }
+    } else if (R >= ${WG}u) {
+      for (var a = 0u; a < A; a = a + 1u) {
+        let base = (a * U + k) * R;
+        for (var r = li; r < R; r = r + ${WG}u) { let v = w[base + r]; s = s + v * v; }
+      }
+    } else {
+      for (var i = li; i < A * R; i = i + ${WG}u) {
+        let a = i / R;
+        let v = w[(a * U + k) * R + i - a * R];
+        s = s + v * v;
+      }
     }
     red[li] = s;
     workgroupBarrier();
@@ -267,8 +278,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let a = alpha[k];
       let H = max(a, 0.0) + log(1.0 + exp(-abs(a))) - a / (1.0 + exp(-a));
       let nk = red[0];
-      norms[k] = nk;
-      t[k] = -P.ent * H + P.c * nk * select(sig(a), 1.0 + exp(-a), P.inverted == 1u);
+      let f = select(sig(a), 1.0 + exp(-a), P.inverted == 1u);
+      sv[k] = nk;
+      sv[L + k] = f;
+      t[k] = -P.ent * H + P.c * nk * f;
     }
     workgroupBarrier();
   }
@@ -276,33 +289,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /**
- * Eq. 3's backward in one pass, g the objective's scalar gradient: dW = 2c·g·W/σ(α_k) (plain:
- * ·σ(α_k)) over the weight, and dα_k = g·(ent·α_k·p(1 − p) − c‖W_k‖²(1 − p)/p) (plain:
- * + c‖W_k‖²p(1 − p)), p = σ(α_k), using dH/dα = −α·p(1 − p) and d(1/p)/dα = −(1 − p)/p = −e^{−α}.
+ * Eq. 3's backward in one pass, g the objective's scalar gradient: dW = 2c·g·W·f_k (f_k = 1/σ(α_k),
+ * plain: σ(α_k), saved by the forward), a thread per row of R entries of one unit (L > 1) or per
+ * entry (L = 1); and dα_k = g·(ent·α_k·p(1 − p) − c‖W_k‖²(1 − p)/p) (plain: + c‖W_k‖²p(1 − p)),
+ * p = σ(α_k), using dH/dα = −α·p(1 − p) and d(1/p)/dα = −(1 − p)/p = −e^{−α}.
  */
 export function lbdRegularizerGradKernel(): KernelSource {
   return kernelSource('lbd.reg.grad', () => ({ params: LBD_REG_PARAMS, code: `${LBD_REG_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> gr: array<f32>;
 @group(0) @binding(2) var<storage, read> alpha: array<f32>;
 @group(0) @binding(3) var<storage, read> w: array<f32>;
-@group(0) @binding(4) var<storage, read> norms: array<f32>;
+@group(0) @binding(4) var<storage, read> sv: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dw: array<f32>;
 @group(0) @binding(6) var<storage, read_write> da: array<f32>;
 fn sig(a: f32) -> f32 { return 1.0 / (1.0 + exp(-a)); }
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let L = P.L; let U = P.U; let R = P.R; let n = P.n; let c = P.c; let inverted = P.inverted == 1u;
+  let L = P.L; let A = P.A; let U = P.U; let R = P.R; let n = P.n; let c = P.c; let inverted = P.inverted == 1u;
   let g = gr[0];
-  for (var e = gid.x; e < max(n, L); e = e + nwg.x * ${WG}u) {
-    if (e < n) {
-      let a = alpha[select(0u, (e / R) % U, L > 1u)];
-      dw[e] = 2.0 * c * g * w[e] * select(sig(a), 1.0 + exp(-a), inverted);
+  let stride = nwg.x * ${WG}u;
+  if (L == 1u) {
+    let f = 2.0 * c * g * sv[1];
+    for (var e = gid.x; e < n; e = e + stride) { dw[e] = f * w[e]; }
+  } else {
+    for (var row = gid.x; row < A * U; row = row + stride) {
+      let f = 2.0 * c * g * sv[L + row % U];
+      for (var e = row * R; e < (row + 1u) * R; e = e + 1u) { dw[e] = f * w[e]; }
     }
-    if (e < L) {
-      let a = alpha[e]; let p = sig(a); let q = sig(-a);
-      let dn = select(p * q, -exp(-a), inverted);
-      da[e] = g * (P.ent * a * p * q + c * norms[e] * dn);
-    }
+  }
+  for (var k = gid.x; k < L; k = k + stride) {
+    let a = alpha[k]; let p = sig(a); let q = sig(-a);
+    let dn = select(p * q, -exp(-a), inverted);
+    da[k] = g * (P.ent * a * p * q + c * sv[k] * dn);
   }
 }` }));
 }

@@ -240,14 +240,15 @@ const regDef = defineOp({
     const d = regDims(alpha.shape, w?.shape ?? null, a.axis);
     const L = alpha.size;
     const t = empty(L === 1 ? [] : [L], 'f32', 'lbd_regularizer');
-    const norms = empty([L], 'f32', 'lbd_regularizer.norms');
+    // for the backward: each logit's ‖W_k‖² and the weight's factor 1/σ(α_k) (plain: σ(α_k))
+    const sv = empty([2 * L], 'f32', 'lbd_regularizer.saved');
     dispatch({
       kernel: lbdRegularizerKernel(),
-      buffers: [alpha.buffer, (w ?? alpha).buffer, t.buffer, norms.buffer],
+      buffers: [alpha.buffer, (w ?? alpha).buffer, t.buffer, sv.buffer],
       params: regParams(L, d, a),
       workgroups: [gridFor(L * WG)],
     });
-    saved.norms = norms;
+    saved.sv = sv;
     if (L === 1) return t;
     // per-unit logits: the terms' sum (a second dispatch)
     const r = sum(t);
@@ -263,9 +264,9 @@ const regDef = defineOp({
     const dw = empty(w ? w.shape : [1], 'f32', 'lbd_regularizer.dw');
     dispatch({
       kernel: lbdRegularizerGradKernel(),
-      buffers: [g.buffer, alpha.buffer, (w ?? alpha).buffer, (node.saved.norms as Tensor).buffer, dw.buffer, da.buffer],
+      buffers: [g.buffer, alpha.buffer, (w ?? alpha).buffer, (node.saved.sv as Tensor).buffer, dw.buffer, da.buffer],
       params: regParams(L, d, a),
-      workgroups: [gridFor(Math.max(d.n, L))],
+      workgroups: [gridFor(Math.max(L > 1 ? d.A * d.U : d.n, L))],
     });
     const wantW = !!w && w.requiresGrad;
     if (!wantW) dw.dispose();
@@ -292,6 +293,8 @@ const regDef = defineOp({
     // per-unit logits before a linear layer's weight [in, out] (units on axis 0) and a conv's [Co, Ci, kh, kw] (axis 1)
     { inputs: [{ shape: [3] }, { shape: [3, 4] }], attrs: { axis: 0, ent: 1.5, c: 0.8, inverted: true } },
     { inputs: [{ shape: [4] }, { shape: [2, 4, 3, 3] }], attrs: { axis: 1, ent: 1, c: 0.6, inverted: false } },
+    // rows of a unit's entries at least a workgroup long (the kernels' row walk)
+    { inputs: [{ shape: [3] }, { shape: [2, 3, 70] }], attrs: { axis: 1, ent: 2, c: 0.05, inverted: true } },
     // one logit over a weight with more entries than a workgroup has threads; no weight at all
     { inputs: [{ shape: [1] }, { shape: [5, 30] }], attrs: { axis: 1, ent: 3, c: 0.3, inverted: true } },
     { inputs: [{ shape: [1] }, { shape: [2, 3, 2] }], attrs: { axis: 2, ent: 2, c: 1, inverted: false } },

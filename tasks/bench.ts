@@ -6,7 +6,8 @@
 // (--rounds) so the host's noise hits both. --compare A.json B.json needs no GPU.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { getGpu, setSpinWorkaround } from '../engine/device.js';
+import { getGpu, setSpinWorkaround, cpuVectorWidth } from '../engine/device.js';
+import { cpus } from 'node:os';
 import { gpuTimeMs, dispatch, sync } from '../engine/dispatch.js';
 import { scope } from '../engine/memory.js';
 import { empty } from '../engine/tensor.js';
@@ -405,7 +406,7 @@ if (!opts.quick && want('spin')) {
 }
 
 const adapter = `${gpu.info.name} (${gpu.info.backend})`;
-console.log(`\nadapter: ${adapter}${gpu.info.subgroupSize ? `, subgroup ${gpu.info.subgroupSize}` : ''}; ${runs} runs, median; GPU time by ${gpu.hasTimestamps ? 'timestamp queries' : 'wall clock'}\n`);
+console.log(`\nadapter: ${adapter}${gpu.info.subgroupSize ? `, subgroup ${gpu.info.subgroupSize}` : ''} on ${cpus()[0]?.model ?? 'an unknown CPU'} (${cpus().length} cores, ${cpuVectorWidth()}-bit vectors); ${runs} runs, median; GPU time by ${gpu.hasTimestamps ? 'timestamp queries' : 'wall clock'}\n`);
 if (cmpRows.length) {
   if (torchInfo) { const t = torchInfo as Omit<TorchRun, 'rows'>; console.log(`PyTorch ${t.torch} on ${t.deviceName} (${t.threads} threads, BLAS ${t.blas ?? '?'}), ${rounds} interleaved round(s); ratio = PyTorch ms / ours (above 1: we are faster)\n`); }
   console.log(rowsMarkdown(cmpRows));
@@ -420,6 +421,8 @@ if (opts.json) {
   if (!commit) try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { /* no git (the GPU bundle): LBD_COMMIT says */ }
   writeFileSync(opts.json, JSON.stringify({
     adapter, backend: gpu.info.backend, subgroupSize: gpu.info.subgroupSize ?? null, date: new Date().toISOString(), commit,
+    // a software adapter's speed (and PyTorch's) is the CPU's: record which one ran it
+    host: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, vectorBits: cpuVectorWidth() },
     argv: process.argv.slice(2), torch: torchInfo, rows: cmpRows, records: rows,
   }, null, 2));
   console.log(`\nwrote ${opts.json}`);

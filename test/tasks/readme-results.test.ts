@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { table1Markdown, type ClassifyReport } from '../../tasks/classify/report.js';
 import { table1SegMarkdown, type SegmentReport } from '../../tasks/segment/report.js';
 import { table2Markdown, fmtStat, type RecommendReport } from '../../tasks/recommend/report.js';
+import { rowsMarkdown } from '../../tasks/bench/compare.js';
 
 const test = suite('readme results');
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -40,6 +41,14 @@ test('the segment report states the run (seeds, adapter, commit) the README desc
   assert.is(r.runs.length, 15, '5 methods × 3 seeds');
   assert.match(r.commit, /^[0-9a-f]{40}$/);
   assert.ok(readme().includes(r.adapter.startsWith('NVIDIA') ? 'lent NVIDIA H100' : 'lavapipe'), 'the README names the adapter the runs were made on');
+});
+
+test('the README\'s PyTorch benchmark tables equal those of the committed bench run it names', () => {
+  const text = readme();
+  const file = /The run below \([^)]*`(docs\/results\/bench\/[^`]+\.json)`/.exec(text)?.[1];
+  assert.ok(file, 'the README names the bench JSON of its PyTorch table');
+  const bench = JSON.parse(readFileSync(root + file, 'utf8')) as { rows: Parameters<typeof rowsMarkdown>[0] };
+  for (const t of rowsMarkdown(bench.rows).split('\n\n')) assert.ok(text.includes(t), `the README's benchmark table differs from ${file}:\n${t}`);
 });
 
 test.run();

@@ -156,3 +156,16 @@ export function dimsParam(v: readonly number[], fill = 1): number[] {
   while (out.length < MAX_DIMS) out.push(fill);
   return out;
 }
+
+/**
+ * WGSL: tree-sums `arrays` (workgroup arrays of WG floats, each lane's value stored at [li])
+ * into element 0 for every lane to read; starts and ends with a barrier.
+ */
+export function treeSum(arrays: string[]): string {
+  return `
+    workgroupBarrier();
+    for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+      if (li < w) { ${arrays.map((a) => `${a}[li] = ${a}[li] + ${a}[li + w];`).join(' ')} }
+      workgroupBarrier();
+    }`;
+}

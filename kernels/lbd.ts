@@ -1,7 +1,7 @@
 // Learnable Bernoulli dropout kernels. One uniform u per example and per Bernoulli unit (a
 // feature, or a channel shared over its H×W), regenerated from the Philox draw wherever it is
 // needed instead of being stored. The ARM pair from one u: z1 = 1[u > σ(−α)], z2 = 1[u < σ(α)].
-import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+import { WG, defineParams, kernelSource, treeSum, type KernelSource } from './common.js';
 import { PHILOX_WGSL } from './random.js';
 
 // n elements laid out [B, U, S]; L logits (1: one per layer, U: one per unit); the Philox draw;
@@ -124,12 +124,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
       }
     }
-    red[li] = s;
-    workgroupBarrier();
-    for (var h = ${WG / 2}u; h > 0u; h = h / 2u) {
-      if (li < h) { red[li] = red[li] + red[li + h]; }
-      workgroupBarrier();
-    }
+    red[li] = s;${treeSum(['red'])}
     if (gid.x == 0u) { g[0] = select(0.0, prev[0], accumulate) + red[0] * scale; }
     return;
   }
@@ -219,12 +214,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
         }
       }
     }
-    red[li] = s;
-    workgroupBarrier();
-    for (var h = ${WG / 2}u; h > 0u; h = h / 2u) {
-      if (li < h) { red[li] = red[li] + red[li + h]; }
-      workgroupBarrier();
-    }
+    red[li] = s;${treeSum(['red'])}
     if (li == 0u) { da[k] = red[0] * (sig(a) - 1.0); }
     workgroupBarrier();
   }
@@ -268,12 +258,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         s = s + v * v;
       }
     }
-    red[li] = s;
-    workgroupBarrier();
-    for (var h = ${WG / 2}u; h > 0u; h = h / 2u) {
-      if (li < h) { red[li] = red[li] + red[li + h]; }
-      workgroupBarrier();
-    }
+    red[li] = s;${treeSum(['red'])}
     if (li == 0u) {
       let a = alpha[k];
       let H = max(a, 0.0) + log(1.0 + exp(-abs(a))) - a / (1.0 + exp(-a));

@@ -15,17 +15,7 @@
 // so that layer needs no bias pass of its own): the stored mean is u's, every kernel uses
 // μ_x = mean − pb, and gradsum also writes dpb = Σ du (exactly 0 in training: a per-channel
 // shift does not change batch-normalised values; w·rsqrt(σ² + eps)·db in eval).
-import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
-
-/** Tree-reduces `arrays` (workgroup arrays of WG floats) into element 0; ends with a barrier. */
-function tree(arrays: string[]): string {
-  return `
-    workgroupBarrier();
-    for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-      if (li < w) { ${arrays.map((a) => `${a}[li] = ${a}[li] + ${a}[li + w];`).join(' ')} }
-      workgroupBarrier();
-    }`;
-}
+import { WG, defineParams, kernelSource, treeSum as tree, type KernelSource } from './common.js';
 
 const CHANNEL_MAIN = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -435,7 +435,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 const TEXTURE_PARAMS = defineParams({
-  K: 'u32', N: 'u32', batch: 'u32', strideB: 'u32', fold: 'u32', kInner: 'u32', sOuter: 'u32', sInner: 'u32', sN: 'u32',
+  K: 'u32', N: 'u32', batch: 'u32', strideB: 'u32', fold: 'u32', kInner: 'u32', sOuter: 'u32', sInner: 'u32', sN: 'u32', rows: 'u32',
 });
 
 /**
@@ -459,40 +459,85 @@ export const bLayouts = {
 };
 
 /**
- * Copies B [batch, K, N] (any BLayout) into the zero-padded rgba32float texture layout:
- * global row r = b·Kp + k (Kp = K rounded up to 4) lives at texel row r / fold, column
- * (r % fold)·⌈N/4⌉ + n/4.
+ * How the texture copy splits a row index k into the layout's outer and inner parts:
+ * 'unit' — kInner is 1 (plain and transposed matrices): no split; 'f32' — k < 2^24: through an
+ * f32 quotient, corrected by one step; 'int' — u32 division. llvmpipe has no vector integer
+ * division: each u32 `/` or `%` becomes one scalar divide per lane (~20 cycles), and the
+ * per-texel index decoding (five of them) was most of the copy's time (docs/NOTES.md, session 6).
  */
-export function matmulToTextureKernel(): KernelSource {
-  return kernelSource('matmul.to_texture', () => ({
+export type TextureSplit = 'unit' | 'f32' | 'int';
+
+/** The split a copy of K rows with this inner extent needs. */
+export function textureSplitFor(K: number, kInner: number): TextureSplit {
+  return kInner === 1 ? 'unit' : K < 2 ** 24 ? 'f32' : 'int';
+}
+
+/**
+ * Texel columns one workgroup of the texture copy spans (a power of two ≤ 64; the other
+ * 64 / that threads take successive texel rows), so narrow operands (conv weights and
+ * activations with 4-32 channels: 1-8 texels wide) do not leave most of each workgroup idle.
+ */
+export function textureCopyWidth(N: number): number {
+  return Math.min(64, 2 ** Math.ceil(Math.log2(Math.ceil(N / 4))));
+}
+
+/**
+ * The texture copy's texel rows per batch (its `rows` parameter: computed here, since an
+ * integer divide per thread is what the kernel avoids) and its workgroups: x over texel
+ * columns, y over texel rows, z over the fold slots or the batch.
+ */
+export function matmulToTextureGrid(K: number, N: number, batch: number, fold: number): { rows: number; workgroups: [number, number, number] } {
+  const W = Math.ceil(N / 4), Kp = Math.ceil(K / 4) * 4;
+  const wx = textureCopyWidth(N), ry = 64 / wx;
+  if (fold > 1 && batch > 1) throw new Error('matmul texture copy: a folded B must be shared by the batch');
+  const rows = fold > 1 ? Math.ceil(Kp / fold) : Kp;
+  return { rows, workgroups: [Math.ceil(W / wx), Math.ceil(rows / ry), fold > 1 ? fold : batch] };
+}
+
+/**
+ * WGSL `udiv24(n, d)` = ⌊n / d⌋ for n, d < 2^24 without an integer divide: n and d are exact in
+ * f32 and the f32 quotient is within one of the truth (WGSL allows 2.5 ulp for `/`; llvmpipe's is
+ * exact), so one correction step each way makes it exact.
+ */
+export const UDIV24 = `fn udiv24(n: u32, d: u32) -> u32 {
+  let q0 = u32(f32(n) / f32(d));
+  let q = select(q0, q0 - 1u, q0 * d > n);
+  return select(q, q + 1u, (q + 1u) * d <= n);
+}`;
+
+export function matmulToTextureKernel(split: TextureSplit = 'int', width = 64): KernelSource {
+  const outer = { unit: 'kk', f32: 'udiv24(kk, P.kInner)', int: 'kk / P.kInner' }[split];
+  const sh = Math.log2(width);
+  if (!Number.isInteger(sh) || width > 64) throw new Error(`matmul texture copy: width ${width} must be a power of two ≤ 64`);
+  return kernelSource(`matmul.to_texture.${split}.w${width}`, () => ({
     params: TEXTURE_PARAMS,
     code: `
 ${TEXTURE_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var T: texture_storage_2d<rgba32float, write>;
-fn ld(b: u32, k: u32, n: u32) -> f32 {
-  let kk = min(k, P.K - 1u);
-  let nn = min(n, P.N - 1u);
-  return select(0.0, B[b * P.strideB + (kk / P.kInner) * P.sOuter + (kk % P.kInner) * P.sInner + nn * P.sN], k < P.K && n < P.N);
+${UDIV24}
+fn ld(base: u32, n: u32, ok: bool) -> f32 {
+  return select(0.0, B[base + min(n, P.N - 1u) * P.sN], ok && n < P.N);
 }
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) l: u32) {
   let W = (P.N + 3u) / 4u;
   let Kp = (P.K + 3u) / 4u * 4u;
-  let F = P.fold;
-  let rows = (P.batch * Kp + F - 1u) / F;
-  let total = W * F * rows;
-  for (var t = gid.x; t < total; t = t + nwg.x * 64u) {
-    let x = t % (W * F);
-    let y = t / (W * F);
-    let r = y * F + x / W;
-    let c4 = x % W;
-    let b = r / Kp;
-    let k = r % Kp;
-    var v = vec4<f32>(ld(b, k, 4u * c4), ld(b, k, 4u * c4 + 1u), ld(b, k, 4u * c4 + 2u), ld(b, k, 4u * c4 + 3u));
-    if (b >= P.batch) { v = vec4<f32>(0.0); }
-    textureStore(T, vec2<u32>(x, y), v);
-  }
+  // folded (batch 1): z is the row's slot in its texel row; else z is the batch
+  let folded = P.fold > 1u;
+  let c4 = wid.x * ${width}u + (l & ${width - 1}u);
+  let y = wid.y * ${64 >> sh}u + (l >> ${sh}u);
+  if (c4 >= W || y >= P.rows) { return; } // rows: texel rows per batch (matmulToTextureGrid)
+  let f = select(0u, wid.z, folded);
+  let b = select(wid.z, 0u, folded);
+  let k = y * P.fold + f;
+  let kk = min(k, P.K - 1u);
+  let ko = ${outer};
+  let base = b * P.strideB + ko * P.sOuter + (kk - ko * P.kInner) * P.sInner;
+  let ok = k < P.K;
+  let n = 4u * c4;
+  let v = vec4<f32>(ld(base, n, ok), ld(base, n + 1u, ok), ld(base, n + 2u, ok), ld(base, n + 3u, ok));
+  textureStore(T, vec2<u32>(f * W + c4, select(b * Kp + k, y, folded)), v);
 }`,
   }));
 }

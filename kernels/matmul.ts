@@ -459,20 +459,6 @@ export const bLayouts = {
 };
 
 /**
- * How the texture copy splits a row index k into the layout's outer and inner parts:
- * 'unit' — kInner is 1 (plain and transposed matrices): no split; 'f32' — k < 2^24: through an
- * f32 quotient, corrected by one step; 'int' — u32 division. llvmpipe has no vector integer
- * division: each u32 `/` or `%` becomes one scalar divide per lane (~20 cycles), and the
- * per-texel index decoding (five of them) was most of the copy's time (docs/NOTES.md, session 6).
- */
-export type TextureSplit = 'unit' | 'f32' | 'int';
-
-/** The split a copy of K rows with this inner extent needs. */
-export function textureSplitFor(K: number, kInner: number): TextureSplit {
-  return kInner === 1 ? 'unit' : K < 2 ** 24 ? 'f32' : 'int';
-}
-
-/**
  * Texel columns one workgroup of the texture copy spans (a power of two ≤ 64; the other
  * 64 / that threads take successive texel rows), so narrow operands (conv weights and
  * activations with 4-32 channels: 1-8 texels wide) do not leave most of each workgroup idle.
@@ -495,27 +481,24 @@ export function matmulToTextureGrid(K: number, N: number, batch: number, fold: n
 }
 
 /**
- * WGSL `udiv24(n, d)` = ⌊n / d⌋ for n, d < 2^24 without an integer divide: n and d are exact in
- * f32 and the f32 quotient is within one of the truth (WGSL allows 2.5 ulp for `/`; llvmpipe's is
- * exact), so one correction step each way makes it exact.
+ * Copies B [batch, K, N] (any BLayout) into the zero-padded rgba32float texture layout:
+ * global row r = b·Kp + k (Kp = K rounded up to 4) lives at texel row r / fold, column
+ * (r % fold)·⌈N/4⌉ + n/4. Every coordinate comes from the grid (matmulToTextureGrid)
+ * instead of being decoded from a flat index: llvmpipe has no vector integer division (each
+ * u32 `/` or `%` is a scalar divide per lane), and with the flat decoding's five divisions per
+ * texel, and most of each 64-thread workgroup idle on operands one or two texels wide, the copy
+ * took ~1.4× as long. A fold (a power of two) is only used with batch 1. `unitInner`: the
+ * layout's kInner is 1 (plain and transposed matrices), so k needs no split.
  */
-export const UDIV24 = `fn udiv24(n: u32, d: u32) -> u32 {
-  let q0 = u32(f32(n) / f32(d));
-  let q = select(q0, q0 - 1u, q0 * d > n);
-  return select(q, q + 1u, (q + 1u) * d <= n);
-}`;
-
-export function matmulToTextureKernel(split: TextureSplit = 'int', width = 64): KernelSource {
-  const outer = { unit: 'kk', f32: 'udiv24(kk, P.kInner)', int: 'kk / P.kInner' }[split];
+export function matmulToTextureKernel(unitInner: boolean, width = 64): KernelSource {
   const sh = Math.log2(width);
   if (!Number.isInteger(sh) || width > 64) throw new Error(`matmul texture copy: width ${width} must be a power of two ≤ 64`);
-  return kernelSource(`matmul.to_texture.${split}.w${width}`, () => ({
+  return kernelSource(`matmul.to_texture.${unitInner ? 'k1' : 'kn'}.w${width}`, () => ({
     params: TEXTURE_PARAMS,
     code: `
 ${TEXTURE_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var T: texture_storage_2d<rgba32float, write>;
-${UDIV24}
 fn ld(base: u32, n: u32, ok: bool) -> f32 {
   return select(0.0, B[base + min(n, P.N - 1u) * P.sN], ok && n < P.N);
 }
@@ -532,7 +515,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let b = select(wid.z, 0u, folded);
   let k = y * P.fold + f;
   let kk = min(k, P.K - 1u);
-  let ko = ${outer};
+  let ko = ${unitInner ? 'kk' : 'kk / P.kInner'}; // one divide per texel (none for kInner 1)
   let base = b * P.strideB + ko * P.sOuter + (kk - ko * P.kInner) * P.sInner;
   let ok = k < P.K;
   let n = 4u * c4;

@@ -5,7 +5,7 @@ import { defineOp, apply, type Ref } from '../op.js';
 import { dispatch, destroyAfterSubmit } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
-import { matmulKernel, matmulGrid, matmulToTextureKernel, matmulToTextureGrid, textureCopyWidth, textureSplitFor, type TextureSplit, NO_CONV, bLayouts, type BLayout, type MatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
+import { matmulKernel, matmulGrid, matmulToTextureKernel, matmulToTextureGrid, textureCopyWidth, NO_CONV, bLayouts, type BLayout, type MatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
 import { transpose, reshape } from './layout.js';
 import { sumTo } from './reduce.js';
 import { env } from '../../kernels/env.js';
@@ -15,8 +15,6 @@ let forced: MatmulStructure | null = (env('LBD_MATMUL') as MatmulStructure) || n
 let subgroupRows = 16;
 let subgroupStrips: number | null = null;
 let useTexture = env('LBD_MATMUL_TEXTURE') !== '0';
-/** How the texture copy splits row indices when forced (tests run 'int' against 'f32'); null: by shape. */
-let forcedSplit: TextureSplit | null = null;
 let persistent = Number(env('LBD_MATMUL_PERSISTENT') ?? 128);
 /** Whether persistent/rows/strips were set by the user (then no shape rule overrides them). */
 let shapeRules = env('LBD_MATMUL_PERSISTENT') === undefined;
@@ -30,9 +28,8 @@ let transposeSmallA = env('LBD_MATMUL_COPY_AT') !== '0';
 let tiled: Omit<TiledMatmulConfig, 'kind'> = { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16, double: true };
 
 /** Overrides the automatic choice (tests and the benchmark compare structures). */
-export function setMatmulOptions(o: { textureSplit?: TextureSplit | null; copyAt?: boolean; foldTall?: boolean; narrowShared?: boolean; structure?: MatmulStructure | null; rows?: number; strips?: number | null; texture?: boolean; persistent?: number; narrowMax?: number; tiled?: typeof tiled }): void {
+export function setMatmulOptions(o: { copyAt?: boolean; foldTall?: boolean; narrowShared?: boolean; structure?: MatmulStructure | null; rows?: number; strips?: number | null; texture?: boolean; persistent?: number; narrowMax?: number; tiled?: typeof tiled }): void {
   if (o.narrowMax !== undefined) narrowMax = o.narrowMax;
-  if (o.textureSplit !== undefined) forcedSplit = o.textureSplit;
   if (o.narrowShared !== undefined) narrowShared = o.narrowShared;
   if (o.foldTall !== undefined) foldTall = o.foldTall;
   if (o.copyAt !== undefined) transposeSmallA = o.copyAt;
@@ -169,7 +166,7 @@ export function toTexture(b: Tensor, batch: number, K: number, N: number, fold =
   textures.set(key, t);
   const grid = matmulToTextureGrid(K, N, batch, fold);
   dispatch({
-    kernel: matmulToTextureKernel(forcedSplit ?? textureSplitFor(K, layout.kInner), textureCopyWidth(N)),
+    kernel: matmulToTextureKernel(layout.kInner === 1, textureCopyWidth(N)),
     buffers: [b.buffer, t.view],
     params: { K, N, batch, strideB: b.ndim === 3 ? K * N : 0, fold, ...layout, rows: grid.rows },
     workgroups: grid.workgroups,

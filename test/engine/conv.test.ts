@@ -14,7 +14,7 @@ import { ready, rng, assertClose, noLeak } from '../helpers.js';
 
 const test = suite('conv');
 test.before(async () => { await ready; });
-const RESET = { structure: null, strips: null, rows: 16, texture: true, persistent: 128, narrowMax: 16, textureSplit: null } as const;
+const RESET = { structure: null, strips: null, rows: 16, texture: true, persistent: 128, narrowMax: 16 } as const;
 test.after(() => { setConvDirect(false); setMatmulOptions(RESET); });
 
 const rand = (r: () => number, shape: number[]): Ref => ({ shape, data: Float64Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => Math.fround(r() * 2 - 1)) });
@@ -86,9 +86,6 @@ const cases: [string, number[], number[], number, number, boolean, number?][] = 
 const paths: [string, (Parameters<typeof setMatmulOptions>[0] & { rowConv?: false }) | 'direct'][] = [
   ['subgroup (automatic tiles)', { structure: 'subgroup' }],
   ['subgroup, B in buffers', { structure: 'subgroup', texture: false }],
-  // the texture copy splits a weight or NCHW row index with an f32 quotient; integer division
-  // (its fallback for K ≥ 2^24) must give the same operands
-  ['subgroup, texture copies split rows by integer division', { structure: 'subgroup', textureSplit: 'int' }],
   ['subgroup, narrow 3x3 as implicit GEMMs (row kernel off)', { structure: 'subgroup', rowConv: false }],
   ['subgroup 32 rows, 2 strips', { structure: 'subgroup', rows: 32, strips: 2, persistent: 0 }],
   ['tiled 64x64', { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 } }],

@@ -7,9 +7,7 @@ import { scope } from '../../engine/memory.js';
 import { tensor } from '../../engine/tensor.js';
 import { gpu } from '../../engine/device.js';
 import { ready, rng, assertClose, noLeak } from '../helpers.js';
-import { sync, dispatch } from '../../engine/dispatch.js';
-import { UDIV24 } from '../../kernels/matmul.js';
-import { kernelSource } from '../../kernels/common.js';
+import { sync } from '../../engine/dispatch.js';
 
 const test = suite('matmul');
 test.before(async () => { await ready; });
@@ -164,36 +162,6 @@ test('the automatic choice uses subgroups on a CPU adapter of any width, tiles e
     assert.is(cfg.lanes, g.info.subgroupSize);
     assert.is(cfg.rows % cfg.lanes, 0);
   }
-});
-
-test('udiv24 (the texture copy\'s division-free row split) is exact for n, d < 2^24, at every quotient boundary', async () => {
-  // n = q·d − 1, q·d, q·d + 1 for divisors and quotients spread over the range, and the largest
-  // n; the expected quotients come from JS integer arithmetic, not from the kernel's formula
-  const ns: number[] = [], ds: number[] = [];
-  const max = 2 ** 24 - 1;
-  for (const d of [1, 2, 3, 7, 9, 16, 36, 1023, 4096, 4800, 172800, 999983, 2 ** 23 + 1, max]) {
-    for (const q of [0, 1, 2, 3, 5, 255, 4096, 65535, 1_000_003]) {
-      for (const n of [q * d - 1, q * d, q * d + 1]) if (n >= 0 && n <= max) { ns.push(n); ds.push(d); }
-    }
-    ns.push(max); ds.push(d);
-  }
-  const k = kernelSource('test.udiv24', () => ({
-    code: `${UDIV24}
-@group(0) @binding(1) var<storage, read> n: array<u32>;
-@group(0) @binding(2) var<storage, read> d: array<u32>;
-@group(0) @binding(3) var<storage, read_write> q: array<u32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  if (g.x < arrayLength(&q)) { q[g.x] = udiv24(n[g.x], d[g.x]); }
-}`,
-  }));
-  await scope(async () => {
-    const tn = tensor(Uint32Array.from(ns), [ns.length], 'u32'), td = tensor(Uint32Array.from(ds), [ds.length], 'u32');
-    const tq = tensor(new Uint32Array(ns.length), [ns.length], 'u32');
-    dispatch({ kernel: k, buffers: [tn.buffer, td.buffer, tq.buffer], workgroups: [Math.ceil(ns.length / 64)] });
-    const got = await tq.data();
-    ns.forEach((n, i) => assert.is(got[i], Math.floor(n / ds[i]), `${n} / ${ds[i]}`));
-  });
 });
 
 test('inner-dimension mismatch names both shapes', () => {

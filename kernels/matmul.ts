@@ -485,10 +485,10 @@ export function matmulToTextureGrid(K: number, N: number, batch: number, fold: n
  * global row r = b·Kp + k (Kp = K rounded up to 4) lives at texel row r / fold, column
  * (r % fold)·⌈N/4⌉ + n/4. Every coordinate comes from the grid (matmulToTextureGrid)
  * instead of being decoded from a flat index: llvmpipe has no vector integer division (each
- * u32 `/` or `%` is a scalar divide per lane), and with the flat decoding's five divisions per
- * texel, and most of each 64-thread workgroup idle on operands one or two texels wide, the copy
- * took ~1.4× as long. A fold (a power of two) is only used with batch 1. `unitInner`: the
- * layout's kInner is 1 (plain and transposed matrices), so k needs no split.
+ * u32 `/` or `%` is a scalar divide per lane), and with the flat decoding's six divisions per
+ * texel the copy took ~1.25-1.4× as long. Workgroups span a narrow operand's few texel columns
+ * and several rows (textureCopyWidth). A fold (a power of two) is only used with batch 1.
+ * `unitInner`: the layout's kInner is 1 (plain and transposed matrices), so k needs no split.
  */
 export function matmulToTextureKernel(unitInner: boolean, width = 64): KernelSource {
   const sh = Math.log2(width);

@@ -25,6 +25,8 @@ const SETUP = [
  * and address of a tap are computed once per row, and each channel quad is one vec4 load.
  * With `nchw`, A is read from an NCHW [N, sC, sH, sW] tensor instead (a quad is four scalar
  * loads one channel plane apart) and C is written as NCHW [N, cols, rH, rW]: no layout passes.
+ * Other channel counts (an RGB input, 11 class maps) take scalar loads, k decoded per element,
+ * in either layout.
  */
 function pixelRowLoader(vec: boolean, transposed: boolean, nchw: boolean): ALoader {
   // tap (ky, kx) of a row whose origin is (ty, tx): source coordinates and whether it exists
@@ -51,7 +53,7 @@ fn ld${name}(nb: u32, ty: i32, tx: i32, k: u32, K: u32, kw: u32, sH: u32, sW: u3
   if (k >= K) { return 0.0; }
   let c = k % sC; let t = k / sC; let kx = t % kw; let ky = t / kw;
   ${tap('', 'ky', 'kx')}
-  let idx = nb + (u32(max(sy, 0)) * sW + u32(max(sx, 0))) * sC + c;
+  let idx = ${nchw ? 'nb + c * sH * sW + u32(max(sy, 0)) * sW + u32(max(sx, 0))' : 'nb + (u32(max(sy, 0)) * sW + u32(max(sx, 0))) * sC + c'};
   return select(0.0, A[select(0u, idx, ok)], ok);
 }`;
   const tapAddr = (g: number): string => nchw
@@ -145,10 +147,10 @@ export const DIRECT_PARAMS = defineParams({
   N: 'u32', Ci: 'u32', H: 'u32', W: 'u32', Co: 'u32', Ho: 'u32', Wo: 'u32', kh: 'u32', kw: 'u32', stride: 'u32', pad: 'u32', total: 'u32',
 });
 
-/** The GEMM kernel for one convolution mode. `vec`: the source's channels are a multiple of 4. */
+/** The GEMM kernel for one convolution mode. `vec`: the source's channels are a multiple of 4; `nchw`: source and result in NCHW. */
 export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean, nchw = false, storeTransposed = false): KernelSource {
   // for the weight gradient, `vec` says every load is inside (see weightGradLoader)
-  const loader = mode === 'backward-weight' ? weightGradLoader(vec) : pixelRowLoader(vec, mode === 'backward-input', nchw && vec);
+  const loader = mode === 'backward-weight' ? weightGradLoader(vec) : pixelRowLoader(vec, mode === 'backward-input', nchw);
   return subgroupKernel(cfg, storeTransposed ? { ...loader, key: `${loader.key}.ct`, store: TRANSPOSED_STORE } : loader);
 }
 

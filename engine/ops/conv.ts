@@ -159,8 +159,8 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
 }
 
 /**
- * A GEMM whose rows are the pixels of an [N, C_out, rH, rW] result, reading `src` [N, srcC, ...]:
- * in NCHW directly when srcC % 4 == 0, else through an NHWC copy (and back).
+ * A GEMM whose rows are the pixels of an [N, C_out, rH, rW] result, reading `src` [N, srcC, ...]
+ * in NCHW directly and writing C in NCHW (vec4 channel quads when srcC % 4 == 0).
  * `wPerm` arranges the weights as [K, cols].
  */
 function pixelGemm(mode: 'forward' | 'backward-input', src: Tensor, w: Tensor, wPerm: number[], out: [number, number, number, number],
@@ -178,16 +178,11 @@ function pixelGemm(mode: 'forward' | 'backward-input', src: Tensor, w: Tensor, w
   let y: Tensor;
   if (cfg.kind === 'tiled') {
     y = tiledGemm(mode, src, wm, M, cols, K, dims, cfg, out, bias);
-  } else if (srcC % 4 === 0) {
-    const r = gemm(mode, src, wm, M, cols, K, dims, true, cfg, true, bLayout, 'plain', bias);
+  } else {
+    // NCHW in and out: channel quads when srcC % 4 == 0, else scalar loads (no NHWC copies)
+    const r = gemm(mode, src, wm, M, cols, K, dims, srcC % 4 === 0, cfg, true, bLayout, 'plain', bias);
     y = r.view(out);
     r.dispose();
-  } else {
-    const s = permute(src, [0, 2, 3, 1]);
-    const r = gemm(mode, s, wm, M, cols, K, dims, false, cfg, false, bLayout, 'plain', bias);
-    const v = r.view([N, rH, rW, cols]);
-    y = permute(v, [0, 3, 1, 2]);
-    for (const t of [s, r, v]) t.dispose();
   }
   if (wp) { wp.dispose(); wm.dispose(); }
   return y;

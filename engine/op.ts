@@ -36,8 +36,15 @@ export interface TestCase {
 export interface OpDef {
   name: string;
   forward(inputs: Tensor[], attrs: Record<string, unknown>, saved: Record<string, unknown>): Tensor;
-  /** Gradients of each input given the output's gradient; null where an input takes none. */
-  backward?(grad: Tensor, node: Node): (Tensor | null)[];
+  /**
+   * Gradients of each input given the output's gradient; null where an input takes none.
+   * `into[k]` (inputs listed in `accumulates` only): the gradient the tape already holds for input
+   * k, from its other consumers, owned by the tape alone. The backward may add its own gradient
+   * into that tensor and return it as input k's gradient (saving an add pass), or ignore it.
+   */
+  backward?(grad: Tensor, node: Node, into?: readonly (Tensor | undefined)[]): (Tensor | null)[];
+  /** Inputs whose gradient `backward` can add into an existing one (see `into`). */
+  accumulates?: readonly number[];
   reference(inputs: Ref[], attrs: Record<string, unknown>): Ref;
   cases: TestCase[];
   /** Attributes for a replayed forward (tape.replay): strips side effects such as running stats. */
@@ -120,10 +127,18 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
       const g = grads.get(node.output);
       if (!g) continue;
       grads.delete(node.output);
-      const gi = node.op.backward!(g, node);
+      // offer the op the gradients held so far for inputs it can accumulate into, when the
+      // tape is their only owner (a view shares its storage: adding into it would change both)
+      const into: (Tensor | undefined)[] = [];
+      for (const k of node.op.accumulates ?? []) {
+        const prev = grads.get(node.inputs[k]);
+        if (prev && prev !== g && prev.storage.refs === 1) into[k] = prev;
+      }
+      const gi = node.op.backward!(g, node, into);
       node.inputs.forEach((inp, k) => {
         const gk = gi[k];
         if (!gk) return;
+        if (gk === into[k]) return; // added in place: the tape's entry already holds the sum
         if (inp.requiresGrad) accumulate(inp, gk === g ? gk.view(gk.shape) : gk);
         else if (gk !== g) gk.dispose();
       });

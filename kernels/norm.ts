@@ -198,10 +198,10 @@ const GRADINPUT_PARAMS = defineParams({ planes: 'u32', C: 'u32', S: 'u32', eps: 
  * dx per element. Bindings: g, x, mean, var, w, b, dw, db, dx (dw, db unused in eval mode, bound
  * all the same: one layout for both).
  */
-export function bnGradInputKernel(relu: boolean, training: boolean, pre = false): KernelSource {
+export function bnGradInputKernel(relu: boolean, training: boolean, pre = false, acc = false): KernelSource {
   const gv = relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]';
   const [stats, next] = statBindings(3, pre);
-  return kernelSource(`bn.gradinput${relu ? '.relu' : ''}${training ? '' : '.eval'}${pre ? '.pre' : ''}`, () => ({
+  return kernelSource(`bn.gradinput${relu ? '.relu' : ''}${training ? '' : '.eval'}${pre ? '.pre' : ''}${acc ? '.acc' : ''}`, () => ({
     params: GRADINPUT_PARAMS,
     code: `${GRADINPUT_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -219,7 +219,7 @@ ${scaleShift(pre)}
     let k = base + p;
     let xv = x[k];
     let gv = ${gv};
-    dx[k] = ${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};
+    dx[k] = ${acc ? 'dx[k] + ' : ''}${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};
   }
 }`,
   }));
@@ -293,11 +293,13 @@ ${CHANNEL_MAIN}
 /**
  * Backward in one pass: dw, db (and dpb) per channel, then dx (training: the batch-statistics
  * form; eval: scale·g'). Bindings: g, x, mean, var, w, b, [pb], dw, db, [dpb], dx.
+ * `acc`: dx already holds a gradient of x (from its other consumers) and this one is added to
+ * it, which saves the tape a separate add pass per extra consumer.
  */
-export function bnBackwardOnePassKernel(relu: boolean, pre: boolean, training: boolean): KernelSource {
+export function bnBackwardOnePassKernel(relu: boolean, pre: boolean, training: boolean, acc = false): KernelSource {
   const gv = relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]';
   const [stats, next] = statBindings(3, pre);
-  return kernelSource(`bn.bwd1${relu ? '.relu' : ''}${pre ? '.pre' : ''}${training ? '' : '.eval'}`, () => ({
+  return kernelSource(`bn.bwd1${relu ? '.relu' : ''}${pre ? '.pre' : ''}${training ? '' : '.eval'}${acc ? '.acc' : ''}`, () => ({
     params: FUSED_PARAMS,
     code: `${FUSED_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -321,7 +323,7 @@ ${CHANNEL_MAIN}
     let dbc = sg[0];
     workgroupBarrier();
     ${storeGradSums(pre, training)}
-    ${channelLoop(`let xv = x[k]; let gv = ${gv}; dx[k] = ${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};`)}
+    ${channelLoop(`let xv = x[k]; let gv = ${gv}; dx[k] = ${acc ? 'dx[k] + ' : ''}${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};`)}
   }
 }`,
   }));
@@ -380,10 +382,10 @@ ${LANE_MAIN(lanes)}
 }
 
 /** bnBackwardOnePassKernel with one `lanes`-wide subgroup per channel; needs S % 4 == 0. */
-export function bnBackwardLanesKernel(lanes: number, relu: boolean, pre: boolean, training: boolean): KernelSource {
+export function bnBackwardLanesKernel(lanes: number, relu: boolean, pre: boolean, training: boolean, acc = false): KernelSource {
   const gv = relu ? 'select(vec4<f32>(0.0), g[k], xv * scale + shift > vec4<f32>(0.0))' : 'g[k]';
   const [stats, next] = statBindings(3, pre);
-  return kernelSource(`bn.bwd.l${lanes}${relu ? '.relu' : ''}${pre ? '.pre' : ''}${training ? '' : '.eval'}`, () => ({
+  return kernelSource(`bn.bwd.l${lanes}${relu ? '.relu' : ''}${pre ? '.pre' : ''}${training ? '' : '.eval'}${acc ? '.acc' : ''}`, () => ({
     params: FUSED_PARAMS,
     code: `enable subgroups;
 ${FUSED_PARAMS.wgsl}
@@ -402,7 +404,7 @@ ${LANE_MAIN(lanes)}
     let dwc = ${hsum('a')} * r;
     let dbc = ${hsum('bs')};
     ${storeGradSums(pre, training)}
-    ${laneLoop(lanes, `let xv = x[k]; let gv = ${gv}; dx[k] = ${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};`)}
+    ${laneLoop(lanes, `let xv = x[k]; let gv = ${gv}; dx[k] = ${acc ? 'dx[k] + ' : ''}${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};`)}
   }
 }`,
   }));

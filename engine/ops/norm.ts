@@ -166,7 +166,9 @@ function declare(name: string, relu: boolean): OpDef {
       }
       return y;
     },
-    backward(g, node) {
+    // x's gradient: one-pass kernels add into a gradient the tape already holds for x
+    accumulates: [0],
+    backward(g, node, into) {
       const [x, w, b] = node.inputs;
       const d = bnDims(name, x.shape, w.shape, b.shape);
       const eps = node.attrs.eps as number;
@@ -178,11 +180,13 @@ function declare(name: string, relu: boolean): OpDef {
       const dw = empty([d.C], 'f32', `${name}.dw`);
       const db = empty([d.C], 'f32', `${name}.db`);
       const dpb = pb ? empty([d.C], 'f32', `${name}.dpb`) : null;
+      // an offered gradient of x (the tape's sum over x's other consumers) is added into
+      const acc = x.requiresGrad && into?.[0] ? into[0] : null;
       if (onePass()) {
         // dx is always written here (the pass needs an output): freed at once when x takes no gradient
-        const dx = empty(x.shape, 'f32', `${name}.dx`);
+        const dx = acc ?? empty(x.shape, 'f32', `${name}.dx`);
         dispatch({
-          kernel: lanesFor(d.S) ? bnBackwardLanesKernel(lanesFor(d.S)!, relu, pre, training) : bnBackwardOnePassKernel(relu, pre, training),
+          kernel: lanesFor(d.S) ? bnBackwardLanesKernel(lanesFor(d.S)!, relu, pre, training, !!acc) : bnBackwardOnePassKernel(relu, pre, training, !!acc),
           buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, ...(dpb ? [dpb.buffer] : []), dx.buffer],
           params: { C: d.C, S: d.S, M: d.M, eps, momentum: 0, unbias: 1 }, workgroups: channelGrid(d.C),
         });
@@ -198,10 +202,10 @@ function declare(name: string, relu: boolean): OpDef {
       });
       let dx: Tensor | null = null;
       if (x.requiresGrad) {
-        dx = empty(x.shape, 'f32', `${name}.dx`);
+        dx = acc ?? empty(x.shape, 'f32', `${name}.dx`);
         const planes = dx.size / Math.max(d.S, 1);
         dispatch({
-          kernel: bnGradInputKernel(relu, training, pre),
+          kernel: bnGradInputKernel(relu, training, pre, !!acc),
           buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, dx.buffer],
           params: { planes, C: d.C, S: d.S, eps, invM: 1 / d.M },
           workgroups: planeGrid(planes, d.S),

@@ -3,11 +3,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  tensor, full, scope, sync, sum, mul, relu, batchNorm, refBatchStats, submitTotal, memoryStats, dispatchTotal, replay, type Tensor, type Ref,
+  tensor, full, scope, sync, sum, mul, add, relu, batchNorm, refBatchStats, submitTotal, memoryStats, dispatchTotal, replay, type Tensor, type Ref,
 } from '../../engine/index.js';
 import { withoutSideEffects } from '../../engine/tape.js';
 import { setBatchNormOnePass, setBatchNormLanes } from '../../engine/ops/norm.js';
 import { gpu } from '../../engine/device.js';
+import { registry, type OpDef } from '../../engine/op.js';
 import { ready, rng, assertClose } from '../helpers.js';
 
 const test = suite('batch norm');
@@ -158,6 +159,54 @@ test('one-pass (subgroup per channel, workgroup per channel) and split batch-nor
       }
     }
   } finally { setBatchNormOnePass(null); setBatchNormLanes(true); }
+});
+
+test('x feeding batch norm and another op: BN adds its gradient into the one the tape holds (no add pass), and x\'s gradient matches finite differences, on every kernel path', async () => {
+  const bnr = registry.get('batch_norm_relu')!, addDef = registry.get('add')!;
+  const r = rng(606);
+  const shape = [2, 3, 4, 4], C = 3; // 16 pixels a plane: the lanes form applies
+  const xl = randRef(r, shape), c = randRef(r, shape, 0.5, 1.5), s = randRef(r, shape), R = randRef(r, shape);
+  const w = randRef(r, [C], 0.5, 1.5), b = randRef(r, [C], -0.5, 0.5);
+  // float64: F(xl) = Σ R ⊙ (relu(bn(c ⊙ xl)) + s ⊙ c ⊙ xl), differentiated by central differences
+  const F = (d: Float64Array): number => {
+    const x = { shape, data: d.map((v, i) => v * c.data[i]) };
+    return bnr.reference([x, w, b], { eps: 1e-5 }).data.reduce((acc, y, i) => acc + R.data[i] * (y + s.data[i] * x.data[i]), 0);
+  };
+  const want = xl.data.map((v, i) => {
+    const h = 1e-6 * Math.max(1, Math.abs(v)), d = xl.data.slice();
+    d[i] = v + h; const up = F(d);
+    d[i] = v - h; return (up - F(d)) / (2 * h);
+  });
+  let adds = 0;
+  const forward = addDef.forward;
+  (addDef as OpDef).forward = (...a) => { adds++; return forward.apply(addDef, a); };
+  try {
+    for (const [path, onePass, lanes] of [['one subgroup a channel', true, true], ['one workgroup a channel', true, false], ['split passes', false, false]] as const) {
+      setBatchNormOnePass(onePass);
+      setBatchNormLanes(lanes);
+      let total = 0;
+      // the tape reaches BN before or after the other consumer, depending on the root's order:
+      // only when BN comes second is there a gradient to add into
+      for (const order of [0, 1]) {
+        await scope(async () => {
+          const t = tensor(xl.data, shape).requireGrad();
+          const x = mul(t, tensor(c.data, shape));
+          const u = batchNorm(x, null, null, tensor(w.data), tensor(b.data), { relu: true });
+          const m = mul(x, tensor(s.data, shape));
+          const root = order ? add(m, u) : add(u, m);
+          adds = 0;
+          root.backward(tensor(R.data, shape));
+          total += adds;
+          assertClose(await t.grad!.data(), want, 2e-3, `${path}, root order ${order}`);
+        });
+      }
+      assert.is(total, 1, `${path}: one of the two orders should accumulate x's gradient inside BN's backward (add passes: ${total})`);
+    }
+  } finally {
+    (addDef as OpDef).forward = forward;
+    setBatchNormOnePass(null);
+    setBatchNormLanes(true);
+  }
 });
 
 test('a training step allocates nothing that outlives its scope', async () => {

@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import '../../engine/index.js';
 import { registry, apply, backward, type Ref, type OpDef, type TestCase } from '../../engine/op.js';
 import { scope } from '../../engine/memory.js';
-import { tensor } from '../../engine/tensor.js';
+import { tensor, type Tensor } from '../../engine/tensor.js';
+import { noGrad } from '../../engine/tape.js';
 import { ready, rng, sample, assertClose, noLeak } from '../helpers.js';
 
 const test = suite('ops');
@@ -80,6 +81,32 @@ for (const def of registry.values()) {
       });
     }
   });
+
+  // an op that can add into a gradient the tape already holds must return exactly that tensor,
+  // holding the offered values plus its own gradient (finite differences, as above)
+  for (const k of def.accumulates ?? []) {
+    test(`${def.name}: backward adds input ${k}'s gradient into an offered one`, async () => {
+      for (const c of def.cases) {
+        if (c.inputs[k].grad === false) continue;
+        const r = rng(seed++);
+        await noLeak(`${caseName(def, c)} into`, async () => {
+          await scope(async () => {
+            const ins = c.inputs.map((s) => sample(s, r));
+            ins.forEach((inp, j) => { if (c.inputs[j].grad !== false) inp.t.requireGrad(); });
+            const out = apply(def, ins.map((i) => i.t), c.attrs ?? {});
+            const R = new Float64Array(out.size).map(() => Math.fround(r() * 2 - 1));
+            const held = new Float64Array(ins[k].t.size).map(() => Math.fround(r() * 2 - 1));
+            const into: Tensor[] = [];
+            into[k] = tensor(held, ins[k].t.shape);
+            const gi = noGrad(() => def.backward!(tensor(R, out.shape), out.node!, into));
+            assert.ok(gi[k] === into[k], `${caseName(def, c)}: input ${k}'s gradient was not added into the offered tensor`);
+            const want = numericGrad(def, ins.map((i) => i.ref), c.attrs ?? {}, k, R).map((v, i) => v + held[i]);
+            assertClose(await gi[k]!.data(), want, c.gradTol ?? 2e-3, `${caseName(def, c)} d/dx${k} added into`);
+          });
+        });
+      }
+    });
+  }
 }
 
 test.run();

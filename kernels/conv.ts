@@ -106,9 +106,10 @@ fn storeNCHW(m: u32, col: u32, N: u32, HW: u32, v: vec4<f32>) {
  * time in quads (a quad never spans two rows; lanes past the row end read zeros); A is x in
  * NCHW [N, sC, sH, sW]. Needs B's k bounds checked unless rW % 4 == 0.
  */
-function weightGradLoader(inside: boolean): ALoader {
+function weightGradLoader(inside: boolean, taps3 = false): ALoader {
   // inside: every tap is inside x (no padding; the engine pads x beforehand) and every quad is
   // inside its output row (rW % 4 == 0), so loads need no tests at all.
+  if (taps3) return weightGradTapsLoader(inside);
   return {
     key: inside ? 'wgrad.in' : 'wgrad',
     decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
@@ -141,6 +142,52 @@ fn ldw(rowOk: bool, rb: u32, x: i32, inRow: bool, sW: u32) -> f32 {
   };
 }
 
+/**
+ * weightGradLoader for stride 1 and kw = 3 on the narrow form with `laneRows` and 3 rows a lane:
+ * a lane's rows are the kx = 0, 1, 2 taps of one (ci, ky), whose quads of pixels overlap — row
+ * kx reads x[xo + kx … xo + kx + 3] — so the lane loads the six pixels xo … xo + 5 once and
+ * builds its three quads from them: 6 loads for 3 rows instead of 12 (loads bound this kernel).
+ */
+function weightGradTapsLoader(inside: boolean): ALoader {
+  // pixel j of a quad exists only while ox + j < rW (a quad never spans two output rows)
+  const quad = (g: number): string => {
+    const v = `vec4<f32>(t${g}, t${g + 1}, t${g + 2}, t${g + 3})`;
+    return inside ? v : `select(vec4<f32>(0.0), ${v}, vec4<u32>(ox) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(rW))`;
+  };
+  return {
+    key: inside ? 'wgrad.in.t3' : 'wgrad.t3',
+    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
+fn ldw(rowOk: bool, rb: u32, x: i32, sW: u32) -> f32 {
+  ${inside ? 'return A[rb + u32(x)];' : `let ok = rowOk && x >= 0 && u32(x) < sW;
+  return select(0.0, A[select(0u, rb + u32(max(x, 0)), ok)], ok);`}
+}`,
+    setup: [...SETUP, '  let sCHW = sC * sH * sW;'],
+    // the lane's first row, rounded down to its group of three (rows past M load a valid group)
+    rowSetup: (g, row) => g > 0 ? [] : [
+      `  let kr0 = (min(${row}, M - 1u) / 3u) * 3u;`,
+      `  let xb0 = (kr0 / (kh * kw)) * sH * sW;`,
+      `  let oyo0 = i32((kr0 / kw) % kh) - i32(pd); let oxo0 = -i32(pd);`,
+    ],
+    loopInit: [],
+    load: (g) => quad(g),
+    advance: [],
+    loop: () => ({
+      open: [
+        '  for (var row = 0u; row < K / rW; row = row + 1u) {',
+        '    let n = row / rH; let oy = row % rH;',
+        `    let y0 = i32(oy) + oyo0;
+    let yok0 = y0 >= 0 && u32(y0) < sH;
+    let rb0 = n * sCHW + xb0 + u32(max(y0, 0)) * sW;`,
+        '  for (var ox = 0u; ox < rW; ox = ox + 4u) {',
+        '    let k = row * rW + ox;',
+        '    let xo0 = i32(ox) + oxo0;',
+        `    ${[0, 1, 2, 3, 4, 5].map((j) => `let t${j} = ldw(yok0, rb0, xo0 + ${j}i, sW);`).join(' ')}`,
+      ],
+      close: ['  }', '  }'],
+    }),
+  };
+}
+
 export type ConvMode = 'forward' | 'backward-input' | 'backward-weight';
 
 export const DIRECT_PARAMS = defineParams({
@@ -150,7 +197,7 @@ export const DIRECT_PARAMS = defineParams({
 /** The GEMM kernel for one convolution mode. `vec`: the source's channels are a multiple of 4; `nchw`: source and result in NCHW. */
 export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean, nchw = false, storeTransposed = false): KernelSource {
   // for the weight gradient, `vec` says every load is inside (see weightGradLoader)
-  const loader = mode === 'backward-weight' ? weightGradLoader(vec) : pixelRowLoader(vec, mode === 'backward-input', nchw);
+  const loader = mode === 'backward-weight' ? weightGradLoader(vec, !!cfg.laneRows) : pixelRowLoader(vec, mode === 'backward-input', nchw);
   return subgroupKernel(cfg, storeTransposed ? { ...loader, key: `${loader.key}.ct`, store: TRANSPOSED_STORE } : loader);
 }
 

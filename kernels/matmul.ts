@@ -51,6 +51,12 @@ export interface SubgroupMatmulConfig {
   narrowShared?: boolean;
   /** Epilogue: C += bias[col] (binding 4, one value per output column) before the store. */
   bias?: boolean;
+  /**
+   * Narrow form only: lane l owns rows r0 + l·RG … r0 + l·RG + RG − 1 (consecutive) instead of
+   * r0 + l, r0 + lanes + l, …, so that a loader can share loads between a lane's rows (the weight
+   * gradient's three kx taps of one (ci, ky) read overlapping pixels).
+   */
+  laneRows?: boolean;
 }
 
 export interface TiledMatmulConfig {
@@ -184,7 +190,7 @@ export function subgroupKernel(c: SubgroupMatmulConfig, loader: ALoader = matrix
   const TN = Q ? 4 * Q : S * 4 * L; // tile width
   const F = c.textureB ? c.textureFold ?? 1 : 1;
   if (F & (F - 1)) throw new Error(`matmul config: textureFold ${F} must be a power of two`);
-  const key = `matmul.sg.l${L}.r${c.rows}.${Q ? `n${Q}` : `s${S}`}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}${c.bias ? '.bias' : ''}${Q && c.narrowShared === false ? '.own' : ''}`;
+  const key = `matmul.sg.l${L}.r${c.rows}.${Q ? `n${Q}` : `s${S}`}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}${c.bias ? '.bias' : ''}${Q && c.narrowShared === false ? '.own' : ''}${c.laneRows ? '.lr' : ''}`;
   return kernelSource(key, () => ({ code: subgroupCode(c, loader, L, RG, Q, S, TN, F), params: GEMM_PARAMS }));
 }
 
@@ -232,7 +238,10 @@ ${loader.setup.join('\n')}
   let bBase = b * P.strideB;
   let cBase = b * P.strideC;`);
   if (c.textureB) lines.push(`  let by = select(0u, b * ((K + 3u) / 4u) * 4u, P.strideB != 0u); // a shared B has one copy`);
-  for (let g = 0; g < RG; g++) lines.push(...loader.rowSetup(g, `r0 + ${g * L}u + l`));
+  if (c.laneRows && !Q) throw new Error('matmul config: laneRows needs the narrow form');
+  // the tile row that row group g of this lane holds
+  const laneRow = (g: number): string => (c.laneRows ? `r0 + l * ${RG}u + ${g}u` : `r0 + ${g * L}u + l`);
+  for (let g = 0; g < RG; g++) lines.push(...loader.rowSetup(g, laneRow(g)));
   for (let s = 0; s < S; s++) {
     lines.push(Q ? `  let col${s} = c0 + ${4 * s}u;` : `  let col${s} = c0 + ${s * 4 * L}u + 4u * l;`);
     if (c.textureB) lines.push(`  let bx${s} = min(col${s} / 4u, (N + 3u) / 4u - 1u);`);
@@ -294,7 +303,7 @@ ${loader.setup.join('\n')}
   // bias epilogue: one vec4 of bias per column slot, added to every row's accumulator
   if (c.bias) for (let s = 0; s < S; s++) lines.push(`  let bias${s} = bias4(col${s}, N);`);
   for (let i = 0; i < (Q ? RG : c.rows); i++) {
-    const row = Q ? `r0 + ${i * L}u + l` : `r0 + ${i}u`;
+    const row = Q ? laneRow(i) : `r0 + ${i}u`;
     lines.push(`  if (${row} < M) {`);
     for (let s = 0; s < S; s++) {
       const v = c.bias ? `(acc${i}_${s} + bias${s})` : `acc${i}_${s}`;

@@ -3,7 +3,7 @@
 // and the direct yardstick kernels, all against float64 loops (forward, input gradient,
 // weight gradient, transposed convolution), with zero live bytes left behind.
 import { suite } from 'uvu';
-import { conv2d, convTranspose2d, refConv, refConvTranspose, setConvDirect, setRowConv } from '../../engine/ops/conv.js';
+import { conv2d, convTranspose2d, refConv, refConvTranspose, setConvDirect, setRowConv, setWeightGradTaps, setWeightGradPadding } from '../../engine/ops/conv.js';
 import { setMatmulOptions } from '../../engine/ops/matmul.js';
 import { gpu } from '../../engine/device.js';
 import { scope } from '../../engine/memory.js';
@@ -83,8 +83,12 @@ const cases: [string, number[], number[], number, number, boolean, number?][] = 
   ['transposed 3x3 s2 p1 op1', [1, 4, 3, 3], [4, 5, 3, 3], 2, 1, true, 1],
 ];
 
-const paths: [string, (Parameters<typeof setMatmulOptions>[0] & { rowConv?: false }) | 'direct'][] = [
+type PathOptions = Parameters<typeof setMatmulOptions>[0] & { rowConv?: false; wgradTaps?: false; wgradPadMin?: number };
+const paths: [string, PathOptions | 'direct'][] = [
   ['subgroup (automatic tiles)', { structure: 'subgroup' }],
+  // the narrow 3x3 weight gradients share their tap loads by default; both loaders, both bounds modes
+  ['subgroup, weight gradient without shared taps', { structure: 'subgroup', wgradTaps: false }],
+  ['subgroup, weight gradient over padded x (no bounds tests)', { structure: 'subgroup', wgradPadMin: 0 }],
   ['subgroup, B in buffers', { structure: 'subgroup', texture: false }],
   ['subgroup, narrow 3x3 as implicit GEMMs (row kernel off)', { structure: 'subgroup', rowConv: false }],
   ['subgroup 32 rows, 2 strips', { structure: 'subgroup', rows: 32, strips: 2, persistent: 0 }],
@@ -98,8 +102,10 @@ for (const [name, opts] of paths) {
     if (opts !== 'direct' && opts.structure === 'subgroup' && !gpu().info.subgroupSize) return; // no fixed subgroups here
     if (opts === 'direct') setConvDirect(true);
     else {
-      const { rowConv, ...mm } = opts;
+      const { rowConv, wgradTaps, wgradPadMin, ...mm } = opts;
       if (rowConv === false) setRowConv({ max: 0 });
+      if (wgradTaps === false) setWeightGradTaps(false);
+      if (wgradPadMin !== undefined) setWeightGradPadding(wgradPadMin);
       setMatmulOptions(mm);
     }
     try {
@@ -107,6 +113,8 @@ for (const [name, opts] of paths) {
     } finally {
       setConvDirect(false);
       setRowConv({ max: 16 });
+      setWeightGradTaps(true);
+      setWeightGradPadding(32);
       setMatmulOptions(RESET);
     }
   });

@@ -143,7 +143,7 @@ fn ldw(rowOk: bool, rb: u32, x: i32, inRow: bool, sW: u32) -> f32 {
 }
 
 /**
- * weightGradLoader for stride 1 and kw = 3 on the narrow form with `laneRows` and 3 rows a lane:
+ * weightGradLoader for stride 1 and kw = 3, with `laneRows` and 3 rows a lane:
  * a lane's rows are the kx = 0, 1, 2 taps of one (ci, ky), whose quads of pixels overlap — row
  * kx reads x[xo + kx … xo + kx + 3] — so the lane loads the six pixels xo … xo + 5 once and
  * builds its three quads from them: 6 loads for 3 rows instead of 12 (loads bound this kernel).

@@ -52,9 +52,9 @@ export interface SubgroupMatmulConfig {
   /** Epilogue: C += bias[col] (binding 4, one value per output column) before the store. */
   bias?: boolean;
   /**
-   * Narrow form only: lane l owns rows r0 + l·RG … r0 + l·RG + RG − 1 (consecutive) instead of
-   * r0 + l, r0 + lanes + l, …, so that a loader can share loads between a lane's rows (the weight
-   * gradient's three kx taps of one (ci, ky) read overlapping pixels).
+   * Lane l loads (narrow form: owns) rows r0 + l·RG … r0 + l·RG + RG − 1, consecutive, instead
+   * of r0 + l, r0 + lanes + l, …, so that a loader can share loads between a lane's rows (the
+   * weight gradient's three kx taps of one (ci, ky) read overlapping pixels).
    */
   laneRows?: boolean;
 }
@@ -238,7 +238,6 @@ ${loader.setup.join('\n')}
   let bBase = b * P.strideB;
   let cBase = b * P.strideC;`);
   if (c.textureB) lines.push(`  let by = select(0u, b * ((K + 3u) / 4u) * 4u, P.strideB != 0u); // a shared B has one copy`);
-  if (c.laneRows && !Q) throw new Error('matmul config: laneRows needs the narrow form');
   // the tile row that row group g of this lane holds
   const laneRow = (g: number): string => (c.laneRows ? `r0 + l * ${RG}u + ${g}u` : `r0 + ${g * L}u + l`);
   for (let g = 0; g < RG; g++) lines.push(...loader.rowSetup(g, laneRow(g)));
@@ -291,8 +290,9 @@ ${loader.setup.join('\n')}
     }
   } else {
     for (let i = 0; i < c.rows; i++) {
-      const g = Math.floor(i / L);
-      lines.push(`    let av${i} = subgroupBroadcast(a${g}, ${i % L}u);`);
+      // tile row i: row group g of lane `from` (see laneRow)
+      const [g, from] = c.laneRows ? [i % RG, Math.floor(i / RG)] : [Math.floor(i / L), i % L];
+      lines.push(`    let av${i} = subgroupBroadcast(a${g}, ${from}u);`);
       for (let s = 0; s < S; s++) {
         lines.push(`    acc${i}_${s} = acc${i}_${s} + av${i}.x * b0_${s} + av${i}.y * b1_${s} + av${i}.z * b2_${s} + av${i}.w * b3_${s};`);
       }

@@ -96,7 +96,7 @@ let wgradPadMinCo = Number(env('LBD_CONV_WGRAD_PAD_MIN') ?? 32);
 export function setWeightGradPadding(minCo: number): void { wgradPadMinCo = minCo; }
 
 /**
- * Narrow weight gradients of 3-wide, stride-1 kernels give each lane the three kx taps of one
+ * Weight gradients of 3-wide, stride-1 kernels give each lane the three kx taps of one
  * (ci, ky), which share their pixel loads (kernels/conv.ts, weightGradTapsLoader). Off: the
  * plain loader (LBD_CONV_WGRAD_TAPS=0 or setWeightGradTaps(false), for comparisons and tests).
  */
@@ -155,7 +155,7 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
   const strips = cols >= 8 * cfg.lanes ? 2 : cfg.strips;
   const c: SubgroupMatmulConfig = { ...cfg, strips, vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold, bias: !!bias };
   // the weight gradient's shared-tap loads: three rows a lane (dims: kw at 6, stride at 7)
-  if (mode === 'backward-weight' && wgradTaps && c.narrow && dims[6] === 3 && dims[7] === 1) Object.assign(c, { laneRows: true, rows: 3 * c.lanes });
+  if (mode === 'backward-weight' && wgradTaps && dims[6] === 3 && dims[7] === 1) Object.assign(c, { laneRows: true, rows: 3 * c.lanes });
   const out = empty(store === 'transposed' ? [cols, M] : [M, cols], 'f32', `conv.${mode}`);
   if (bLayout && !texture) throw new Error('conv: a B operand in another layout needs the texture path');
   const bBinding = texture ? toTexture(bMat, 1, K, cols, fold, bLayout ?? bLayouts.plain(cols)) : bMat.buffer;

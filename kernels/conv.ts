@@ -19,6 +19,19 @@ const SETUP = [
   '  let kh = P.kh; let kw = P.kw; let st = P.stride; let pd = P.pad;',
 ];
 
+/** Writes C (rows = pixels of [N, rH, rW]) as NCHW [N, cols, rH, rW]. */
+const NCHW_STORE = {
+  decl: `
+fn storeNCHW(m: u32, col: u32, N: u32, HW: u32, v: vec4<f32>) {
+  let base = (m / HW) * N * HW + m % HW + col * HW;
+  if (col < N) { C[base] = v.x; }
+  if (col + 1u < N) { C[base + HW] = v.y; }
+  if (col + 2u < N) { C[base + 2u * HW] = v.z; }
+  if (col + 3u < N) { C[base + 3u * HW] = v.w; }
+}`,
+  call: (row: string, col: string, v: string): string => `storeNCHW(${row}, ${col}, N, rH * rW, ${v});`,
+};
+
 /**
  * Rows are pixels of an [N, rH, rW] grid; A is read from an NHWC [N, sH, sW, sC] tensor.
  * With sC % 4 == 0 the k loop is split into taps (ky, kx) and channel quads: the bounds test
@@ -70,17 +83,7 @@ fn ld${name}(nb: u32, ty: i32, tx: i32, k: u32, K: u32, kw: u32, sH: u32, sW: u3
       ...origin(g),
     ],
     loopInit: [],
-    store: nchw ? {
-      decl: `
-fn storeNCHW(m: u32, col: u32, N: u32, HW: u32, v: vec4<f32>) {
-  let base = (m / HW) * N * HW + m % HW + col * HW;
-  if (col < N) { C[base] = v.x; }
-  if (col + 1u < N) { C[base + HW] = v.y; }
-  if (col + 2u < N) { C[base + 2u * HW] = v.z; }
-  if (col + 3u < N) { C[base + 3u * HW] = v.w; }
-}`,
-      call: (row, col, v) => `storeNCHW(${row}, ${col}, N, rH * rW, ${v});`,
-    } : undefined,
+    store: nchw ? NCHW_STORE : undefined,
     load: (g) => vec && nchw
       ? `ldq(ok${g}, ab${g} + c * sHW, sHW)`
       : vec
@@ -98,6 +101,57 @@ fn storeNCHW(m: u32, col: u32, N: u32, HW: u32, v: vec4<f32>) {
       ],
       close: ['  }', '  }'],
     }) : undefined,
+  };
+}
+
+/**
+ * pixelRowLoader (NCHW, channel quads) for 3-wide taps at stride 1, with `laneRows` and 4 rows a
+ * lane: the lane's rows are 4 neighbouring pixels of one output row (rW % 4 == 0), and the k loop
+ * runs (ky, channel quad, kx) with kx innermost. Pixel g reads column tx + g + kx (transposed:
+ * tx + g − kx), so from one kx to the next three of the lane's four quads are the previous step's,
+ * shifted by one pixel: one new quad a step after the first four — 6 quad loads for 12 uses
+ * instead of 12. B is addressed by k = (ky·3 + kx)·sC + c, the same k as the plain loader's.
+ */
+function pixelShiftLoader(transposed: boolean): ALoader {
+  const sign = transposed ? '-' : '+';
+  // the new quad after stepping to kx + 1: forward pixel 3's column, transposed pixel 0's
+  const shift = transposed
+    ? ['q3 = q2; q2 = q1; q1 = q0;', 'q0 = ldc(rowok, cb, tx0 - i32(kx + 1u), sW, sHW);']
+    : ['q0 = q1; q1 = q2; q2 = q3;', 'q3 = ldc(rowok, cb, tx0 + 3i + i32(kx + 1u), sW, sHW);'];
+  return {
+    key: `${transposed ? 'convT' : 'conv'}4nchw.sh`,
+    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
+fn ldc(rowok: bool, cb: u32, x: i32, sW: u32, hw: u32) -> vec4<f32> {
+  let ok = rowok && x >= 0 && u32(x) < sW;
+  let i = select(0u, cb + u32(max(x, 0)), ok);
+  return select(vec4<f32>(0.0), vec4<f32>(A[i], A[i + hw], A[i + 2u * hw], A[i + 3u * hw]), ok);
+}`,
+    setup: [...SETUP, '  let sHW = sH * sW;'],
+    // the lane's first pixel (M is a multiple of 4: rows past it load a valid group)
+    rowSetup: (g, row) => g > 0 ? [] : [
+      `  let m0 = min(${row}, M - 4u);`,
+      `  let oy0 = (m0 / rW) % rH; let ox0 = m0 % rW;`,
+      `  let nb0 = (m0 / (rH * rW)) * sH * sW * sC;`,
+      transposed ? `  let ty0 = i32(oy0) + i32(pd); let tx0 = i32(ox0) + i32(pd);` : `  let ty0 = i32(oy0) - i32(pd); let tx0 = i32(ox0) - i32(pd);`,
+    ],
+    loopInit: [],
+    load: (g) => `q${g}`,
+    advance: shift,
+    store: NCHW_STORE,
+    loop: () => ({
+      open: [
+        '  for (var ky = 0u; ky < kh; ky = ky + 1u) {',
+        `    let sy = ty0 ${sign} i32(ky);`,
+        '    let rowok = sy >= 0 && u32(sy) < sH;',
+        '    let rb = nb0 + u32(max(sy, 0)) * sW;',
+        '  for (var c = 0u; c < sC; c = c + 4u) {',
+        '    let cb = rb + c * sHW;',
+        `    ${[0, 1, 2, 3].map((g) => `var q${g} = ldc(rowok, cb, tx0 + ${g}i, sW, sHW);`).join(' ')}`,
+        '  for (var kx = 0u; kx < 3u; kx = kx + 1u) {',
+        '    let k = (ky * 3u + kx) * sC + c;',
+      ],
+      close: ['  }', '  }', '  }'],
+    }),
   };
 }
 
@@ -197,7 +251,8 @@ export const DIRECT_PARAMS = defineParams({
 /** The GEMM kernel for one convolution mode. `vec`: the source's channels are a multiple of 4; `nchw`: source and result in NCHW. */
 export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean, nchw = false, storeTransposed = false): KernelSource {
   // for the weight gradient, `vec` says every load is inside (see weightGradLoader)
-  const loader = mode === 'backward-weight' ? weightGradLoader(vec, !!cfg.laneRows) : pixelRowLoader(vec, mode === 'backward-input', nchw);
+  const loader = mode === 'backward-weight' ? weightGradLoader(vec, !!cfg.laneRows)
+    : cfg.laneRows ? pixelShiftLoader(mode === 'backward-input') : pixelRowLoader(vec, mode === 'backward-input', nchw);
   return subgroupKernel(cfg, storeTransposed ? { ...loader, key: `${loader.key}.ct`, store: TRANSPOSED_STORE } : loader);
 }
 

@@ -103,6 +103,18 @@ export function setWeightGradPadding(minCo: number): void { wgradPadMinCo = minC
 let wgradTaps = env('LBD_CONV_WGRAD_TAPS') !== '0';
 export function setWeightGradTaps(on: boolean): void { wgradTaps = on; }
 
+/**
+ * Narrow forward and input-gradient GEMMs of 3-wide, stride-1 kernels over rows a multiple of 4
+ * pixels wide: each lane takes four neighbouring pixels and reuses three of their four input
+ * quads from one kx tap to the next (kernels/conv.ts, pixelShiftLoader). One profiled VGG19 x1/16
+ * step each way, two pairs: the narrow forward GEMMs 8.8/8.9 → 7.9/7.7 ms, input gradients
+ * 8.3/9.2 → 6.9/7.3. Not on the wide form: there B's texel loads dominate, and four rows a lane
+ * meant a 32 × 64 tile (VGG19 full width 5.6 → 5.8 s) or a 32 × 32 one (→ 7.0 s).
+ * LBD_CONV_SHIFT=0 turns it off.
+ */
+let shiftTaps = env('LBD_CONV_SHIFT') !== '0';
+export function setConvShift(on: boolean): void { shiftTaps = on; }
+
 function gemmConfig(M: number, Ncols: number, K: number): MatmulConfig | null {
   return forceDirect ? null : matmulConfig(M, Ncols, K);
 }
@@ -154,8 +166,10 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
   // halves A's (computed, bounds-checked) loads per FLOP.
   const strips = cols >= 8 * cfg.lanes ? 2 : cfg.strips;
   const c: SubgroupMatmulConfig = { ...cfg, strips, vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold, bias: !!bias };
-  // the weight gradient's shared-tap loads: three rows a lane (dims: kw at 6, stride at 7)
+  // shared tap loads (dims: rW at 4, kw at 6, stride at 7): the weight gradient's three rows a
+  // lane; the pixel GEMMs' four neighbouring pixels a lane, quads shifted from tap to tap
   if (mode === 'backward-weight' && wgradTaps && dims[6] === 3 && dims[7] === 1) Object.assign(c, { laneRows: true, rows: 3 * c.lanes });
+  if (mode !== 'backward-weight' && shiftTaps && c.narrow && nchw && vec && dims[6] === 3 && dims[7] === 1 && dims[4] % 4 === 0) Object.assign(c, { laneRows: true, rows: 4 * c.lanes });
   const out = empty(store === 'transposed' ? [cols, M] : [M, cols], 'f32', `conv.${mode}`);
   if (bLayout && !texture) throw new Error('conv: a B operand in another layout needs the texture path');
   const bBinding = texture ? toTexture(bMat, 1, K, cols, fold, bLayout ?? bLayouts.plain(cols)) : bMat.buffer;

@@ -40,6 +40,22 @@ function caseName(def: OpDef, c: TestCase): string {
   return `${def.name}(${c.inputs.map((i) => `[${i.shape.join('x')}]`).join(', ')}${c.attrs ? ` ${JSON.stringify(c.attrs)}` : ''})`;
 }
 
+/**
+ * Runs `body` on one case, leak-checked and scoped: the inputs sampled (those that take a
+ * gradient marked so), the op applied, and a random output gradient R.
+ */
+async function withGradCase(def: OpDef, c: TestCase, r: () => number, what: string,
+  body: (ins: ReturnType<typeof sample>[], out: Tensor, R: Float64Array) => Promise<void>): Promise<void> {
+  await noLeak(`${caseName(def, c)} ${what}`, async () => {
+    await scope(async () => {
+      const ins = c.inputs.map((s) => sample(s, r));
+      ins.forEach((inp, k) => { if (c.inputs[k].grad !== false) inp.t.requireGrad(); });
+      const out = apply(def, ins.map((i) => i.t), c.attrs ?? {});
+      await body(ins, out, new Float64Array(out.size).map(() => Math.fround(r() * 2 - 1)));
+    });
+  });
+}
+
 let seed = 1;
 for (const def of registry.values()) {
   test(`${def.name}: forward matches float64 reference`, async () => {
@@ -61,23 +77,17 @@ for (const def of registry.values()) {
   test(`${def.name}: backward matches finite differences`, async () => {
     for (const c of def.cases) {
       const r = rng(seed++);
-      await noLeak(`${caseName(def, c)} grad`, async () => {
-        await scope(async () => {
-          const ins = c.inputs.map((s) => sample(s, r));
-          ins.forEach((inp, k) => { if (c.inputs[k].grad !== false) inp.t.requireGrad(); });
-          const out = apply(def, ins.map((i) => i.t), c.attrs ?? {});
-          const R = new Float64Array(out.size).map(() => Math.fround(r() * 2 - 1));
-          backward(out, tensor(R, out.shape));
-          for (let k = 0; k < ins.length; k++) {
-            if (c.inputs[k].grad === false) continue;
-            const want = numericGrad(def, ins.map((i) => i.ref), c.attrs ?? {}, k, R);
-            const g = ins[k].t.grad;
-            assert.ok(g, `${caseName(def, c)}: input ${k} got no gradient`);
-            assertClose(await g!.data(), want, c.gradTol ?? 2e-3, `${caseName(def, c)} d/dx${k}`);
-            g!.dispose();
-            ins[k].t.grad = null;
-          }
-        });
+      await withGradCase(def, c, r, 'grad', async (ins, out, R) => {
+        backward(out, tensor(R, out.shape));
+        for (let k = 0; k < ins.length; k++) {
+          if (c.inputs[k].grad === false) continue;
+          const want = numericGrad(def, ins.map((i) => i.ref), c.attrs ?? {}, k, R);
+          const g = ins[k].t.grad;
+          assert.ok(g, `${caseName(def, c)}: input ${k} got no gradient`);
+          assertClose(await g!.data(), want, c.gradTol ?? 2e-3, `${caseName(def, c)} d/dx${k}`);
+          g!.dispose();
+          ins[k].t.grad = null;
+        }
       });
     }
   });
@@ -89,20 +99,14 @@ for (const def of registry.values()) {
       for (const c of def.cases) {
         if (c.inputs[k].grad === false) continue;
         const r = rng(seed++);
-        await noLeak(`${caseName(def, c)} into`, async () => {
-          await scope(async () => {
-            const ins = c.inputs.map((s) => sample(s, r));
-            ins.forEach((inp, j) => { if (c.inputs[j].grad !== false) inp.t.requireGrad(); });
-            const out = apply(def, ins.map((i) => i.t), c.attrs ?? {});
-            const R = new Float64Array(out.size).map(() => Math.fround(r() * 2 - 1));
-            const held = new Float64Array(ins[k].t.size).map(() => Math.fround(r() * 2 - 1));
-            const into: Tensor[] = [];
-            into[k] = tensor(held, ins[k].t.shape);
-            const gi = noGrad(() => def.backward!(tensor(R, out.shape), out.node!, into));
-            assert.ok(gi[k] === into[k], `${caseName(def, c)}: input ${k}'s gradient was not added into the offered tensor`);
-            const want = numericGrad(def, ins.map((i) => i.ref), c.attrs ?? {}, k, R).map((v, i) => v + held[i]);
-            assertClose(await gi[k]!.data(), want, c.gradTol ?? 2e-3, `${caseName(def, c)} d/dx${k} added into`);
-          });
+        await withGradCase(def, c, r, 'into', async (ins, out, R) => {
+          const held = new Float64Array(ins[k].t.size).map(() => Math.fround(r() * 2 - 1));
+          const into: Tensor[] = [];
+          into[k] = tensor(held, ins[k].t.shape);
+          const gi = noGrad(() => def.backward!(tensor(R, out.shape), out.node!, into));
+          assert.ok(gi[k] === into[k], `${caseName(def, c)}: input ${k}'s gradient was not added into the offered tensor`);
+          const want = numericGrad(def, ins.map((i) => i.ref), c.attrs ?? {}, k, R).map((v, i) => v + held[i]);
+          assertClose(await gi[k]!.data(), want, c.gradTol ?? 2e-3, `${caseName(def, c)} d/dx${k} added into`);
         });
       }
     });

@@ -109,8 +109,9 @@ fn ld${name}(nb: u32, ty: i32, tx: i32, k: u32, K: u32, kw: u32, sH: u32, sW: u3
  * lane: the lane's rows are 4 neighbouring pixels of one output row (rW % 4 == 0), and the k loop
  * runs (ky, channel quad, kx) with kx innermost. Pixel g reads column tx + g + kx (transposed:
  * tx + g − kx), so from one kx to the next three of the lane's four quads are the previous step's,
- * shifted by one pixel: one new quad a step after the first four — 6 quad loads for 12 uses
- * instead of 12. B is addressed by k = (ky·3 + kx)·sC + c, the same k as the plain loader's.
+ * shifted by one pixel: one new quad a step after the first four — 7 quad loads (the last one
+ * unused: an unconditional load is cheaper here than a branch) for 12 uses instead of 12. B is
+ * addressed by k = (ky·3 + kx)·sC + c, the same k as the plain loader's.
  */
 function pixelShiftLoader(transposed: boolean): ALoader {
   const sign = transposed ? '-' : '+';
@@ -248,11 +249,26 @@ export const DIRECT_PARAMS = defineParams({
   N: 'u32', Ci: 'u32', H: 'u32', W: 'u32', Co: 'u32', Ho: 'u32', Wo: 'u32', kh: 'u32', kw: 'u32', stride: 'u32', pad: 'u32', total: 'u32',
 });
 
-/** The GEMM kernel for one convolution mode. `vec`: the source's channels are a multiple of 4; `nchw`: source and result in NCHW. */
-export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean, nchw = false, storeTransposed = false): KernelSource {
+/**
+ * The configuration a tap-sharing loader needs (3-wide kernels, stride 1): consecutive rows a
+ * lane (`laneRows`), three of them for the weight gradient (weightGradTapsLoader), four for the
+ * pixel GEMMs (pixelShiftLoader). The caller sizes its grid from the returned rows.
+ */
+export function convTapConfig(cfg: SubgroupMatmulConfig, mode: ConvMode): SubgroupMatmulConfig {
+  return { ...cfg, laneRows: true, rows: (mode === 'backward-weight' ? 3 : 4) * cfg.lanes };
+}
+
+/**
+ * The GEMM kernel for one convolution mode. `vec`: the source's channels are a multiple of 4;
+ * `nchw`: source and result in NCHW; `taps`: the tap-sharing loader of the mode (the config from
+ * convTapConfig; the pixel GEMMs' needs `vec`, `nchw` and rows a multiple of 4 pixels wide).
+ */
+export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean, nchw = false, storeTransposed = false, taps = false): KernelSource {
+  if (taps && (!cfg.laneRows || cfg.rows !== convTapConfig(cfg, mode).rows)) throw new Error(`conv kernel: tap sharing needs convTapConfig's rows (${mode})`);
+  if (taps && mode !== 'backward-weight' && !(vec && nchw)) throw new Error('conv kernel: shifted taps read NCHW channel quads');
   // for the weight gradient, `vec` says every load is inside (see weightGradLoader)
-  const loader = mode === 'backward-weight' ? weightGradLoader(vec, !!cfg.laneRows)
-    : cfg.laneRows ? pixelShiftLoader(mode === 'backward-input') : pixelRowLoader(vec, mode === 'backward-input', nchw);
+  const loader = mode === 'backward-weight' ? weightGradLoader(vec, taps)
+    : taps ? pixelShiftLoader(mode === 'backward-input') : pixelRowLoader(vec, mode === 'backward-input', nchw);
   return subgroupKernel(cfg, storeTransposed ? { ...loader, key: `${loader.key}.ct`, store: TRANSPOSED_STORE } : loader);
 }
 

@@ -9,7 +9,7 @@ import { defineOp, apply, type Ref, type TestCase } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
-import { convKernel, convDirectKernel, convTiledKernel, rowConvKernel, type ConvMode } from '../../kernels/conv.js';
+import { convKernel, convTapConfig, convDirectKernel, convTiledKernel, rowConvKernel, type ConvMode } from '../../kernels/conv.js';
 import { matmulGrid, bLayouts, type BLayout, type MatmulConfig, type SubgroupMatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
 import { gridFor } from '../../kernels/common.js';
 import { pad, permute, reshape } from './layout.js';
@@ -165,16 +165,18 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
   // Conv GEMMs are narrow (cols = channels): a 64-wide tile still fills at 64 channels and
   // halves A's (computed, bounds-checked) loads per FLOP.
   const strips = cols >= 8 * cfg.lanes ? 2 : cfg.strips;
-  const c: SubgroupMatmulConfig = { ...cfg, strips, vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold, bias: !!bias };
+  const base: SubgroupMatmulConfig = { ...cfg, strips, vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold, bias: !!bias };
   // shared tap loads (dims: rW at 4, kw at 6, stride at 7): the weight gradient's three rows a
-  // lane; the pixel GEMMs' four neighbouring pixels a lane, quads shifted from tap to tap
-  if (mode === 'backward-weight' && wgradTaps && dims[6] === 3 && dims[7] === 1) Object.assign(c, { laneRows: true, rows: 3 * c.lanes });
-  if (mode !== 'backward-weight' && shiftTaps && c.narrow && nchw && vec && dims[6] === 3 && dims[7] === 1 && dims[4] % 4 === 0) Object.assign(c, { laneRows: true, rows: 4 * c.lanes });
+  // lane; the narrow pixel GEMMs' four neighbouring pixels a lane, quads shifted from tap to tap
+  const taps = dims[6] === 3 && dims[7] === 1 && (mode === 'backward-weight'
+    ? wgradTaps
+    : shiftTaps && !!base.narrow && nchw && vec && dims[4] % 4 === 0);
+  const c = taps ? convTapConfig(base, mode) : base;
   const out = empty(store === 'transposed' ? [cols, M] : [M, cols], 'f32', `conv.${mode}`);
   if (bLayout && !texture) throw new Error('conv: a B operand in another layout needs the texture path');
   const bBinding = texture ? toTexture(bMat, 1, K, cols, fold, bLayout ?? bLayouts.plain(cols)) : bMat.buffer;
   dispatch({
-    kernel: convKernel(c, mode, vec, nchw, store === 'transposed'),
+    kernel: convKernel(c, mode, vec, nchw, store === 'transposed', taps),
     buffers: bias ? [src.buffer, bBinding, out.buffer, bias.buffer] : [src.buffer, bBinding, out.buffer],
     params: { M, N: cols, K, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...convDims(dims) },
     workgroups: matmulGrid(c, M, cols, 1),

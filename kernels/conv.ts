@@ -408,8 +408,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 export interface RowConvConfig {
-  /** Subgroup width: one subgroup per workgroup, lane l owns pixels 4l..4l+3 of a 4·lanes-pixel row strip. */
+  /** Subgroup width: one subgroup per workgroup, lane l owns pixels P·l..P·l+P−1 of a P·lanes-pixel row strip. */
   lanes: number;
+  /** Pixels a lane owns (P): 4, or 2 for rows no wider than 2·lanes (a 4·lanes strip would idle half its lanes). */
+  pixels: number;
   /** Output rows per workgroup. */
   rows: number;
   /** Output channels per workgroup. */
@@ -437,12 +439,17 @@ export const ROW_CONV_PARAMS = defineParams({
  * taps flipped — the same kernel, no weight copy.
  */
 export function rowConvKernel(c: RowConvConfig): KernelSource {
-  const key = `conv.rows.l${c.lanes}.r${c.rows}.b${c.block}${c.bias ? '.bias' : ''}`;
+  if (![2, 4].includes(c.pixels)) throw new Error(`rowConvKernel: pixels must be 2 or 4, got ${c.pixels}`);
+  const key = `conv.rows.l${c.lanes}.p${c.pixels}.r${c.rows}.b${c.block}${c.bias ? '.bias' : ''}`;
   return kernelSource(key, () => ({ params: ROW_CONV_PARAMS, code: rowConvCode(c) }));
 }
 
 function rowConvCode(c: RowConvConfig): string {
-  const { lanes: L, rows: R, block: B } = c;
+  const { lanes: L, rows: R, block: B, pixels: PX } = c;
+  // a lane's P pixels as one value: vec4/vec2 or a scalar, and its components
+  const vt = PX === 1 ? 'f32' : `vec${PX}<f32>`;
+  const comp = (v: string, j: number): string => (PX === 1 ? v : `${v}.${'xyzw'[j]}`);
+  const vec = (parts: string[]): string => (PX === 1 ? parts[0] : `${vt}(${parts.join(', ')})`);
   const slots = 9 * B, rounds = Math.ceil(slots / L);
   const out: string[] = [];
   out.push(`enable subgroups;
@@ -455,13 +462,13 @@ ${ROW_CONV_PARAMS.wgsl}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) l: u32) {
   let Ci = P.Ci; let Co = P.Co; let H = P.H; let W = P.W; let sI = P.sI;
   let HW = H * W;
-  let x0 = wid.x * ${4 * L}u + 4u * l;
+  let x0 = wid.x * ${PX * L}u + ${PX}u * l;
   let xi = i32(x0);
   let y0 = i32(wid.y * ${R}u);
   let n = wid.z / P.blocks;
   let o0 = (wid.z % P.blocks) * ${B}u;
   // the lane's edge pixel: lane 0 needs the strip's left neighbour, the last lane its right one
-  let ex = select(xi + 4, xi - 1, l == 0u);
+  let ex = select(xi + ${PX}, xi - 1, l == 0u);
   let up = select(l - 1u, 0u, l == 0u);
   let down = min(l + 1u, ${L - 1}u);`);
   // weight slots: lane l loads slot t·L + l = o·9 + tap of each round t (clamped; unused beyond 9·B)
@@ -473,13 +480,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let wb${t} = min(so${t}, Co - 1u) * P.sO + stap${t};`);
   }
   // Addresses and bounds do not depend on the input channel: computed once, outside its loop.
-  const xs = ['xi', 'xi + 1', 'xi + 2', 'xi + 3', 'ex'];
+  const xs = [...Array.from({ length: PX }, (_, j) => (j ? `xi + ${j}` : 'xi')), 'ex'];
   xs.forEach((x, j) => out.push(`  let xk${j} = ${x} >= 0 && ${x} < i32(W); let xo${j} = u32(clamp(${x}, 0, i32(W) - 1));`));
   for (let iy = 0; iy < R + 2; iy++) {
     out.push(`  let rk${iy} = y0 + ${iy - 1} >= 0 && y0 + ${iy - 1} < i32(H); let ro${iy} = u32(clamp(y0 + ${iy - 1}, 0, i32(H) - 1)) * W;`);
-    for (let j = 0; j < 5; j++) out.push(`  let a${iy}_${j} = ro${iy} + xo${j}; let k${iy}_${j} = rk${iy} && xk${j};`);
+    for (let j = 0; j <= PX; j++) out.push(`  let a${iy}_${j} = ro${iy} + xo${j}; let k${iy}_${j} = rk${iy} && xk${j};`);
   }
-  for (let r = 0; r < R; r++) for (let o = 0; o < B; o++) out.push(`  var acc${r}_${o} = vec4<f32>(0.0);`);
+  for (let r = 0; r < R; r++) for (let o = 0; o < B; o++) out.push(`  var acc${r}_${o} = ${vt}(0.0);`);
   out.push(`  for (var i = 0u; i < Ci; i = i + 1u) {
     let xb = (n * Ci + i) * HW;`);
   for (let t = 0; t < rounds; t++) out.push(`    let wt${t} = select(0.0, Wt[wb${t} + i * sI], wok${t});`);
@@ -491,12 +498,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   const ld = (iy: number, j: number): string => `select(0.0, X[xb + a${iy}_${j}], k${iy}_${j})`;
   for (let iy = 0; iy < R + 2; iy++) {
     out.push(`    {
-      let v = vec4<f32>(${[0, 1, 2, 3].map((j) => ld(iy, j)).join(', ')});
-      let e = ${ld(iy, 4)};
-      let left = select(subgroupShuffle(v.w, up), e, l == 0u);
-      let right = select(subgroupShuffle(v.x, down), e, l == ${L - 1}u);
-      let v0 = vec4<f32>(left, v.x, v.y, v.z);
-      let v2 = vec4<f32>(v.y, v.z, v.w, right);`);
+      let v = ${vec(Array.from({ length: PX }, (_, j) => ld(iy, j)))};
+      let e = ${ld(iy, PX)};
+      let left = select(subgroupShuffle(${comp('v', PX - 1)}, up), e, l == 0u);
+      let right = select(subgroupShuffle(${comp('v', 0)}, down), e, l == ${L - 1}u);
+      let v0 = ${vec(['left', ...Array.from({ length: PX - 1 }, (_, j) => comp('v', j))])};
+      let v2 = ${vec([...Array.from({ length: PX - 1 }, (_, j) => comp('v', j + 1)), 'right'])};`);
     for (let r = 0; r < R; r++) {
       const ky = iy - r;
       if (ky < 0 || ky > 2) continue;
@@ -511,18 +518,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     out.push(`  if (o0 + ${o}u < Co) {`);
     if (c.bias) out.push(`    let bo = bias[o0 + ${o}u];`);
     for (let r = 0; r < R; r++) {
-      const v = c.bias ? `acc${r}_${o} + vec4<f32>(bo)` : `acc${r}_${o}`;
-      out.push(`    store4(((n * Co + o0 + ${o}u) * H + u32(y0 + ${r})) * W, x0, u32(y0 + ${r}) < H, W, ${v});`);
+      const v = c.bias ? `acc${r}_${o} + ${vt}(bo)` : `acc${r}_${o}`;
+      out.push(`    storeP(((n * Co + o0 + ${o}u) * H + u32(y0 + ${r})) * W, x0, u32(y0 + ${r}) < H, W, ${v});`);
     }
     out.push('  }');
   }
   out.push(`}
-fn store4(base: u32, x: u32, rowOk: bool, W: u32, v: vec4<f32>) {
+fn storeP(base: u32, x: u32, rowOk: bool, W: u32, v: ${vt}) {
   if (!rowOk) { return; }
-  if (x < W) { Y[base + x] = v.x; }
-  if (x + 1u < W) { Y[base + x + 1u] = v.y; }
-  if (x + 2u < W) { Y[base + x + 2u] = v.z; }
-  if (x + 3u < W) { Y[base + x + 3u] = v.w; }
+${Array.from({ length: PX }, (_, j) => `  if (x${j ? ` + ${j}u` : ''} < W) { Y[base + x${j ? ` + ${j}u` : ''}] = ${comp('v', j)}; }`).join('\n')}
 }`);
   return out.join('\n');
 }

@@ -50,38 +50,54 @@ let forceDirect = env('LBD_CONV') === 'direct';
 export function setConvDirect(on: boolean): void { forceDirect = on; }
 
 /**
- * The row kernel's tile, and the widest narrow side (forward: output channels; input gradient:
- * dy's channels) it takes; 0 turns it off (LBD_CONV_ROWS, setRowConv).
+ * The row kernel's output rows per workgroup, the widest narrow side (forward: output channels;
+ * input gradient: dy's channels) it takes — 0 turns it off (LBD_CONV_ROWS) — and, for tests and
+ * measurements, a plan forced on every product that fits it geometrically (setRowConv).
  */
-let rowConv = { rows: 4, block: 8, max: Number(env('LBD_CONV_ROWS') ?? 16) };
+let rowConv: { rows: number; max: number; force?: { pixels: number; block: number } } = { rows: 4, max: Number(env('LBD_CONV_ROWS') ?? 16) };
 export function setRowConv(o: Partial<typeof rowConv>): void { rowConv = { ...rowConv, ...o }; }
 
+interface RowPlan { pixels: number; block: number }
+
 /**
- * Whether a product of `g` with `narrow` channels on its narrow side runs the row kernel: only
- * where a row fills at least half a strip of 4·lanes pixels (CPU time per product, 8 lanes: 1.2×
- * the narrow GEMM at 16 pixels wide, 1.3-5× from 32; 0.4-0.7× at 8).
+ * The row kernel's plan for a 3×3, stride-1 product whose narrow side has `narrow` channels and
+ * whose output has `outC`, or null for the implicit GEMM. Measured per product, variants
+ * alternating in one process (docs/kernels.md §7, session 8):
+ * - rows narrower than 2·lanes stay GEMMs (half a 4·lanes strip or less would be filled);
+ * - 2 pixels a lane where that halves the strips' span (VGG19 x1/16's 32-pixel rows at
+ *   16 lanes: 4.5 vs 7.4 ms for 4 → 4 channels, 10.0 vs 15.5 for 8 → 8; the GEMM 6.1 and 11.9);
+ * - all output channels in one block up to 16 (FC-DenseNet-103's growth 16: 186 vs 215 ms at
+ *   480×360, 120 vs 160 at 240×180), and blocks of 4 for 4 channels (3.6 vs 4.9 ms at 8 lanes);
+ * - at 16 lanes or more the input gradient of a layer with fewer than 16 maps is a GEMM (the tiny
+ *   Tiramisu's 56 → 8 layer at 80×60: 17.4 ms against 24.6 for the row kernel; at 8 lanes the row
+ *   kernel wins, 19.2 vs 23.4).
  */
-function rowConvFits(g: ConvGeometry, narrow: number): boolean {
-  if (forceDirect || narrow > rowConv.max || g.kh !== 3 || g.kw !== 3 || g.stride !== 1 || g.pad !== 1) return false;
+function rowConvPlan(g: ConvGeometry, narrow: number, outC: number, inputGrad: boolean): RowPlan | null {
+  if (forceDirect || narrow > rowConv.max || g.kh !== 3 || g.kw !== 3 || g.stride !== 1 || g.pad !== 1) return null;
   const sg = gpu().info.subgroupSize;
-  if (!sg || g.W < 2 * sg) return false;
-  return matmulConfig(g.N * g.Ho * g.Wo, narrow, 9 * g.Ci).kind === 'subgroup';
+  if (!sg || g.W < 2 * sg) return null;
+  if (matmulConfig(g.N * g.Ho * g.Wo, narrow, 9 * g.Ci).kind !== 'subgroup') return null;
+  if (rowConv.force) return rowConv.force;
+  const filled = (px: number): number => Math.ceil(g.W / (px * sg)) * px * sg; // pixels the strips span
+  const pixels = 2 * filled(2) <= filled(4) ? 2 : 4;
+  if (inputGrad && sg >= 16 && narrow < 16 && g.W > 2 * sg) return null;
+  return { pixels, block: outC <= 4 ? 4 : outC <= 8 ? 8 : 16 };
 }
 
 /**
  * out [N, Co, H, W] = 3×3 conv of src [N, Ci, H, W] (stride 1, pad 1) by the row kernel; weight
  * element (o, i, tap) at o·sO + i·sI + tap, flipped taps for the input gradient.
  */
-function rowConvRun(src: Tensor, w: Tensor, Ci: number, Co: number, sO: number, sI: number, flip: boolean, bias: Tensor | null, label: string): Tensor {
+function rowConvRun(plan: RowPlan, src: Tensor, w: Tensor, Ci: number, Co: number, sO: number, sI: number, flip: boolean, bias: Tensor | null, label: string): Tensor {
   const [N, , H, W] = src.shape;
   const lanes = gpu().info.subgroupSize!;
   const out = empty([N, Co, H, W], 'f32', label);
-  const blocks = Math.ceil(Co / rowConv.block);
+  const blocks = Math.ceil(Co / plan.block);
   dispatch({
-    kernel: rowConvKernel({ lanes, rows: rowConv.rows, block: rowConv.block, bias: !!bias }),
+    kernel: rowConvKernel({ lanes, pixels: plan.pixels, rows: rowConv.rows, block: plan.block, bias: !!bias }),
     buffers: bias ? [src.buffer, w.buffer, out.buffer, bias.buffer] : [src.buffer, w.buffer, out.buffer],
     params: { Ci, Co, H, W, sO, sI, flip: flip ? 1 : 0, blocks },
-    workgroups: [Math.ceil(W / (4 * lanes)), Math.ceil(H / rowConv.rows), N * blocks],
+    workgroups: [Math.ceil(W / (plan.pixels * lanes)), Math.ceil(H / rowConv.rows), N * blocks],
   });
   return out;
 }
@@ -216,7 +232,8 @@ function pixelGemm(mode: 'forward' | 'backward-input', src: Tensor, w: Tensor, w
 
 /** y = conv(x, w) (+ bias [Co], added in the GEMM's epilogue). */
 export function convForward(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor | null = null): Tensor {
-  if (rowConvFits(g, g.Co)) return rowConvRun(x, w, g.Ci, g.Co, g.Ci * 9, 9, false, bias, 'conv.forward');
+  const plan = rowConvPlan(g, g.Co, g.Co, false);
+  if (plan) return rowConvRun(plan, x, w, g.Ci, g.Co, g.Ci * 9, 9, false, bias, 'conv.forward');
   const K = g.kh * g.kw * g.Ci;
   const cfg = gemmConfig(g.N * g.Ho * g.Wo, g.Co, K);
   if (!cfg) {
@@ -234,7 +251,8 @@ export function convForward(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor 
 /** dx = ∂(conv)/∂x applied to dy (also the transposed convolution's forward). */
 export function convBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   // dx = dy convolved with the weights' channels swapped and taps flipped
-  if (rowConvFits(g, g.Co)) return rowConvRun(dy, w, g.Co, g.Ci, 9, g.Ci * 9, true, null, 'conv.backward-input');
+  const plan = rowConvPlan(g, g.Co, g.Ci, true);
+  if (plan) return rowConvRun(plan, dy, w, g.Co, g.Ci, 9, g.Ci * 9, true, null, 'conv.backward-input');
   const K = g.kh * g.kw * g.Co;
   const cfg = gemmConfig(g.N * g.H * g.W, g.Ci, K);
   if (!cfg) return direct('backward-input', dy, w, g, [g.N, g.Ci, g.H, g.W]);

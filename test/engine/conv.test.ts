@@ -120,6 +120,23 @@ for (const [name, opts] of paths) {
   });
 }
 
+// Every row-kernel plan (2 or 4 pixels a lane; blocks of 4, 8, 16 output channels), forced, on a
+// row 2·lanes + 5 pixels wide (the strips end part-way) with 5 rows (the 4-row tiles end part-way):
+// the forward with 6 output channels and the input gradient with 17 end part-way through a block.
+test('row kernel, every plan: forward (with bias) and input gradient match float64', async () => {
+  const sg = gpu().info.subgroupSize;
+  if (!sg) return; // no fixed subgroups here: the row kernel never runs
+  try {
+    for (const pixels of [2, 4]) for (const block of [4, 8, 16]) {
+      setRowConv({ force: { pixels, block } });
+      const name = `row kernel p${pixels} b${block}`;
+      await noLeak(name, () => check(name, [1, 17, 5, 2 * sg + 5], [6, 17, 3, 3], 1, 1, false));
+    }
+  } finally {
+    setRowConv({ force: undefined });
+  }
+});
+
 /** dW[co, ci, ky, kx] = Σ_{n, oy, ox} R[n, co, oy, ox] · x[n, ci, oy·s − p + ky, ox·s − p + kx]. */
 function refWeightGrad(x: Ref, R: Float64Array, co: number, ci: number, ky: number, kx: number, Co: number, Ho: number, Wo: number, s: number, p: number): number {
   const [N, Ci, H, W] = x.shape;

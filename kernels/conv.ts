@@ -446,10 +446,10 @@ export function rowConvKernel(c: RowConvConfig): KernelSource {
 
 function rowConvCode(c: RowConvConfig): string {
   const { lanes: L, rows: R, block: B, pixels: PX } = c;
-  // a lane's P pixels as one value: vec4/vec2 or a scalar, and its components
-  const vt = PX === 1 ? 'f32' : `vec${PX}<f32>`;
-  const comp = (v: string, j: number): string => (PX === 1 ? v : `${v}.${'xyzw'[j]}`);
-  const vec = (parts: string[]): string => (PX === 1 ? parts[0] : `${vt}(${parts.join(', ')})`);
+  // a lane's P pixels as one vec4 or vec2, and its components
+  const vt = `vec${PX}<f32>`;
+  const comp = (v: string, j: number): string => `${v}.${'xyzw'[j]}`;
+  const vec = (parts: string[]): string => `${vt}(${parts.join(', ')})`;
   const slots = 9 * B, rounds = Math.ceil(slots / L);
   const out: string[] = [];
   out.push(`enable subgroups;

@@ -78,10 +78,9 @@ function rowConvPlan(g: ConvGeometry, narrow: number, outC: number, inputGrad: b
   if (!sg || g.W < 2 * sg) return null;
   if (matmulConfig(g.N * g.Ho * g.Wo, narrow, 9 * g.Ci).kind !== 'subgroup') return null;
   if (rowConv.force) return rowConv.force;
-  const filled = (px: number): number => Math.ceil(g.W / (px * sg)) * px * sg; // pixels the strips span
-  const pixels = 2 * filled(2) <= filled(4) ? 2 : 4;
   if (inputGrad && sg >= 16 && narrow < 16 && g.W > 2 * sg) return null;
-  return { pixels, block: outC <= 4 ? 4 : outC <= 8 ? 8 : 16 };
+  const filled = (px: number): number => Math.ceil(g.W / (px * sg)) * px * sg; // pixels the strips span
+  return { pixels: 2 * filled(2) <= filled(4) ? 2 : 4, block: outC <= 4 ? 4 : outC <= 8 ? 8 : 16 };
 }
 
 /**

@@ -1,6 +1,7 @@
 // Linear: y = x·W + b with W stored [in, out] so the forward product needs no transpose; the
-// bias is added in the GEMM's epilogue.
-import { Generator, matmul, linear, defaultGenerator, type Tensor } from '../engine/index.js';
+// bias is added in the GEMM's epilogue. An input known to be zero outside a row pattern (a
+// recommender's sparse item rows) multiplies only its pattern's entries (sparse_linear).
+import { Generator, matmul, linear, sparseLinear, defaultGenerator, type RowPattern, type Tensor } from '../engine/index.js';
 import { Module } from './module.js';
 import { initWeight, type InitName } from './init.js';
 
@@ -18,9 +19,19 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    this.checkInput(x);
+    return this.bias ? linear(x, this.weight, this.bias) : matmul(x, this.weight);
+  }
+
+  /** forward(x) for x [B, in] that is zero outside `rows`: only the pattern's entries are read. */
+  forwardSparse(x: Tensor, rows: RowPattern): Tensor {
+    this.checkInput(x);
+    return sparseLinear(x, this.weight, this.bias, rows);
+  }
+
+  private checkInput(x: Tensor): void {
     if (x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new Error(`Linear(${this.inFeatures} → ${this.outFeatures}): input has ${x.shape[x.ndim - 1]} features (shape [${x.shape.join(', ')}])`);
     }
-    return this.bias ? linear(x, this.weight, this.bias) : matmul(x, this.weight);
   }
 }

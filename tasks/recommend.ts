@@ -17,7 +17,7 @@ import { lbdGradients, splitParameters } from '../layers/dropout/lbd-step.js';
 import type { DropoutLayer } from '../layers/dropout/base.js';
 import { createDropout, type DropoutName } from '../layers/dropout/registry.js';
 import type { TensorRecord } from '../engine/checkpoint.js';
-import { loadRatings, densifyRows, type Csr, densifyBatch, csrBatch, describeRatings, ratingsFormats, type RatingsData, type RatingsFormat, type HeldOutUsers } from './data/ratings.js';
+import { loadRatings, gatherRows, modelInput, type Csr, csrBatch, describeRatings, ratingsFormats, type RatingsData, type RatingsFormat, type HeldOutUsers } from './data/ratings.js';
 import { permutation } from './data/mnist.js';
 import { mixSeed } from './data/rng.js';
 import { rankingMetrics, meanAndStdErr } from './metrics/ranking.js';
@@ -125,12 +125,12 @@ export function trainStep(p: StepParts, csr: Csr, rows: Int32Array, beta: number
   wopt.zeroGrad(); lopt?.zeroGrad();
   let total: Tensor | null = null;
   for (let i = 0; i < k; i++) {
-    const x = densifyRows(csr, rows.subarray(Math.floor((i * rows.length) / k), Math.floor(((i + 1) * rows.length) / k)));
+    const { x, rows: pattern } = modelInput(gatherRows(csr, rows.subarray(Math.floor((i * rows.length) / k), Math.floor(((i + 1) * rows.length) / k))));
     const reg = (): Tensor | null => { const r = i === 0 ? dropout?.regularizer() ?? null : null; return r && k > 1 ? mul(r, k) : r; };
     let loss: Tensor;
-    if (lopt) loss = lbdGradients(() => model.perExampleLoss(x, beta), { model, regularizer: reg }).loss;
+    if (lopt) loss = lbdGradients(() => model.perExampleLoss(x, beta, pattern), { model, regularizer: reg }).loss;
     else {
-      loss = mean(model.perExampleLoss(x, beta));
+      loss = mean(model.perExampleLoss(x, beta, pattern));
       const r = reg();
       backward(r ? add(loss, r) : loss);
     }
@@ -155,7 +155,7 @@ export async function evaluate(model: Recommender, users: HeldOutUsers, batch: n
   const n = users.foldIn.rows;
   for (let s = 0; s < n; s += batch) {
     const e = Math.min(n, s + batch);
-    const scores = await scope(async () => noGrad(() => model.scores(densifyBatch(users.foldIn, s, e))).data());
+    const scores = await scope(async () => noGrad(() => { const b = modelInput(csrBatch(users.foldIn, s, e)); return model.scores(b.x, b.rows); }).data());
     const m = rankingMetrics(scores, model.items, csrBatch(users.foldIn, s, e), csrBatch(users.heldOut, s, e), Rs);
     for (const R of Rs) { recall[R].push(...m.recall[R]); ndcg[R].push(...m.ndcg[R]); }
   }

@@ -12,6 +12,11 @@ export type DropoutKind = 'dropout' | 'mc' | 'gaussian' | 'concrete' | 'lbd';
  */
 export interface NextWeight { weight: Tensor; unitAxis: number }
 
+/**
+ * Every kind is multiplicative noise, y = x ⊙ m (scaled masks, Gaussian or relaxed factors), so
+ * zeros stay zeros: the recommenders rely on it to read their sparse input rows through its
+ * nonzero pattern (Linear.forwardSparse). A kind that adds noise must not go into that slot.
+ */
 export abstract class DropoutLayer extends Module {
   abstract readonly kind: DropoutKind;
 

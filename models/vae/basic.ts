@@ -1,5 +1,5 @@
 // Mult-VAE and Mult-DAE (Liang et al. 2018) and SIVAE (the paper §2.3, Eq. 6).
-import { tanh, concat, slice, reshape, mul, add, affine, logsumexp, neg, sub, type Tensor } from '../../engine/index.js';
+import { tanh, concat, slice, reshape, mul, add, affine, logsumexp, neg, sub, type RowPattern, type Tensor } from '../../engine/index.js';
 import {
   CFModel, l2Normalise, multinomialLogLik, logNormal, logStdNormal, klStdNormal, type RecommenderOptions,
 } from './common.js';
@@ -20,9 +20,9 @@ export class MultVAE extends CFModel {
     this.kl = o.kl ?? 'analytic';
   }
 
-  perExampleLoss(x: Tensor, beta: number): Tensor {
-    this.check(x);
-    const { mu, logvar } = this.encode(this.input(l2Normalise(x)));
+  perExampleLoss(x: Tensor, beta: number, rows?: RowPattern | null): Tensor {
+    this.check(x, rows);
+    const { mu, logvar } = this.encode(this.input(l2Normalise(x)), rows);
     const z = this.sample(mu, logvar);
     const nll = neg(multinomialLogLik(this.decode(z), x));
     const kl = this.kl === 'analytic' ? klStdNormal(mu, logvar) : sub(logNormal(z, mu, logvar), logStdNormal(z));
@@ -44,13 +44,13 @@ export class MultDAE extends CFModel {
   }
 
   /** The latent code tanh(enc2(tanh(enc1(h)))). */
-  code(h: Tensor): Tensor { return tanh(this.encodeRaw(h)); }
+  code(h: Tensor, rows?: RowPattern | null): Tensor { return tanh(this.encodeRaw(h, rows)); }
 
-  protected override latentForScores(h: Tensor): Tensor { return this.code(h); }
+  protected override latentForScores(h: Tensor, rows?: RowPattern | null): Tensor { return this.code(h, rows); }
 
-  perExampleLoss(x: Tensor, _beta: number): Tensor {
-    this.check(x);
-    return neg(multinomialLogLik(this.decode(this.code(this.input(l2Normalise(x)))), x));
+  perExampleLoss(x: Tensor, _beta: number, rows?: RowPattern | null): Tensor {
+    this.check(x, rows);
+    return neg(multinomialLogLik(this.decode(this.code(this.input(l2Normalise(x)), rows)), x));
   }
 }
 
@@ -82,13 +82,13 @@ export class SIVAE extends CFModel {
     this.V = V;
   }
 
-  perExampleLoss(x: Tensor, beta: number): Tensor {
-    const B = this.check(x);
+  perExampleLoss(x: Tensor, beta: number, rows?: RowPattern | null): Tensor {
+    const B = this.check(x, rows);
     const L = this.latent;
     const C = this.training ? this.V + 1 : 1;
     const xn = l2Normalise(x);
     const xr = C > 1 ? concat(new Array<Tensor>(C).fill(xn), 0) : xn;
-    const { mu, logvar } = this.encode(this.input(xr)); // [C·B, L]
+    const { mu, logvar } = this.encode(this.input(xr), rows?.repeat(C)); // [C·B, L]
     const mu0 = C > 1 ? slice(mu, [0, 0], [B, L]) : mu;
     const lv0 = C > 1 ? slice(logvar, [0, 0], [B, L]) : logvar;
     const eta = this.sample(mu0, lv0);

@@ -5,7 +5,7 @@
 // multinomial log-likelihood, and diagonal-Gaussian log densities.
 import {
   multinomialLogLik as engineMultinomialLogLik, Generator, defaultGenerator, tanh, sum, mul, add, sub, exp, square, sqrt, div, clamp, slice, affine,
-  fmtShape, type Tensor,
+  fmtShape, type RowPattern, type Tensor,
 } from '../../engine/index.js';
 import { Module } from '../../layers/module.js';
 import { Linear } from '../../layers/linear.js';
@@ -23,10 +23,14 @@ export interface Recommender extends Module {
    * Per-example objective [B] for binary rows x [B, items] in the current mode (training:
    * sampled masks and ε; eval: dropout at its expectation, z = μ). β weighs the KL term
    * (ignored by the DAE). Use with lbdStep (LBD) or mean + backward (every other kind).
+   * `rows`: x's nonzero pattern (the CSR batch x was densified from). With it the first layer
+   * reads only those entries — nnz·hidden multiply-adds instead of B·items·hidden, and the same
+   * for its weight gradient; entries of x outside the pattern are taken as zero. Exact: L2
+   * normalisation and every dropout kind (multiplicative noise) keep zeros zero.
    */
-  perExampleLoss(x: Tensor, beta: number): Tensor;
+  perExampleLoss(x: Tensor, beta: number, rows?: RowPattern | null): Tensor;
   /** Ranking logits [B, items]: eval mode (dropout at expectation, z = μ), mode restored after. */
-  scores(x: Tensor): Tensor;
+  scores(x: Tensor, rows?: RowPattern | null): Tensor;
 }
 
 export interface RecommenderOptions {
@@ -130,13 +134,14 @@ export abstract class CFModel extends Module implements Recommender {
     this.dropout?.attach(this.enc1.weight, 0);
   }
 
-  abstract perExampleLoss(x: Tensor, beta: number): Tensor;
+  abstract perExampleLoss(x: Tensor, beta: number, rows?: RowPattern | null): Tensor;
 
-  /** Checks x [B, items]. */
-  protected check(x: Tensor): number {
+  /** Checks x [B, items] (and its row pattern, if given). */
+  protected check(x: Tensor, rows?: RowPattern | null): number {
     if (x.ndim !== 2 || x.shape[1] !== this.items) {
       throw new Error(`${this.kind}: input must be [batch, ${this.items}] (binary item rows), got ${fmtShape(x.shape)}`);
     }
+    if (rows && (rows.rows !== x.shape[0] || rows.cols !== this.items)) throw new Error(`${this.kind}: ${rows} does not fit the input ${fmtShape(x.shape)}`);
     return x.shape[0];
   }
 
@@ -145,14 +150,14 @@ export abstract class CFModel extends Module implements Recommender {
     return this.dropout ? this.dropout.forward(xn) : xn;
   }
 
-  /** Encoder output [N, 2·latent] (or [N, latent]) from the (dropped-out) input. */
-  protected encodeRaw(h: Tensor): Tensor {
-    return this.enc2.forward(tanh(this.enc1.forward(h)));
+  /** Encoder output [N, 2·latent] (or [N, latent]) from the (dropped-out) input and its row pattern. */
+  protected encodeRaw(h: Tensor, rows?: RowPattern | null): Tensor {
+    return this.enc2.forward(tanh(rows ? this.enc1.forwardSparse(h, rows) : this.enc1.forward(h)));
   }
 
   /** μ and log σ² [N, latent] of q(z | input). */
-  encode(h: Tensor): { mu: Tensor; logvar: Tensor } {
-    const o = this.encodeRaw(h);
+  encode(h: Tensor, rows?: RowPattern | null): { mu: Tensor; logvar: Tensor } {
+    const o = this.encodeRaw(h, rows);
     const N = o.shape[0], L = this.latent;
     return { mu: slice(o, [0, 0], [N, L]), logvar: slice(o, [0, L], [N, 2 * L]) };
   }
@@ -183,21 +188,24 @@ export abstract class CFModel extends Module implements Recommender {
   }
 
   /** The latent used for ranking, from the deterministic input (default: μ). */
-  protected latentForScores(h: Tensor): Tensor {
-    return this.encode(h).mu;
+  protected latentForScores(h: Tensor, rows?: RowPattern | null): Tensor {
+    return this.encode(h, rows).mu;
   }
 
   /** Logits in the current mode with the latent at its mean (no ε). */
-  forward(x: Tensor): Tensor {
-    this.check(x);
-    return this.decode(this.latentForScores(this.input(l2Normalise(x))));
+  forward(x: Tensor): Tensor { return this.logits(x, null); }
+
+  /** forward(x), reading x's first layer through its row pattern when given. */
+  logits(x: Tensor, rows: RowPattern | null): Tensor {
+    this.check(x, rows);
+    return this.decode(this.latentForScores(this.input(l2Normalise(x)), rows));
   }
 
-  scores(x: Tensor): Tensor {
+  scores(x: Tensor, rows?: RowPattern | null): Tensor {
     const modes = this.modules().map((m) => m.training);
     this.eval();
     try {
-      return this.forward(x);
+      return this.logits(x, rows ?? null);
     } finally {
       this.modules().forEach((m, i) => { m.training = modes[i]; });
     }

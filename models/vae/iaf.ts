@@ -6,7 +6,7 @@
 // uses the reversed order for odd t, which is the same as permuting z and costs nothing).
 // No context input from the encoder (the paper's optional h) is used.
 import {
-  tanh, matmul, add, exp, mul, sub, affine, slice, sum, sigmoid, logSigmoid, neg, tensor, Generator, type Tensor,
+  tanh, matmul, add, exp, mul, sub, affine, slice, sum, sigmoid, logSigmoid, neg, tensor, Generator, type RowPattern, type Tensor,
 } from '../../engine/index.js';
 import { Module } from '../../layers/module.js';
 import { initWeight } from '../../layers/init.js';
@@ -103,13 +103,13 @@ export class IAFVAE extends CFModel {
     return this.flow(z0, logNormal(z0, mu, logvar)) as { z: Tensor; logq: Tensor };
   }
 
-  protected override latentForScores(h: Tensor): Tensor {
-    return this.flow(this.encode(h).mu, null).z;
+  protected override latentForScores(h: Tensor, rows?: RowPattern | null): Tensor {
+    return this.flow(this.encode(h, rows).mu, null).z;
   }
 
-  perExampleLoss(x: Tensor, beta: number): Tensor {
-    this.check(x);
-    const { mu, logvar } = this.encode(this.input(l2Normalise(x)));
+  perExampleLoss(x: Tensor, beta: number, rows?: RowPattern | null): Tensor {
+    this.check(x, rows);
+    const { mu, logvar } = this.encode(this.input(l2Normalise(x)), rows);
     const z0 = this.sample(mu, logvar);
     const { z, logq } = this.flow(z0, logNormal(z0, mu, logvar));
     const nll = neg(multinomialLogLik(this.decode(z), x));

@@ -16,7 +16,7 @@
 // so the [B, K, L] tensor of the direct form (500·500·200 floats at ml-100k size) is never made;
 // the price is f32 cancellation when σ_k is tiny and z ≈ μ_k.
 import {
-  clamp, matmul, exp, mul, square, sum, add, sub, affine, logsumexp, neg, type Tensor,
+  clamp, matmul, exp, mul, square, sum, add, sub, affine, logsumexp, neg, type RowPattern, type Tensor,
 } from '../../engine/index.js';
 import { CFModel, l2Normalise, multinomialLogLik, logNormal, type RecommenderOptions } from './common.js';
 
@@ -66,9 +66,9 @@ export class VampPriorVAE extends CFModel {
     return affine(logsumexp(logN, 1), 1, -Math.log(this.K));
   }
 
-  perExampleLoss(x: Tensor, beta: number): Tensor {
-    this.check(x);
-    const { mu, logvar } = this.encode(this.input(l2Normalise(x)));
+  perExampleLoss(x: Tensor, beta: number, rows?: RowPattern | null): Tensor {
+    this.check(x, rows);
+    const { mu, logvar } = this.encode(this.input(l2Normalise(x)), rows);
     const z = this.sample(mu, logvar);
     const nll = neg(multinomialLogLik(this.decode(z), x));
     const kl = sub(logNormal(z, mu, logvar), this.logPrior(z));

@@ -3,14 +3,14 @@
 // preprocessing (binarise, count filters, held-out users, 80/20 fold-in split), and CSR rows.
 //
 // Everything stays sparse on the host: the dense user × item matrix is only ever built on the
-// GPU, one batch at a time (densifyRows / densifyBatch). Files are read in fixed-size chunks
+// GPU, one batch at a time (densifyRows / densifyBatch; modelInput adds the rows' nonzero pattern). Files are read in fixed-size chunks
 // (ML-20M's ratings.csv is 500 MB) and numbers are parsed straight from the bytes. Hot loops sit
 // in small functions called per line / per chunk / per row: node runs with --no-use-osr, where
 // one long loop in a function called once would stay interpreted.
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { mixSeed, mulberry32 } from './rng.js';
-import { densifyCsrHost } from '../../engine/ops/sparse.js';
+import { densifyCsrHost, RowPattern } from '../../engine/ops/sparse.js';
 import type { Tensor } from '../../engine/tensor.js';
 
 export type RatingsFormat = 'ml-csv' | 'ml-100k' | 'netflix' | 'msd';
@@ -485,6 +485,14 @@ export function densifyBatch(m: Csr, rowStart: number, rowEnd: number): Tensor {
 export function densifyRows(m: Csr, rows: ArrayLike<number>): Tensor {
   const b = gatherRows(m, rows);
   return densifyCsrHost(b.indptr, b.indices, b.cols, b.values);
+}
+
+/**
+ * A CSR batch as the recommenders take it: its dense rows on the GPU and their nonzero pattern,
+ * through which the first layer reads only the nonzeros (Recommender.perExampleLoss).
+ */
+export function modelInput(b: Csr): { x: Tensor; rows: RowPattern } {
+  return { x: densifyCsrHost(b.indptr, b.indices, b.cols, b.values), rows: new RowPattern(b.indptr, b.indices, b.cols) };
 }
 
 // ---- preprocessing and the user split ----------------------------------------------------------

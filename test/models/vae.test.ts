@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  tensor, scope, noGrad, replay, backward, mean, sub, concat, lbdEstimate, Generator, Adam, type Tensor,
+  tensor, scope, noGrad, replay, backward, mean, sub, concat, lbdEstimate, Generator, Adam, RowPattern, type Tensor,
 } from '../../engine/index.js';
 import { LearnableBernoulliDropout } from '../../layers/dropout/lbd.js';
 import { GaussianDropout } from '../../layers/dropout/gaussian.js';
@@ -452,6 +452,67 @@ test('20 training steps of every kind (no dropout, LBD via lbdStep, and the Tabl
       model.dispose();
     }));
   }
+});
+
+/** The nonzero pattern of dense host rows [B, I]. */
+function patternOf(xs: readonly number[], B: number, I: number): RowPattern {
+  const rowptr = new Int32Array(B + 1), cols: number[] = [];
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < I; i++) if (xs[b * I + i] !== 0) cols.push(i);
+    rowptr[b + 1] = cols.length;
+  }
+  return new RowPattern(rowptr, Int32Array.from(cols), I);
+}
+
+test('the first layer through the input\'s row pattern (sparse_linear) gives the dense path\'s loss, gradients and scores: every kind, every dropout kind', async () => {
+  const I = 30, B = 9, beta = 0.2;
+  const xs = binaryRows(B, I, 0.2, 17);
+  const rows = patternOf(xs, B, I);
+  assert.ok(rows.nnz < B * I / 2, 'the pattern is sparse');
+  for (const [kind, dk] of runs) {
+    await noLeak(`${kind}+${dk} sparse`, () => scope(async () => {
+      const x = tensor(xs, [B, I]);
+      // two identical models (same seeds: same weights, masks and ε), one per path
+      const run = async (sparse: boolean): Promise<{ loss: number; grads: ArrayLike<number>[]; scores: ArrayLike<number> }> => scope(async () => {
+        const model = recommender(kind, { items: I, hidden: 16, latent: 4, V: 2, K: 6, T: 2, dropout: makeDrop(dk, I), generator: new Generator(21) });
+        const loss = () => model.perExampleLoss(x, beta, sparse ? rows : null);
+        const l = dk === 'lbd' ? lbdGradients(loss, { model }).loss : mean(loss());
+        if (dk !== 'lbd') backward(l);
+        const params = model.parameters();
+        const out = {
+          loss: await l.item(),
+          grads: await Promise.all(params.map(async (t) => (t.grad ? t.grad.data() : new Float32Array(0)))),
+          scores: await noGrad(() => model.scores(x, sparse ? rows : null)).data(),
+        };
+        model.dispose();
+        return out;
+      });
+      const dense = await run(false), sparse = await run(true);
+      assertClose([sparse.loss], [dense.loss], 1e-5, `${kind}+${dk} loss`);
+      assert.equal(sparse.grads.length, dense.grads.length);
+      dense.grads.forEach((g, k) => assertClose(sparse.grads[k], g, 1e-4, `${kind}+${dk} gradient of parameter ${k}`));
+      assertClose(sparse.scores, dense.scores, 1e-5, `${kind}+${dk} scores`);
+    }));
+  }
+});
+
+test('a row pattern is checked when built, and must fit the input', async () => {
+  const p = (rp: number[], ix: number[], cols: number) => () => new RowPattern(Int32Array.from(rp), Int32Array.from(ix), cols);
+  assert.throws(p([0, 2], [1], 4), /rowptr must run from 0 to indices.length \(1\)/);
+  assert.throws(p([0, 2, 1, 2], [1, 2], 4), /rowptr decreases at row 1/);
+  assert.throws(p([0, 2], [1, 4], 4), /column 4 at entry 1 \(row 0\) is outside \[0, 4\)/);
+  assert.throws(p([0, 2], [2, 2], 4), /row 0's columns must increase strictly/);
+  const ok = new RowPattern(Int32Array.from([0, 1, 3]), Int32Array.from([2, 0, 3]), 4);
+  assert.equal(Array.from(ok.byColumn.colptr), [0, 1, 1, 2, 3]);
+  assert.equal(Array.from(ok.byColumn.rowOf), [1, 0, 1]);
+  const twice = ok.repeat(2);
+  assert.equal(Array.from(twice.rowptr), [0, 1, 3, 4, 6]);
+  assert.equal(Array.from(twice.indices), [2, 0, 3, 2, 0, 3]);
+  await noLeak('pattern shape check', () => scope(async () => {
+    const model = recommender('vae', { items: 4, hidden: 3, latent: 2, generator: new Generator(1) });
+    assert.throws(() => model.perExampleLoss(tensor(new Float32Array(12), [3, 4]), 0.2, ok), /vae: RowPattern \[2, 4\], 3 entries does not fit the input \[3, 4\]/);
+    model.dispose();
+  }));
 });
 
 test('options are checked, before anything is allocated, with messages that name them', async () => {

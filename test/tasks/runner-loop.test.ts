@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { tensor, Adam, Generator, sync, memoryStats, crossEntropy, type Tensor } from '../../engine/index.js';
+import { tensor, scope, Adam, Generator, sync, memoryStats, crossEntropy, type Tensor } from '../../engine/index.js';
 import { saveTensors, readCheckpoint, CHECKSUM_KEY } from '../../engine/checkpoint.js';
 import { mlp, dropoutLayers } from '../../models/mlp.js';
 import { createDropout, parseDropoutNames, registryName, DROPOUT_NAMES, DROPOUT_REGISTRY } from '../../layers/dropout/registry.js';
@@ -39,6 +39,25 @@ test('registry: one name per kind, a label each, Gaussian keep clamped to its a 
   assert.throws(() => parseDropoutNames('regular,dropout'), /plain dropout is called 'regular'/);
   assert.throws(() => parseDropoutNames('lbd,lbd'), /twice/);
   assert.equal(parseDropoutNames('none', '--dropout', ['none'] as const), ['none']);
+});
+
+// The recommenders' first layer reads only the input's nonzero pattern (sparse_linear), which
+// is exact only if the dropout slot keeps zeros zero: every kind must be multiplicative noise.
+test('registry: every dropout kind and granularity keeps zero inputs zero in training (the sparse first layer relies on it)', async () => {
+  const N = 6, F = 10;
+  const xs = Array.from({ length: N * F }, (_, i) => (i % 3 === 0 ? 0 : 0.5 + (i % 7)));
+  for (const k of DROPOUT_NAMES) {
+    for (const granularity of ['unit', 'layer'] as const) {
+      await scope(async () => {
+        const d = createDropout(k, { rate: 0.4, units: F, datasetSize: 100, generator: new Generator(3), granularity });
+        d.train();
+        const y = await d.forward(tensor(xs, [N, F])).data();
+        xs.forEach((v, i) => { if (v === 0) assert.is(y[i], 0, `${k} (${granularity}): output ${i} of a zero input is ${y[i]}`); });
+        assert.ok(xs.some((v, i) => v !== 0 && y[i] !== 0), `${k} (${granularity}): some nonzero input survives`);
+        d.dispose();
+      });
+    }
+  }
 });
 
 test('checksummed checkpoints: a flipped data bit is refused with the file named; unchecked files read as before', async () => {

@@ -1,7 +1,8 @@
 // Row-wise softmax / log-softmax over the last axis of [rows, R]: one workgroup per row,
 // an online (max, sum) pass merged in workgroup memory, then one write pass. And the
 // multinomial log-likelihood Σ_r x_r·log softmax(l)_r per row fused the same way (forward one
-// read of l and x, backward one pass), for Mult-VAE's reconstruction term.
+// read of l and x, backward one pass), for Mult-VAE's reconstruction term. And rows scaled to
+// unit L2 norm (the recommenders' input), one pass each way.
 import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
 
 const ROW_PARAMS = defineParams({ rows: 'u32', R: 'u32' });
@@ -119,6 +120,51 @@ ${ROW_MAIN}
     let go = g[row];
     for (var r = li; r < R; r = r + ${WG}u) {
       dl[base + r] = go * (x[base + r] - exp(l[base + r] - lse) * total);
+    }
+  }
+}`,
+  }));
+}
+
+/** Sums this lane's `names` (scalars named `${name}_l`) over the workgroup into `${name}[0]`. */
+function sumRow(names: string[]): string {
+  return `
+    ${names.map((e) => `${e}[li] = ${e}_l;`).join(' ')}
+    workgroupBarrier();
+    for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+      if (li < w) { ${names.map((e) => `${e}[li] = ${e}[li] + ${e}[li + w];`).join(' ')} }
+      workgroupBarrier();
+    }`;
+}
+
+/**
+ * y = x / n per row, n = sqrt(clamp(Σ x², 1e-12, 3e38)) (an all-zero row stays zero); with
+ * `grad`, dx = g/n − x·(Σ x·g)/n³ inside the clamp's range and g/n outside it.
+ * Bindings: x, y (forward); x, g, dx (grad).
+ */
+export function l2NormalizeKernel(grad: boolean): KernelSource {
+  return kernelSource(`l2norm.${grad ? 'bwd' : 'fwd'}`, () => ({
+    params: ROW_PARAMS,
+    code: `${ROW_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+${grad ? '@group(0) @binding(2) var<storage, read> g: array<f32>;\n@group(0) @binding(3) var<storage, read_write> dx: array<f32>;' : '@group(0) @binding(2) var<storage, read_write> y: array<f32>;'}
+var<workgroup> sq: array<f32, ${WG}>;
+${grad ? `var<workgroup> sd: array<f32, ${WG}>;` : ''}
+${ROW_MAIN}
+    var sq_l = 0.0;
+    ${grad ? 'var sd_l = 0.0;' : ''}
+    for (var r = li; r < R; r = r + ${WG}u) {
+      let v = x[base + r];
+      sq_l = sq_l + v * v;
+      ${grad ? 'sd_l = sd_l + v * g[base + r];' : ''}
+    }
+${sumRow(grad ? ['sq', 'sd'] : ['sq'])}
+    let s2 = sq[0];
+    let n = sqrt(clamp(s2, 1e-12, 3e38));
+    ${grad ? 'let c = select(0.0, sd[0] / (n * n * n), s2 > 1e-12 && s2 < 3e38);' : ''}
+    workgroupBarrier();
+    for (var r = li; r < R; r = r + ${WG}u) {
+      ${grad ? 'dx[base + r] = g[base + r] / n - x[base + r] * c;' : 'y[base + r] = x[base + r] / n;'}
     }
   }
 }`,

@@ -112,7 +112,11 @@ export function microBatches(batch: number, items: number, copies: number, bindi
   return Math.ceil(batch / fit);
 }
 
-export interface StepParts { model: Recommender; wopt: Adam; lopt: Adam | null; dropout: DropoutLayer | null }
+export interface StepParts {
+  model: Recommender; wopt: Adam; lopt: Adam | null; dropout: DropoutLayer | null;
+  /** Multiply the whole input in the first layer instead of its nonzero pattern (the bench's multvae-dense row). */
+  denseInput?: boolean;
+}
 
 /**
  * One optimisation step on `rows` of `csr`, split into k near-equal micro-batches whose gradients
@@ -128,9 +132,9 @@ export function trainStep(p: StepParts, csr: Csr, rows: Int32Array, beta: number
     const { x, rows: pattern } = modelInput(gatherRows(csr, rows.subarray(Math.floor((i * rows.length) / k), Math.floor(((i + 1) * rows.length) / k))));
     const reg = (): Tensor | null => { const r = i === 0 ? dropout?.regularizer() ?? null : null; return r && k > 1 ? mul(r, k) : r; };
     let loss: Tensor;
-    if (lopt) loss = lbdGradients(() => model.perExampleLoss(x, beta, pattern), { model, regularizer: reg }).loss;
+    if (lopt) loss = lbdGradients(() => model.perExampleLoss(x, beta, p.denseInput ? null : pattern), { model, regularizer: reg }).loss;
     else {
-      loss = mean(model.perExampleLoss(x, beta, pattern));
+      loss = mean(model.perExampleLoss(x, beta, p.denseInput ? null : pattern));
       const r = reg();
       backward(r ? add(loss, r) : loss);
     }

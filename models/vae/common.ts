@@ -4,7 +4,7 @@
 // [I → hidden → 2·latent] and decoder [latent → hidden → I] with tanh between, the
 // multinomial log-likelihood, and diagonal-Gaussian log densities.
 import {
-  multinomialLogLik as engineMultinomialLogLik, Generator, defaultGenerator, tanh, sum, mul, add, sub, exp, square, sqrt, div, clamp, slice, affine,
+  multinomialLogLik as engineMultinomialLogLik, l2Normalize, Generator, defaultGenerator, tanh, sum, mul, add, sub, exp, square, slice, affine,
   fmtShape, type RowPattern, type Tensor,
 } from '../../engine/index.js';
 import { Module } from '../../layers/module.js';
@@ -57,10 +57,9 @@ export function xavierLinear(inF: number, outF: number, g: Generator): Linear {
   return l;
 }
 
-/** Rows scaled to unit L2 norm (an all-zero row stays zero). */
+/** Rows scaled to unit L2 norm (an all-zero row stays zero): the engine's fused l2_normalize. */
 export function l2Normalise(x: Tensor): Tensor {
-  const n2 = sum(square(x), 1, { keepdims: true });
-  return div(x, sqrt(clamp(n2, 1e-12, 3e38)));
+  return l2Normalize(x);
 }
 
 /** Σ_j x_j log softmax(logits)_j per row: [B] (one fused op each way: engine's multinomial_log_lik). */

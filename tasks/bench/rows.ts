@@ -82,15 +82,22 @@ function vggRow(name: string, desc: string, width: number, hidden: number, batch
   };
 }
 
-/** Mult-VAE at ML-20M's shape: batches of 500 users drawn from a 20,000-user synthetic set with ML-20M's mean of ~73 items per user. */
-function multVaeRow(): ModelRowDef {
+let multVaeData: Csr | undefined; // built once (host arrays only), shared by every build of both rows
+
+/**
+ * Mult-VAE at ML-20M's shape: batches of 500 users drawn from a 20,000-user synthetic set with
+ * ML-20M's mean of ~73 items per user. `dense`: the first layer multiplies the whole densified
+ * input (as the reference implementations do) instead of its nonzero pattern.
+ */
+function multVaeRow(dense: boolean): ModelRowDef {
   const batch = 500;
-  let data: Csr | undefined; // built once (host arrays only), shared by every build
   return {
-    name: 'multvae', desc: `Mult-VAE ${ML20M_SHAPE.items}-600-200-600-${ML20M_SHAPE.items}, batch ${batch} (ML-20M shape, synthetic sparse input)`, unit: 'users', batch,
+    name: dense ? 'multvae-dense' : 'multvae',
+    desc: `Mult-VAE ${ML20M_SHAPE.items}-600-200-600-${ML20M_SHAPE.items}, batch ${batch} (ML-20M shape, synthetic sparse input; first layer ${dense ? 'dense' : 'over the nonzeros'})`,
+    unit: 'users', batch,
     build(kind) {
       const pool = 20000;
-      const d = (data ??= syntheticInteractions(pool, ML20M_SHAPE.items, Math.round((ML20M_SHAPE.interactions * pool) / ML20M_SHAPE.users)));
+      const d = (multVaeData ??= syntheticInteractions(pool, ML20M_SHAPE.items, Math.round((ML20M_SHAPE.interactions * pool) / ML20M_SHAPE.users)));
       const dropout = kind === 'lbd'
         ? new LearnableBernoulliDropout({ granularity: 'unit', units: d.cols, initialKeep: 0.5, datasetSize: ML20M_SHAPE.users, seed: 3 })
         : new Dropout(0.5, { seed: 3 });
@@ -102,7 +109,7 @@ function multVaeRow(): ModelRowDef {
       const rnd = mulberry32(7);
       const step = (): void => {
         const rows = Int32Array.from({ length: batch }, () => Math.floor(rnd() * d.rows));
-        trainStep({ model, wopt, lopt, dropout }, d, rows, 0.2, k);
+        trainStep({ model, wopt, lopt, dropout, denseInput: dense }, d, rows, 0.2, k);
       };
       return { step, params: count(weights), logits: count(logits), dispose: () => { wopt.dispose(); lopt?.dispose(); model.dispose(); } };
     },
@@ -136,7 +143,8 @@ const [sh, sw] = sp.size!;
 export const MODEL_ROWS: readonly ModelRowDef[] = [
   vggRow('vgg19-small', `VGG19 x1/16 + BN, 32 px, classifier ${cp.hidden}, batch ${cp.batch} (classify cpu preset)`, cp.width!, cp.hidden!, !!cp.batchNorm, cp.batch!),
   vggRow('vgg19-full', 'VGG19 full width, 32 px, classifier 512, batch 64', 1, 512, false, 64),
-  multVaeRow(),
+  multVaeRow(false),
+  multVaeRow(true),
   tiramisuRow('fcdensenet103', 'FC-DenseNet-103, 480x360, batch 1', FC_DENSENET_103, 360, 480, 1, { lr: 1e-4, rho: 0.995, logitLr: 1e-3 }, true),
   tiramisuRow('fcdensenet-tiny', `FC-DenseNet ${sp.model}, ${sw}x${sh}, batch ${sp.batch} (segment cpu preset)`, SEG_MODELS[sp.model!], sh, sw, sp.batch!, { lr: sp.lr!, rho: sp.rho!, logitLr: sp.logitLr! }),
 ];

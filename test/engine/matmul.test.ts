@@ -108,8 +108,9 @@ test('a B with more rows than a texture (K > 8192) is folded into a wider textur
   const r = rng(21);
   const maxTex = gpu().limits.maxTextureDimension2D;
   // K past the texture's height, and odd (the quads' k bounds are tested) and even
-  // (fold 2, narrow form; fold 2 batched; fold 4 with four k rows per texel fetch, wide form)
-  for (const [B, M, N, K] of [[1, 9, 12, maxTex + 100], [2, 5, 8, maxTex + 37], [1, 7, 20, 2 * maxTex + 52]]) {
+  // (fold 2, narrow form; fold 2 batched; fold 4 with four k rows per texel fetch, wide form;
+  // M ≥ 32: the 32-row tiles a folded B gets, a partial last tile, batched and not)
+  for (const [B, M, N, K] of [[1, 9, 12, maxTex + 100], [2, 5, 8, maxTex + 37], [1, 7, 20, 2 * maxTex + 52], [1, 37, 20, maxTex + 100], [2, 33, 24, maxTex + 37]]) {
     for (const transB of [false, true]) {
       const what = `${B}x${M}x${N}x${K}${transB ? ' Bᵀ' : ''}`;
       await noLeak(what, () => scope(async () => {

@@ -58,62 +58,43 @@ const binding = (i: number, name: string, type: string, vec: boolean, access = '
   `@group(0) @binding(${i}) var<storage, ${access}> ${name}${vec && type === 'f32' ? '4' : ''}: array<${vec && type === 'f32' ? 'vec4<f32>' : type}>;`;
 
 /**
- * y[r, n] = Σ_{k ∈ row r} x[r, idx[k]] · W[idx[k], n] (+ bias[n]). Grid: x over column quads
- * (64 a workgroup), y over rows with a stride of gridY.
+ * One output row o per y (stride gridY), four columns a thread: out[o, n] = (bias[n] +)
+ * Σ_{k ∈ ptr[o] .. ptr[o+1]} x[at(o, ent[k])] · m[ent[k], n]. The forward walks the pattern by
+ * rows (o = r, ent = its columns c, m = W: x[r, c]·W[c, n]); dW walks it by columns (o = item i,
+ * ent = its rows r, m = dY: x[r, i]·dY[r, n]; an item without entries gets zeros).
  */
-export function sparseRowsMatmulKernel(vec: boolean, bias: boolean): KernelSource {
-  return kernelSource(`sparse_mm.rows${vec ? '.v4' : ''}${bias ? '.bias' : ''}`, () => ({ params: SPARSE_MM_PARAMS, code: `
+function walkKernel(key: string, vec: boolean, walked: 'B' | 'I', xAt: string, m: string, out: string, bias: boolean): KernelSource {
+  return kernelSource(key, () => ({ params: SPARSE_MM_PARAMS, code: `
 ${SPARSE_MM_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> rowptr: array<i32>;
-@group(0) @binding(2) var<storage, read> idx: array<i32>;
+@group(0) @binding(1) var<storage, read> ptr: array<i32>;
+@group(0) @binding(2) var<storage, read> ent: array<i32>;
 @group(0) @binding(3) var<storage, read> x: array<f32>;
-${binding(4, 'w', 'f32', vec)}
-${binding(5, 'y', 'f32', vec, 'read_write')}
+${binding(4, m, 'f32', vec)}
+${binding(5, out, 'f32', vec, 'read_write')}
 ${bias ? binding(6, 'bias', 'f32', vec) : ''}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let j = gid.x; let n0 = 4u * j;
   if (n0 >= P.N) { return; }
   let I = P.I;
-  for (var r = gid.y; r < P.B; r = r + P.gridY) {
+  for (var o = gid.y; o < P.${walked}; o = o + P.gridY) {
     var acc = ${bias ? quad(vec, 'bias', '0u') : 'vec4<f32>(0.0)'};
-    for (var k = rowptr[r]; k < rowptr[r + 1u]; k = k + 1) {
-      let c = u32(idx[k]);
-      acc = acc + x[r * I + c] * ${quad(vec, 'w', 'c')};
+    for (var k = ptr[o]; k < ptr[o + 1u]; k = k + 1) {
+      let e = u32(ent[k]);
+      acc = acc + x[${xAt}] * ${quad(vec, m, 'e')};
     }
-    ${storeQuad(vec, 'y', 'r', 'acc')}
+    ${storeQuad(vec, out, 'o', 'acc')}
   }
 }` }));
 }
 
-/**
- * dW[i, n] = Σ_{k ∈ column i} x[rowOf[k], i] · dY[rowOf[k], n] over the pattern by columns
- * (colptr, rowOf); a column without entries gets zeros. Grid: x over column quads, y over W's
- * rows with a stride of gridY (B in the params is I here: the rows walked).
- */
-export function sparseRowsGradWKernel(vec: boolean): KernelSource {
-  return kernelSource(`sparse_mm.dw${vec ? '.v4' : ''}`, () => ({ params: SPARSE_MM_PARAMS, code: `
-${SPARSE_MM_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> colptr: array<i32>;
-@group(0) @binding(2) var<storage, read> rowOf: array<i32>;
-@group(0) @binding(3) var<storage, read> x: array<f32>;
-${binding(4, 'g', 'f32', vec)}
-${binding(5, 'dw', 'f32', vec, 'read_write')}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let j = gid.x; let n0 = 4u * j;
-  if (n0 >= P.N) { return; }
-  let I = P.I;
-  for (var i = gid.y; i < I; i = i + P.gridY) {
-    var acc = vec4<f32>(0.0);
-    for (var k = colptr[i]; k < colptr[i + 1u]; k = k + 1) {
-      let r = u32(rowOf[k]);
-      acc = acc + x[r * I + i] * ${quad(vec, 'g', 'r')};
-    }
-    ${storeQuad(vec, 'dw', 'i', 'acc')}
-  }
-}` }));
-}
+/** y = x·W (+ bias) over the pattern by rows. Bindings: rowptr, idx, x, W, y (, bias). Grid: x over column quads (64 a workgroup), y over rows. */
+export const sparseRowsMatmulKernel = (vec: boolean, bias: boolean): KernelSource =>
+  walkKernel(`sparse_mm.rows${vec ? '.v4' : ''}${bias ? '.bias' : ''}`, vec, 'B', 'o * I + e', 'w', 'y', bias);
+
+/** dW = xᵀ·dY over the pattern by columns. Bindings: colptr, rowOf, x, dY, dW. Grid: x over column quads, y over W's rows. */
+export const sparseRowsGradWKernel = (vec: boolean): KernelSource =>
+  walkKernel(`sparse_mm.dw${vec ? '.v4' : ''}`, vec, 'I', 'e * I + o', 'g', 'dw', false);
 
 /**
  * dX[r, c] = Σ_n dY[r, n] · W[c, n] at the pattern's entries only (dX cleared beforehand).

@@ -24,3 +24,4 @@ export * from './ops/dropout.js';
 export * from './ops/noise.js';
 export * from './ops/sparse.js';
 export * from './ops/recompute.js';
+export * from './ops/latent.js';

@@ -169,3 +169,33 @@ export function treeSum(arrays: string[]): string {
       workgroupBarrier();
     }`;
 }
+
+// ---- activations applied in a producer's epilogue --------------------------------------------
+
+/** An activation a GEMM-like kernel can apply to its output before the store. */
+export type Activation = 'relu' | 'tanh';
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh'];
+
+/**
+ * WGSL applying `act` to the f32 or vec4<f32> expression v (of WGSL type `type`). tanh is the
+ * engine's overflow-safe form (the elementwise op's: exp of −2|v| never overflows).
+ */
+export function activationWgsl(act: Activation | undefined, v: string, type = 'vec4<f32>'): string {
+  if (!act) return v;
+  if (act === 'relu') return `max(${v}, ${type}(0.0))`;
+  return `tanh_safe(${v})`;
+}
+
+/** Helper functions `activationWgsl` needs (declare once per shader; empty for none). */
+export function activationDecls(act: Activation | undefined, type = 'vec4<f32>'): string {
+  if (act !== 'tanh') return '';
+  return `fn tanh_safe(v: ${type}) -> ${type} {
+  let e = exp(${type}(-2.0) * abs(v));
+  return sign(v) * (${type}(1.0) - e) / (${type}(1.0) + e);
+}`;
+}
+
+/** WGSL of the activation's derivative from its OUTPUT y (relu: y > 0; tanh: 1 − y²), times g. */
+export function activationGradWgsl(act: Activation, g: string, y: string, type = 'f32'): string {
+  return act === 'relu' ? `select(${type}(0.0), ${g}, ${y} > ${type}(0.0))` : `${g} * (${type}(1.0) - ${y} * ${y})`;
+}

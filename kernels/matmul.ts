@@ -9,7 +9,7 @@
 //   so every product and convolution runs on either structure.
 //
 // Tile sizes are configuration; bounds are handled for any M, N, K (clamped loads, masked stores).
-import { defineParams, kernelSource, type KernelSource } from './common.js';
+import { defineParams, kernelSource, activationWgsl, activationDecls, type Activation, type KernelSource } from './common.js';
 
 export interface SubgroupMatmulConfig {
   kind: 'subgroup';
@@ -53,6 +53,8 @@ export interface SubgroupMatmulConfig {
   narrowShared?: boolean;
   /** Epilogue: C += bias[col] (binding 4, one value per output column) before the store. */
   bias?: boolean;
+  /** Epilogue: the activation applied last, after the bias (a Linear → tanh / ReLU as one pass). */
+  act?: Activation;
   /**
    * Lane l loads (narrow form: owns) rows r0 + l·RG … r0 + l·RG + RG − 1, consecutive, instead
    * of r0 + l, r0 + lanes + l, …, so that a loader can share loads between a lane's rows (the
@@ -78,6 +80,8 @@ export interface TiledMatmulConfig {
   double?: boolean;
   /** Epilogue: C += bias[col] (binding 4) before the store. */
   bias?: boolean;
+  /** Epilogue: the activation applied last, after the bias. */
+  act?: Activation;
 }
 
 export type MatmulConfig = SubgroupMatmulConfig | TiledMatmulConfig;
@@ -193,7 +197,7 @@ export function subgroupKernel(c: SubgroupMatmulConfig, loader: ALoader = matrix
   const TN = Q ? 4 * Q : S * 4 * L; // tile width
   const F = c.textureB ? c.textureFold ?? 1 : 1;
   if (F & (F - 1)) throw new Error(`matmul config: textureFold ${F} must be a power of two`);
-  const key = `matmul.sg.l${L}.r${c.rows}.${Q ? `n${Q}` : `s${S}`}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}${c.bias ? '.bias' : ''}${Q && c.narrowShared === false ? '.own' : ''}${c.laneRows ? '.lr' : ''}`;
+  const key = `matmul.sg.l${L}.r${c.rows}.${Q ? `n${Q}` : `s${S}`}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}${c.bias ? '.bias' : ''}${c.act ? `.${c.act}` : ''}${Q && c.narrowShared === false ? '.own' : ''}${c.laneRows ? '.lr' : ''}`;
   return kernelSource(key, () => ({ code: subgroupCode(c, loader, L, RG, Q, S, TN, F), params: GEMM_PARAMS }));
 }
 
@@ -207,7 +211,7 @@ function subgroupCode(c: SubgroupMatmulConfig, loader: ALoader, L: number, RG: n
     c.textureB
       ? `@group(0) @binding(2) var B: texture_storage_2d<rgba32float, read>;`
       : `@group(0) @binding(2) var<storage, read> B: array<${c.vecB ? 'vec4<f32>' : 'f32'}>;`,
-    `@group(0) @binding(3) var<storage, read_write> C: array<f32>;`,
+    `@group(0) @binding(3) var<storage, read_write> C: array<f32>;`, activationDecls(c.act),
     c.bias ? `@group(0) @binding(4) var<storage, read> bias: array<f32>;
 fn bias4(col: u32, N: u32) -> vec4<f32> {
   return vec4<f32>(bias[min(col, N - 1u)], bias[min(col + 1u, N - 1u)], bias[min(col + 2u, N - 1u)], bias[min(col + 3u, N - 1u)]);
@@ -309,7 +313,7 @@ ${loader.setup.join('\n')}
     const row = Q ? laneRow(i) : `r0 + ${i}u`;
     lines.push(`  if (${row} < M) {`);
     for (let s = 0; s < S; s++) {
-      const v = c.bias ? `(acc${i}_${s} + bias${s})` : `acc${i}_${s}`;
+      const v = activationWgsl(c.act, c.bias ? `(acc${i}_${s} + bias${s})` : `acc${i}_${s}`);
       lines.push(loader.store
         ? `    ${loader.store.call(row, `col${s}`, v)}`
         : `    store4(cBase + (${row}) * N, col${s}, N, ${v});`);
@@ -368,7 +372,7 @@ export function tiledKernel(c: TiledMatmulConfig, a: TiledALoader = TILED_A, bKi
   const TX = c.tileN / c.threadN;
   const TY = c.tileM / c.threadM;
   if (!Number.isInteger(TX) || !Number.isInteger(TY)) throw new Error('matmul config: tile must be a multiple of the per-thread block');
-  const key = `matmul.tiled.${c.tileM}x${c.tileN}x${c.tileK}.t${c.threadM}x${c.threadN}${c.double ? '.db' : ''}.${a.key}.${bKind}.${cKind}${c.bias ? '.bias' : ''}`;
+  const key = `matmul.tiled.${c.tileM}x${c.tileN}x${c.tileK}.t${c.threadM}x${c.threadN}${c.double ? '.db' : ''}.${a.key}.${bKind}.${cKind}${c.bias ? '.bias' : ''}${c.act ? `.${c.act}` : ''}`;
   return kernelSource(key, () => ({ code: tiledCode(c, a, bKind, cKind, TX, TY), params: GEMM_PARAMS }));
 }
 
@@ -391,6 +395,7 @@ ${a.decls}
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;${c.bias ? `
 @group(0) @binding(4) var<storage, read> bias: array<f32>;` : ''}
+${activationDecls(c.act, 'f32')}
 var<workgroup> As: array<f32, ${stages * AS}>;
 var<workgroup> Bs: array<f32, ${stages * BS}>;
 fn ldB(b: u32, k: u32, n: u32) -> f32 {
@@ -440,7 +445,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let r = r0 + lid.y + i * ${TY}u;
     for (var j = 0u; j < ${c.threadN}u; j = j + 1u) {
       let n = c0 + lid.x + j * ${TX}u;
-      if (r < P.M && n < P.N) { C[${cAt}] = acc[i * ${c.threadN}u + j]${c.bias ? ' + bias[n]' : ''}; }
+      if (r < P.M && n < P.N) { C[${cAt}] = ${activationWgsl(c.act, `(acc[i * ${c.threadN}u + j]${c.bias ? ' + bias[n]' : ''})`, 'f32')}; }
     }
   }
 }`;

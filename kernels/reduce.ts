@@ -2,7 +2,7 @@
 // or over the outer and inner axes of one, keeping the middle (a conv bias's gradient: NCHW
 // summed over N, H, W); other axis sets are permuted first by the engine. sum (with a scale,
 // for mean), max, and logsumexp (online max + rescaled sum, so it never overflows).
-import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+import { WG, defineParams, kernelSource, activationGradWgsl, type Activation, type KernelSource } from './common.js';
 
 export type ReduceKind = 'sum' | 'max' | 'lse';
 
@@ -44,6 +44,34 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
 }`;
   return kernelSource(`reduce.cols.${kind}`, () => ({ code, params: REDUCE_PARAMS }));
+}
+
+/**
+ * The backward of a GEMM with a bias and an activation epilogue, y = act(x·W + b), in one pass:
+ * the pre-activation gradient d = g·act'(y) (written out: the products dx and dW read it) and
+ * its column sums (b's gradient). One thread per column, as reduceColsKernel. View [1, R, C].
+ * Bindings: g, y, d, db.
+ */
+export function actGradColsKernel(act: Activation): KernelSource {
+  const code = `${REDUCE_PARAMS.wgsl}
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> d: array<f32>;
+@group(0) @binding(4) var<storage, read_write> db: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  for (var c = gid.x; c < P.C; c = c + nwg.x * ${WG}u) {
+    var s = 0.0;
+    for (var r = 0u; r < P.R; r = r + 1u) {
+      let i = r * P.C + c;
+      let v = ${activationGradWgsl(act, 'g[i]', 'y[i]')};
+      d[i] = v;
+      s = s + v;
+    }
+    db[c] = s;
+  }
+}`;
+  return kernelSource(`act_grad.cols.${act}`, () => ({ code, params: REDUCE_PARAMS }));
 }
 
 /**

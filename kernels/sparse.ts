@@ -1,5 +1,5 @@
 // Sparse rows: densifying a CSR batch, and products that touch only a row pattern's entries.
-import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+import { WG, defineParams, kernelSource, activationWgsl, activationDecls, type Activation, type KernelSource } from './common.js';
 
 const DENSIFY_PARAMS = defineParams({ B: 'u32', I: 'u32', nnz: 'u32' });
 
@@ -63,7 +63,7 @@ const binding = (i: number, name: string, type: string, vec: boolean, access = '
  * rows (o = r, ent = its columns c, m = W: x[r, c]·W[c, n]); dW walks it by columns (o = item i,
  * ent = its rows r, m = dY: x[r, i]·dY[r, n]; an item without entries gets zeros).
  */
-function walkKernel(key: string, vec: boolean, walked: 'B' | 'I', xAt: string, m: string, out: string, bias: boolean): KernelSource {
+function walkKernel(key: string, vec: boolean, walked: 'B' | 'I', xAt: string, m: string, out: string, bias: boolean, act?: Activation): KernelSource {
   return kernelSource(key, () => ({ params: SPARSE_MM_PARAMS, code: `
 ${SPARSE_MM_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> ptr: array<i32>;
@@ -72,6 +72,7 @@ ${SPARSE_MM_PARAMS.wgsl}
 ${binding(4, m, 'f32', vec)}
 ${binding(5, out, 'f32', vec, 'read_write')}
 ${bias ? binding(6, 'bias', 'f32', vec) : ''}
+${activationDecls(act)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let j = gid.x; let n0 = 4u * j;
@@ -83,14 +84,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       let e = u32(ent[k]);
       acc = acc + x[${xAt}] * ${quad(vec, m, 'e')};
     }
-    ${storeQuad(vec, out, 'o', 'acc')}
+    let res = ${activationWgsl(act, 'acc')};
+    ${storeQuad(vec, out, 'o', 'res')}
   }
 }` }));
 }
 
-/** y = x·W (+ bias) over the pattern by rows. Bindings: rowptr, idx, x, W, y (, bias). Grid: x over column quads (64 a workgroup), y over rows. */
-export const sparseRowsMatmulKernel = (vec: boolean, bias: boolean): KernelSource =>
-  walkKernel(`sparse_mm.rows${vec ? '.v4' : ''}${bias ? '.bias' : ''}`, vec, 'B', 'o * I + e', 'w', 'y', bias);
+/** y = act(x·W (+ bias)) over the pattern by rows. Bindings: rowptr, idx, x, W, y (, bias). Grid: x over column quads (64 a workgroup), y over rows. */
+export const sparseRowsMatmulKernel = (vec: boolean, bias: boolean, act?: Activation): KernelSource =>
+  walkKernel(`sparse_mm.rows${vec ? '.v4' : ''}${bias ? '.bias' : ''}${act ? `.${act}` : ''}`, vec, 'B', 'o * I + e', 'w', 'y', bias, act);
 
 /** dW = xᵀ·dY over the pattern by columns. Bindings: colptr, rowOf, x, dY, dW. Grid: x over column quads, y over W's rows. */
 export const sparseRowsGradWKernel = (vec: boolean): KernelSource =>

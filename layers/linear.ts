@@ -1,7 +1,8 @@
 // Linear: y = x·W + b with W stored [in, out] so the forward product needs no transpose; the
-// bias is added in the GEMM's epilogue. An input known to be zero outside a row pattern (a
-// recommender's sparse item rows) multiplies only its pattern's entries (sparse_linear).
-import { Generator, matmul, linear, sparseLinear, defaultGenerator, type RowPattern, type Tensor } from '../engine/index.js';
+// bias, and an activation the caller names, are applied in the GEMM's epilogue. An input known
+// to be zero outside a row pattern (a recommender's sparse item rows) multiplies only its
+// pattern's entries (sparse_linear).
+import { Generator, matmul, linear, sparseLinear, relu, tanh, defaultGenerator, type Activation, type RowPattern, type Tensor } from '../engine/index.js';
 import { Module } from './module.js';
 import { initWeight, type InitName } from './init.js';
 
@@ -18,15 +19,20 @@ export class Linear extends Module {
     this.bias = o.bias === false ? null : g.uniform([outFeatures], -b, b).requireGrad().keep();
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor): Tensor { return this.forwardAct(x, 'none'); }
+
+  /** act(x·W + b): in the product's epilogue when the layer has a bias (one pass each way). */
+  forwardAct(x: Tensor, act: Activation | 'none'): Tensor {
     this.checkInput(x);
-    return this.bias ? linear(x, this.weight, this.bias) : matmul(x, this.weight);
+    if (this.bias) return linear(x, this.weight, this.bias, act);
+    const y = matmul(x, this.weight);
+    return act === 'none' ? y : act === 'relu' ? relu(y) : tanh(y);
   }
 
-  /** forward(x) for x [B, in] that is zero outside `rows`: only the pattern's entries are read. */
-  forwardSparse(x: Tensor, rows: RowPattern): Tensor {
+  /** forward(x, act) for x [B, in] that is zero outside `rows`: only the pattern's entries are read. */
+  forwardSparse(x: Tensor, rows: RowPattern, act: Activation | 'none' = 'none'): Tensor {
     this.checkInput(x);
-    return sparseLinear(x, this.weight, this.bias, rows);
+    return sparseLinear(x, this.weight, this.bias, rows, act);
   }
 
   private checkInput(x: Tensor): void {

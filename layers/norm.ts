@@ -6,6 +6,7 @@ import { Module } from './module.js';
 import { Sequential } from './sequential.js';
 import { ReLU } from './basic.js';
 import { Conv2d } from './conv.js';
+import { Linear } from './linear.js';
 
 export interface BatchNormOptions {
   eps?: number;
@@ -80,6 +81,7 @@ export const isBatchNorm = (m: Module): m is BatchNorm1d | BatchNorm2d => m inst
  * training that gradient is exactly 0 — a per-channel shift does not change batch-normalised
  * values — and the bias only moves the running mean, as it does unfused). Same layers and
  * parameter names as a Sequential of the same modules (checkpoints are interchangeable).
+ * A Linear directly followed by a ReLU applies it in its product's epilogue (Linear.forwardAct).
  */
 export class FusedSequential extends Sequential {
   override forward(x: Tensor): Tensor {
@@ -99,6 +101,9 @@ export class FusedSequential extends Sequential {
         const relu = ls[i + 1] instanceof ReLU;
         x = bn.run(x, relu, pre);
         if (relu) i++;
+      } else if (l instanceof Linear && ls[i + 1] instanceof ReLU) {
+        x = l.forwardAct(x, 'relu');
+        i++;
       } else x = l.forward(x);
     }
     return x;

@@ -128,8 +128,9 @@ export function vgg19(o: VggOptions = {}): { model: VGG; dropouts: DropoutLayer[
     head.push(d);
   }
   head.push(fc3);
-  // BN → ReLU pairs run as one fused op (FusedSequential); layers and names as a plain Sequential's
-  return { model: new VGG(new FusedSequential(...feats), new Flatten(1), new Sequential(...head)), dropouts };
+  // BN → ReLU and Linear → ReLU pairs run as one fused op (FusedSequential); layers and names as
+  // a plain Sequential's
+  return { model: new VGG(new FusedSequential(...feats), new Flatten(1), new FusedSequential(...head)), dropouts };
 }
 
 /**

@@ -9,6 +9,8 @@ import { zeros, empty, tensor, fmtShape, Tensor } from '../tensor.js';
 import { gridFor, WG } from '../../kernels/common.js';
 import { densifyCsrKernel, sparseRowsMatmulKernel, sparseRowsGradWKernel, sparseRowsGradXKernel } from '../../kernels/sparse.js';
 import { sumTo } from './reduce.js';
+import { activationOf, activationBiasGrad, refActivation } from './matmul.js';
+import type { Activation } from '../../kernels/common.js';
 
 function checkInputs(rowptr: Tensor, indices: Tensor, values: Tensor | undefined, cols: number): void {
   if (rowptr.dtype !== 'i32' || rowptr.ndim !== 1 || rowptr.size < 1) throw new Error(`densify_csr: rowptr must be a 1-d i32 tensor of B+1 offsets, got ${rowptr}`);
@@ -194,7 +196,7 @@ const sparseLinearDef = defineOp({
     const idx = tensor(p.nnz ? p.indices : new Int32Array(1), [Math.max(1, p.nnz)], 'i32');
     const vec = N % 4 === 0;
     dispatch({
-      kernel: sparseRowsMatmulKernel(vec, !!b),
+      kernel: sparseRowsMatmulKernel(vec, !!b, activationOf('sparse_linear', attrs)),
       buffers: b ? [rowptr.buffer, idx.buffer, x.buffer, w.buffer, out.buffer, b.buffer] : [rowptr.buffer, idx.buffer, x.buffer, w.buffer, out.buffer],
       params: { B, I, N, gridY: gridRows(B) },
       workgroups: [Math.ceil(N / 4 / WG), gridRows(B)],
@@ -203,9 +205,12 @@ const sparseLinearDef = defineOp({
     if (x.requiresGrad) { saved.rowptr = rowptr; saved.idx = idx; } else { rowptr.dispose(); idx.dispose(); }
     return out;
   },
-  backward(g, node) {
+  backward(gOut, node) {
     const [x, w, b] = node.inputs;
     const p = patternOf(node.attrs);
+    const act = activationOf('sparse_linear', node.attrs);
+    // with an activation: the pre-activation gradient (and the bias's, same pass) from the output
+    const [g, db] = act ? activationBiasGrad(gOut, node.output, act) : [gOut, null];
     const [B, I] = x.shape, N = w.shape[1];
     const vec = N % 4 === 0;
     const { rowptr, idx } = node.saved as { rowptr: Tensor; idx: Tensor };
@@ -234,7 +239,10 @@ const sparseLinearDef = defineOp({
       });
       cp.dispose(); ro.dispose();
     }
-    return [dx, dw, b?.requiresGrad ? sumTo(g, b.shape) : null];
+    const dbias = b?.requiresGrad ? db ?? sumTo(g, b.shape) : null;
+    if (db && dbias !== db) db.dispose();
+    if (g !== gOut) g.dispose();
+    return [dx, dw, dbias];
   },
   reference([x, w, b], attrs): Ref {
     const p = patternOf(attrs);
@@ -247,6 +255,8 @@ const sparseLinearDef = defineOp({
         for (let n = 0; n < N; n++) data[r * N + n] += x.data[r * I + c] * w.data[c * N + n];
       }
     }
+    const act = activationOf('sparse_linear', attrs);
+    for (let i = 0; i < data.length; i++) data[i] = refActivation(act, data[i]);
     return { shape: [B, N], data };
   },
   // x's rows are independent; its columns and every axis of W are contracted (as matmul)
@@ -257,6 +267,9 @@ const sparseLinearDef = defineOp({
     { inputs: [{ shape: [3, 5] }, { shape: [5, 6] }], attrs: { pattern: new RowPattern(Int32Array.from([0, 2, 4, 5]), Int32Array.from([1, 4, 0, 1, 4]), 5) } },
     { inputs: [{ shape: [2, 9] }, { shape: [9, 3] }, { shape: [3] }], attrs: { pattern: new RowPattern(Int32Array.from([0, 9, 12]), Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 2, 6, 7]), 9) } },
     { inputs: [{ shape: [3, 4] }, { shape: [4, 70] }, { shape: [70] }], attrs: { pattern: new RowPattern(Int32Array.from([0, 1, 3, 4]), Int32Array.from([3, 0, 2, 1]), 4) } },
+    // the activation epilogue (the recommenders' first layer → tanh), N a multiple of 4 and not
+    { inputs: [{ shape: [4, 7] }, { shape: [7, 8] }, { shape: [8] }], attrs: { act: 'tanh', pattern: new RowPattern(Int32Array.from([0, 3, 3, 5, 8]), Int32Array.from([0, 2, 5, 1, 4, 0, 2, 5]), 7) } },
+    { inputs: [{ shape: [2, 9] }, { shape: [9, 3] }, { shape: [3] }], attrs: { act: 'relu', pattern: new RowPattern(Int32Array.from([0, 9, 12]), Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 2, 6, 7]), 9) } },
   ],
 });
 
@@ -265,6 +278,6 @@ const sparseLinearDef = defineOp({
  * nnz·N multiply-adds. dW is dense [K, N] (zero rows for columns no example has); dx is nonzero
  * only at the pattern's entries.
  */
-export function sparseLinear(x: Tensor, w: Tensor, b: Tensor | null, pattern: RowPattern): Tensor {
-  return apply(sparseLinearDef, b ? [x, w, b] : [x, w], { pattern });
+export function sparseLinear(x: Tensor, w: Tensor, b: Tensor | null, pattern: RowPattern, act: Activation | 'none' = 'none'): Tensor {
+  return apply(sparseLinearDef, b ? [x, w, b] : [x, w], act === 'none' ? { pattern } : { pattern, act });
 }

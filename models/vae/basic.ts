@@ -1,7 +1,7 @@
 // Mult-VAE and Mult-DAE (Liang et al. 2018) and SIVAE (the paper §2.3, Eq. 6).
-import { tanh, concat, slice, reshape, mul, add, affine, logsumexp, neg, sub, type RowPattern, type Tensor } from '../../engine/index.js';
+import { tanh, concat, slice, reshape, mul, add, affine, logsumexp, neg, sub, gaussianSample, gaussianKl, type RowPattern, type Tensor } from '../../engine/index.js';
 import {
-  CFModel, l2Normalise, multinomialLogLik, logNormal, logStdNormal, klStdNormal, type RecommenderOptions,
+  CFModel, l2Normalise, multinomialLogLik, logNormal, logStdNormal, type RecommenderOptions,
 } from './common.js';
 
 export interface MultVAEOptions extends RecommenderOptions {
@@ -22,10 +22,16 @@ export class MultVAE extends CFModel {
 
   perExampleLoss(x: Tensor, beta: number, rows?: RowPattern | null): Tensor {
     this.check(x, rows);
+    if (this.kl === 'analytic') {
+      // on the encoder's output [μ | log σ²] directly: the fused sample and KL ops (engine/ops/latent.ts)
+      const o = this.encodeRaw(this.input(l2Normalise(x)), rows);
+      const z = this.training ? gaussianSample(o, this.epsilonFor(o.shape[0])) : slice(o, [0, 0], [o.shape[0], this.latent]);
+      return sub(gaussianKl(o, beta), multinomialLogLik(this.decode(z), x));
+    }
     const { mu, logvar } = this.encode(this.input(l2Normalise(x)), rows);
     const z = this.sample(mu, logvar);
     const nll = neg(multinomialLogLik(this.decode(z), x));
-    const kl = this.kl === 'analytic' ? klStdNormal(mu, logvar) : sub(logNormal(z, mu, logvar), logStdNormal(z));
+    const kl = sub(logNormal(z, mu, logvar), logStdNormal(z));
     return add(nll, mul(kl, beta));
   }
 }

@@ -1,10 +1,11 @@
 // What the collaborative-filtering VAEs share (the paper §2.3; Liang et al. 2018): the
 // Recommender interface the task uses for every Table 2 row, the input pipeline
 // (L2 normalisation, then the input-dropout slot, which takes any DropoutLayer), the encoder
-// [I → hidden → 2·latent] and decoder [latent → hidden → I] with tanh between, the
+// [I → hidden → 2·latent] and decoder [latent → hidden → I] with tanh between (in the first
+// product's epilogue), the
 // multinomial log-likelihood, and diagonal-Gaussian log densities.
 import {
-  multinomialLogLik as engineMultinomialLogLik, l2Normalize, Generator, defaultGenerator, tanh, sum, mul, add, sub, exp, square, slice, affine,
+  multinomialLogLik as engineMultinomialLogLik, l2Normalize, Generator, defaultGenerator, sum, mul, add, sub, exp, square, slice, affine, reshape,
   fmtShape, type RowPattern, type Tensor,
 } from '../../engine/index.js';
 import { Module } from '../../layers/module.js';
@@ -80,13 +81,6 @@ export function logStdNormal(z: Tensor): Tensor {
   return affine(sum(square(z), -1), -0.5, -0.5 * L * LOG_2PI);
 }
 
-/** KL(N(μ, σ²) ‖ N(0, I)) in closed form, per row: ½ Σ (−logvar + exp(logvar) + μ² − 1). */
-export function klStdNormal(mu: Tensor, logvar: Tensor): Tensor {
-  const t = add(sub(exp(logvar), logvar), square(mu));
-  const L = mu.shape[mu.ndim - 1];
-  return affine(sum(t, -1), 0.5, -0.5 * L);
-}
-
 function checkSize(what: string, v: unknown, def: number): number {
   if (v === undefined) return def;
   if (!(Number.isSafeInteger(v) && (v as number) >= 1)) throw new Error(`${what} must be an integer ≥ 1, got ${String(v)}`);
@@ -151,7 +145,7 @@ export abstract class CFModel extends Module implements Recommender {
 
   /** Encoder output [N, 2·latent] (or [N, latent]) from the (dropped-out) input and its row pattern. */
   protected encodeRaw(h: Tensor, rows?: RowPattern | null): Tensor {
-    return this.enc2.forward(tanh(rows ? this.enc1.forwardSparse(h, rows) : this.enc1.forward(h)));
+    return this.enc2.forward(rows ? this.enc1.forwardSparse(h, rows, 'tanh') : this.enc1.forwardAct(h, 'tanh'));
   }
 
   /** μ and log σ² [N, latent] of q(z | input). */
@@ -163,12 +157,20 @@ export abstract class CFModel extends Module implements Recommender {
 
   /** Decoder logits [N, items]. */
   decode(z: Tensor): Tensor {
-    return this.dec2.forward(tanh(this.dec1.forward(z)));
+    return this.dec2.forward(this.dec1.forwardAct(z, 'tanh'));
   }
 
   /** ε [B, latent] for this step: a fresh N(0, I) draw, or the fixed one (tests). */
   protected epsilon(B: number): Tensor {
     return this.#fixedEps ?? this.noise.normal([B, this.latent]);
+  }
+
+  /** epsilon(B) as gaussian_sample takes it: [B, latent], or one shared row [latent]. */
+  protected epsilonFor(B: number): Tensor {
+    const e = this.epsilon(B);
+    if (e.ndim === 2 && e.shape[0] === B) return e;
+    if (e.size === this.latent) return reshape(e, [this.latent]);
+    throw new Error(`${this.kind}: ε ${fmtShape(e.shape)} does not fit [${B}, ${this.latent}]`);
   }
 
   /**

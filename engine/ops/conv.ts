@@ -70,7 +70,10 @@ interface RowPlan { pixels: number; block: number }
  *   480×360, 120 vs 160 at 240×180), and blocks of 4 for 4 channels (3.6 vs 4.9 ms at 8 lanes);
  * - at 16 lanes or more the input gradient of a layer with fewer than 16 maps is a GEMM (the tiny
  *   Tiramisu's 56 → 8 layer at 80×60: 17.4 ms against 24.6 for the row kernel; at 8 lanes the row
- *   kernel wins, 19.2 vs 23.4).
+ *   kernel wins, 19.2 vs 23.4), and so is one with 400 or more input channels (the row kernel's
+ *   K is only 9·16 there, the GEMM's output 400+ wide; FC-DenseNet-103's up path at 16 lanes,
+ *   7 alternating runs: 500 ← 16 at 180×240 550 → 454 ms, 600 ← 16 at 90×120 163 → 137,
+ *   1000 ← 16 at 45×60 75 → 63; at 300 ← 16 and 180×240 the row kernel still won, 311 vs 355).
  */
 function rowConvPlan(g: ConvGeometry, narrow: number, outC: number, inputGrad: boolean): RowPlan | null {
   if (forceDirect || narrow > rowConv.max || g.kh !== 3 || g.kw !== 3 || g.stride !== 1 || g.pad !== 1) return null;
@@ -78,7 +81,7 @@ function rowConvPlan(g: ConvGeometry, narrow: number, outC: number, inputGrad: b
   if (!sg || g.W < 2 * sg) return null;
   if (matmulConfig(g.N * g.Ho * g.Wo, narrow, 9 * g.Ci).kind !== 'subgroup') return null;
   if (rowConv.force) return rowConv.force;
-  if (inputGrad && sg >= 16 && narrow < 16 && g.W > 2 * sg) return null;
+  if (inputGrad && sg >= 16 && (narrow < 16 || outC >= 400) && g.W > 2 * sg) return null;
   const filled = (px: number): number => Math.ceil(g.W / (px * sg)) * px * sg; // pixels the strips span
   return { pixels: 2 * filled(2) <= filled(4) ? 2 : 4, block: outC <= 4 ? 4 : outC <= 8 ? 8 : 16 };
 }

@@ -21,6 +21,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let r = i / L; let j = i % L;
     let m = r * 2u * L + j;`;
 
+/** WGSL storing v at dO[at] (acc: adding it to what is there). */
+const put = (acc: boolean) => (at: string, v: string): string => `dO[${at}] = ${acc ? `dO[${at}] + ` : ''}${v};`;
+
 /** z from o and ε (ε's row stride epsStride: L, or 0 to share one row). Bindings: o, eps, z. */
 export function gaussianSampleKernel(): KernelSource {
   return kernelSource('latent.sample', () => ({
@@ -38,7 +41,6 @@ ${GRID_MAIN}
 
 /** do from z's gradient g (acc: added into do). Bindings: o, eps, g, do. */
 export function gaussianSampleGradKernel(acc: boolean): KernelSource {
-  const put = (at: string, v: string): string => `dO[${at}] = ${acc ? `dO[${at}] + ` : ''}${v};`;
   return kernelSource(`latent.sample.bwd${acc ? '.acc' : ''}`, () => ({
     params: SAMPLE_PARAMS,
     code: `${SAMPLE_PARAMS.wgsl}
@@ -48,8 +50,8 @@ export function gaussianSampleGradKernel(acc: boolean): KernelSource {
 @group(0) @binding(4) var<storage, read_write> dO: array<f32>;
 ${GRID_MAIN}
     let gi = g[i];
-    ${put('m', 'gi')}
-    ${put('m + L', '0.5 * gi * eps[r * P.epsStride + j] * exp(0.5 * o[m + L])')}
+    ${put(acc)('m', 'gi')}
+    ${put(acc)('m + L', '0.5 * gi * eps[r * P.epsStride + j] * exp(0.5 * o[m + L])')}
   }
 }`,
   }));
@@ -85,7 +87,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** do from k's gradient g [N] (acc: added into do). Bindings: o, g, do. */
 export function gaussianKlGradKernel(acc: boolean): KernelSource {
-  const put = (at: string, v: string): string => `dO[${at}] = ${acc ? `dO[${at}] + ` : ''}${v};`;
   return kernelSource(`latent.kl.bwd${acc ? '.acc' : ''}`, () => ({
     params: KL_PARAMS,
     code: `${KL_PARAMS.wgsl}
@@ -94,8 +95,8 @@ export function gaussianKlGradKernel(acc: boolean): KernelSource {
 @group(0) @binding(3) var<storage, read_write> dO: array<f32>;
 ${GRID_MAIN}
     let gs = g[r] * P.scale;
-    ${put('m', 'gs * o[m]')}
-    ${put('m + L', '0.5 * gs * (exp(o[m + L]) - 1.0)')}
+    ${put(acc)('m', 'gs * o[m]')}
+    ${put(acc)('m + L', '0.5 * gs * (exp(o[m + L]) - 1.0)')}
   }
 }`,
   }));

@@ -120,6 +120,12 @@ export function gridFor(n: number, perWorkgroup = WG, cap = gridCap): number {
   return Math.max(1, Math.min(cap, Math.ceil(n / perWorkgroup)));
 }
 
+/** One workgroup per row, rows spread over x and y (a grid dimension holds at most 65,535). */
+export function rowGrid(rows: number): [number, number] {
+  const wx = Math.max(1, Math.min(rows, 65535));
+  return [wx, Math.ceil(rows / wx)];
+}
+
 /**
  * WGSL for strided addressing over `ndim` dimensions, unrolled. Uniform reads are slow on
  * llvmpipe (docs/kernels.md §2), so `loadDims` (placed at the top of main) copies the shape and the

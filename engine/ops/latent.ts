@@ -9,7 +9,7 @@
 import { defineOp, apply, type Ref } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, type Tensor } from '../tensor.js';
-import { gridFor } from '../../kernels/common.js';
+import { gridFor, rowGrid } from '../../kernels/common.js';
 import { gaussianSampleKernel, gaussianSampleGradKernel, gaussianKlKernel, gaussianKlGradKernel } from '../../kernels/latent.js';
 
 function checkO(name: string, o: Tensor): [number, number] {
@@ -17,7 +17,6 @@ function checkO(name: string, o: Tensor): [number, number] {
   return [o.shape[0], o.shape[1] / 2];
 }
 
-const rowGrid = (rows: number): [number, number] => { const wx = Math.max(1, Math.min(rows, 65535)); return [wx, Math.ceil(rows / wx)]; };
 
 const sampleDef = defineOp({
   name: 'gaussian_sample',

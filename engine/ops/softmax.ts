@@ -4,6 +4,7 @@ import { dispatch } from '../dispatch.js';
 import { empty, Tensor } from '../tensor.js';
 import { normAxes } from '../shape.js';
 import { softmaxKernel, multinomialKernel, multinomialGradKernel, l2NormalizeKernel } from '../../kernels/softmax.js';
+import { rowGrid } from '../../kernels/common.js';
 import { permute, reshape } from './layout.js';
 import { mul, sub, exp } from './elementwise.js';
 import { sum } from './reduce.js';
@@ -94,7 +95,6 @@ export const logSoftmax = (x: Tensor, axis = -1): Tensor => apply(logSoftmaxDef,
 // ---- multinomial log-likelihood ------------------------------------------------------------
 
 /** One workgroup per row (two grid dimensions beyond 65,535 rows). */
-const rowGrid = (rows: number): [number, number] => { const wx = Math.max(1, Math.min(rows, 65535)); return [wx, Math.ceil(rows / wx)]; };
 
 function checkRows(l: Tensor, x: Tensor): [number, number] {
   if (l.dtype !== 'f32' || x.dtype !== 'f32' || l.ndim !== 2 || x.shape.join() !== l.shape.join()) {

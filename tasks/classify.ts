@@ -28,6 +28,7 @@ import { batches, splitValidation } from './data/batches.js';
 import { gatherRows } from './data/mnist.js';
 import { accuracy, argmaxRows, predictiveEntropy, pavpu, nll, expectedCalibrationError } from './metrics/classification.js';
 import { writeClassifyReport, table1Markdown, type ClassifyReport } from './classify/report.js';
+import { packF32, packU8, type ClassifyPerImage } from './stats/per-example.js';
 
 export const METHODS = DROPOUT_NAMES;
 export type Method = DropoutName;
@@ -57,7 +58,10 @@ export interface ClassifyOptions {
   init?: string;
 }
 
-export const PRESETS: Record<'cpu' | 'paper', Partial<ClassifyOptions>> = {
+export const PRESET_NAMES = ['cpu', 'study', 'paper'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+export const PRESETS: Record<PresetName, Partial<ClassifyOptions>> = {
   // The largest protocol whose 15 runs (5 methods × 3 seeds) fit 100 minutes on this 2-core
   // host: width 1/16 with batch norm trains at ~145 images/s here (measured), 4,500 training
   // images × 10 epochs ≈ 5.2 min per run plus ~15 s of MC evaluation ≈ 82 min in all (the
@@ -65,6 +69,12 @@ export const PRESETS: Record<'cpu' | 'paper', Partial<ClassifyOptions>> = {
   // deviation (the paper fine-tunes an ImageNet VGG19, which has none): a 16-conv VGG trained
   // from scratch at this width barely moves without it.
   cpu: { width: 0.0625, hidden: 128, trainPerClass: 500, testPerClass: 200, epochs: 10, batch: 64, lr: 1e-3, logitLr: 1e-2, seeds: 3, samples: 10, batchNorm: true, imageSize: 32 },
+  // The comparison study sized to today's engine: all 20,000 CIFAR-10 training images we have
+  // (2,000 of them validation) and all 10,000 test images, 5 seeds. Width 1/8 (the widest whose
+  // 25 runs fit ~3 hours here: ~290 images/s at 1/8 against ~530 at 1/16, measured with LBD on a
+  // 2-core AVX-512 host), 5 epochs: 25 runs × 5 × 18,000 images ≈ 2.2 h of training plus the MC
+  // evaluation of 12,000 images per run.
+  study: { width: 0.125, hidden: 256, trainPerClass: 2000, testPerClass: 1000, epochs: 5, batch: 64, lr: 1e-3, logitLr: 1e-2, seeds: 5, samples: 10, batchNorm: true, imageSize: 32 },
   // The paper: full width, 224-px inputs (CIFAR upsampled bilinearly per batch), 4096-wide
   // classifier, Adam 1e-5, 300 epochs, 10 MC samples.
   paper: { width: 1, hidden: 4096, trainPerClass: 5000, testPerClass: 1000, epochs: 300, batch: 64, lr: 1e-5, logitLr: 1e-5, seeds: 3, samples: 10, batchNorm: false, imageSize: 224 },
@@ -164,6 +174,8 @@ export interface MethodResult {
   trainAccuracy?: number[];
   /** The final keep probability of every unit of every dropout layer (one value per layer when learnt per layer). */
   keepFinal?: number[][];
+  /** Per test image, for paired comparisons between methods (tasks/stats/paired.ts). */
+  perImage?: ClassifyPerImage;
 }
 
 /** The options that shape one run (epochs aside); a resumed or merged run must have been made with these. */
@@ -223,10 +235,14 @@ export async function runOne(m: Method, seed: number, o: ClassifyOptions, data: 
     const correct = Array.from(pred, (p, i) => p === data.test.y[i]);
     const t = Array.from({ length: 21 }, (_, i) => i / 20);
     const value = t.map((s) => pavpu(correct, entT, lo + s * (hi - lo)));
+    const perImage: ClassifyPerImage = {
+      pred: packU8(pred), pTrue: packF32(Array.from(data.test.y, (y, i) => pt[i * CLASSES + y])),
+      confidence: packF32(Array.from(pred, (p, i) => pt[i * CLASSES + p])), entropy: packF32(entT), entropyRange: [lo, hi],
+    };
     return {
       method: m, seed, accuracy: accuracy(pred, data.test.y), nll: nll(pt, data.test.y, CLASSES), ece: expectedCalibrationError(pt, data.test.y, CLASSES),
       meanEntropy: entT.reduce((a, b) => a + b, 0) / entT.length, pavpu: { t, value, mean: value.reduce((a, b) => a + b, 0) / value.length },
-      keep: h.keep, losses: h.losses, trainAccuracy: h.extra, imagesPerSecond: h.examples / Math.max(h.seconds, 1e-9), keepFinal,
+      keep: h.keep, losses: h.losses, trainAccuracy: h.extra, imagesPerSecond: h.examples / Math.max(h.seconds, 1e-9), keepFinal, perImage,
     };
   } finally {
     wopt.dispose(); lopt?.dispose(); model.dispose();
@@ -253,7 +269,7 @@ async function main(): Promise<void> {
     .description('VGG19 on CIFAR-10 with regular, MC, Gaussian, Concrete and learnable Bernoulli dropout (paper §3.2.1).')
     .option('--data <path>', 'CIFAR-10: an ImageFolder tree (train/, test/) or the binary batches', 'data/cifar10-jpeg')
     .option('--dropout <kinds>', `${DROPOUT_NAMES.join(' | ')}, a comma-separated list of them, or all`, 'all')
-    .option('--preset <name>', 'cpu | paper (other options override it)', 'cpu')
+    .option('--preset <name>', `${PRESET_NAMES.join(' | ')} (other options override it)`, 'cpu')
     .option('--lbd-granularity <g>', 'layer | unit', 'layer')
     .option('--estimator <e>', 'arm | disarm', 'arm')
     .option('--epochs <n>').option('--batch <n>', 'images per batch (every batch is full: a last partial one is dropped each epoch)').option('--lr <x>').option('--logit-lr <x>').option('--seeds <n>')
@@ -271,8 +287,8 @@ async function main(): Promise<void> {
   cli.parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
   if (a.render) await renderAndExit<ClassifyReport>(a.render as string, 'classify', (r) => Array.isArray(r.table) && Array.isArray(r.results), writeClassifyReport, table1Markdown);
-  const preset = PRESETS[a.preset as 'cpu' | 'paper'];
-  if (!preset) throw new UserError(`--preset must be cpu or paper, got '${a.preset}'`);
+  const preset = PRESETS[a.preset as PresetName];
+  if (!preset) throw new UserError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got '${a.preset}'`);
   const num = (k: string, fallback: number | undefined, int = false): number => positiveOption(a, k, fallback, int);
   const o: ClassifyOptions = {
     data: a.data as string, methods: userInput(() => parseDropoutNames(a.dropout as string)), granularity: a.lbdGranularity as 'layer' | 'unit', estimator: a.estimator as 'arm' | 'disarm',

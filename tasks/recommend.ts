@@ -29,6 +29,7 @@ import { trainLoop, freshHistory, type BaseHistory } from './common/trainer.js';
 import { snapshot, restore } from './common/checkpoint.js';
 import { addRunnerOptions, runnerOptions, type GridRun } from './common/grid.js';
 import { runTask, listAndExit, type Progress } from './common/task-main.js';
+import { packF32 } from './stats/per-example.js';
 import { writeRecommendReport, table2Markdown, type RecommendReport, type RecommendRun, type DatasetReport, type TableRow } from './recommend/report.js';
 
 type DropKind = Exclude<DropoutName, 'mc'>;
@@ -88,9 +89,18 @@ export const DEFAULTS: RecommendOptions = {
  * after 2 epochs on ml-100k: 0.154 with 500, 0.247 with 100). `paper`: Liang et al. / the paper
  * on ML-20M — batch 500, 200 epochs.
  */
-export const PRESETS: Record<'cpu' | 'paper', { epochs: number; batch: number }> = {
-  cpu: { epochs: 20, batch: 100 },
-  paper: { epochs: 200, batch: 500 },
+export const PRESET_NAMES = ['cpu', 'study', 'paper'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+/**
+ * `study`: the comparison study sized to today's engine — 100 epochs (half the paper's 200) of
+ * 100-user batches, 5 seeds, both MovieLens sets: one epoch of all ten rows and both sets takes
+ * ~21 s per seed here, so 5 seeds × 100 epochs ≈ 2.9 h.
+ */
+export const PRESETS: Record<PresetName, { epochs: number; batch: number; seeds: number }> = {
+  cpu: { epochs: 20, batch: 100, seeds: 3 },
+  study: { epochs: 100, batch: 100, seeds: 5 },
+  paper: { epochs: 200, batch: 500, seeds: 3 },
 };
 
 /** The input-dropout slot of a row (generator seed·1000 + 17, stream 1). */
@@ -237,6 +247,7 @@ export async function runOne(rowName: string, seed: number, o: RecommendOptions,
       model: rowName, seed, bestEpoch: h.bestEpoch, bestBeta: h.beta[h.bestEpoch - 1] ?? 0, valNdcg: h.valNdcg, beta: h.beta, losses: h.losses,
       test: { recall20: stat(t.recall[20]), recall50: stat(t.recall[50]), ndcg100: stat(t.ndcg[100]), users: t.ndcg[100].length },
       usersPerSecond: (h.epoch * users) / Math.max(h.seconds, 1e-9), seconds: h.seconds,
+      perUser: { recall20: packF32(t.recall[20]), recall50: packF32(t.recall[50]), ndcg100: packF32(t.ndcg[100]) },
     };
     if (row.dropout === 'lbd' && dropout) result.keepVsPopularity = { keep: await dropout.keepProbabilities(), popularity: Array.from(data.itemPopularity) };
     return result;
@@ -263,9 +274,9 @@ async function main(): Promise<void> {
     .option('--format <formats>', `comma-separated, one per path: ${ratingsFormats.join(' | ')}`, 'ml-csv,ml-100k')
     .option('--model <rows>', `comma-separated Table 2 rows or all: ${ROW_NAMES.join(', ')}`, 'all')
     .option('--estimator <e>', 'arm | disarm (SIVAE+LBD)', DEFAULTS.estimator)
-    .option('--preset <name>', 'cpu | paper: epochs and batch size (other options override)', 'cpu')
-    .option('--epochs <n>', 'epochs (cpu 20, paper 200)')
-    .option('--batch <n>', 'users per batch (cpu 100, paper 500)')
+    .option('--preset <name>', `${PRESET_NAMES.join(' | ')}: epochs, batch size and seeds (other options override)`, 'cpu')
+    .option('--epochs <n>', 'epochs (cpu 20, study 100, paper 200)')
+    .option('--batch <n>', 'users per batch (cpu 100, study 100, paper 500)')
     .option('--lr <x>', 'Adam learning rate', String(DEFAULTS.lr))
     .option('--logit-lr <x>', "Adam learning rate of LBD's logits", String(DEFAULTS.logitLr))
     .option('--anneal-steps <n>', 'β = min(cap, step / N) (0: N = the run\'s steps / cap, so β reaches the cap at the end)', String(DEFAULTS.annealSteps))
@@ -278,17 +289,17 @@ async function main(): Promise<void> {
     .option('--lbd-regularizer', 'add Eq. 3 on the LBD input logits (the authors\' protocol, the default, has none)')
     .option('--rate <p>', 'input drop rate (initial for the learnable kinds)', String(DEFAULTS.rate))
     .option('--held-out-users <n>', 'validation and test users each: a count, or a fraction < 1 (default: the paper\'s counts for the full sets, 10 % otherwise)')
-    .option('--seeds <n>', 'seeds 1..n', String(DEFAULTS.seeds))
+    .option('--seeds <n>', 'seeds 1..n (cpu 3, study 5, paper 3)')
     .option('--out <dir>', 'where report.json, report.html and the figures go', 'runs/recommend')
     .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report'));
   cli.parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
   if (a.render) await renderAndExit<RecommendReport>(a.render as string, 'recommend', (r) => Array.isArray(r.datasets), writeRecommendReport, tablesOf);
-  const preset = PRESETS[a.preset as 'cpu' | 'paper'];
-  if (!preset) throw new UserError(`--preset must be cpu or paper, got '${a.preset}'`);
+  const preset = PRESETS[a.preset as PresetName];
+  if (!preset) throw new UserError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got '${a.preset}'`);
   const num = (k: string, int: boolean, min = 0, openMin = true): number => {
     const raw = a[k.replace(/-([a-zA-Z])/g, (_, c: string) => c.toUpperCase())] as string | undefined;
-    const v = raw === undefined && (k === 'epochs' || k === 'batch') ? preset[k] : Number(raw);
+    const v = raw === undefined && (k === 'epochs' || k === 'batch' || k === 'seeds') ? preset[k] : Number(raw);
     if (!Number.isFinite(v) || (openMin ? v <= min : v < min) || (int && !Number.isInteger(v))) throw new UserError(`--${k} must be ${int ? 'an integer' : 'a number'} ${openMin ? '>' : '≥'} ${min}, got '${raw}'`);
     return v;
   };

@@ -29,6 +29,7 @@ import { trainLoop, standardStep, freshHistory } from './common/trainer.js';
 import { addRunnerOptions, runnerOptions, type GridRun } from './common/grid.js';
 import { runTask, listAndExit, type Progress } from './common/task-main.js';
 import { writeSegmentReport, table1SegMarkdown, type SegmentReport, type SegmentRun, type SegmentExamples } from './segment/report.js';
+import type { SegmentPerImage } from './stats/per-example.js';
 
 export const METHODS = DROPOUT_NAMES;
 export type Method = DropoutName;
@@ -66,7 +67,10 @@ export interface SegmentOptions {
   memoryEfficient: boolean;
 }
 
-export const PRESETS: Record<'cpu' | 'paper', Partial<SegmentOptions>> = {
+export const PRESET_NAMES = ['cpu', 'study', 'paper'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+export const PRESETS: Record<PresetName, Partial<SegmentOptions>> = {
   // The largest protocol whose 15 runs (5 methods × 3 seeds) fit 100 minutes on this 2-core host,
   // from quiet-host timings of the `tiny` net at 80×60, batch 4: training 2.4 images/s; an
   // evaluation pass 0.18 s per image (MC: the down path once, the bottleneck and up path S = 10
@@ -74,6 +78,12 @@ export const PRESETS: Record<'cpu' | 'paper', Partial<SegmentOptions>> = {
   // Measured: one LBD run took 6.4 min with data loading (training 270 s), so ~90 min for all 15.
   // (At 120×90 one epoch of the 367 images alone takes 285 s.)
   cpu: { model: 'tiny', size: [60, 80], epochs: 2, batch: 4, lr: 1e-3, rho: 0.9, lrDecay: 0.95, logitLr: 1e-2, seeds: 3, samples: 10, trainLimit: 300, valLimit: 20, testLimit: 48, memoryEfficient: false },
+  // The comparison study sized to today's engine: all 367 training, 101 validation and 233 test
+  // images, at 120×90 (2.25× the cpu preset's pixels), 6 epochs, 3 seeds — the `tiny` net trains
+  // at ~4.5 images/s at this size here (LBD included), so 15 runs × 6 × 367 images ≈ 2.1 h of
+  // training plus the MC evaluation of 334 images per run. FC-DenseNet-56 (1.4 M parameters)
+  // would take ~10× as long per image.
+  study: { model: 'tiny', size: [90, 120], epochs: 6, batch: 4, lr: 1e-3, rho: 0.9, lrDecay: 0.95, logitLr: 1e-2, seeds: 3, samples: 10, trainLimit: 367, valLimit: 101, testLimit: 233, memoryEfficient: false },
   // The paper: FC-DenseNet-103 at 480×360, batch 1, RMSProp 1e-4 (decay 0.995), 700 epochs, S = 10.
   paper: { model: '103', size: [360, 480], epochs: 700, batch: 1, lr: 1e-4, rho: 0.995, lrDecay: 1, logitLr: 1e-4, seeds: 3, samples: 10, trainLimit: 367, valLimit: 101, testLimit: 233, memoryEfficient: true },
 };
@@ -112,13 +122,40 @@ function gather(s: CamVidSet, idx: ArrayLike<number>): { x: Float32Array; y: Int
   return { x, y };
 }
 
-export interface Predictions { pred: Int32Array; entropy: Float64Array; confusion: SegmentationConfusion; patches: Patches }
+export interface Predictions {
+  pred: Int32Array; entropy: Float64Array; confusion: SegmentationConfusion; patches: Patches;
+  /** Per image: its patches, and per class its [TP, FP, FN] pixel counts (void excluded). */
+  images: { patches: Patches; counts: number[][] }[];
+}
+
+/** Per class [TP, FP, FN] over one image's pixels (void labels skipped), from its own confusion matrix. */
+function classCounts(c: SegmentationConfusion): number[][] {
+  const C = c.classes, m = c.matrix;
+  return Array.from({ length: C }, (_, k) => {
+    let fp = 0, fn = 0;
+    for (let j = 0; j < C; j++) if (j !== k) { fn += m[k * C + j]; fp += m[j * C + k]; }
+    return [m[k * C + k], fp, fn];
+  });
+}
+
+/** The per-image table of a test set's predictions at the run's PAvPU thresholds (tasks/stats/per-example.ts). */
+export function perImageTable(p: Predictions, thresholds: readonly number[]): SegmentPerImage {
+  return {
+    counts: p.images.map((im) => im.counts),
+    goodPatches: p.images.map((im) => thresholds.map((th) => {
+      let good = 0;
+      for (let i = 0; i < im.patches.entropy.length; i++) good += +(!!im.patches.accurate[i] === im.patches.entropy[i] <= th);
+      return good;
+    })),
+    patches: p.images.map((im) => im.patches.accurate.length),
+  };
+}
 
 /** Mean softmax of S passes (one deterministic pass when S = 1), its argmax and entropy per pixel, the confusion matrix and the patches. */
 export async function predict(model: Tiramisu, drops: DropoutLayer[], s: CamVidSet, S: number, batch: number): Promise<Predictions> {
   const H = s.height, W = s.width, px = H * W, C = CAMVID_NUM_CLASSES;
   const pred = new Int32Array(s.n * px), entropy = new Float64Array(s.n * px);
-  const confusion = new SegmentationConfusion(C, CAMVID_VOID), parts: Patches[] = [];
+  const confusion = new SegmentationConfusion(C, CAMVID_VOID), parts: Patches[] = [], images: Predictions['images'] = [];
   model.eval();
   for (const d of drops) d.sampleAtEval = S > 1;
   try {
@@ -134,13 +171,18 @@ export async function predict(model: Tiramisu, drops: DropoutLayer[], s: CamVidS
       const pr = argmaxChannels(p, n, C), en = pixelEntropy(p, n, C), y = s.y.subarray(at * px, (at + n) * px);
       pred.set(pr, at * px); entropy.set(en, at * px);
       confusion.add(pr, y);
-      parts.push(patches(pr, y, en, n, H, W, { window: 2, voidLabel: CAMVID_VOID }));
+      for (let i = 0; i < n; i++) {
+        const one = (a: Int32Array | Float64Array) => a.subarray(i * px, (i + 1) * px);
+        const part = patches(one(pr), y.subarray(i * px, (i + 1) * px), one(en), 1, H, W, { window: 2, voidLabel: CAMVID_VOID });
+        parts.push(part);
+        images.push({ patches: part, counts: classCounts(new SegmentationConfusion(C, CAMVID_VOID).add(one(pr), y.subarray(i * px, (i + 1) * px))) });
+      }
     }
   } finally {
     for (const d of drops) d.sampleAtEval = false;
     model.train();
   }
-  return { pred, entropy, confusion, patches: concatPatches(parts) };
+  return { pred, entropy, confusion, patches: concatPatches(parts), images };
 }
 
 
@@ -204,7 +246,7 @@ export async function runOne(m: Method, seed: number, o: SegmentOptions, data: S
     const result: SegmentRun & { examples?: SegmentExamples } = {
       method: m, seed, pixelAccuracy: pt.confusion.pixelAccuracy(), iou: pt.confusion.iou(), meanIoU: pt.confusion.meanIoU(),
       pavpu: { t: curve.t, value: curve.pavpu, mean: curve.mean }, losses: h.losses, keep: h.keep,
-      imagesPerSecond: h.examples / Math.max(h.seconds, 1e-9), seconds: h.seconds,
+      imagesPerSecond: h.examples / Math.max(h.seconds, 1e-9), seconds: h.seconds, perImage: perImageTable(pt, curve.threshold),
     };
     if (m === 'lbd' || m === 'mc') {
       const n = Math.min(4, data.test.n);
@@ -244,7 +286,7 @@ async function main(): Promise<void> {
     .option('--data <path>', 'the CamVid folder (train.txt, val.txt, test.txt and the image / annotation folders)', 'data/camvid')
     .option('--model <name>', `FC-DenseNet: ${Object.keys(MODELS).join(' | ')} (preset decides by default)`)
     .option('--dropout <kinds>', 'regular | mc | gaussian | concrete | lbd, or a comma-separated list of them, or all', 'all')
-    .option('--preset <name>', 'cpu | paper (other options override it)', 'cpu')
+    .option('--preset <name>', `${PRESET_NAMES.join(' | ')} (other options override it)`, 'cpu')
     .option('--estimator <e>', 'arm | disarm (LBD)', 'arm')
     .option('--size <WxH>', 'resize to W×H (e.g. 480x360); preset decides by default')
     .option('--epochs <n>').option('--batch <n>', 'images per batch (the last batch of an epoch may be smaller)')
@@ -262,8 +304,8 @@ async function main(): Promise<void> {
   cli.parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
   if (a.render) await renderAndExit<SegmentReport>(a.render as string, 'segment', (r) => Array.isArray(r.table) && Array.isArray(r.runs), writeSegmentReport, table1SegMarkdown);
-  const preset = PRESETS[a.preset as 'cpu' | 'paper'];
-  if (!preset) throw new UserError(`--preset must be cpu or paper, got '${a.preset}'`);
+  const preset = PRESETS[a.preset as PresetName];
+  if (!preset) throw new UserError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got '${a.preset}'`);
   const num = (k: string, fallback: number | undefined, int = false): number => positiveOption(a, k, fallback, int);
   let size = preset.size!;
   if (a.size !== undefined) {

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { writeTextAtomic } from '../common/files.js';
 import { top, esc, writeFigures, type Spec } from '../report/vega.js';
+import type { RecommendPerUser } from '../stats/per-example.js';
 
 export interface MetricStat { mean: number; se: number }
 export interface RecommendRun {
@@ -14,6 +15,8 @@ export interface RecommendRun {
   usersPerSecond: number; seconds: number;
   /** LBD only: the learnt keep probability of each item and its number of training users. */
   keepVsPopularity?: { keep: number[]; popularity: number[] };
+  /** Per test user, for paired comparisons between rows (tasks/stats/paired.ts). */
+  perUser?: RecommendPerUser;
 }
 export interface TableRow { model: string; recall20: SeedStat; recall50: SeedStat; ndcg100: SeedStat }
 /** Mean and std over seeds of a metric, and the mean over seeds of its per-run standard error over test users. */

@@ -8,10 +8,13 @@ import { writeTextAtomic } from '../common/files.js';
 import { PNG } from 'pngjs';
 import { top, esc, writeFigures, pavpuSpec, pavpuRows, type Spec } from '../report/vega.js';
 import { CAMVID_CLASSES } from '../data/camvid.js';
+import type { SegmentPerImage } from '../stats/per-example.js';
 
 export interface SegmentRun {
   method: string; seed: number; pixelAccuracy: number; iou: (number | null)[]; meanIoU: number;
   pavpu: { t: number[]; value: number[]; mean: number }; losses: number[]; keep: number[][]; imagesPerSecond: number; seconds: number;
+  /** Per test image, for paired comparisons between methods (tasks/stats/paired.ts). */
+  perImage?: SegmentPerImage;
 }
 /** Predicted classes and per-pixel entropy of the figure's test images (row-major, image after image). */
 export interface SegmentExamples { pred: number[]; entropy: number[] }

@@ -26,7 +26,7 @@ import { loadCifar10Dir } from './data/cifar-binary.js';
 import { channelStats, normalize, randomCropFlip, resizeBilinear } from './data/transforms.js';
 import { batches, splitValidation } from './data/batches.js';
 import { gatherRows } from './data/mnist.js';
-import { accuracy, argmaxRows, predictiveEntropy, pavpu, nll, expectedCalibrationError } from './metrics/classification.js';
+import { accuracy, argmaxRows, predictiveEntropy, pavpu, nll, expectedCalibrationError } from '../models/metrics/classification.js';
 import { writeClassifyReport, table1Markdown, type ClassifyReport } from './classify/report.js';
 import { packF32, packU8, type ClassifyPerImage } from './stats/per-example.js';
 

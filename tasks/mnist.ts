@@ -15,7 +15,7 @@ import { splitParameters } from '../layers/dropout/lbd-step.js';
 import type { DropoutLayer } from '../layers/dropout/base.js';
 import { createDropout, parseDropoutNames, DROPOUT_NAMES, type DropoutName } from '../layers/dropout/registry.js';
 import { loadMnist, permutation, gatherRows } from './data/mnist.js';
-import { accuracy, argmaxRows, predictiveEntropy, pavpuCurve } from './metrics/classification.js';
+import { accuracy, argmaxRows, predictiveEntropy, pavpuCurve } from '../models/metrics/classification.js';
 import { UserError, runMain, writeJsonAtomic } from './common/files.js';
 import { userInput } from './common/cli.js';
 import { generatorsOf } from './common/run-state.js';

@@ -20,7 +20,7 @@ import type { TensorRecord } from '../engine/checkpoint.js';
 import { loadRatings, gatherRows, modelInput, type Csr, csrBatch, describeRatings, ratingsFormats, type RatingsData, type RatingsFormat, type HeldOutUsers } from './data/ratings.js';
 import { permutation } from './data/mnist.js';
 import { mixSeed } from './data/rng.js';
-import { rankingMetrics, meanAndStdErr } from './metrics/ranking.js';
+import { rankingMetrics, meanAndStdErr } from '../models/metrics/ranking.js';
 import { meanStd, generatorsOf } from './common/run-state.js';
 import { renderAndExit } from './common/cli.js';
 import { UserError, runMain, writeJsonAtomic } from './common/files.js';

@@ -20,7 +20,7 @@ import { createDropout, parseDropoutNames, DROPOUT_NAMES, DROPOUT_REGISTRY, type
 import { loadCamVidSplits, flipFlags, flipHorizontal, channelStats, normalizeChannels, medianFrequencyWeights, CAMVID_NUM_CLASSES, CAMVID_VOID, type CamVidSet } from './data/camvid.js';
 import { permutation } from './data/mnist.js';
 import { mixSeed } from './data/rng.js';
-import { SegmentationConfusion, argmaxChannels, pixelEntropy, patches, concatPatches, entropyRange, patchPavpuCurve, type Patches } from './metrics/segmentation.js';
+import { SegmentationConfusion, argmaxChannels, pixelEntropy, patches, concatPatches, entropyRange, patchPavpuCurve, type Patches } from '../models/metrics/segmentation.js';
 import { meanStd, generatorsOf } from './common/run-state.js';
 import { positiveOption, renderAndExit, userInput } from './common/cli.js';
 import { UserError, runMain, writeJsonAtomic } from './common/files.js';

@@ -9,7 +9,7 @@ import { lbdStep, splitParameters } from '../../layers/dropout/lbd-step.js';
 import { sumRegularizers, type DropoutLayer } from '../../layers/dropout/base.js';
 import type { Module } from '../../layers/module.js';
 import { permutation, gatherRows, type DigitSet } from '../data/mnist.js';
-import { argmaxRows, accuracy, predictiveEntropy } from '../metrics/classification.js';
+import { argmaxRows, accuracy, predictiveEntropy } from '../../models/metrics/classification.js';
 
 /** The page's choices: the registry's kinds, LBD once per estimator. */
 export const PAGE_KINDS = ['regular', 'mc', 'gaussian', 'concrete', 'lbd-arm', 'lbd-disarm'] as const;

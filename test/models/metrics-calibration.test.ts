@@ -2,7 +2,7 @@
 // with entropies exactly at the threshold (which count as certain).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { nll, expectedCalibrationError, pavpu, predictiveEntropy, NLL_CLAMP } from '../../tasks/metrics/classification.js';
+import { nll, expectedCalibrationError, pavpu, predictiveEntropy, NLL_CLAMP } from '../../models/metrics/classification.js';
 
 const test = suite('metrics-calibration');
 const near = (got: number, want: number, what: string, tol = 1e-12): void => {

@@ -1,7 +1,7 @@
 // Classification metrics and the MNIST-digits loader.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { accuracy, argmaxRows, predictiveEntropy, pavpu, pavpuCurve } from '../../tasks/metrics/classification.js';
+import { accuracy, argmaxRows, predictiveEntropy, pavpu, pavpuCurve } from '../../models/metrics/classification.js';
 import { loadMnist, permutation, gatherRows } from '../../tasks/data/mnist.js';
 
 const test = suite('metrics');

@@ -2,7 +2,7 @@
 // exclusion, users without held-out items), the heap top-R against a full sort, and mean ± s.e.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rankingMetrics, meanAndStdErr, topR, type CsrRows } from '../../tasks/metrics/ranking.js';
+import { rankingMetrics, meanAndStdErr, topR, type CsrRows } from '../../models/metrics/ranking.js';
 import { mulberry32 } from '../../tasks/data/rng.js';
 
 const test = suite('metrics-ranking');

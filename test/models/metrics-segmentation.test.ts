@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   SegmentationConfusion, argmaxChannels, pixelEntropy, patches, concatPatches, entropyRange, patchPavpu, patchPavpuCurve,
-} from '../../tasks/metrics/segmentation.js';
+} from '../../models/metrics/segmentation.js';
 import { assertClose } from '../helpers.js';
 
 const test = suite('metrics-segmentation');

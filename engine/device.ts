@@ -3,12 +3,12 @@
 //
 // Two hosts, one module: in a browser the adapter comes from `navigator.gpu`; under Node from
 // Dawn (npm `webgpu`) through engine/host-node.ts, which also holds the Node-only work-arounds
-// (the --no-use-osr flag, the busy-spin fix, llvmpipe's vector width). That file is imported
-// only under Node, here at load time (so the V8 flag is set before anything else runs), and a
-// browser bundle never reaches it.
-import { env, isNode } from '../kernels/env.js';
-
-const nodeHost = isNode ? await import('./host-node.js') : null;
+// (the --no-use-osr flag, the busy-spin fix, llvmpipe's vector width). `#host` is package.json's
+// "imports" entry: host-node.js under Node (loaded with this module, so the V8 flag is set before
+// anything else runs), host-browser.js (null) for a browser bundle.
+import { env } from '../kernels/env.js';
+import { host as nodeHost } from '#host';
+import type { NodeHost } from './host.js';
 
 export type Backend = 'auto' | 'vulkan' | 'opengles' | 'browser';
 
@@ -294,7 +294,7 @@ export async function gpuWait<T>(p: Promise<T>): Promise<T> {
  * Reading and writing files (checkpoints): the Node host's functions. In a browser there are
  * no files — encode and parse checkpoints as bytes (engine/checkpoint.ts) instead.
  */
-export function hostFiles(): Pick<NonNullable<typeof nodeHost>, 'readFile' | 'writeFileAtomic'> {
+export function hostFiles(): Pick<NodeHost, 'readFile' | 'writeFileAtomic'> {
   if (!nodeHost) throw new Error('lbd-gpu: reading and writing files needs Node; in a browser use encodeCheckpoint / parseCheckpoint on bytes');
   return nodeHost;
 }

@@ -1,6 +1,8 @@
-// The Node-only half of the device module: dawn.node (npm `webgpu`) and its work-arounds. Only
-// engine/device.ts loads it, dynamically and only under Node, so a browser bundle never contains
-// it (the page's build checks that no node: module is reached from this file's importers).
+// The Node-only half of the device module: dawn.node (npm `webgpu`) and its work-arounds.
+// engine/device.ts imports it as `#host`, which package.json's "imports" map resolves to this
+// file under Node and to host-browser.ts (no host) for a browser bundle — every bundler that
+// honours package.json conditions (esbuild, Vite, webpack, Rollup) leaves this file out with no
+// plugin, and the page's build checks that it did.
 import v8 from 'node:v8';
 import { readFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
@@ -62,7 +64,8 @@ export function restore(): void { if (--slowed === 0) globalThis.setImmediate = 
 
 // ---- files (checkpoints) -------------------------------------------------------------------
 
-export { readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import type { NodeHost } from './host.js';
 
 async function writeAll(fh: import('node:fs/promises').FileHandle, buf: Uint8Array): Promise<void> {
   let done = 0;
@@ -104,3 +107,6 @@ export async function writeFileAtomic(path: string, chunks: Uint8Array[], point:
     try { await dh.sync(); } finally { await dh.close(); }
   } catch { /* ignore */ }
 }
+
+/** This host, as device.ts sees it (host-browser.ts exports null under the same name). */
+export const host: NodeHost | null = { tryAdapter, cpuVectorWidth, setNativeVectorWidth, slowDown, restore, readFile, writeFileAtomic };

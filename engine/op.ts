@@ -1,5 +1,7 @@
 // One op, one declaration: forward (dispatches kernels), backward (written with other ops),
-// a float64 reference (plain loops), and the test cases the registry-walking tests use.
+// a float64 reference (plain loops, or the linear algebra of `f64` — mathjs, handed in by the
+// checker in engine/testing.ts so that it never reaches a model's bundle), and the test cases
+// the registry-walking tests and checkOp use.
 import { Tensor, fmtShape, type DType } from './tensor.js';
 import { isGradEnabled, noGrad, topoOrder, type Node } from './tape.js';
 
@@ -24,6 +26,15 @@ export interface InputSpec {
   distinct?: boolean;
 }
 
+/**
+ * Float64 linear algebra for references (engine/testing.ts passes mathjs's): an outside
+ * implementation to check ours against, loaded only by the checker and the tests.
+ */
+export interface Float64Lib {
+  multiply(a: number[][], b: number[][]): number[][];
+  transpose(a: number[][]): number[][];
+}
+
 export interface TestCase {
   inputs: InputSpec[];
   attrs?: Record<string, unknown>;
@@ -45,7 +56,8 @@ export interface OpDef {
   backward?(grad: Tensor, node: Node, into?: readonly (Tensor | undefined)[]): (Tensor | null)[];
   /** Inputs whose gradient `backward` can add into an existing one (see `into`). */
   accumulates?: readonly number[];
-  reference(inputs: Ref[], attrs: Record<string, unknown>): Ref;
+  /** The op in float64 on the host: what forward must agree with, and what finite differences differentiate. */
+  reference(inputs: Ref[], attrs: Record<string, unknown>, f64: Float64Lib): Ref;
   cases: TestCase[];
   /** Attributes for a replayed forward (tape.replay): strips side effects such as running stats. */
   replayAttrs?(attrs: Record<string, unknown>): Record<string, unknown>;

@@ -111,3 +111,18 @@ export function manualSeed(seed: number): void { global = new Generator(seed); }
 export const rand = (shape: Shape, lo = 0, hi = 1): Tensor => global.uniform(shape, lo, hi);
 export const randn = (shape: Shape, mean = 0, std = 1): Tensor => global.normal(shape, mean, std);
 export const defaultGenerator = (): Generator => global;
+
+/**
+ * A seeded host-side generator of uniform numbers in [0, 1) (mulberry32): shuffling data,
+ * drawing test inputs. Not the GPU's stream (Generator): cheap, 32-bit state, for host work.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -6,7 +6,7 @@ import { getGpu, setQuiet } from '../engine/device.js';
 import { memoryStats } from '../engine/memory.js';
 import { sync } from '../engine/dispatch.js';
 import { tensor, numel, type Tensor } from '../engine/tensor.js';
-import type { InputSpec, Ref } from '../engine/op.js';
+import { sampleInput } from '../engine/testing.js';
 
 setQuiet(true);
 export const ready = getGpu();
@@ -15,21 +15,7 @@ export const ready = getGpu();
 export const rng = mulberry32;
 
 /** A random input following its spec, as a float64 reference (f32-rounded) and a GPU tensor. */
-export function sample(spec: InputSpec, r: () => number): { ref: Ref; t: Tensor } {
-  const n = numel(spec.shape);
-  const data = new Float64Array(n);
-  const [lo, hi] = spec.range ?? [-2, 2];
-  for (let i = 0; i < n; i++) {
-    if (spec.ints !== undefined) { data[i] = Math.floor(r() * spec.ints); continue; }
-    let v = lo + (hi - lo) * r();
-    const away = spec.awayFromZero ?? 0;
-    if (away && Math.abs(v) < away) v = v < 0 ? v - away : v + away;
-    data[i] = Math.fround(v);
-  }
-  if (spec.distinct) for (let i = 0; i < n; i++) data[i] = Math.fround(data[i] + i * 1e-3);
-  const dt = spec.dtype ?? 'f32';
-  return { ref: { shape: spec.shape.slice(), data }, t: tensor(data, spec.shape, dt) };
-}
+export const sample = sampleInput;
 
 /** |got − want| ≤ tol · max(1, |want|) elementwise; NaN anywhere fails. */
 export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {

@@ -1,7 +1,6 @@
 // Matrix products: [M,K]·[K,N], batched [B,M,K]·[B,K,N] (a 2-d side is shared by the batch),
 // either operand transposed. The kernel structure and tile sizes come from a per-adapter config.
-import * as math from 'mathjs';
-import { defineOp, apply, type Ref } from '../op.js';
+import { defineOp, apply, type Ref, type Float64Lib } from '../op.js';
 import { dispatch, destroyAfterSubmit } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
@@ -182,20 +181,21 @@ export function toTexture(b: Tensor, batch: number, K: number, N: number, fold =
   return t.view;
 }
 
-function refMatmul([a, b]: Ref[], attrs: Record<string, unknown>): Ref {
+/** The product by mathjs's float64 multiply (handed in by the checker: never in a model's bundle). */
+function refMatmul([a, b]: Ref[], attrs: Record<string, unknown>, math: Float64Lib): Ref {
   const get = (r: Ref, bi: number, t: boolean): number[][] => {
     const [R, C] = r.shape.slice(-2);
     const off = r.shape.length === 3 ? bi * R * C : 0;
     const m: number[][] = [];
     for (let i = 0; i < R; i++) m.push(Array.from(r.data.subarray(off + i * C, off + (i + 1) * C)));
-    return t ? (math.transpose(m) as number[][]) : m;
+    return t ? math.transpose(m) : m;
   };
   const B = a.shape.length === 3 ? a.shape[0] : b.shape.length === 3 ? b.shape[0] : 1;
   const batched = a.shape.length === 3 || b.shape.length === 3;
   const out: number[] = [];
   let M = 0, N = 0;
   for (let bi = 0; bi < B; bi++) {
-    const c = math.multiply(get(a, bi, !!attrs.transA), get(b, bi, !!attrs.transB)) as number[][];
+    const c = math.multiply(get(a, bi, !!attrs.transA), get(b, bi, !!attrs.transB));
     M = c.length; N = c[0].length;
     for (const row of c) out.push(...row);
   }
@@ -296,8 +296,8 @@ const linearDef = defineOp({
     if (db && !b.requiresGrad) db.dispose();
     return grads;
   },
-  reference([x, w, b], attrs) {
-    const y = refMatmul([x, w], {});
+  reference([x, w, b], attrs, f64) {
+    const y = refMatmul([x, w], {}, f64);
     const N = b.shape[0];
     const act = activationOf('linear', attrs);
     for (let i = 0; i < y.data.length; i++) y.data[i] = refActivation(act, y.data[i] + b.data[i % N]);

@@ -1,15 +1,6 @@
-// Seeded uniform numbers in [0, 1) (mulberry32, the same generator as mnist.ts's permutation),
-// shared by the data transforms and batch iterators.
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded uniform numbers in [0, 1) (mulberry32, engine/random.ts — the same generator as
+// mnist.ts's permutation), shared by the data transforms and batch iterators.
+export { mulberry32 } from '../../engine/random.js';
 
 /** Mixes a seed with a stream number (epoch, worker…) into a new 32-bit seed. */
 export function mixSeed(seed: number, stream: number): number {

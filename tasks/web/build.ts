@@ -3,10 +3,12 @@
 // package `mnist`'s digits, tasks/web/digits.ts). A visitor needs nothing but these files.
 //
 // The browser bundle must not contain the Node host (engine/host-node.ts, dawn.node): device.ts
-// imports it only under Node, and the build resolves it — and the few node: modules that
-// Node-side code paths import (checkpoint files, the report's PNG writer) — to an empty module.
-// The build fails if the Node host or the `webgpu` package is reached anyway, and lists which
-// engine/kernels/layers/models files still import Node-only modules.
+// imports it as `#host`, which package.json's "imports" resolves to engine/host-browser.ts for
+// a browser build — no plugin needed for the library. The page also reaches task modules (the
+// digits, the charts' shared specs) whose Node-only imports (node:, the PNG renderer, the CLI
+// packages) are resolved to an empty module here. The build fails if the Node host or the
+// `webgpu` package is reached anyway, and lists which engine/kernels/layers/models files still
+// import Node-only modules (there should be none).
 import { mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,7 +20,7 @@ import { encodeDigits } from './digits.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** Modules that exist only under Node, and the Node host itself. */
-export const NODE_ONLY = /^(node:.*|@resvg\/resvg-js|webgpu|cli-progress|commander)$|\/host-node\.js$/;
+export const NODE_ONLY = /^(node:.*|@resvg\/resvg-js|cli-progress|commander)$/;
 
 export interface PageBuild {
   out: string;
@@ -52,7 +54,7 @@ export async function buildPage(out: string): Promise<PageBuild> {
   if (bad.length) throw new Error(`build:web: the browser bundle reached the Node host: ${bad.join(', ')}`);
   const nodeImports = Object.entries(r.metafile.inputs)
     .filter(([f]) => /^(engine|kernels|layers|models)\//.test(f))
-    .map(([file, v]) => ({ file, imports: v.imports.filter((i) => i.path.startsWith('node-only:') && !/host-node\.js$/.test(i.path)).map((i) => i.path.slice('node-only:'.length)) }))
+    .map(([file, v]) => ({ file, imports: v.imports.filter((i) => i.path.startsWith('node-only:')).map((i) => i.path.slice('node-only:'.length)) }))
     .filter((e) => e.imports.length > 0);
   copyFileSync(join(root, 'tasks/web/index.html'), join(out, 'index.html'));
   writeFileSync(join(out, 'digits.bin'), encodeDigits(loadMnist()));

@@ -10,6 +10,7 @@ import { setBatchNormOnePass, setBatchNormLanes } from '../../engine/ops/norm.js
 import { gpu } from '../../engine/device.js';
 import { registry, type OpDef } from '../../engine/op.js';
 import { ready, rng, assertClose } from '../helpers.js';
+import { referenceOf } from '../../engine/testing.js';
 
 const test = suite('batch norm');
 test.before(async () => { await ready; });
@@ -170,7 +171,7 @@ test('x feeding batch norm and another op: BN adds its gradient into the one the
   // float64: F(xl) = Σ R ⊙ (relu(bn(c ⊙ xl)) + s ⊙ c ⊙ xl), differentiated by central differences
   const F = (d: Float64Array): number => {
     const x = { shape, data: d.map((v, i) => v * c.data[i]) };
-    return bnr.reference([x, w, b], { eps: 1e-5 }).data.reduce((acc, y, i) => acc + R.data[i] * (y + s.data[i] * x.data[i]), 0);
+    return referenceOf(bnr, [x, w, b], { eps: 1e-5 }).data.reduce((acc, y, i) => acc + R.data[i] * (y + s.data[i] * x.data[i]), 0);
   };
   const want = xl.data.map((v, i) => {
     const h = 1e-6 * Math.max(1, Math.abs(v)), d = xl.data.slice();

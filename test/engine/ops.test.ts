@@ -8,6 +8,7 @@ import { scope } from '../../engine/memory.js';
 import { tensor, type Tensor } from '../../engine/tensor.js';
 import { noGrad } from '../../engine/tape.js';
 import { ready, rng, sample, assertClose, noLeak } from '../helpers.js';
+import { referenceOf, numericGradient } from '../../engine/testing.js';
 
 const test = suite('ops');
 test.before(async () => { await ready; });
@@ -20,21 +21,9 @@ test('every op declares a reference and at least one test case', () => {
   }
 });
 
-/** ∂(Σ R⊙f(x))/∂x by central differences of the float64 reference. */
-function numericGrad(def: OpDef, refs: Ref[], attrs: Record<string, unknown>, k: number, R: Float64Array): Float64Array {
-  const x = refs[k];
-  const g = new Float64Array(x.data.length);
-  const L = (): number => def.reference(refs, attrs).data.reduce((s, v, i) => s + v * R[i], 0);
-  for (let i = 0; i < x.data.length; i++) {
-    const v = x.data[i];
-    const h = 1e-6 * Math.max(1, Math.abs(v));
-    x.data[i] = v + h; const up = L();
-    x.data[i] = v - h; const dn = L();
-    x.data[i] = v;
-    g[i] = (up - dn) / (2 * h);
-  }
-  return g;
-}
+/** ∂(Σ R⊙f(x))/∂x by central differences of the float64 reference (engine/testing.ts). */
+const numericGrad = (def: OpDef, refs: Ref[], attrs: Record<string, unknown>, k: number, R: Float64Array): Float64Array =>
+  numericGradient((xs) => referenceOf(def, xs, attrs), refs, k, R);
 
 function caseName(def: OpDef, c: TestCase): string {
   return `${def.name}(${c.inputs.map((i) => `[${i.shape.join('x')}]`).join(', ')}${c.attrs ? ` ${JSON.stringify(c.attrs)}` : ''})`;
@@ -64,7 +53,7 @@ for (const def of registry.values()) {
       await noLeak(caseName(def, c), async () => {
         await scope(async () => {
           const ins = c.inputs.map((s) => sample(s, r));
-          const want = def.reference(ins.map((i) => i.ref), c.attrs ?? {});
+          const want = referenceOf(def, ins.map((i) => i.ref), c.attrs ?? {});
           const out = apply(def, ins.map((i) => i.t), c.attrs ?? {});
           assert.equal(out.shape, want.shape, `${caseName(def, c)}: shape`);
           assertClose(await out.data(), want.data, c.tol ?? 1e-4, caseName(def, c));

@@ -10,6 +10,7 @@ import { matmul, setMatmulOptions } from '../../engine/ops/matmul.js';
 import { conv2d, refConv } from '../../engine/ops/conv.js';
 import { sync } from '../../engine/dispatch.js';
 import { rng } from '../helpers.js';
+import { referenceOf } from '../../engine/testing.js';
 
 setQuiet(true);
 const g = await getGpu();
@@ -22,7 +23,7 @@ function relErr(got: ArrayLike<number>, want: Float64Array): number {
   for (let i = 0; i < want.length; i++) { num = Math.max(num, Math.abs(got[i] - want[i])); den = Math.max(den, Math.abs(want[i])); }
   return num / Math.max(den, 1e-12);
 }
-const matmulRef = registry.get('matmul')!.reference;
+const matmulRef = (xs: Ref[], attrs: Record<string, unknown>): Ref => referenceOf(registry.get('matmul')!, xs, attrs);
 const live0 = memoryStats().liveBytes;
 for (const [M, N, K] of [[37, 70, 19], [64, 130, 64], [9, 8, 33], [130, 5, 12]]) {
   for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {

@@ -27,8 +27,9 @@ import { channelStats, normalize, randomCropFlip, resizeBilinear } from './data/
 import { batches, splitValidation } from './data/batches.js';
 import { gatherRows } from './data/mnist.js';
 import { accuracy, argmaxRows, predictiveEntropy, pavpu, nll, expectedCalibrationError } from '../models/metrics/classification.js';
-import { writeClassifyReport, table1Markdown, type ClassifyReport } from './classify/report.js';
-import { packF32, packU8, type ClassifyPerImage } from './stats/per-example.js';
+import { writeClassifyReport, table1Markdown, classifyClaims, classifyReportClaims, classifyClaimsMarkdown, type ClassifyReport } from './classify/report.js';
+import { packF32, packU8, withoutPerExample, type ClassifyPerImage } from './stats/per-example.js';
+import { verdictCounts } from './stats/claims.js';
 
 export const METHODS = DROPOUT_NAMES;
 export type Method = DropoutName;
@@ -286,7 +287,7 @@ async function main(): Promise<void> {
     .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report'));
   cli.parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
-  if (a.render) await renderAndExit<ClassifyReport>(a.render as string, 'classify', (r) => Array.isArray(r.table) && Array.isArray(r.results), writeClassifyReport, table1Markdown);
+  if (a.render) await renderAndExit<ClassifyReport>(a.render as string, 'classify', (r) => Array.isArray(r.table) && Array.isArray(r.results), writeClassifyReport, (r) => `${table1Markdown(r)}\n\n${classifyClaimsMarkdown(r)}`);
   const preset = PRESETS[a.preset as PresetName];
   if (!preset) throw new UserError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got '${a.preset}'`);
   const num = (k: string, fallback: number | undefined, int = false): number => positiveOption(a, k, fallback, int);
@@ -327,11 +328,15 @@ async function main(): Promise<void> {
         console.log(`${t.method.padEnd(9)} accuracy ${(100 * t.accuracy.mean).toFixed(2)} ± ${(100 * t.accuracy.std).toFixed(2)} %, Mean PAvPU ${t.meanPAvPU.mean.toFixed(3)} ± ${t.meanPAvPU.std.toFixed(3)}, ` +
           `NLL ${t.nll.mean.toFixed(3)}, ECE ${t.ece.mean.toFixed(3)}, ${t.imagesPerSecond.mean.toFixed(1)} images/s`);
       }
+      // paired claims from the per-image outputs the run files keep; report.json keeps only the claims
+      const claims = classifyClaims(records.map((x) => ({ result: x.record.result, commit: x.record.commit })), data.test.y);
       const file = join(runner.out, 'report.json');
       const report = {
         task: 'classify', options: { ...o, data: datasetName(o.data), dataFingerprint: fp, ...(o.init ? { init: datasetName(o.init) + '/' + o.init.split(/[\\/]/).pop() } : {}) },
-        preset: a.preset as string, ...prov, date: new Date().toISOString(), trainSize: data.train.n, testSize: data.test.n, ...(data.classes ? { classes: data.classes } : {}), table, results,
+        preset: a.preset as string, ...prov, date: new Date().toISOString(), trainSize: data.train.n, testSize: data.test.n, ...(data.classes ? { classes: data.classes } : {}), table,
+        results: results.map(withoutPerExample), ...classifyReportClaims(claims),
       };
+      if (claims) console.log(`${classifyClaimsMarkdown(report as unknown as ClassifyReport)}\nclaims: ${verdictCounts(claims.claims)}`);
       writeJsonAtomic(file, report, 2);
       const written = await writeClassifyReport(runner.out, report as unknown as ClassifyReport);
       console.log(`report: ${file} (+ ${written.join(', ')})`);

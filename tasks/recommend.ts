@@ -29,8 +29,11 @@ import { trainLoop, freshHistory, type BaseHistory } from './common/trainer.js';
 import { snapshot, restore } from './common/checkpoint.js';
 import { addRunnerOptions, runnerOptions, type GridRun } from './common/grid.js';
 import { runTask, listAndExit, type Progress } from './common/task-main.js';
-import { packF32 } from './stats/per-example.js';
-import { writeRecommendReport, table2Markdown, type RecommendReport, type RecommendRun, type DatasetReport, type TableRow } from './recommend/report.js';
+import { packF32, withoutPerExample } from './stats/per-example.js';
+import { verdictCounts } from './stats/claims.js';
+import {
+  writeRecommendReport, table2Markdown, recommendClaims, recommendReportClaims, recommendClaimsMarkdown, type RecommendReport, type RecommendRun, type DatasetReport, type TableRow,
+} from './recommend/report.js';
 
 type DropKind = Exclude<DropoutName, 'mc'>;
 
@@ -264,7 +267,7 @@ function tableRows(runs: RecommendRun[], models: string[]): TableRow[] {
   });
 }
 
-const tablesOf = (r: RecommendReport): string => r.datasets.map((d) => `${d.name}\n${table2Markdown(d)}\n`).join('\n');
+const tablesOf = (r: RecommendReport): string => `${r.datasets.map((d) => `${d.name}\n${table2Markdown(d)}\n`).join('\n')}\n${recommendClaimsMarkdown(r)}`;
 
 async function main(): Promise<void> {
   const cli = addRunnerOptions(new Command()
@@ -339,9 +342,12 @@ async function main(): Promise<void> {
       const datasets: DatasetReport[] = [...sets.values()].map((s) => {
         const runs = records.filter((x) => x.run.dataset === s.name).map((x) => x.record.result);
         const { ms: _ms, format: _f, ...summary } = s.data.summary;
-        return { name: s.name, format: s.format, path: s.name, fingerprint: s.fp, summary: summary as unknown as Record<string, number>, table: tableRows(runs, models), runs };
+        // the per-user arrays stay in the run files (the claims below are computed from them)
+        return { name: s.name, format: s.format, path: s.name, fingerprint: s.fp, summary: summary as unknown as Record<string, number>, table: tableRows(runs, models), runs: runs.map(withoutPerExample) };
       });
-      const report: RecommendReport = { task: 'recommend', options: { ...o, preset: a.preset, data: names, format: formats }, ...prov, date: new Date().toISOString(), datasets };
+      const claims = recommendReportClaims([...sets.values()].map((s) => recommendClaims(s.name, records.filter((x) => x.run.dataset === s.name).map((x) => ({ result: x.record.result, commit: x.record.commit })))));
+      const report: RecommendReport = { task: 'recommend', options: { ...o, preset: a.preset, data: names, format: formats }, ...prov, date: new Date().toISOString(), datasets, ...claims };
+      if (claims.claims) console.log(`claims: ${verdictCounts(claims.claims)}`);
       const file = join(runner.out, 'report.json');
       writeJsonAtomic(file, report, 1);
       console.log(tablesOf(report));

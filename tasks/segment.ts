@@ -28,8 +28,9 @@ import { fingerprint, datasetName } from './common/config.js';
 import { trainLoop, standardStep, freshHistory } from './common/trainer.js';
 import { addRunnerOptions, runnerOptions, type GridRun } from './common/grid.js';
 import { runTask, listAndExit, type Progress } from './common/task-main.js';
-import { writeSegmentReport, table1SegMarkdown, type SegmentReport, type SegmentRun, type SegmentExamples } from './segment/report.js';
-import type { SegmentPerImage } from './stats/per-example.js';
+import { writeSegmentReport, table1SegMarkdown, segmentClaims, segmentReportClaims, segmentClaimsMarkdown, type SegmentReport, type SegmentRun, type SegmentExamples } from './segment/report.js';
+import { withoutPerExample, type SegmentPerImage } from './stats/per-example.js';
+import { verdictCounts } from './stats/claims.js';
 
 export const METHODS = DROPOUT_NAMES;
 export type Method = DropoutName;
@@ -275,7 +276,8 @@ export function segmentReport(o: SegmentOptions, data: SegData, runs: (SegmentRu
     height: data.test.height, width: data.test.width, input: Array.from(data.raw, (v) => Math.round(255 * v)), label: Array.from(data.test.y.subarray(0, n * px)),
     methods: Object.fromEntries(runs.filter((r) => r.examples && r.seed === 1).map((r) => [r.method, r.examples!])),
   };
-  const plain = runs.map((r) => { const { examples: _e, ...rest } = r; return rest; });
+  // the figure's examples live in `examples`; the per-image tables stay in the run files
+  const plain = runs.map((r) => { const { examples: _e, ...rest } = r; return withoutPerExample(rest); });
   return { task: 'segment', ...extra, sizes: { train: data.train.n, val: data.val.n, test: data.test.n }, table, runs: plain, examples } as unknown as SegmentReport;
 }
 
@@ -303,7 +305,7 @@ async function main(): Promise<void> {
     .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report'));
   cli.parse();
   const a = cli.opts<Record<string, string | boolean | undefined>>();
-  if (a.render) await renderAndExit<SegmentReport>(a.render as string, 'segment', (r) => Array.isArray(r.table) && Array.isArray(r.runs), writeSegmentReport, table1SegMarkdown);
+  if (a.render) await renderAndExit<SegmentReport>(a.render as string, 'segment', (r) => Array.isArray(r.table) && Array.isArray(r.runs), writeSegmentReport, (r) => `${table1SegMarkdown(r)}\n\n${segmentClaimsMarkdown(r)}`);
   const preset = PRESETS[a.preset as PresetName];
   if (!preset) throw new UserError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got '${a.preset}'`);
   const num = (k: string, fallback: number | undefined, int = false): number => positiveOption(a, k, fallback, int);
@@ -341,13 +343,16 @@ async function main(): Promise<void> {
     stepsPerRun: () => Math.ceil(data.train.n / o.batch) * o.epochs, barFields: { loss: 'loss' },
     execute: (r, files, bar) => runOne(r.method, r.seed, o, data, { bar, checkpoint: files.checkpoint, runId: r.id, fingerprint: fp }),
     report: async (records, prov) => {
+      // paired claims from the per-image tables the run files keep
+      const claims = segmentClaims(records.map((x) => ({ result: x.record.result, commit: x.record.commit })));
       const report = segmentReport(o, data, records.map((x) => x.record.result), {
         options: { ...o, data: datasetName(o.data), dataFingerprint: fp }, preset: a.preset as string, ...(data.fromCache ? { cache: basename(String(a.cache)) } : {}),
-        ...prov, date: new Date().toISOString(),
+        ...prov, date: new Date().toISOString(), ...segmentReportClaims(claims),
       });
       const file = join(runner.out, 'report.json');
       writeJsonAtomic(file, report);
       console.log(table1SegMarkdown(report));
+      if (claims) console.log(`${segmentClaimsMarkdown(report)}\nclaims: ${verdictCounts(claims.claims)}`);
       const written = await writeSegmentReport(runner.out, report);
       console.log(`report: ${file} (+ ${written.join(', ')})`);
     },

@@ -1,19 +1,27 @@
 // The classification report's pictures and page: PAvPU versus threshold for every method (the
 // paper's Fig. 2a), keep probabilities per epoch, training loss per epoch, and Table 1 (mean ± std
 // over seeds beside the paper's numbers). Rendered from report.json, so an existing report can be
-// re-rendered (`classify.js --render DIR/report.json`).
+// re-rendered (`classify.js --render DIR/report.json`). The claims (LBD against each baseline,
+// paired over seeds and test images: tasks/stats/claims.ts) are computed when the report is built
+// from the run files, which keep the per-image outputs; report.json keeps only the claims.
 import { join } from 'node:path';
 import { writeTextAtomic } from '../common/files.js';
 import { top, esc, writeFigures, pavpuSpec, pavpuRows, type Spec } from '../report/vega.js';
+import { buildClaims, claimsHtml, claimsMarkdown, reportClaims, type ClaimMetric, type ClaimRun, type ClaimsSection, type ReportClaims } from '../stats/claims.js';
+import { classifyTable } from '../stats/tables.js';
+import type { BootstrapOptions } from '../stats/paired.js';
+import type { ClassifyPerImage } from '../stats/per-example.js';
 
 export interface ReportResult {
   method: string; seed: number; accuracy: number; nll: number; ece: number; meanEntropy: number;
   pavpu: { t: number[]; value: number[]; mean: number }; keep: number[][]; losses: number[]; imagesPerSecond: number;
   keepFinal?: number[][];
   trainAccuracy?: number[];
+  /** Only in run files (stripped from report.json). */
+  perImage?: ClassifyPerImage;
 }
 export interface ReportRow { method: string; accuracy: { mean: number; std: number }; meanPAvPU: { mean: number; std: number }; nll: { mean: number; std: number }; ece: { mean: number; std: number }; imagesPerSecond: { mean: number; std: number } }
-export interface ClassifyReport { options: Record<string, unknown>; preset?: string; adapter: string; commit: string; date: string; trainSize: number; testSize: number; table: ReportRow[]; results: ReportResult[] }
+export interface ClassifyReport extends ReportClaims { options: Record<string, unknown>; preset?: string; adapter: string; commit: string; date: string; trainSize: number; testSize: number; table: ReportRow[]; results: ReportResult[] }
 
 /** The paper's Table 1, CIFAR-10 columns (%, VGG19 fine-tuned from ImageNet, 224 px, 300 epochs). */
 export const PAPER_TABLE1: Record<string, { accuracy: number; meanPAvPU: number }> = {
@@ -81,6 +89,34 @@ export function table1Markdown(r: ClassifyReport): string {
   return lines.join('\n');
 }
 
+/** The paper's claims for CIFAR-10: LBD beats each baseline in each of these. */
+export const CLASSIFY_BASELINES = ['regular', 'mc', 'gaussian', 'concrete'];
+export const CLASSIFY_CLAIM_METRICS: ClaimMetric[] = [
+  { name: 'accuracy', better: 'higher' }, { name: 'meanPAvPU', better: 'higher' }, { name: 'nll', better: 'lower' }, { name: 'ece', better: 'lower' },
+];
+
+/**
+ * LBD against each baseline present, from finished runs (results with their per-image outputs and
+ * the commit of each run); `labels`: the test labels. Null without LBD runs or baselines.
+ */
+export function classifyClaims(runs: { result: ReportResult; commit: string }[], labels?: ArrayLike<number>, o: BootstrapOptions = {}): ClaimsSection | null {
+  const methods = new Set(runs.map((r) => r.result.method));
+  const bs = CLASSIFY_BASELINES.filter((m) => methods.has(m));
+  if (!methods.has('lbd') || !bs.length) return null;
+  const claimRuns: ClaimRun[] = runs.map(({ result: x, commit }) => ({
+    method: x.method, seed: x.seed, commit,
+    reported: { accuracy: x.accuracy, meanPAvPU: x.pavpu.mean, nll: x.nll, ece: x.ece },
+    table: x.perImage ? classifyTable(x.perImage, x.pavpu.t, labels) : null,
+  }));
+  return buildClaims(claimRuns, 'lbd', bs, CLASSIFY_CLAIM_METRICS, o);
+}
+
+/** The claims fields of a classify report.json (nothing when there is no claim to make). */
+export const classifyReportClaims = (s: ClaimsSection | null): ReportClaims => (s ? reportClaims(s) : {});
+
+/** The claims as Markdown for the README: one line per claim with its verdict. */
+export const classifyClaimsMarkdown = (r: ClassifyReport): string => claimsMarkdown(r, (m) => METHOD_LABEL[m] ?? m);
+
 /** Writes the figures (SVG and PNG) and report.html next to report.json. */
 export async function writeClassifyReport(dir: string, r: ClassifyReport): Promise<string[]> {
   const figures: [string, Spec][] = [['pavpu', classifyPavpu(r)], ['keep', perEpochSpec(r, 'keep')], ['loss', perEpochSpec(r, 'loss')]];
@@ -100,6 +136,7 @@ adapter ${esc(r.adapter)}; commit <code>${esc(r.commit)}</code>; ${esc(r.date)}.
 The paper's numbers come from VGG19 fine-tuned from ImageNet at 224 px for 300 epochs: a different protocol.</p>
 <table><tr><th>method</th><th>accuracy (%)</th><th>Mean PAvPU (%)</th><th>NLL</th><th>ECE</th><th>images/s</th><th>paper: accuracy</th><th>paper: Mean PAvPU</th></tr>
 ${rows}</table>
+${claimsHtml(r, (m) => METHOD_LABEL[m] ?? m)}
 ${files.map((f) => `<p><img src="${f}" alt="${f}" style="max-width:100%"></p>`).join('\n')}
 <h2>Options</h2><pre>${esc(JSON.stringify(r.options, null, 2))}</pre>`;
   writeTextAtomic(join(dir, 'report.html'), html);

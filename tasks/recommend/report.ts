@@ -2,10 +2,16 @@
 // error over test users), the paper's ML-20M numbers beside; figures of validation NDCG@100 per
 // epoch for every model, the β schedule, and LBD's learnt per-item keep probability against the
 // item's popularity. Rendered from report.json (`recommend.js --render DIR/report.json`).
+// The claims (per data set, SIVAE+LBD against each other row, paired over seeds and test users:
+// tasks/stats/claims.ts) are computed when the report is built from the run files; report.json
+// keeps only the claims.
 import { join } from 'node:path';
 import { writeTextAtomic } from '../common/files.js';
 import { top, esc, writeFigures, type Spec } from '../report/vega.js';
 import type { RecommendPerUser } from '../stats/per-example.js';
+import { buildClaims, claimsHtml, claimsMarkdown, type ClaimMetric, type ClaimRun, type ClaimsSection, type ReportClaims } from '../stats/claims.js';
+import { recommendTable } from '../stats/tables.js';
+import type { BootstrapOptions } from '../stats/paired.js';
 
 export interface MetricStat { mean: number; se: number }
 export interface RecommendRun {
@@ -22,7 +28,7 @@ export interface TableRow { model: string; recall20: SeedStat; recall50: SeedSta
 /** Mean and std over seeds of a metric, and the mean over seeds of its per-run standard error over test users. */
 export interface SeedStat { mean: number; std: number; se: number }
 export interface DatasetReport { name: string; format: string; path: string; fingerprint?: string; summary: Record<string, number>; table: TableRow[]; runs: RecommendRun[] }
-export interface RecommendReport { task: 'recommend'; options: Record<string, unknown>; adapter: string; commit: string; date: string; datasets: DatasetReport[] }
+export interface RecommendReport extends ReportClaims { task: 'recommend'; options: Record<string, unknown>; adapter: string; commit: string; date: string; datasets: DatasetReport[] }
 
 export const MODEL_LABEL: Record<string, string> = {
   'sivae+lbd': 'SIVAE+LBD', 'sivae+gdrop': 'SIVAE+GDrop', 'sivae+cdrop': 'SIVAE+CDrop',
@@ -110,6 +116,35 @@ function keepSpec(r: RecommendReport): Spec | null {
   });
 }
 
+/** The paper's Table 2 claim: SIVAE+LBD beats every other row in each of these. */
+export const RECOMMEND_CLAIM_METRICS: ClaimMetric[] = [
+  { name: 'ndcg100', better: 'higher' }, { name: 'recall20', better: 'higher' }, { name: 'recall50', better: 'higher' },
+];
+
+/** One data set's claims: SIVAE+LBD against each other row present. Null without SIVAE+LBD or another row. */
+export function recommendClaims(dataset: string, runs: { result: RecommendRun; commit: string }[], o: BootstrapOptions = {}): ClaimsSection | null {
+  const rows = [...new Set(runs.map((r) => r.result.model))];
+  const bs = Object.keys(MODEL_LABEL).filter((m) => m !== 'sivae+lbd' && rows.includes(m));
+  if (!rows.includes('sivae+lbd') || !bs.length) return null;
+  const claimRuns: ClaimRun[] = runs.map(({ result: x, commit }) => ({
+    method: x.model, seed: x.seed, commit,
+    reported: { ndcg100: x.test.ndcg100.mean, recall20: x.test.recall20.mean, recall50: x.test.recall50.mean },
+    table: x.perUser ? recommendTable(x.perUser) : null,
+  }));
+  return buildClaims(claimRuns, 'sivae+lbd', bs, RECOMMEND_CLAIM_METRICS, { ...o, dataset });
+}
+
+/** The claims fields of a recommend report.json from each data set's claims (nothing when no set has any). */
+export function recommendReportClaims(sections: (ClaimsSection | null)[]): ReportClaims {
+  const have = sections.filter((s): s is ClaimsSection => s !== null);
+  if (!have.length) return {};
+  const notes = [...new Set(have.map((s) => s.note).filter((n): n is string => !!n))];
+  return { claims: have.flatMap((s) => s.claims), ...(notes.length ? { claimsNote: notes.join('; ') } : {}) };
+}
+
+/** The claims as Markdown for the README: one line per claim with its verdict (the data set in each claim's name). */
+export const recommendClaimsMarkdown = (r: RecommendReport): string => claimsMarkdown(r, label);
+
 /** Writes the figures (SVG and PNG) and report.html next to report.json; returns the file names. */
 export async function writeRecommendReport(dir: string, r: RecommendReport): Promise<string[]> {
   const figures: [string, Spec][] = [['ndcg', ndcgSpec(r)], ['beta', betaSpec(r)]];
@@ -133,6 +168,7 @@ ${rows}</table>`;
 metric at the epoch with the best validation NDCG@100, and (SE) the mean over seeds of its standard error over test users.
 The paper's column is ML-20M, a different and much larger data set, for reference only.</p>
 ${tables}
+${claimsHtml(r, label)}
 ${files.map((f) => `<p><img src="${f}" alt="${f}" style="max-width:100%"></p>`).join('\n')}
 <h2>Options</h2><pre>${esc(JSON.stringify(r.options, null, 2))}</pre>`;
   writeTextAtomic(join(dir, 'report.html'), html);

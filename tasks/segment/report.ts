@@ -2,6 +2,8 @@
 // per-class IoU, patch PAvPU versus threshold (the paper's Fig. 2b), training loss and LBD keep
 // probabilities per epoch, and four test images as input / ground truth / prediction / entropy
 // for LBD and MC dropout side by side. Rendered from report.json (`segment.js --render FILE`).
+// The claims (LBD against each baseline, paired over seeds and test images: tasks/stats/claims.ts)
+// are computed when the report is built from the run files; report.json keeps only the claims.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTextAtomic } from '../common/files.js';
@@ -9,6 +11,9 @@ import { PNG } from 'pngjs';
 import { top, esc, writeFigures, pavpuSpec, pavpuRows, type Spec } from '../report/vega.js';
 import { CAMVID_CLASSES } from '../data/camvid.js';
 import type { SegmentPerImage } from '../stats/per-example.js';
+import { buildClaims, claimsHtml, claimsMarkdown, reportClaims, type ClaimMetric, type ClaimRun, type ClaimsSection, type ReportClaims } from '../stats/claims.js';
+import { segmentTable } from '../stats/tables.js';
+import type { BootstrapOptions } from '../stats/paired.js';
 
 export interface SegmentRun {
   method: string; seed: number; pixelAccuracy: number; iou: (number | null)[]; meanIoU: number;
@@ -20,7 +25,7 @@ export interface SegmentRun {
 export interface SegmentExamples { pred: number[]; entropy: number[] }
 export interface Stat { mean: number; std: number }
 export interface SegmentRow { method: string; pixelAccuracy: Stat; meanIoU: Stat; meanPAvPU: Stat; imagesPerSecond: Stat }
-export interface SegmentReport {
+export interface SegmentReport extends ReportClaims {
   task: 'segment'; options: Record<string, unknown> | object; preset: string; adapter: string; commit: string; date: string;
   /** The decoded-data cache the images came from, if any (tasks/data/camvid.ts loadCamVidSplits). */
   cache?: string;
@@ -123,6 +128,31 @@ export function examplesPng(r: SegmentReport, methods = ['lbd', 'mc']): Buffer |
   return PNG.sync.write(png);
 }
 
+/** The paper's claims for CamVid: LBD beats each baseline in each of these. */
+export const SEGMENT_BASELINES = ['regular', 'mc', 'gaussian', 'concrete'];
+export const SEGMENT_CLAIM_METRICS: ClaimMetric[] = [
+  { name: 'pixelAccuracy', better: 'higher' }, { name: 'meanIoU', better: 'higher' }, { name: 'meanPAvPU', better: 'higher' },
+];
+
+/** LBD against each baseline present, from finished runs (with their per-image tables) and their commits. Null without LBD or a baseline. */
+export function segmentClaims(runs: { result: SegmentRun; commit: string }[], o: BootstrapOptions = {}): ClaimsSection | null {
+  const methods = new Set(runs.map((r) => r.result.method));
+  const bs = SEGMENT_BASELINES.filter((m) => methods.has(m));
+  if (!methods.has('lbd') || !bs.length) return null;
+  const claimRuns: ClaimRun[] = runs.map(({ result: x, commit }) => ({
+    method: x.method, seed: x.seed, commit,
+    reported: { pixelAccuracy: x.pixelAccuracy, meanIoU: x.meanIoU, meanPAvPU: x.pavpu.mean },
+    table: x.perImage ? segmentTable(x.perImage) : null,
+  }));
+  return buildClaims(claimRuns, 'lbd', bs, SEGMENT_CLAIM_METRICS, o);
+}
+
+/** The claims fields of a segment report.json (nothing when there is no claim to make). */
+export const segmentReportClaims = (s: ClaimsSection | null): ReportClaims => (s ? reportClaims(s) : {});
+
+/** The claims as Markdown for the README: one line per claim with its verdict. */
+export const segmentClaimsMarkdown = (r: SegmentReport): string => claimsMarkdown(r, label);
+
 /** Writes the figures (SVG and PNG) and report.html next to report.json; returns the file names. */
 export async function writeSegmentReport(dir: string, r: SegmentReport): Promise<string[]> {
   const figures: [string, Spec][] = [['pavpu', segmentPavpu(r)], ['loss', perEpochSpec(r, 'loss')]];
@@ -143,6 +173,7 @@ export async function writeSegmentReport(dir: string, r: SegmentReport): Promise
 commit <code>${esc(r.commit)}</code>; ${esc(r.date)}. Mean ± std over ${new Set(r.runs.map((x) => x.seed)).size} seeds. The paper's numbers come from
 FC-DenseNet-103 at 480×360 trained for 700 epochs: a different protocol.</p>
 ${mdToHtml(table1SegMarkdown(r))}
+${claimsHtml(r, label)}
 <h2>Per-class IoU (%, mean over seeds)</h2>
 ${mdToHtml(iouMarkdown(r))}
 ${files.filter((f) => f !== 'examples.png').map((f) => `<p><img src="${f}" alt="${f}" style="max-width:100%"></p>`).join('\n')}

@@ -61,3 +61,12 @@ export interface RecommendPerUser {
   recall50: string;
   ndcg100: string;
 }
+
+/**
+ * A run's result without its per-example outputs: reports embed results, and their per-example
+ * arrays (~150 kB a classify run) stay in the run files, where the claims are computed from.
+ */
+export function withoutPerExample<T extends object>(r: T): Omit<T, 'perImage' | 'perUser'> {
+  const { perImage: _i, perUser: _u, ...rest } = r as T & { perImage?: unknown; perUser?: unknown };
+  return rest;
+}

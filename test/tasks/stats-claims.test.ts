@@ -1,0 +1,187 @@
+// tasks/stats/claims.ts and the reports' claims: constructed runs whose difference is known give
+// the expected verdicts, runs without per-example outputs give seed statistics only, the claims
+// render as Markdown (one line per claim) and in report.html, and a report without claims (made
+// before runs kept per-example outputs) still renders, saying so.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildClaims, claimsMarkdown, verdictCounts, NO_CLAIMS, type ClaimRun } from '../../tasks/stats/claims.js';
+import { recommendTable, classifyTable, allOnes } from '../../tasks/stats/tables.js';
+import { packF32, packU8 } from '../../tasks/stats/per-example.js';
+import { mulberry32 } from '../../tasks/data/rng.js';
+import { recommendClaims, recommendReportClaims, recommendClaimsMarkdown, writeRecommendReport, type RecommendRun, type RecommendReport } from '../../tasks/recommend/report.js';
+import { classifyClaims, classifyClaimsMarkdown, writeClassifyReport, type ClassifyReport, type ReportResult } from '../../tasks/classify/report.js';
+import { segmentClaims, writeSegmentReport, type SegmentReport } from '../../tasks/segment/report.js';
+
+const test = suite('stats: claims');
+
+/** A recommend-like run: per-user NDCG = user effect + shift + noise (recall columns the same). */
+function userRun(method: string, seed: number, user: Float64Array, shift: number, rng: () => number, withTable = true): ClaimRun {
+  const v = Float32Array.from(user, (u) => u + shift + 0.05 * (rng() - 0.5));
+  const t = recommendTable({ ndcg100: packF32(v), recall20: packF32(v), recall50: packF32(v) });
+  const m = t.evaluate(allOnes(t.n));
+  return { method, seed, commit: `c${seed}`, reported: { ndcg100: m[0], recall20: m[1], recall50: m[2] }, table: withTable ? t : null };
+}
+
+function runsWith(shift: number, withTables = true): ClaimRun[] {
+  const rng = mulberry32(5), user = Float64Array.from({ length: 120 }, () => rng());
+  return [1, 2, 3, 4, 5].flatMap((s) => [userRun('lbd', s, user, shift, rng, withTables), userRun('base', s, user, 0, rng, withTables), userRun('other', s, user, 0, rng, withTables)]);
+}
+
+const metrics = [{ name: 'ndcg100', better: 'higher' as const }, { name: 'recall20', better: 'lower' as const }];
+
+test('a clear difference: supported where higher is better, contradicted where lower is', () => {
+  const s = buildClaims(runsWith(0.05), 'lbd', ['base', 'other'], metrics, { B: 300 });
+  assert.is(s.claims.length, 4, '2 baselines × 2 metrics');
+  assert.is(s.note, undefined);
+  const c = s.claims[0];
+  assert.is(c.a, 'lbd'); assert.is(c.b, 'base'); assert.is(c.metric, 'ndcg100');
+  assert.equal(c.perSeed.map((p) => p.seed), [1, 2, 3, 4, 5]);
+  for (const p of c.perSeed) assert.ok(Math.abs(p.diff - 0.05) < 0.01, `seed ${p.seed}: ${p.diff}`);
+  assert.is(c.verdict, 'supported');
+  assert.ok(c.bootstrap!.ci[0] > 0.04 && c.bootstrap!.ci[1] < 0.06, `bootstrap ${c.bootstrap!.ci}`);
+  assert.ok(c.bootstrap!.p < 0.01);
+  assert.ok(c.recomputeError! < 1e-12, 'the tables reproduce the reported values');
+  assert.equal(c.commits, ['c1', 'c2', 'c3', 'c4', 'c5']);
+  assert.ok(c.mde! >= c.seeds.mde! && c.mde! >= c.bootstrap!.mde!);
+  assert.is(s.claims[1].metric, 'recall20');
+  assert.is(s.claims[1].verdict, 'contradicted', 'the same gap where lower is better');
+  assert.is(verdictCounts(s.claims), '2 supported, 2 contradicted, 0 undecided');
+});
+
+test('no difference: undecided, with the detectable effect stated', () => {
+  const s = buildClaims(runsWith(0), 'lbd', ['base'], metrics, { B: 300 });
+  for (const c of s.claims) { assert.is(c.verdict, 'undecided'); assert.ok(c.mde! > 0); }
+});
+
+test('the bootstrap is deterministic in its seed, and the same for every comparison of one report', () => {
+  const a = buildClaims(runsWith(0.01), 'lbd', ['base'], metrics, { B: 200, seed: 3 });
+  const b = buildClaims(runsWith(0.01), 'lbd', ['base', 'other'], metrics, { B: 200, seed: 3 });
+  assert.equal(a.claims[0].bootstrap, b.claims[0].bootstrap);
+  assert.not.equal(a.claims[0].bootstrap, buildClaims(runsWith(0.01), 'lbd', ['base'], metrics, { B: 200, seed: 4 }).claims[0].bootstrap);
+});
+
+test('runs without per-example outputs: seed statistics, no bootstrap, undecided, and a note', () => {
+  const s = buildClaims(runsWith(0.05, false), 'lbd', ['base'], metrics, { B: 100 });
+  assert.match(s.note!, /no per-example data/);
+  for (const c of s.claims) {
+    assert.is(c.bootstrap, null); assert.is(c.verdict, 'undecided'); assert.is(c.mde, null);
+    assert.ok(c.seeds.ci![0] > 0, 'the seeds alone show the difference');
+  }
+  assert.match(claimsMarkdown(s.claims.length ? { claims: s.claims, claimsNote: s.note } : {}), /no per-example data/);
+});
+
+test('seeds are paired: a seed one method lacks is left out', () => {
+  const runs = runsWith(0.05).filter((r) => !(r.method === 'base' && r.seed === 2));
+  const c = buildClaims(runs, 'lbd', ['base'], metrics, { B: 100 }).claims[0];
+  assert.equal(c.perSeed.map((p) => p.seed), [1, 3, 4, 5]);
+  assert.is(c.seeds.n, 4);
+});
+
+test('Markdown: one line per claim with its verdict', () => {
+  const s = buildClaims(runsWith(0.05), 'lbd', ['base'], metrics, { B: 100 });
+  const md = claimsMarkdown({ claims: s.claims }, (m) => m.toUpperCase());
+  const lines = md.split('\n');
+  assert.is(lines.length, 2 + s.claims.length);
+  assert.match(lines[2], /^\| LBD vs BASE \| NDCG@100 \(higher is better; pp\) \| \+[45]\.\d\d \+.*\| supported \|$/);
+  assert.match(lines[3], /\| contradicted \|$/);
+  assert.is(claimsMarkdown({}), NO_CLAIMS);
+});
+
+/** A recommend run result with per-user outputs. */
+function recRun(model: string, seed: number, v: Float32Array): RecommendRun {
+  const m = v.reduce((a, b) => a + b, 0) / v.length, st = { mean: m, se: 0.01 };
+  return {
+    model, seed, bestEpoch: 1, bestBeta: 0.2, valNdcg: [m], beta: [0.2], losses: [1], test: { recall20: st, recall50: st, ndcg100: st, users: v.length },
+    usersPerSecond: 1, seconds: 1, perUser: { recall20: packF32(v), recall50: packF32(v), ndcg100: packF32(v) },
+  };
+}
+
+test('recommend: claims per data set (SIVAE+LBD against every other row present), rendered in report.html', async () => {
+  const rng = mulberry32(8), user = Float32Array.from({ length: 60 }, () => rng());
+  const runs = [1, 2, 3].flatMap((s) => [
+    { result: recRun('sivae+lbd', s, user.map((u) => u + 0.1 + 0.01 * rng())), commit: 'abc' },
+    { result: recRun('vae', s, user.map((u) => u + 0.01 * rng())), commit: 'abc' },
+    { result: recRun('dae', s, user.map((u) => u + 0.01 * rng())), commit: 'def' },
+  ]);
+  const claims = recommendReportClaims([recommendClaims('ml-100k', runs, { B: 200 }), recommendClaims('other', runs.filter((r) => r.result.model !== 'sivae+lbd'))]);
+  assert.is(claims.claims!.length, 6, 'vae, dae × 3 metrics on the one set with SIVAE+LBD');
+  assert.equal(claims.claims!.map((c) => c.b), ['vae', 'vae', 'vae', 'dae', 'dae', 'dae'], 'rows in Table 2 order');
+  assert.ok(claims.claims!.every((c) => c.dataset === 'ml-100k' && c.verdict === 'supported'));
+  assert.equal(claims.claims![3].commits, ['abc', 'def']);
+  const report: RecommendReport = {
+    task: 'recommend', options: {}, adapter: 'test', commit: 'abc', date: 'today', ...claims,
+    datasets: [{ name: 'ml-100k', format: 'ml-100k', path: 'ml-100k', summary: { users: 60 }, table: [], runs: runs.map((r) => r.result) }],
+  };
+  assert.match(recommendClaimsMarkdown(report), /\| ml-100k: SIVAE\+LBD vs VAE \| NDCG@100/);
+  const dir = mkdtempSync(join(tmpdir(), 'lbd-claims-'));
+  try {
+    await writeRecommendReport(dir, report);
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    assert.match(html, /Claims: paired comparisons/);
+    assert.match(html, /<h3>ml-100k<\/h3><p>6 supported, 0 contradicted, 0 undecided/);
+    await writeRecommendReport(dir, { ...report, claims: undefined });
+    assert.ok(readFileSync(join(dir, 'report.html'), 'utf8').includes(NO_CLAIMS), 'an old report renders, saying it has no claims');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A classify result with per-image outputs: n images, `right` of them correct. */
+function classResult(method: string, seed: number, y: Uint8Array, right: number, rng: () => number): ReportResult {
+  const n = y.length, pred = Uint8Array.from(y, (c, i) => (i < right ? c : (c + 1) % 10));
+  const conf = Float32Array.from({ length: n }, () => 0.5 + 0.5 * rng()), pTrue = Float32Array.from(conf, (c, i) => (i < right ? c : c / 4));
+  const entropy = Float32Array.from({ length: n }, () => rng() * 2), t = Array.from({ length: 21 }, (_, i) => i / 20);
+  const perImage = { pred: packU8(pred), pTrue: packF32(pTrue), confidence: packF32(conf), entropy: packF32(entropy), entropyRange: [0.1, 1.9] as [number, number] };
+  const m = classifyTable(perImage, t, y).evaluate(allOnes(n));
+  return {
+    method, seed, accuracy: m[0], nll: m[2], ece: m[3], meanEntropy: 1, pavpu: { t, value: t.map(() => m[1]), mean: m[1] },
+    keep: [[0.5]], losses: [1], imagesPerSecond: 1, perImage,
+  };
+}
+
+test('classify: LBD against the baselines present, four metrics each; the page shows the claims, an old report says it has none', async () => {
+  const rng = mulberry32(2), y = Uint8Array.from({ length: 500 }, () => Math.floor(rng() * 10));
+  const runs = [1, 2, 3].flatMap((s) => [
+    { result: classResult('lbd', s, y, 400 + s, rng), commit: 'abc' },
+    { result: classResult('mc', s, y, 300 + 2 * s, rng), commit: 'abc' },
+  ]);
+  const s = classifyClaims(runs, y, { B: 200 })!;
+  assert.equal(s.claims.map((c) => `${c.b} ${c.metric}`), ['mc accuracy', 'mc meanPAvPU', 'mc nll', 'mc ece']);
+  assert.is(s.claims[0].verdict, 'supported');
+  assert.ok(s.claims.every((c) => c.recomputeError! < 1e-12));
+  assert.is(classifyClaims(runs.filter((r) => r.result.method === 'mc'), y), null, 'no LBD run: no claims');
+  const base = JSON.parse(readFileSync(new URL('../../../docs/results/classify/report.json', import.meta.url), 'utf8')) as ClassifyReport;
+  const dir = mkdtempSync(join(tmpdir(), 'lbd-claims-'));
+  try {
+    await writeClassifyReport(dir, base);
+    assert.ok(readFileSync(join(dir, 'report.html'), 'utf8').includes(NO_CLAIMS), 'the committed pre-claims report still renders');
+    assert.is(classifyClaimsMarkdown(base), NO_CLAIMS);
+    const withClaims = { ...base, claims: s.claims };
+    await writeClassifyReport(dir, withClaims);
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    assert.match(html, /<td>LBD vs MC dropout<\/td><td>accuracy \(higher is better; pp\)<\/td>/);
+    assert.is(classifyClaimsMarkdown(withClaims).split('\n').length, 2 + 4);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('segment: an old report (no claims) renders; a run set without LBD has none', async () => {
+  const base = JSON.parse(readFileSync(new URL('../../../docs/results/segment/report.json', import.meta.url), 'utf8')) as SegmentReport;
+  assert.is(segmentClaims(base.runs.filter((r) => r.method !== 'lbd').map((r) => ({ result: r, commit: base.commit }))), null);
+  const old = segmentClaims(base.runs.map((r) => ({ result: r, commit: base.commit })), { B: 50 })!;
+  assert.match(old.note!, /no per-example data/, 'the committed runs have no per-image tables');
+  assert.is(old.claims.length, 12, '4 baselines × 3 metrics');
+  const dir = mkdtempSync(join(tmpdir(), 'lbd-claims-'));
+  try {
+    await writeSegmentReport(dir, base);
+    assert.ok(readFileSync(join(dir, 'report.html'), 'utf8').includes(NO_CLAIMS));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

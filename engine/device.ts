@@ -169,7 +169,7 @@ export async function getGpu(): Promise<Gpu> {
 
 /** The device after `getGpu()` resolved; throws if the engine was not started. */
 export function gpu(): Gpu {
-  if (!current) throw new Error('lbd-gpu: the device is not initialised; `await getGpu()` (or `await init()` from engine/index) first');
+  if (!current) throw new Error("lbd-gpu: the device is not started: `await getGpu()` first (import { getGpu } from 'lbd-gpu')");
   return current;
 }
 

@@ -43,6 +43,14 @@ function layoutEntries(src: KernelSource): GPUBindGroupLayoutEntry[] {
   return entries;
 }
 
+/** The layout of a kernel that declares its bindings (defineKernel): params at 0, storage 1..n. */
+function declaredLayout(src: KernelSource): GPUBindGroupLayoutEntry[] {
+  const visibility = GPUShaderStage.COMPUTE;
+  const entries: GPUBindGroupLayoutEntry[] = src.params ? [{ binding: 0, visibility, buffer: { type: 'uniform', hasDynamicOffset: true } }] : [];
+  src.bindings!.forEach((a, i) => entries.push({ binding: i + 1, visibility, buffer: { type: a === 'read' ? 'read-only-storage' : 'storage' } }));
+  return entries;
+}
+
 /** Gets (or compiles once) the pipeline for a kernel. `key` must name everything the WGSL depends on. */
 export function getPipeline(src: KernelSource): GPUComputePipeline {
   return compiled(src).pipeline;
@@ -53,7 +61,7 @@ function compiled(src: KernelSource): Compiled {
   if (p) return p;
   const { device } = gpu();
   const module = device.createShaderModule({ code: src.code, label: src.key });
-  const layout = device.createBindGroupLayout({ entries: layoutEntries(src), label: src.key });
+  const layout = device.createBindGroupLayout({ entries: src.bindings ? declaredLayout(src) : layoutEntries(src), label: src.key });
   const pipeline = device.createComputePipeline({
     layout: device.createPipelineLayout({ bindGroupLayouts: [layout], label: src.key }),
     compute: { module, entryPoint: 'main' }, label: src.key,

@@ -56,8 +56,12 @@ export interface OpDef {
   backward?(grad: Tensor, node: Node, into?: readonly (Tensor | undefined)[]): (Tensor | null)[];
   /** Inputs whose gradient `backward` can add into an existing one (see `into`). */
   accumulates?: readonly number[];
-  /** The op in float64 on the host: what forward must agree with, and what finite differences differentiate. */
-  reference(inputs: Ref[], attrs: Record<string, unknown>, f64: Float64Lib): Ref;
+  /**
+   * The op in float64 on the host: what forward must agree with, and what finite differences
+   * differentiate. `f64` is given by engine/testing.ts (referenceOf); the few references that
+   * need it throw without it.
+   */
+  reference(inputs: Ref[], attrs: Record<string, unknown>, f64?: Float64Lib): Ref;
   cases: TestCase[];
   /** Attributes for a replayed forward (tape.replay): strips side effects such as running stats. */
   replayAttrs?(attrs: Record<string, unknown>): Record<string, unknown>;

@@ -60,12 +60,29 @@ export interface Draw { seed: number; stream: number; offset: number }
 // take the stream word as is, so nothing else changes). A draw never straddles two laps.
 const LAP = 2 ** 32, MAX_STREAM = 2 ** 16;
 
+/** Everything that fixes a generator's future draws (saved by module checkpoints). */
+export interface GeneratorState { seed: number; stream: number; position: number }
+
 export class Generator {
   private offset = 0;
   private lap = 0;
-  constructor(readonly seed: number, readonly stream = 0) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`Generator: seed must be a non-negative safe integer, got ${seed}`);
-    if (!Number.isInteger(stream) || stream < 0 || stream >= MAX_STREAM) throw new Error(`Generator: stream must be an integer in [0, 2^16), got ${stream}`);
+  private s: number;
+  private st: number;
+  constructor(seed: number, stream = 0) {
+    this.s = checkSeed(seed, 'Generator');
+    this.st = checkStream(stream, 'Generator');
+  }
+
+  get seed(): number { return this.s; }
+  get stream(): number { return this.st; }
+
+  /** Seed, stream and position: a generator set to this state draws what the original would have. */
+  get state(): GeneratorState { return { seed: this.s, stream: this.st, position: this.position }; }
+  setState(st: GeneratorState): void {
+    const seed = checkSeed(st?.seed, 'Generator.setState'), stream = checkStream(st?.stream, 'Generator.setState');
+    this.seek(st.position);
+    this.s = seed;
+    this.st = stream;
   }
 
   /** The next unused counter, laps included (saved in checkpoints so a resumed run draws what it would have). */
@@ -94,6 +111,15 @@ export class Generator {
 }
 
 const count = (shape: Shape): number => shape.reduce((p, d) => p * d, 1);
+
+function checkSeed(seed: number, who: string): number {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`${who}: seed must be a non-negative safe integer, got ${seed}`);
+  return seed;
+}
+function checkStream(stream: number, who: string): number {
+  if (!Number.isInteger(stream) || stream < 0 || stream >= MAX_STREAM) throw new Error(`${who}: stream must be an integer in [0, 2^16), got ${stream}`);
+  return stream;
+}
 
 /** Fills a new tensor from an explicit draw (same (seed, stream, offset) → same values). */
 export function draw(kind: 'uniform' | 'normal', shape: Shape, d: Draw, a: number, b: number): Tensor {

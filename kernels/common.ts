@@ -8,7 +8,15 @@ export interface KernelSource {
   code: string;
   /** The kernel's uniform block (binding 0), declared once; dispatch packs values by name. */
   params?: ParamBlock;
+  /**
+   * Storage bindings 1..n as declared (engine/kernel.ts defineKernel): the bind-group layout is
+   * built from this instead of being read back from the WGSL text.
+   */
+  bindings?: readonly StorageAccess[];
 }
+
+/** How a kernel uses a storage buffer. */
+export type StorageAccess = 'read' | 'read_write';
 
 // ---- uniform parameters, declared once --------------------------------------------------
 //

@@ -1,6 +1,6 @@
 // Module: the base of every layer and model. Parameters and buffers are found by walking the
 // module's own fields (tensors, sub-modules, arrays of them), as torch.nn does with attributes.
-import { Tensor } from '../engine/index.js';
+import { Tensor, Generator } from '../engine/index.js';
 
 export abstract class Module {
   training = true;
@@ -44,6 +44,22 @@ export abstract class Module {
     };
     for (const v of Object.values(this)) visit(v);
     return out;
+  }
+
+  /**
+   * Every noise generator the module's layers hold (dropout masks, a VAE's ε), each once, in
+   * field order: a checkpoint saves their positions so that a resumed run draws the masks the
+   * uninterrupted one would have.
+   */
+  generators(): Generator[] {
+    const out = new Set<Generator>();
+    const visit = (v: unknown): void => {
+      if (v instanceof Generator) out.add(v);
+      else if (v instanceof Module) for (const g of v.generators()) out.add(g);
+      else if (Array.isArray(v)) v.forEach(visit);
+    };
+    for (const v of Object.values(this)) visit(v);
+    return [...out];
   }
 
   train(on = true): this {

@@ -372,7 +372,9 @@ export function tiramisu(o: TiramisuOptions): { model: Tiramisu; dropouts: Dropo
   const dropouts: DropoutLayer[] = [];
   const slot = (channels: number, where: DropoutWhere): DropoutLayer | null => {
     if (!o.dropout) return null;
+    // no single consuming weight (see the header): the regularizers' weight terms are left out
     const d = o.dropout(channels, where);
+    if (!d.attached) d.attach(null);
     dropouts.push(d);
     return d;
   };

@@ -139,5 +139,5 @@ export function vgg19(o: VggOptions = {}): { model: VGG; dropouts: DropoutLayer[
  * has to be made elsewhere. Returns the file's metadata.
  */
 export async function loadPretrained(model: VGG, file: string): Promise<Record<string, string>> {
-  return loadModule(file, model);
+  return (await loadModule(file, model, { generators: [] })).metadata;
 }

@@ -27,6 +27,22 @@ export interface LBDAttrs {
   pass: 1 | 2;
   /** Inverted scaling y = x ⊙ z / σ(α) (default) or plain masks y = x ⊙ z. */
   scaled: boolean;
+  /**
+   * Set by LearnableBernoulliDropout: α's gradient is only complete with the estimator's term,
+   * so a backward reaching α outside withLbdEstimator (lbdGradients) is an error, not a silent
+   * path-wise-only gradient.
+   */
+  needsEstimator?: boolean;
+}
+
+let estimatorDepth = 0;
+/**
+ * Runs `fn` (a backward) as lbdGradients does, adding the ARM / DisARM term afterwards: inside it
+ * lbd_dropout may hand its logits their path-wise gradient.
+ */
+export function withLbdEstimator<T>(fn: () => T): T {
+  estimatorDepth++;
+  try { return fn(); } finally { estimatorDepth--; }
 }
 
 function dims(x: readonly number[], alpha: readonly number[], op: string): [number, number, number, number] {
@@ -82,6 +98,9 @@ const applyDef = defineOp({
   backward(g, node) {
     const [x, alpha] = node.inputs;
     const a = node.attrs as unknown as LBDAttrs;
+    if (alpha.requiresGrad && a.needsEstimator && estimatorDepth === 0) {
+      throw new Error('backward(): the graph holds learnable Bernoulli dropout whose logits need the ARM / DisARM estimator — train the model with lbdStep (or lbdGradients), not a plain backward(); to train only the weights, freeze the logits (for (const t of splitParameters(model).logits) t.requiresGrad = false)');
+    }
     if (!alpha.requiresGrad || !a.scaled) {
       const dx = x.requiresGrad ? applyKernel(g, alpha, a) : null;
       // plain masks: no path through α (z is held fixed)

@@ -182,7 +182,8 @@ export function toTexture(b: Tensor, batch: number, K: number, N: number, fold =
 }
 
 /** The product by mathjs's float64 multiply (handed in by the checker: never in a model's bundle). */
-function refMatmul([a, b]: Ref[], attrs: Record<string, unknown>, math: Float64Lib): Ref {
+function refMatmul([a, b]: Ref[], attrs: Record<string, unknown>, math?: Float64Lib): Ref {
+  if (!math) throw new Error("matmul's float64 reference uses mathjs: call it through referenceOf from 'lbd-gpu/testing' (engine/testing.ts)");
   const get = (r: Ref, bi: number, t: boolean): number[][] => {
     const [R, C] = r.shape.slice(-2);
     const off = r.shape.length === 3 ? bi * R * C : 0;

@@ -23,12 +23,38 @@ export abstract class DropoutLayer extends Module {
   /** Whether noise is also applied in eval mode (MC dropout, and every kind with mcSamples). */
   sampleAtEval = false;
 
-  /** The weight this layer's units feed, for regularizers (set by the model, or `attach`). */
+  /** The weight this layer's units feed, for regularizers (set by `attach`, or by a Sequential). */
   next: NextWeight | null = null;
 
-  attach(weight: Tensor, unitAxis: number): this {
-    this.next = { weight, unitAxis };
+  /** Set by `attach(null)`: the units feed no single weight, so regularizers keep only their weight-free terms. */
+  private noNextWeight = false;
+
+  /**
+   * Names the weight this layer's units feed and the axis of that weight indexed by the units
+   * (Linear [in, out]: 0; Conv2d [Co, Ci, kh, kw]: 1), for the weight term of LBD's Eq. 3 and
+   * Concrete dropout's regularizer. A Sequential does it for a dropout layer followed (through
+   * activations) by a Linear or Conv2d. `attach(null)` says there is no such weight (e.g. the
+   * output feeds a concatenation read by several layers): the weight term is then left out.
+   */
+  attach(weight: Tensor | null, unitAxis = 0): this {
+    if (weight === null) { this.next = null; this.noNextWeight = true; return this; }
+    const axis = unitAxis < 0 ? unitAxis + weight.ndim : unitAxis;
+    if (!(axis >= 0 && axis < weight.ndim)) throw new Error(`${this.constructor.name}.attach: unitAxis ${unitAxis} is not an axis of the weight [${weight.shape.join(', ')}]`);
+    this.next = { weight, unitAxis: axis };
+    this.noNextWeight = false;
     return this;
+  }
+
+  /** Whether attach() was called (with a weight or with null). */
+  get attached(): boolean { return this.next !== null || this.noNextWeight; }
+
+  /**
+   * The attached weight for a regularizer's weight term; a regularizer that has one calls this,
+   * so a layer nobody attached fails with what to do instead of silently dropping the term.
+   */
+  protected nextWeight(): NextWeight | null {
+    if (this.attached) return this.next;
+    throw new Error(`${this.constructor.name}: its regularizer's weight term needs the weight this layer's units feed — build the layer in a Sequential right before a Linear or Conv2d (activations may sit between), or call .attach(nextLayer.weight, unitAxis) (Linear: 0, Conv2d: 1); .attach(null) leaves the weight term out`);
   }
 
   /** True when the forward should draw noise now. */

@@ -83,13 +83,14 @@ export class ConcreteDropout extends DropoutLayer {
   /** See the file header; null when a coefficient is missing. */
   override regularizer(): Tensor | null {
     if (this.weightRegularizer === null || this.dropoutRegularizer === null) return null;
-    const K = unitCount('ConcreteDropout', this.units, this.next, this.lastUnits);
+    const next = this.weightRegularizer !== 0 ? this.nextWeight() : this.next;
+    const K = unitCount('ConcreteDropout', this.units, next, this.lastUnits);
     const th = this.logit;
     // p log p + (1 − p) log(1 − p) = σ(θ)·logσ(θ) + σ(−θ)·logσ(−θ)
     const negH = add(mul(sigmoid(th), logSigmoid(th)), mul(sigmoid(neg(th)), logSigmoid(neg(th))));
     let r = mul(sum(negH), this.dropoutRegularizer * (this.granularity === 'layer' ? K : 1));
-    if (this.next && this.weightRegularizer !== 0) {
-      const { weight, unitAxis } = this.next;
+    if (next && this.weightRegularizer !== 0) {
+      const { weight, unitAxis } = next;
       const axes = this.granularity === 'layer' ? undefined : [...weight.shape.keys()].filter((a) => a !== unitAxis);
       const norms = sum(square(weight), axes); // [K] per unit, [] per layer
       const invKeep = add(exp(th), 1); // 1/(1 − p)

@@ -18,10 +18,11 @@
 // Both losses come from the same weights; u is drawn once and used for both masks and the
 // estimate (the authors' released scripts do neither — docs/estimators.md).
 import {
-  backward, replay, mean, add, lbdEstimateInto, noGrad, topoOrderOf, fmtShape,
+  backward, replay, mean, add, lbdEstimateInto, noGrad, topoOrderOf, fmtShape, withLbdEstimator,
   type Optimizer, type Tensor, type Draw, type Estimator, type Node,
 } from '../../engine/index.js';
 import { LearnableBernoulliDropout } from './lbd.js';
+import { DropoutLayer, sumRegularizers } from './base.js';
 import type { Module } from '../module.js';
 
 export interface LBDStepOptions {
@@ -29,10 +30,14 @@ export interface LBDStepOptions {
   weights?: Optimizer<{ lr?: number }>;
   /** Optimizer of the logits (their own learning rate, as in the paper). */
   logits?: Optimizer<{ lr?: number }>;
-  /** Terms added to the objective, e.g. the dropout layers' regularizers (a scalar tensor or null). */
-  regularizer?: () => Tensor | null;
-  /** Estimator per logit tensor; defaults to each LBD layer's own (found via `model`). */
-  model?: Module;
+  /**
+   * Terms added to the objective (a scalar tensor or null). Default: the sum of the regularizers
+   * of every dropout layer in `model` (LBD's Eq. 3 where the layer has a datasetSize); `null`:
+   * none.
+   */
+  regularizer?: (() => Tensor | null) | null;
+  /** The model being trained: its LBD layers' estimators, its dropout layers' regularizers. */
+  model: Module;
   /** Recompute E(z1) with a full second forward instead of replaying the tape (for checks). */
   fullSecondForward?: () => Tensor;
   /**
@@ -156,14 +161,21 @@ export function couplingOf(root: Tensor, order: Node[] = topoOrderOf(root)): { c
  * Computes every gradient of one LBD step (weights and logits) without stepping.
  * `perExampleLoss` must return the losses [B] of one forward pass of the model in training mode.
  */
-export function lbdGradients(perExampleLoss: () => Tensor, o: LBDStepOptions = {}): LBDStepResult {
+export function lbdGradients(perExampleLoss: () => Tensor, o: LBDStepOptions): LBDStepResult {
+  if (!o?.model) throw new Error('lbdStep: options.model is required (the model being trained: its LBD layers and regularizers are found there)');
+  const lbdLayers = o.model.modules().filter((m): m is LearnableBernoulliDropout => m instanceof LearnableBernoulliDropout);
+  const idle = lbdLayers.find((m) => !m.training && !m.sampleAtEval);
+  if (idle) throw new Error('lbdStep: the model is in eval mode, where learnable Bernoulli dropout draws no masks and its keep probabilities cannot learn: call model.train() before training steps');
   const e2 = perExampleLoss();
   if (e2.ndim !== 1) throw new Error(`lbdStep: perExampleLoss must return one loss per example [batch], got ${fmtShape(e2.shape)}`);
   if (!e2.requiresGrad) throw new Error('lbdStep: the losses do not depend on any trainable tensor (called under noGrad, or in eval mode?)');
   const estimators = new Map<Tensor, Estimator>();
-  for (const m of o.model?.modules() ?? []) if (m instanceof LearnableBernoulliDropout) estimators.set(m.alpha, m.estimator);
+  for (const m of lbdLayers) estimators.set(m.alpha, m.estimator);
   const order = topoOrderOf(e2);
   const uses = lbdUses(order, estimators);
+  if (!uses.length && lbdLayers.some((m) => m.alpha.requiresGrad)) {
+    throw new Error('lbdStep: none of the model\'s learnable Bernoulli dropout layers is on the path from the inputs to these losses, so their keep probabilities would not learn (is the loss computed with this model\'s forward?)');
+  }
   const mode = o.coupling ?? 'auto';
   if (!['auto', 'joint', 'per-example'].includes(mode)) throw new Error(`lbdStep: coupling must be 'auto', 'joint' or 'per-example', got '${String(mode)}'`);
   const c = mode === 'auto' ? (uses.length ? couplingOf(e2, order) : { coupled: false, reason: null })
@@ -173,8 +185,8 @@ export function lbdGradients(perExampleLoss: () => Tensor, o: LBDStepOptions = {
     : replay(e2, (n) => (n.op.name === 'lbd_dropout' ? { ...n.attrs, pass: 1 } : null), order);
   if (e1.shape.join() !== e2.shape.join()) throw new Error(`lbdStep: second pass gave losses ${fmtShape(e1.shape)}, first ${fmtShape(e2.shape)}`);
   const loss = mean(e2);
-  const reg = o.regularizer?.() ?? null;
-  backward(reg ? add(loss, reg) : loss);
+  const reg = o.regularizer === undefined ? sumRegularizers(o.model.modules().filter((m): m is DropoutLayer => m instanceof DropoutLayer)) : o.regularizer?.() ?? null;
+  withLbdEstimator(() => backward(reg ? add(loss, reg) : loss));
   if (uses.length) {
     const B = e2.size;
     noGrad(() => {

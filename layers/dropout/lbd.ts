@@ -95,7 +95,7 @@ export class LearnableBernoulliDropout extends DropoutLayer {
     if (!this.active) return this.inverted ? x : mul(x, this.expandKeep(x));
     const draw = this.override?.draw ?? this.generator.reserve(x.shape[0] * x.shape[1]);
     this.lastDraw = draw;
-    return lbdDropout(x, this.alpha, { draw, pass: this.override?.pass ?? 2, scaled: this.inverted });
+    return lbdDropout(x, this.alpha, { draw, pass: this.override?.pass ?? 2, scaled: this.inverted, needsEstimator: true });
   }
 
   /** σ(α) broadcastable against x (plain masks scale by E[z] at evaluation). */
@@ -117,13 +117,13 @@ export class LearnableBernoulliDropout extends DropoutLayer {
   override regularizer(): Tensor | null {
     if (this.datasetSize === null) return null;
     const N = this.datasetSize;
-    const units = this.units ?? (this.next ? this.next.weight.shape[this.next.unitAxis] : null);
+    const next = this.nextWeight();
+    const units = this.units ?? (next ? next.weight.shape[next.unitAxis] : null);
     if (units === null) throw new Error('LearnableBernoulliDropout: the regularizer needs units (option) or an attached next weight');
     // one op (engine lbd_regularizer): the entropy and weight terms of every logit in one
     // dispatch, dα and dW in one more on the way back
     const perLogit = this.alpha.size === 1 ? units : 1;
     const c = 1 / (2 * this.priorVariance * N);
-    const next = this.next;
     const axis = next ? (next.unitAxis < 0 ? next.unitAxis + next.weight.ndim : next.unitAxis) : 0;
     return lbdRegularizer(this.alpha, next ? next.weight : null, { axis, ent: perLogit / N, c, inverted: this.inverted });
   }

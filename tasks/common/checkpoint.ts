@@ -9,10 +9,9 @@
 //
 // Loading validates the whole file against the run (state, names, shapes, optimizer scalars)
 // before anything is applied; any mismatch is a UserError naming the file.
-import { readCheckpoint, saveRecords, compareTensors, describeMismatch, assignTensors, type TensorRecord } from '../../engine/checkpoint.js';
-import { empty, type Tensor, type Optimizer, type Generator } from '../../engine/index.js';
-import { upload } from '../../engine/dispatch.js';
-import { moduleEntries } from '../../layers/checkpoint.js';
+import { readCheckpoint, saveRecords, assignTensors, type TensorRecord } from '../../engine/checkpoint.js';
+import type { Tensor, Optimizer, Generator } from '../../engine/index.js';
+import { moduleEntries, moduleRecords, applyModuleCheckpoint } from '../../layers/checkpoint.js';
 import type { Module } from '../../layers/module.js';
 import { mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -54,15 +53,8 @@ const record = async (t: Tensor): Promise<TensorRecord> => ({ dtype: t.dtype, sh
 
 /** Saves the run atomically to `path` (one file). `extra` host arrays are stored as `extra.<name>`. */
 export async function saveRunCheckpoint<H>(path: string, parts: RunParts, state: Omit<RunState<H>, 'format' | 'rng'>, extra?: Map<string, TensorRecord>): Promise<void> {
-  const entries: [string, TensorRecord][] = [];
-  for (const [n, t] of moduleEntries(parts.model)) entries.push([n, await record(t)]);
-  const metadata: Record<string, string> = {};
-  for (const [name, opt] of Object.entries(parts.optimizers)) {
-    if (!opt) continue;
-    for (const [n, t] of opt.stateTensors()) entries.push([`optim.${name}.${n}`, await record(t)]);
-    metadata[`optim.${name}.scalars`] = JSON.stringify(Object.fromEntries(Object.entries(opt.stateScalars()).map(([k, v]) => [k, enc(v)])));
-  }
-  for (const [n, r] of extra ?? []) entries.push([`extra.${n}`, r]);
+  // the module file's parts (generators ride in the run state, where runs always kept them)
+  const { entries, metadata } = await moduleRecords(parts.model, { optimizers: parts.optimizers, generators: [], ...(extra ? { extra } : {}) }, 'run checkpoint');
   const full: RunState<H> = { format: STATE_FORMAT, ...state, rng: parts.generators.map((g) => g.position) };
   metadata[STATE_KEY] = JSON.stringify(full);
   // the state (history, options) is covered too: the data checksum alone would let an edited history pass
@@ -92,46 +84,19 @@ export async function readRunState<H>(path: string): Promise<{ state: RunState<H
  */
 export async function loadRunCheckpoint<H>(path: string, parts: RunParts): Promise<{ state: RunState<H>; extra: Map<string, TensorRecord> }> {
   const { state, tensors, metadata } = await readRunState<H>(path);
-  const model = new Map<string, TensorRecord>(), extra = new Map<string, TensorRecord>();
-  const optim: Record<string, [string, TensorRecord][]> = {};
-  const problems: string[] = [];
-  for (const [name, r] of tensors) {
-    if (name.startsWith('model.')) model.set(name, r);
-    else if (name.startsWith('extra.')) extra.set(name.slice(6), r);
-    else {
-      const m = /^optim\.([^.]+)\.(.+)$/.exec(name);
-      if (m && m[1] in parts.optimizers) (optim[m[1]] ??= []).push([m[2], r]);
-      else problems.push(`unexpected tensor ${name}`);
-    }
+  if (state.rng.length !== parts.generators.length || !state.rng.every((p) => Number.isSafeInteger(p) && p >= 0)) {
+    throw new UserError(`checkpoint ${path} does not match this run (nothing loaded): ${state.rng.length} generator positions for ${parts.generators.length} generators`);
   }
-  const targets = moduleEntries(parts.model);
-  problems.push(...describeMismatch(compareTensors(model, targets)));
-  const scalars: Record<string, Record<string, number>> = {};
-  for (const [name, opt] of Object.entries(parts.optimizers)) {
-    const text = metadata[`optim.${name}.scalars`];
-    if (!opt) { if (text !== undefined || optim[name]) problems.push(`state of an optimizer '${name}' this run does not have`); continue; }
-    if (text === undefined) { problems.push(`no state of the '${name}' optimizer`); continue; }
-    try { scalars[name] = Object.fromEntries(Object.entries(JSON.parse(text) as Record<string, unknown>).map(([k, v]) => [k, dec(v)])); } catch (e) { problems.push(`'${name}' optimizer scalars are not valid JSON: ${(e as Error).message}`); }
+  const runKeys = new Set([STATE_KEY, STATE_SUM_KEY]);
+  const ck = { tensors, metadata: Object.fromEntries(Object.entries(metadata).filter(([k]) => !runKeys.has(k))) };
+  let loaded;
+  try { loaded = applyModuleCheckpoint(ck, parts.model, { optimizers: parts.optimizers, generators: [] }, path); } catch (e) {
+    const m = (e as Error).message;
+    // one line, in the runner's words ("this run", not "the model")
+    throw new UserError(m.replace(/does not match the model; nothing was loaded:\n\s*/, 'does not match this run (nothing loaded): ').replace(/\n\s*/g, '; '));
   }
-  if (state.rng.length !== parts.generators.length || !state.rng.every((p) => Number.isSafeInteger(p) && p >= 0)) problems.push(`${state.rng.length} generator positions for ${parts.generators.length} generators`);
-  if (problems.length) throw new UserError(`checkpoint ${path} does not match this run (nothing loaded): ${problems.join('; ')}`);
-  // the optimizers first: they are what may still refuse (each all-or-nothing)
-  for (const [name, opt] of Object.entries(parts.optimizers)) {
-    if (!opt) continue;
-    const fresh: [string, Tensor][] = (optim[name] ?? []).map(([n, r]) => {
-      const t = empty(r.shape, r.dtype, `optim.${n}`).keep();
-      upload(t.buffer, r.data);
-      return [n, t];
-    });
-    try { opt.loadStateTensors(fresh); } catch (e) {
-      for (const [, t] of fresh) t.dispose();
-      throw new UserError(`checkpoint ${path}: the '${name}' optimizer refused its state: ${(e as Error).message}`);
-    }
-    try { opt.loadStateScalars(scalars[name]); } catch (e) { throw new UserError(`checkpoint ${path}: the '${name}' optimizer refused its scalars: ${(e as Error).message}`); }
-  }
-  assignTensors(targets, model, `checkpoint ${path}`);
   state.rng.forEach((p, i) => parts.generators[i].seek(p));
-  return { state, extra };
+  return { state, extra: loaded.extra };
 }
 
 /** Host copies of a module's tensors (e.g. the best epoch's weights), named as moduleEntries. */

@@ -74,7 +74,7 @@ test('save → load into a freshly initialised MLP gives bit-identical outputs, 
     const p = file('mlp.safetensors');
     await saveModule(p, a, { metadata: { note: 'round trip', step: '12' } });
     const params = b.parameters();
-    const meta = await loadModule(p, b);
+    const { metadata: meta } = await loadModule(p, b);
     assert.equal(meta, { note: 'round trip', step: '12' });
     assert.equal(await forwardBits(b, x), want);
     assert.equal(await paramBits(b), await paramBits(a));
@@ -215,7 +215,7 @@ test('loading into a different model lists every difference and changes nothing'
     const before = await paramBits(wider);
     const msg = await rejects(loadModule(p, wider), /does not match the model; nothing was loaded/, 'wider');
     assert.ok(msg.includes(p));
-    assert.match(msg, /shape mismatches: model\.layers\.0\.weight: file \[4, 8\] vs model \[4, 9\]; model\.layers\.0\.bias: file \[8\] vs model \[9\]; model\.layers\.2\.weight: file \[8, 3\] vs model \[9, 3\]/);
+    assert.match(msg, /shape\/dtype mismatches: model\.layers\.0\.weight: file \[4, 8\] vs model \[4, 9\]; model\.layers\.0\.bias: file \[8\] vs model \[9\]; model\.layers\.2\.weight: file \[8, 3\] vs model \[9, 3\]/);
     assert.not.match(msg, /missing in file|unexpected in file/);
     assert.equal(await paramBits(wider), before, 'the target keeps its weights');
 
@@ -227,7 +227,7 @@ test('loading into a different model lists every difference and changes nothing'
 
     const shallow = mlp([4, 8], new Generator(8));
     const msg3 = await rejects(loadModule(p, shallow), /unexpected in file: model\.layers\.2\.weight, model\.layers\.2\.bias/, 'shallower');
-    assert.not.match(msg3, /missing in file|shape mismatches/);
+    assert.not.match(msg3, /missing in file|shape\/dtype mismatches/);
     for (const m of [src, wider, deeper, shallow]) m.dispose();
   });
 });
@@ -257,12 +257,12 @@ test('optimizer state travels with the model; loading without state in the file 
     optA.state.set('step', tensor([11], [1], 'i32').keep());
     optA.scalars = { t: 11, lr: 0.001, beta1: 0.9, clip: Infinity, odd: NaN };
     const p = file('with-optim.safetensors');
-    await saveModule(p, a, { optimizer: optA, metadata: { epoch: '3' } });
+    await saveModule(p, a, { optimizers: { weights: optA }, metadata: { epoch: '3' } });
     const names = [...(await loadTensors(p)).keys()].sort();
-    assert.equal(names, ['model.layers.0.bias', 'model.layers.0.weight', 'model.layers.2.bias', 'model.layers.2.weight', 'optim.step', 'optim.velocity.0']);
+    assert.equal(names, ['model.layers.0.bias', 'model.layers.0.weight', 'model.layers.2.bias', 'model.layers.2.weight', 'optim.weights.step', 'optim.weights.velocity.0']);
 
     const optB = new FakeOptimizer();
-    const meta = await loadModule(p, b, { optimizer: optB });
+    const { metadata: meta } = await loadModule(p, b, { optimizers: { weights: optB } });
     assert.equal(meta, { epoch: '3' });
     assert.equal([...optB.state.keys()].sort(), ['step', 'velocity.0']);
     assert.equal(await optB.state.get('velocity.0')!.array(), [0.5, -0.25, 3, 7]);
@@ -278,18 +278,19 @@ test('optimizer state travels with the model; loading without state in the file 
     const c = mlp([4, 8, 3], new Generator(3));
     const beforeC = await paramBits(c);
     const optC = new FakeOptimizer();
-    await rejects(loadModule(q, c, { optimizer: optC }), /holds no optimizer state/, 'no state');
+    await rejects(loadModule(q, c, { optimizers: { weights: optC } }), /holds no state of an optimizer 'weights'/, 'no state');
     assert.equal(await paramBits(c), beforeC);
     assert.is(optC.state.size, 0);
     // An optimizer that refuses its state: the model is left alone, the fresh tensors freed.
     optC.refuse = true;
-    await rejects(loadModule(p, c, { optimizer: optC }), /the optimizer refused its state tensors; nothing was loaded: FakeOptimizer: no such state/, 'refused');
+    await rejects(loadModule(p, c, { optimizers: { weights: optC } }), /the 'weights' optimizer refused its state tensors; nothing was loaded: FakeOptimizer: no such state/, 'refused');
     assert.equal(await paramBits(c), beforeC);
     assert.equal(optC.scalars, {});
     // ...but optim.* entries are ignored when no optimizer is asked for.
     await loadModule(p, c);
     assert.equal(await paramBits(c), await paramBits(a));
-    await rejects(saveModule(q, a, { metadata: { 'optim.scalars': 'x' } }), /reserved/, 'reserved key');
+    await rejects(saveModule(q, a, { metadata: { 'optim.weights.scalars': 'x' } }), /reserved/, 'reserved key');
+    await rejects(saveModule(q, a, { metadata: { rng: 'x' } }), /reserved/, 'reserved key rng');
     for (const m of [a, b, c]) m.dispose();
     optA.dispose(); optB.dispose(); optC.dispose();
   });

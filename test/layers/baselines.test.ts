@@ -413,8 +413,11 @@ test('Concrete regularizer: value and gradients (logits, next weight) against fl
     relClose(await l.logit.grad!.data(), fdGrad((t) => f(t, W), thf), 1e-4, 'layer d/dlogit');
     relClose(await w.grad!.data(), fdGrad((ww) => f(thf, ww), W), 1e-4, 'layer d/dW', 1e-6);
   });
-  // not attached: the weight term is omitted, K from the last input
+  // never attached: an error saying what to attach, not a silently missing weight term
   const n = new ConcreteDropout({ datasetSize: 50 });
+  assert.throws(() => n.regularizer(), /ConcreteDropout: its regularizer's weight term needs the weight this layer's units feed .*attach\(nextLayer\.weight, unitAxis\)/);
+  // attached to no weight: the weight term is omitted, K from the last input
+  n.attach(null);
   assert.throws(() => n.regularizer(), /ConcreteDropout: the regularizer needs the unit count K/);
   await scope(async () => {
     n.forward(full([2, 7], 1));

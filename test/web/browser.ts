@@ -10,7 +10,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Page } from 'puppeteer-core';
+import { chrome, WEBGPU_FLAGS, launch, watch } from './chromium.js';
 import { serveStatic } from '../../tasks/web/serve.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -18,34 +19,11 @@ const args = process.argv.slice(2);
 const shotAt = args.indexOf('--screenshot');
 const screenshot = shotAt >= 0 ? resolve(args.splice(shotAt, 2)[1]) : null;
 const dir = resolve(args[0] ?? join(root, 'dist/page'));
-const chrome = process.env.CHROME_PATH ?? '/usr/bin/chromium';
-const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan'];
 
 let passed = 0, failed = 0;
 function check(name: string, ok: boolean, detail: string): void {
   if (ok) passed++; else failed++;
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
-}
-
-function launch(extra: string[]): Promise<Browser> {
-  return puppeteer.launch({
-    executablePath: chrome, headless: true,
-    // --no-sandbox: CI runs as root, where Chromium refuses its sandbox
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--window-size=1280,1000', ...extra],
-    defaultViewport: { width: 1280, height: 1000 },
-    // a loaded 2-core host can keep the page busy compiling pipelines for minutes
-    protocolTimeout: 900_000,
-  });
-}
-
-/** Console errors, uncaught exceptions and failed requests of a page. */
-function watch(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console.error: ${m.text()}`); });
-  page.on('pageerror', (e) => errors.push(`uncaught: ${(e as Error).message ?? String(e)}`));
-  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
-  page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`); });
-  return errors;
 }
 
 const state = (page: Page): Promise<Record<string, string>> => page.evaluate(() => ({ ...document.body.dataset }) as Record<string, string>);

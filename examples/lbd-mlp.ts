@@ -10,7 +10,7 @@ await getGpu();
 // a toy problem: the class is which of 3 directions a noisy 8-d point is closest to
 const rand = mulberry32(1), n = 600, d = 8;
 const x = Float32Array.from({ length: n * d }, () => rand() * 2 - 1);
-const y = Int32Array.from({ length: n }, (_, i) => [0, 1, 2].reduce((b, c) => (x[i * d + c] > x[i * d + b] ? c : b), 0));
+const y = Int32Array.from({ length: n }, (_, i) => [0, 1, 2].reduce((b, c) => (x[i * d + c]! > x[i * d + b]! ? c : b), 0));
 
 const g = new Generator(1);
 const drop = new LearnableBernoulliDropout({ units: 64, initialKeep: 0.5, datasetSize: n });

@@ -70,7 +70,9 @@ async function main(): Promise<void> {
     // 3. strict type-checks against the shipped declarations
     cpSync(join(root, 'examples'), join(app, 'examples'), { recursive: true });
     const strict = { strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, skipLibCheck: false, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', noEmitOnError: true };
-    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...strict, outDir: 'out', rootDir: 'examples', types: ['node'], lib: ['ES2022'] }, include: ['examples/*.ts'] }, null, 2));
+    // the WebGPU types (@webgpu/types) are written against the DOM lib's (BufferSource, EventTarget…):
+    // a Node project lists "DOM" in lib too (README, "Use it as a library")
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...strict, outDir: 'out', rootDir: 'examples', types: ['node'], lib: ['ES2022', 'DOM'] }, include: ['examples/*.ts'] }, null, 2));
     writeFileSync(join(app, 'tsconfig.browser.json'), JSON.stringify({ compilerOptions: { ...strict, noEmit: true, types: [], lib: ['ES2022', 'DOM'] }, include: ['examples/browser/*.ts'] }, null, 2));
     sh(join(app, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], app, 'tsc (Node examples, strict)');
     sh(join(app, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.browser.json'], app, 'tsc (browser example, strict, no Node types)');

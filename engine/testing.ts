@@ -1,13 +1,17 @@
-// lbd-gpu/testing: the checks the engine's own tests run, for a user's functions and ops.
-//
-// - checkGradients(fn, inputs): the backward of any function built from the engine's ops
-//   against central finite differences — of a float64 reference when one is given (the
-//   registry's check), else of the function itself evaluated on the GPU (float32: looser).
-// - checkOp(def): an op declared with defineOp (a user's custom op too) on its declared cases:
-//   forward against its float64 reference, backward against finite differences of it.
-//
-// A separate entry point so that mathjs — the outside float64 linear algebra references use
-// (Float64Lib) — loads with the checker and never with a model.
+/**
+ * lbd-gpu/testing: the checks the engine's own tests run, for a user's functions and ops.
+ *
+ * - checkGradients(fn, inputs): the backward of any function built from the engine's ops
+ *   against central finite differences — of a float64 reference when one is given (the
+ *   registry's check), else of the function itself evaluated on the GPU (float32: looser).
+ * - checkOp(def): an op declared with defineOp (a user's custom op too) on its declared cases:
+ *   forward against its float64 reference, backward against finite differences of it.
+ *
+ * A separate entry point so that mathjs — the outside float64 linear algebra references use
+ * (Float64Lib) — loads with the checker and never with a model.
+ *
+ * @module lbd-gpu/testing
+ */
 import * as math from 'mathjs';
 import { apply, backward, registry, type Float64Lib, type InputSpec, type OpDef, type Ref, type TestCase } from './op.js';
 import { tensor, numel, type Tensor } from './tensor.js';

@@ -1,10 +1,14 @@
-// lbd-gpu: the package's public API (`import { ... } from 'lbd-gpu'`). Everything a user needs
-// to put learnable Bernoulli dropout into their own model: the engine (device, tensors, ops,
-// tape, optimizers, custom kernels, timing), the layers (the dropout family, lbdStep,
-// checkpoints), the paper's models, MC prediction and the metrics. The float64 checks
-// (checkGradients, checkOp) are in 'lbd-gpu/testing'; the experiments are command lines
-// (`npx lbd-gpu <task>`), not part of the API. Nothing here loads a task's packages, and
-// nothing Node-only reaches a browser bundle (engine/host.ts).
+/**
+ * lbd-gpu: the package's public API (`import { ... } from 'lbd-gpu'`). Everything a user needs
+ * to put learnable Bernoulli dropout into their own model: the engine (device, tensors, ops,
+ * tape, optimizers, custom kernels, timing), the layers (the dropout family, lbdStep,
+ * checkpoints), the paper's models, MC prediction and the metrics. The float64 checks
+ * (checkGradients, checkOp) are in `lbd-gpu/testing`; the experiments are command lines
+ * (`npx lbd-gpu <task>`), not part of the API. Nothing here loads a task's packages, and
+ * nothing Node-only reaches a browser bundle (engine/host.ts).
+ *
+ * @module lbd-gpu
+ */
 export * from '../engine/index.js';
 export * from '../layers/index.js';
 export { mlp, dropoutLayers, type MlpOptions } from './mlp.js';

@@ -44,6 +44,20 @@ test('ECE: equal-width bins, Σ |acc − conf|·n_b/n', () => {
   assert.throws(() => expectedCalibrationError(probs, labels, 2, 0), /bins/);
 });
 
+// Guo et al.'s bins are right-closed, (b/bins, (b+1)/bins]: a confidence exactly on an inner edge
+// belongs to the bin below it. Each set pairs a right row on the edge with a wrong row just above
+// it, so left-closed bins ([b/bins, (b+1)/bins): both rows in one bin) give another value.
+test('ECE: a confidence exactly on a bin edge falls in the bin below (right-closed bins)', () => {
+  // 2 bins, 0.5 on the edge: right-closed {0.5 right} {0.9 wrong} → (0.5 + 0.9)/2; left-closed → |1 − 1.4|/2
+  near(expectedCalibrationError([0.5, 0.5, 0.9, 0.1], [0, 1], 2, 2), (0.5 + 0.9) / 2, '0.5 with 2 bins');
+  // 10 bins, 0.5 = 5/10: bin (0.4, 0.5], not [0.5, 0.6) with the 0.55 row (left-closed: 0.05/2)
+  near(expectedCalibrationError([0.5, 0.5, 0.55, 0.45], [0, 1], 2, 10), (0.5 + 0.55) / 2, '0.5 with 10 bins');
+  // 4 bins, 0.25 (a uniform row over 4 classes, argmax the first): bin [0, 0.25], not (0.25, 0.5] with 0.3
+  near(expectedCalibrationError([0.25, 0.25, 0.25, 0.25, 0.3, 0.25, 0.25, 0.2], [0, 1], 4, 4), (0.75 + 0.3) / 2, '0.25 with 4 bins');
+  // 4 bins, 0.75 = 3/4: bin (0.5, 0.75], not (0.75, 1] with 0.8 (left-closed: |1 − 1.55|/2)
+  near(expectedCalibrationError([0.75, 0.25, 0.8, 0.2], [0, 1], 2, 4), (0.25 + 0.8) / 2, '0.75 with 4 bins');
+});
+
 test('PAvPU: all certain gives the accuracy, all uncertain its complement', () => {
   const correct = [1, 1, 0, 0, 1];
   near(pavpu(correct, [0, 0, 0, 0, 0], 0.1), 3 / 5, 'all certain');

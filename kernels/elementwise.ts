@@ -1,7 +1,9 @@
 // Elementwise kernels: any expression over up to three inputs with numpy broadcasting.
 // `expr` is WGSL over a, b, c (typed T), the uniforms s0, s1 (f32) and T(...) splats, so the
-// same text serves scalars and the vec4 fast path for contiguous, same-shape operands.
+// same text serves scalars and the vec4 fast path for contiguous, same-shape operands; it may
+// call the accurate exp_acc / log_acc of kernels/math.ts, included for T when it does.
 import { MAX_DIMS, WG, defineParams, kernelSource, stridedOffsetFn, type KernelSource, type ParamType, type ScalarType } from './common.js';
+import { mathWgsl } from './math.js';
 
 export interface ElementwiseConfig {
   /** Distinguishes kernels in the cache: the op name. */
@@ -46,6 +48,7 @@ export function elementwiseKernel(c: ElementwiseConfig): KernelSource {
       .map((n) => `    let ${n} = in_${n}[${c.layout === 'strided' ? `off_${n}(i)` : 'i'}];`).join('\n');
     const code = `
 alias T = ${T};
+${mathWgsl(c.expr, T)}
 ${params.wgsl}
 ${binds}
 @group(0) @binding(${c.arity + 1}) var<storage, read_write> out: array<${OT}>;

@@ -1,23 +1,31 @@
 // Cross-entropy with integer labels on logits laid out [N, C, S] (S = spatial positions,
 // 1 for plain classification). One thread per (n, s) position. A label equal to the ignore
 // index gives loss 0 and gradient 0; any other label outside [0, C) gives NaN (never silent).
+// Everything is relative to the position's largest logit m, with z = Σ_c exp(l_c − m) in [1, C]:
+// loss = (m − l_y) + log z, softmax p_c = exp(l_c − m)/z. Never through lse = m + log z, which
+// at logits of ±1,000 carries a rounding of up to 3e-5 (half an ulp of 1,000), and
+// exp(l_c − lse) is then off by as much of itself.
+// exp and log are kernels/math.ts's (WGSL's builtins may be off by several ulp).
 import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+import { mathWgsl } from './math.js';
 
 const CE_PARAMS = defineParams({ N: 'u32', C: 'u32', S: 'u32', ignore: 'i32' });
 const PARAMS = CE_PARAMS.wgsl;
 
-const LSE = `
+/** The position's largest logit m and z = Σ exp(l − m), in one online pass. */
+const MAX_AND_SUM = `
     let base = n * P.C * P.S + s;
     var m = -3.402823e38;
     var z = 0.0;
     for (var c = 0u; c < P.C; c = c + 1u) {
       let v = logits[base + c * P.S];
-      if (v > m) { z = z * exp(m - v) + 1.0; m = v; } else { z = z + exp(v - m); }
-    }
-    let lse = m + log(z);`;
+      if (v > m) { z = z * exp_acc(m - v) + 1.0; m = v; } else { z = z + exp_acc(v - m); }
+    }`;
+const MATH = mathWgsl('exp_acc( log_acc(');
 
 export function crossEntropyKernel(): KernelSource {
   const code = `${PARAMS}
+${MATH}
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<i32>;
 @group(0) @binding(3) var<storage, read_write> loss: array<f32>;
@@ -29,8 +37,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let y = labels[o];
     if (y == P.ignore) { loss[o] = 0.0; continue; }
     if (y < 0 || u32(y) >= P.C) { loss[o] = bitcast<f32>(0x7fc00000u + 0u * P.C); continue; } // runtime NaN: WGSL rejects a constant one
-${LSE}
-    loss[o] = lse - logits[base + u32(y) * P.S];
+${MAX_AND_SUM}
+    loss[o] = (m - logits[base + u32(y) * P.S]) + log_acc(z);
   }
 }`;
   return kernelSource('cross_entropy.fwd', () => ({ code, params: CE_PARAMS }));
@@ -39,6 +47,7 @@ ${LSE}
 /** d logits[n, c, s] = g[n, s] · (softmax - onehot(label)). */
 export function crossEntropyGradKernel(): KernelSource {
   const code = `${PARAMS}
+${MATH}
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<i32>;
 @group(0) @binding(3) var<storage, read> g: array<f32>;
@@ -54,10 +63,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       for (var c = 0u; c < P.C; c = c + 1u) { dx[base0 + c * P.S] = 0.0; }
       continue;
     }
-${LSE}
+${MAX_AND_SUM}
     let go = g[o];
     for (var c = 0u; c < P.C; c = c + 1u) {
-      let p = exp(logits[base + c * P.S] - lse);
+      let p = exp_acc(logits[base + c * P.S] - m) / z;
       dx[base + c * P.S] = go * (p - select(0.0, 1.0, c == u32(y)));
     }
   }

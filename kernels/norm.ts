@@ -4,13 +4,23 @@
 // partial sums, then a tree in workgroup memory. No atomics. μ and σ² come in two [C] buffers:
 // the batch's (training) or the running statistics (eval), so one set of kernels serves both.
 //
-//   stats      mean[c] = μ, var[c] = biased σ² (two passes: mean, then Σ(x−μ)²); with `running`
-//              also rm ← (1 − m)·rm + m·μ, rv ← (1 − m)·rv + m·σ²·M/(M − 1) in place
+//   stats      mean[c] = μ, var[c] = biased σ², from one pass of sums shifted by the channel's
+//              first value K: d = x − K, μ = K + Σd/M, σ² = Σd²/M − (Σd/M)². Plain sums of x lose
+//              the digits that matter when the channel sits far from 0 (at x ≈ 1,000 an ulp of
+//              the sum is a sizeable part of σ); shifted ones keep them, and σ² comes out within
+//              about 1 + 2z² float32 roundings of itself, z = (K − μ)/σ (K is one of the
+//              channel's values: a few σ from μ at most in practice). With `running` also
+//              rm ← (1 − m)·rm + m·μ, rv ← (1 − m)·rv + m·σ²·M/(M − 1) in place
 //   apply      z = (x − μ)·rsqrt(σ² + eps)·w + b;  y = z, or max(z, 0) with relu
 //   gradsum    dw[c] = Σ g'·x̂,  db[c] = Σ g'   (x̂ = (x − μ)·rsqrt(σ² + eps); g' = g, or g·[z > 0]
 //              with relu — z recomputed from x, the same expression as apply's, so no mask is stored)
 //   gradinput  training: dx = w·rsqrt(σ² + eps)·(g' − db/M − x̂·dw/M)  (M = N·S)
 //              eval:     dx = w·rsqrt(σ² + eps)·g'
+// In training the stored μ is the batch mean rounded to float32, off by up to half an ulp of it
+// (3e-5 at 1,000). The backward also sums x − μ, whose mean δ is that rounding, and uses
+// x̂ = (x − μ − δ)·rsqrt(σ² + eps): dw = r·(Σ g'·(x − μ) − δ·Σ g'), and dx from x − μ (exact
+// near μ) and δ, never as w·r·x + (a per-channel shift), which at x ≈ 1,000 cancels away
+// float32's digits. The split form passes δ from gradsum to gradinput in a [C] buffer.
 // `pre` variants normalise u = x + pb (pb: a per-channel bias of the layer before, e.g. a conv's,
 // so that layer needs no bias pass of its own): the stored mean is u's, every kernel uses
 // μ_x = mean − pb, and gradsum also writes dpb = Σ du (exactly 0 in training: a per-channel
@@ -43,22 +53,24 @@ const channelLoop = (body: string): string => `
 
 const STATS_PARAMS = defineParams({ C: 'u32', S: 'u32', M: 'u32', momentum: 'f32', unbias: 'f32' });
 
-/** Batch mean and biased variance per channel; with `running`, the running statistics updated too. */
 /**
- * WGSL: channel c's mean into `mu` (every lane) and the sum of squared deviations into sh[0],
- * by two tree reductions over the workgroup (the statistics pass and the one-pass forward).
+ * WGSL: channel c's mean into `mu` and its biased variance into `v` (every lane), from one pass
+ * of sums shifted by the channel's first value (see the header), reduced by one tree over the
+ * workgroup (the statistics pass and the one-pass forward). Leaves sh and sq free for reuse.
  */
-function meanAndSquares(mu: string): string {
-  return `var s = 0.0;
-    ${channelLoop('s = s + x[k];')}
-    sh[li] = s;${tree(['sh'])}
-    let ${mu} = sh[0] * invM;
-    workgroupBarrier();
+function meanAndVariance(mu: string): string {
+  return `let K = x[c * S];
+    var s = 0.0;
     var q = 0.0;
-    ${channelLoop(`let d = x[k] - ${mu}; q = q + d * d;`)}
-    sh[li] = q;${tree(['sh'])}`;
+    ${channelLoop('let d = x[k] - K; s = s + d; q = q + d * d;')}
+    sh[li] = s; sq[li] = q;${tree(['sh', 'sq'])}
+    let ds = sh[0] * invM;
+    let ${mu} = K + ds;
+    let v = max(sq[0] * invM - ds * ds, 0.0);
+    workgroupBarrier(); // every lane has read sh[0], sq[0] before the next channel writes them`;
 }
 
+/** Batch mean and biased variance per channel; with `running`, the running statistics updated too. */
 export function bnStatsKernel(running: boolean, pre = false): KernelSource {
   return kernelSource(`bn.stats${running ? '.running' : ''}${pre ? '.pre' : ''}`, () => ({
     params: STATS_PARAMS,
@@ -70,21 +82,20 @@ ${running ? `@group(0) @binding(4) var<storage, read_write> rm: array<f32>;
 @group(0) @binding(5) var<storage, read_write> rv: array<f32>;` : ''}
 ${pre ? `@group(0) @binding(${running ? 6 : 4}) var<storage, read> pb: array<f32>;` : ''}
 var<workgroup> sh: array<f32, ${WG}>;
+var<workgroup> sq: array<f32, ${WG}>;
 ${AT}
 ${CHANNEL_MAIN}
   let invM = 1.0 / f32(M);
   ${running ? 'let m = P.momentum; let unbias = P.unbias;' : ''}
   for (var c = wid.x; c < C; c = c + nwg.x) {
-    ${meanAndSquares('mu')}
+    ${meanAndVariance('mu')}
     if (li == 0u) {
-      let v = sh[0] * invM;
       let mu_u = mu${pre ? ' + pb[c]' : ''};
       mean[c] = mu_u;
       vr[c] = v;
       ${running ? `rm[c] = (1.0 - m) * rm[c] + m * mu_u;
       rv[c] = (1.0 - m) * rv[c] + m * v * unbias;` : ''}
     }
-    workgroupBarrier();
   }
 }`,
   }));
@@ -115,17 +126,47 @@ const scaleShift = (pre: boolean): string => `
   let shift = b[c] - mu * scale;`;
 
 /**
- * WGSL after a one-pass backward's reduction (dwc = Σ g'·x̂, dbc = Σ g' in every lane): lane 0
- * stores dw, db (and dpb); in training every lane gets dx's coefficients bx and d
- * (dx = scale·g' + bx·x + d).
+ * WGSL accumulating one element's share of the backward's sums (xv, gv: the element and its g'):
+ * a += g'·(x − μ), bs += g', and in training e += x − μ (the stored mean's rounding, see the
+ * header). Scalar or vec4 alike.
+ */
+const gradTerms = (training: boolean): string =>
+  `let xc = xv - mu; a = a + gv * xc; bs = bs + gv;${training ? ' e = e + xc;' : ''}`;
+
+/**
+ * WGSL for dx from the coefficients (see `dxCoefficients`): training dx = scale·g' + bx·(x − μ) + d
+ * — x − μ first, exact for x near μ, where scale·g' + bx·x + (a shift) would cancel at large
+ * offsets —, eval dx = scale·g'.
+ */
+const dxValue = (training: boolean): string => (training ? 'scale * gv + bx * (xv - mu) + d' : 'scale * gv');
+
+/**
+ * WGSL: dx's per-channel coefficients in training, from dw and db (`dwv`, `dbv`) and the mean's
+ * rounding δ (`dm`): dx = w·r·(g' − db/M − (x − μ − δ)·r·dw/M) = scale·g' + bx·(x − μ) + d.
+ */
+const dxCoefficients = (dwv: string, dbv: string, dm: string, invM: string): string => `let bx = -scale * ${dwv} * ${invM} * r;
+    let d = -scale * ${dbv} * ${invM} - bx * ${dm};`;
+
+/**
+ * WGSL after a one-pass backward's reduction (dwc = Σ g'·x̂, dbc = Σ g', dm = δ in every lane):
+ * lane 0 stores dw, db (and dpb); in training every lane gets dx's coefficients bx and d.
  */
 const storeGradSums = (pre: boolean, training: boolean): string => `if (li == 0u) {
       dw[c] = dwc;
       db[c] = dbc;
       ${pre ? `dpb[c] = ${training ? '0.0' : 'dbc * scale'};` : ''}
     }
-    ${training ? `let bx = -scale * dwc * invM * r;
-    let d = -scale * dbc * invM - bx * mu;` : ''}`;
+    ${training ? dxCoefficients('dwc', 'dbc', 'dm', 'invM') : ''}`;
+
+/**
+ * WGSL after a workgroup's backward tree (sgx[0] = Σ g'·(x − μ), sg[0] = Σ g', in training
+ * se[0] = Σ(x − μ)): dwc, dbc and, in training, δ = dm in every lane; then a barrier, so the
+ * arrays are free for the next channel. dw = r·(Σ g'·(x − μ) − δ·Σ g') = Σ g'·x̂ with μ + δ.
+ */
+const gradSumsFromTree = (training: boolean): string => `let dbc = sg[0];
+    ${training ? `let dm = se[0] * invM;
+    let dwc = (sgx[0] - dm * dbc) * r;` : 'let dwc = sgx[0] * r;'}
+    workgroupBarrier(); // every lane has read the tree's results before the next channel writes it`;
 
 /** mean, var, w, b (and pb) from binding `first` on; returns the WGSL and the next free binding. */
 function statBindings(first: number, pre: boolean): [string, number] {
@@ -158,12 +199,13 @@ const GRADSUM_PARAMS = defineParams({ C: 'u32', S: 'u32', M: 'u32', eps: 'f32' }
 
 /**
  * dw = Σ g'·x̂, db = Σ g' per channel (with `pre` also dpb, see the header; its value depends on
- * the mode). Bindings: g, x, mean, var, w, b, [pb], dw, db, [dpb].
+ * the mode; in training also dmean = δ, the stored mean's rounding, for bnGradInputKernel).
+ * Bindings: g, x, mean, var, w, b, [pb], dw, db, [dpb], [dmean: training].
  */
 export function bnGradSumKernel(relu: boolean, pre = false, training = true): KernelSource {
   const gv = relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]';
   const [stats, next] = statBindings(3, pre);
-  return kernelSource(`bn.gradsum${relu ? '.relu' : ''}${pre ? `.pre.${training ? 'train' : 'eval'}` : ''}`, () => ({
+  return kernelSource(`bn.gradsum${relu ? '.relu' : ''}${pre ? '.pre' : ''}${training ? '' : '.eval'}`, () => ({
     params: GRADSUM_PARAMS,
     code: `${GRADSUM_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -172,21 +214,25 @@ ${stats}
 @group(0) @binding(${next}) var<storage, read_write> dw: array<f32>;
 @group(0) @binding(${next + 1}) var<storage, read_write> db: array<f32>;
 ${pre ? `@group(0) @binding(${next + 2}) var<storage, read_write> dpb: array<f32>;` : ''}
+${training ? `@group(0) @binding(${next + 2 + +pre}) var<storage, read_write> dmean: array<f32>;` : ''}
 var<workgroup> sg: array<f32, ${WG}>;
 var<workgroup> sgx: array<f32, ${WG}>;
+${training ? `var<workgroup> se: array<f32, ${WG}>;` : ''}
 ${AT}
 ${CHANNEL_MAIN}
+  let invM = 1.0 / f32(M);
   for (var c = wid.x; c < C; c = c + nwg.x) {
     ${scaleShift(pre)}
-    var a = 0.0; var bsum = 0.0;
-    ${channelLoop(`let xv = x[k]; let gv = ${gv}; a = a + gv * (xv - mu); bsum = bsum + gv;`)}
-    sgx[li] = a; sg[li] = bsum;${tree(['sgx', 'sg'])}
+    var a = 0.0; var bs = 0.0;${training ? ' var e = 0.0;' : ''}
+    ${channelLoop(`let xv = x[k]; let gv = ${gv}; ${gradTerms(training)}`)}
+    sgx[li] = a; sg[li] = bs;${training ? ' se[li] = e;' : ''}${tree(training ? ['sgx', 'sg', 'se'] : ['sgx', 'sg'])}
+    ${gradSumsFromTree(training)}
     if (li == 0u) {
-      dw[c] = sgx[0] * r;
-      db[c] = sg[0];
-      ${pre ? `dpb[c] = ${training ? '0.0' : 'sg[0] * scale'};` : ''}
+      dw[c] = dwc;
+      db[c] = dbc;
+      ${pre ? `dpb[c] = ${training ? '0.0' : 'dbc * scale'};` : ''}
+      ${training ? 'dmean[c] = dm;' : ''}
     }
-    workgroupBarrier();
   }
 }`,
   }));
@@ -195,8 +241,8 @@ ${CHANNEL_MAIN}
 const GRADINPUT_PARAMS = defineParams({ planes: 'u32', C: 'u32', S: 'u32', eps: 'f32', invM: 'f32' });
 
 /**
- * dx per element. Bindings: g, x, mean, var, w, b, dw, db, dx (dw, db unused in eval mode, bound
- * all the same: one layout for both).
+ * dx per element. Bindings: g, x, mean, var, w, b, [pb], dw, db, [dmean: training], dx (dw, db
+ * unused in eval mode, bound all the same).
  */
 export function bnGradInputKernel(relu: boolean, training: boolean, pre = false, acc = false): KernelSource {
   const gv = relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]';
@@ -209,17 +255,16 @@ export function bnGradInputKernel(relu: boolean, training: boolean, pre = false,
 ${stats}
 @group(0) @binding(${next}) var<storage, read> dw: array<f32>;
 @group(0) @binding(${next + 1}) var<storage, read> db: array<f32>;
-@group(0) @binding(${next + 2}) var<storage, read_write> dx: array<f32>;
+${training ? `@group(0) @binding(${next + 2}) var<storage, read> dmean: array<f32>;` : ''}
+@group(0) @binding(${next + 2 + +training}) var<storage, read_write> dx: array<f32>;
 ${PLANE_MAIN}
 ${scaleShift(pre)}
-  // training: dx = w·r·(g' − db/M − x̂·dw/M), x̂ = (x − μ)·r, folded into dx = scale·g' + bx·x + d per channel
-  ${training ? `let bx = -scale * dw[c] * P.invM * r;
-  let d = -scale * db[c] * P.invM - bx * mu;` : ''}
+  ${training ? dxCoefficients('dw[c]', 'db[c]', 'dmean[c]', 'P.invM') : ''}
   for (var p = wid.x * ${WG}u + li; p < S; p = p + nwg.x * ${WG}u) {
     let k = base + p;
     let xv = x[k];
     let gv = ${gv};
-    dx[k] = ${acc ? 'dx[k] + ' : ''}${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};
+    dx[k] = ${acc ? 'dx[k] + ' : ''}${dxValue(training)};
   }
 }`,
   }));
@@ -273,15 +318,14 @@ export function bnForwardOnePassKernel(relu: boolean, pre: boolean, running: boo
 ${binds}
 @group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
 var<workgroup> sh: array<f32, ${WG}>;
+var<workgroup> sq: array<f32, ${WG}>;
 ${AT}
 ${CHANNEL_MAIN}
   let invM = 1.0 / f32(M);
   let eps = P.eps;
   ${running ? 'let m = P.momentum; let unbias = P.unbias;' : ''}
   for (var c = wid.x; c < C; c = c + nwg.x) {
-    ${meanAndSquares('mx')}
-    let v = sh[0] * invM;
-    workgroupBarrier();
+    ${meanAndVariance('mx')}
     ${storeStats(pre, running)}
     ${channelLoop(`let z = x[k] * scale + shift; y[k] = ${relu ? 'max(z, 0.0)' : 'z'};`)}
   }
@@ -311,19 +355,18 @@ ${pre ? `@group(0) @binding(${next + 2}) var<storage, read_write> dpb: array<f32
 @group(0) @binding(${next + 2 + +pre}) var<storage, read_write> dx: array<f32>;
 var<workgroup> sg: array<f32, ${WG}>;
 var<workgroup> sgx: array<f32, ${WG}>;
+${training ? `var<workgroup> se: array<f32, ${WG}>;` : ''}
 ${AT}
 ${CHANNEL_MAIN}
   let invM = 1.0 / f32(M);
   for (var c = wid.x; c < C; c = c + nwg.x) {
     ${scaleShift(pre)}
-    var a = 0.0; var bsum = 0.0;
-    ${channelLoop(`let xv = x[k]; let gv = ${gv}; a = a + gv * (xv - mu); bsum = bsum + gv;`)}
-    sgx[li] = a; sg[li] = bsum;${tree(['sgx', 'sg'])}
-    let dwc = sgx[0] * r;
-    let dbc = sg[0];
-    workgroupBarrier();
+    var a = 0.0; var bs = 0.0;${training ? ' var e = 0.0;' : ''}
+    ${channelLoop(`let xv = x[k]; let gv = ${gv}; ${gradTerms(training)}`)}
+    sgx[li] = a; sg[li] = bs;${training ? ' se[li] = e;' : ''}${tree(training ? ['sgx', 'sg', 'se'] : ['sgx', 'sg'])}
+    ${gradSumsFromTree(training)}
     ${storeGradSums(pre, training)}
-    ${channelLoop(`let xv = x[k]; let gv = ${gv}; dx[k] = ${acc ? 'dx[k] + ' : ''}${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};`)}
+    ${channelLoop(`let xv = x[k]; let gv = ${gv}; dx[k] = ${acc ? 'dx[k] + ' : ''}${dxValue(training)};`)}
   }
 }`,
   }));
@@ -367,12 +410,13 @@ ${LANE_MAIN(lanes)}
   let eps = P.eps;
   ${running ? 'let m = P.momentum; let unbias = P.unbias;' : ''}
   for (var c = wid.x; c < C; c = c + nwg.x) {
+    let K = x[c * S4].x; // the channel's first value: sums shifted by it (see the header)
     var s = vec4<f32>(0.0);
-    ${laneLoop(lanes, 's = s + x[k];')}
-    let mx = ${hsum('s')} * invM;
     var q = vec4<f32>(0.0);
-    ${laneLoop(lanes, 'let d = x[k] - mx; q = q + d * d;')}
-    let v = ${hsum('q')} * invM;
+    ${laneLoop(lanes, 'let d = x[k] - K; s = s + d; q = q + d * d;')}
+    let ds = ${hsum('s')} * invM;
+    let mx = K + ds;
+    let v = max(${hsum('q')} * invM - ds * ds, 0.0);
     ${storeStats(pre, running)}
     ${laneLoop(lanes, `let z = x[k] * scale + shift; y[k] = ${relu ? 'max(z, vec4<f32>(0.0))' : 'z'};`)}
   }
@@ -399,12 +443,13 @@ ${pre ? `@group(0) @binding(${next + 2}) var<storage, read_write> dpb: array<f32
 ${LANE_MAIN(lanes)}
   for (var c = wid.x; c < C; c = c + nwg.x) {
     ${scaleShift(pre)}
-    var a = vec4<f32>(0.0); var bs = vec4<f32>(0.0);
-    ${laneLoop(lanes, `let xv = x[k]; let gv = ${gv}; a = a + gv * (xv - mu); bs = bs + gv;`)}
-    let dwc = ${hsum('a')} * r;
+    var a = vec4<f32>(0.0); var bs = vec4<f32>(0.0);${training ? ' var e = vec4<f32>(0.0);' : ''}
+    ${laneLoop(lanes, `let xv = x[k]; let gv = ${gv}; ${gradTerms(training)}`)}
     let dbc = ${hsum('bs')};
+    ${training ? `let dm = ${hsum('e')} * invM;
+    let dwc = (${hsum('a')} - dm * dbc) * r;` : `let dwc = ${hsum('a')} * r;`}
     ${storeGradSums(pre, training)}
-    ${laneLoop(lanes, `let xv = x[k]; let gv = ${gv}; dx[k] = ${acc ? 'dx[k] + ' : ''}${training ? 'scale * gv + bx * xv + d' : 'scale * gv'};`)}
+    ${laneLoop(lanes, `let xv = x[k]; let gv = ${gv}; dx[k] = ${acc ? 'dx[k] + ' : ''}${dxValue(training)};`)}
   }
 }`,
   }));

@@ -3,7 +3,13 @@
 // multinomial log-likelihood Σ_r x_r·log softmax(l)_r per row fused the same way (forward one
 // read of l and x, backward one pass), for Mult-VAE's reconstruction term. And rows scaled to
 // unit L2 norm (the recommenders' input), one pass each way.
+// Probabilities are exp(l − M)/S with M the row's largest value and S = Σ exp(l − M): never
+// exp(l − lse) through a rounded lse = M + log S (at logits of ±1,000 an ulp of lse is 6e-5).
+// exp and log are kernels/math.ts's accurate ones.
 import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+import { mathWgsl } from './math.js';
+
+const MATH = mathWgsl('exp_acc( log_acc(');
 
 const ROW_PARAMS = defineParams({ rows: 'u32', R: 'u32' });
 
@@ -22,7 +28,7 @@ function mergeRow(extra: string[]): string {
         let m2 = sm[li + w];
         let s2 = ss[li + w];
         let mm = max(m, m2);
-        s = s * exp(m - mm) + s2 * exp(m2 - mm);
+        s = s * exp_acc(m - mm) + s2 * exp_acc(m2 - mm);
         m = mm;
         sm[li] = m;
         ss[li] = s;
@@ -45,7 +51,7 @@ const onlineLoop = (arr: string, more = ''): string => `
     var s = 0.0;
     for (var r = li; r < R; r = r + ${WG}u) {
       let v = ${arr}[base + r];
-      if (v > m) { s = s * exp(m - v) + 1.0; m = v; } else { s = s + exp(v - m); }
+      if (v > m) { s = s * exp_acc(m - v) + 1.0; m = v; } else { s = s + exp_acc(v - m); }
       ${more}
     }`;
 
@@ -53,6 +59,7 @@ export function softmaxKernel(log: boolean): KernelSource {
   return kernelSource(`softmax.${log ? 'log' : 'plain'}`, () => ({
     params: ROW_PARAMS,
     code: `${ROW_PARAMS.wgsl}
+${MATH}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 var<workgroup> sm: array<f32, ${WG}>;
@@ -62,9 +69,10 @@ ${onlineLoop('x')}
 ${mergeRow([])}
     let M = sm[0];
     let S = ss[0];
+    ${log ? 'let logS = log_acc(S);' : ''}
     workgroupBarrier();
     for (var r = li; r < R; r = r + ${WG}u) {
-      ${log ? 'y[base + r] = x[base + r] - M - log(S);' : 'y[base + r] = exp(x[base + r] - M) / S;'}
+      ${log ? 'y[base + r] = (x[base + r] - M) - logS;' : 'y[base + r] = exp_acc(x[base + r] - M) / S;'}
     }
   }
 }`,
@@ -72,13 +80,15 @@ ${mergeRow([])}
 }
 
 /**
- * out[row] = Σ_r x·l − (Σ_r x)·lse(l), and per row stats[2·row] = lse, stats[2·row + 1] = Σ x
- * (kept for the backward). Bindings: l, x, out, stats.
+ * out[row] = Σ_r x·l − (Σ_r x)·lse(l), and per row stats[3·row…] = the row's max M, S = Σ exp(l − M)
+ * and Σ x (kept for the backward). Bindings: l, x, out, stats. (The difference cancels when the
+ * logits sit far from 0; Mult-VAE's do not. The backward does not depend on it.)
  */
 export function multinomialKernel(): KernelSource {
   return kernelSource('multinomial.fwd', () => ({
     params: ROW_PARAMS,
     code: `${ROW_PARAMS.wgsl}
+${MATH}
 @group(0) @binding(1) var<storage, read> l: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
@@ -93,10 +103,11 @@ ${ROW_MAIN}
 ${onlineLoop('l', 'let xv = x[base + r]; sx_l = sx_l + xv; sxl_l = sxl_l + xv * v;')}
 ${mergeRow(['sx', 'sxl'])}
     if (li == 0u) {
-      let lse = sm[0] + log(ss[0]);
+      let lse = sm[0] + log_acc(ss[0]);
       out[row] = sxl[0] - sx[0] * lse;
-      stats[2u * row] = lse;
-      stats[2u * row + 1u] = sx[0];
+      stats[3u * row] = sm[0];
+      stats[3u * row + 1u] = ss[0];
+      stats[3u * row + 2u] = sx[0];
     }
     workgroupBarrier();
   }
@@ -104,22 +115,26 @@ ${mergeRow(['sx', 'sxl'])}
   }));
 }
 
-/** dl = g[row]·(x − softmax(l)·Σx) (the gradient of out = Σ x·log softmax(l)). Bindings: l, x, stats, g, dl. */
+/**
+ * dl = g[row]·(x − softmax(l)·Σx) (the gradient of out = Σ x·log softmax(l)), softmax(l) as
+ * exp(l − M)/S from the forward's stats. Bindings: l, x, stats, g, dl.
+ */
 export function multinomialGradKernel(): KernelSource {
   return kernelSource('multinomial.bwd', () => ({
     params: ROW_PARAMS,
     code: `${ROW_PARAMS.wgsl}
+${MATH}
 @group(0) @binding(1) var<storage, read> l: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
 @group(0) @binding(4) var<storage, read> g: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dl: array<f32>;
 ${ROW_MAIN}
-    let lse = stats[2u * row];
-    let total = stats[2u * row + 1u];
+    let M = stats[3u * row];
+    let c = stats[3u * row + 2u] / stats[3u * row + 1u];
     let go = g[row];
     for (var r = li; r < R; r = r + ${WG}u) {
-      dl[base + r] = go * (x[base + r] - exp(l[base + r] - lse) * total);
+      dl[base + r] = go * (x[base + r] - exp_acc(l[base + r] - M) * c);
     }
   }
 }`,

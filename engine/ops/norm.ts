@@ -195,9 +195,11 @@ function declare(name: string, relu: boolean): OpDef {
         if (dpb) grads.push(dpb);
         return grads;
       }
+      // training: the mean's float32 rounding δ per channel, from the sums to the dx pass (kernels/norm.ts)
+      const dmean = training ? empty([d.C], 'f32', `${name}.dmean`) : null;
       dispatch({
         kernel: bnGradSumKernel(relu, pre, training),
-        buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, ...(dpb ? [dpb.buffer] : [])],
+        buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, ...(dpb ? [dpb.buffer] : []), ...(dmean ? [dmean.buffer] : [])],
         params: { C: d.C, S: d.S, M: d.M, eps }, workgroups: channelGrid(d.C),
       });
       let dx: Tensor | null = null;
@@ -206,11 +208,12 @@ function declare(name: string, relu: boolean): OpDef {
         const planes = dx.size / Math.max(d.S, 1);
         dispatch({
           kernel: bnGradInputKernel(relu, training, pre, !!acc),
-          buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, dx.buffer],
+          buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, ...(dmean ? [dmean.buffer] : []), dx.buffer],
           params: { planes, C: d.C, S: d.S, eps, invM: 1 / d.M },
           workgroups: planeGrid(planes, d.S),
         });
       }
+      dmean?.dispose();
       const grads: (Tensor | null)[] = training ? [dx, dw, db] : [dx, dw, db, null, null];
       if (dpb) grads.push(dpb);
       return grads;

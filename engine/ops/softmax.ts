@@ -106,14 +106,15 @@ function checkRows(l: Tensor, x: Tensor): [number, number] {
 /**
  * Σ_r x_r·log softmax(l)_r per row (Mult-VAE's reconstruction term) as one op: the forward is
  * one pass over l and x (online max/sum, Σx, Σx·l), the backward to l one pass with the saved
- * per-row lse and Σx; composed it took log_softmax + mul + sum forward and five passes back.
+ * per-row max, Σ exp(l − max) and Σx; composed it took log_softmax + mul + sum forward and five
+ * passes back.
  */
 const multinomialDef = defineOp({
   name: 'multinomial_log_lik',
   forward([l, x], _attrs, saved) {
     const [rows, R] = checkRows(l, x);
     const out = empty([rows], 'f32', 'multinomial_log_lik');
-    const stats = empty([rows, 2], 'f32', 'multinomial_log_lik.stats');
+    const stats = empty([rows, 3], 'f32', 'multinomial_log_lik.stats');
     if (rows) dispatch({ kernel: multinomialKernel(), buffers: [l.buffer, x.buffer, out.buffer, stats.buffer], params: { rows, R }, workgroups: rowGrid(rows) });
     if (l.requiresGrad || x.requiresGrad) saved.stats = stats; else stats.dispose();
     return out;

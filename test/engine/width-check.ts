@@ -1,7 +1,8 @@
-// Child process of widths.test.ts: runs products (plain and transposed, awkward shapes) and
-// convolutions (forward, both gradients, transposed) on the subgroup structure at whatever
-// vector width LP_NATIVE_VECTOR_WIDTH gave this process, against float64, and prints one JSON
-// line: the subgroup size seen and the largest relative error of each check.
+// Child process of widths.test.ts: runs products (plain and transposed, awkward shapes),
+// convolutions (forward, both gradients, transposed) and batch norm's one-subgroup-per-channel
+// kernels (statistics and gradients, inputs offset by 1,000) on the subgroup structure at
+// whatever vector width LP_NATIVE_VECTOR_WIDTH gave this process, against float64, and prints
+// one JSON line: the subgroup size seen and the largest relative error of each check.
 import { getGpu, setQuiet } from '../../engine/device.js';
 import { scope, memoryStats } from '../../engine/memory.js';
 import { tensor } from '../../engine/tensor.js';
@@ -9,7 +10,10 @@ import { backward, registry, type Ref } from '../../engine/op.js';
 import { matmul, setMatmulOptions } from '../../engine/ops/matmul.js';
 import { conv2d, refConv } from '../../engine/ops/conv.js';
 import { sync } from '../../engine/dispatch.js';
+import { batchNorm, refBatchStats } from '../../engine/ops/norm.js';
+import { full } from '../../engine/ops/elementwise.js';
 import { rng } from '../helpers.js';
+import { bnGrads } from './bn-grads.js';
 import { referenceOf } from '../../engine/testing.js';
 
 setQuiet(true);
@@ -70,6 +74,26 @@ for (const [xs, ws, st, pd] of [[[2, 8, 9, 9], [12, 8, 3, 3], 1, 1], [[2, 3, 7, 
     }
     errors[`conv ${xs.join('x')} d/dx`] = relErr(await tx.grad!.data(), wantGx);
     tx.dispose(); tw.dispose();
+  });
+}
+// batch norm, one subgroup a channel (the CPU adapter's default form; planes of a multiple of 4
+// values): planes of 9 vec4s (fewer than 16 lanes: idle lanes), 80, and 1 (one busy lane)
+for (const shape of [[8, 4, 6, 6], [2, 3, 16, 20], [3, 2, 2, 2]]) {
+  await scope(async () => {
+    const C = shape[1], n = shape.reduce((p, d) => p * d, 1), eps = 1e-5;
+    const x: Ref = { shape, data: rand(n).map((v) => Math.fround(1000 + 2 * v)) };
+    const R = rand(n), w = rand(C).map((v) => Math.fround(1 + 0.5 * v));
+    const want = bnGrads(x, R, w, eps), st = refBatchStats(x);
+    const rm = full([C], 0), rv = full([C], 1);
+    const tx = tensor(x.data, shape).requireGrad(), tw = tensor(w).requireGrad(), tb = tensor(rand(C)).requireGrad();
+    backward(batchNorm(tx, rm, rv, tw, tb, { momentum: 1, eps }), tensor(R, shape));
+    const what = `batch norm ${shape.join('x')} at 1,000`;
+    errors[`${what} mean`] = relErr(await rm.data(), st.mean);
+    errors[`${what} variance`] = relErr(await rv.data(), st.var.map((v) => v * st.count / (st.count - 1)));
+    errors[`${what} d/dw`] = relErr(await tw.grad!.data(), want.dw);
+    errors[`${what} d/db`] = relErr(await tb.grad!.data(), want.db);
+    errors[`${what} d/dx`] = relErr(await tx.grad!.data(), want.dx);
+    for (const t of [tx, tw, tb]) t.grad?.dispose();
   });
 }
 await sync();

@@ -15,6 +15,7 @@ export { ConcreteDropout, type ConcreteDropoutOptions } from './dropout/concrete
 export { LearnableBernoulliDropout, SharedLogit, logit, type LBDOptions, type Granularity } from './dropout/lbd.js';
 export type { RateGranularity, NoiseShape, LearnableCommonOptions } from './dropout/learnable.js';
 export { lbdStep, lbdGradients, splitParameters, couplingOf, type LBDStepOptions, type LBDStepResult } from './dropout/lbd-step.js';
+export { trainStep, stepGradients, trainsLbdLogits, type TrainStepOptions } from './train-step.js';
 export {
   DROPOUT_NAMES, DROPOUT_REGISTRY, createDropout, isDropoutName, parseDropoutNames, dropoutLabel, registryName,
   type DropoutName, type DropoutSpec, type DropoutEntry,

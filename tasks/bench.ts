@@ -25,7 +25,8 @@ import { MaxPool2d } from '../layers/pool.js';
 import { ReLU, Flatten } from '../layers/basic.js';
 import { Dropout } from '../layers/dropout/dropout.js';
 import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
-import { lbdStep, splitParameters } from '../layers/dropout/lbd-step.js';
+import { splitParameters } from '../layers/dropout/lbd-step.js';
+import { trainStep } from '../layers/train-step.js';
 import { vgg19 } from '../models/vgg.js';
 import type { Module } from '../layers/module.js';
 import { PRESETS } from './classify.js';
@@ -234,7 +235,7 @@ if (want('matmul')) {
 
 /**
  * Median wall time of one training step (forward, backward, optimizers, one sync) of `model`
- * on a fixed batch: with lbdStep when the model has LBD logits, else a plain backward.
+ * on a fixed batch: trainStep (lbdStep when the model has LBD logits, else a plain backward).
  */
 async function trainStepMs(model: Module, g: Generator, batch: number): Promise<number> {
   const { weights, logits } = splitParameters(model);
@@ -243,8 +244,7 @@ async function trainStepMs(model: Module, g: Generator, batch: number): Promise<
   const x = g.uniform([batch, 3, 32, 32], -1, 1);
   const y = tensor(Array.from({ length: batch }, (_, i) => i % 10), [batch], 'i32');
   const step = async (): Promise<void> => scope(async () => {
-    if (lopt) lbdStep(() => crossEntropy(model.forward(x), y, { reduction: 'none' }), { weights: wopt, logits: lopt, model });
-    else { wopt.zeroGrad(); crossEntropy(model.forward(x), y).backward(); wopt.step(); }
+    trainStep(() => crossEntropy(model.forward(x), y, { reduction: 'none' }), { model, optimizers: { weights: wopt, logits: lopt } });
     await sync();
   });
   await step(); await step();

@@ -10,10 +10,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import {
-  gpu, scope, mean, add, mul, backward, Adam, Generator, noGrad, type Tensor,
+  gpu, scope, add, mul, Adam, Generator, noGrad, type Tensor,
 } from '../engine/index.js';
 import { recommender, type Recommender, type RecommenderKind } from '../models/vae.js';
-import { lbdGradients, splitParameters } from '../layers/dropout/lbd-step.js';
+import { splitParameters } from '../layers/dropout/lbd-step.js';
+import { stepGradients } from '../layers/train-step.js';
 import type { DropoutLayer } from '../layers/dropout/base.js';
 import { createDropout, type DropoutName } from '../layers/dropout/registry.js';
 import type { TensorRecord } from '../engine/checkpoint.js';
@@ -137,20 +138,15 @@ export interface StepParts {
  * to the ±1-row size differences. LBD's logits get the ARM/DisARM term per micro-batch (same
  * estimator, averaged). Returns the batch's mean loss (a scalar tensor in the caller's scope).
  */
-export function trainStep(p: StepParts, csr: Csr, rows: Int32Array, beta: number, k = 1): Tensor {
+export function recommendStep(p: StepParts, csr: Csr, rows: Int32Array, beta: number, k = 1): Tensor {
   const { model, wopt, lopt, dropout } = p;
   wopt.zeroGrad(); lopt?.zeroGrad();
   let total: Tensor | null = null;
   for (let i = 0; i < k; i++) {
     const { x, rows: pattern } = modelInput(gatherRows(csr, rows.subarray(Math.floor((i * rows.length) / k), Math.floor(((i + 1) * rows.length) / k))));
     const reg = (): Tensor | null => { const r = i === 0 ? dropout?.regularizer() ?? null : null; return r && k > 1 ? mul(r, k) : r; };
-    let loss: Tensor;
-    if (lopt) loss = lbdGradients(() => model.perExampleLoss(x, beta, p.denseInput ? null : pattern), { model, regularizer: reg }).loss;
-    else {
-      loss = mean(model.perExampleLoss(x, beta, p.denseInput ? null : pattern));
-      const r = reg();
-      backward(r ? add(loss, r) : loss);
-    }
+    // the one step's gradients (layers/train-step.ts): LBD's two passes when its logits train
+    const loss = stepGradients(() => model.perExampleLoss(x, beta, p.denseInput ? null : pattern), { model, regularizer: reg });
     total = total ? add(total, loss) : loss;
   }
   if (k > 1) {
@@ -229,7 +225,7 @@ export async function runOne(rowName: string, seed: number, o: RecommendOptions,
       // β's schedule depends on the planned epochs when --anneal-steps is 0: part of what a checkpoint must match
       ...(ro.checkpoint ? { checkpoint: { path: ro.checkpoint, runId, config: { ...runConfig(rowName, seed, dataName, o), effectiveAnnealSteps: annealSteps }, fingerprint: ro.fingerprint ?? dataFingerprint(data) } } : {}),
       batches: batchesOf, size: (b) => b.length, epochLoss: 'window',
-      step: (rows, ctx) => ({ loss: trainStep({ model, wopt, lopt, dropout }, data.train, rows, betaAt(ctx.globalStep, annealSteps, o.annealCap), k) }),
+      step: (rows, ctx) => ({ loss: recommendStep({ model, wopt, lopt, dropout }, data.train, rows, betaAt(ctx.globalStep, annealSteps, o.annealCap), k) }),
       afterEpoch: async (_e, st) => {
         const val = await evaluate(model, data.validation, o.batch, [100]);
         const ndcg = meanOf(val.ndcg[100]);

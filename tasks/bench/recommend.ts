@@ -8,7 +8,7 @@ import { Dropout } from '../../layers/dropout/dropout.js';
 import { LearnableBernoulliDropout } from '../../layers/dropout/lbd.js';
 import { splitParameters } from '../../layers/dropout/lbd-step.js';
 import type { Csr } from '../data/ratings.js';
-import { trainStep, microBatches } from '../recommend.js';
+import { recommendStep, microBatches } from '../recommend.js';
 import { mulberry32 } from '../data/rng.js';
 
 export const ML20M_SHAPE = { users: 136677, items: 20108, interactions: 10_000_000 };
@@ -48,7 +48,7 @@ export async function benchRecommendRow(name: 'vae+drop' | 'sivae+lbd', data: Cs
     const k = microBatches(batch, data.cols, kind === 'sivae' ? 4 : 1, gpu().device.limits.maxStorageBufferBindingSize);
     const step = (): void => scope(() => {
       const rows = Int32Array.from({ length: batch }, () => Math.floor(rnd() * data.rows));
-      trainStep({ model, wopt, lopt, dropout }, data, rows, 0.2, k);
+      recommendStep({ model, wopt, lopt, dropout }, data, rows, 0.2, k);
       flush();
     });
     step(); await sync(); // warm-up: pipelines compiled, optimizer state allocated

@@ -10,7 +10,7 @@
 // extra step: busy GPU time without the idle gaps a host-bound step leaves; copies and clears are
 // not in it), live bytes left over after the step (0 unless it leaks) and the step's peak.
 import {
-  scope, sync, tensor, mean, add, backward, Adam, RMSProp, Generator, memoryStats, resetPeak, dispatchTotal, profileKernels,
+  scope, sync, tensor, backward, Adam, RMSProp, Generator, memoryStats, resetPeak, dispatchTotal, profileKernels,
   gpu, gpuTimeMs, matmul, conv2d, type Tensor, type Optimizer,
 } from '../../engine/index.js';
 import { crossEntropy } from '../../engine/ops/loss.js';
@@ -19,12 +19,13 @@ import { recommender } from '../../models/vae.js';
 import { tiramisu, tiramisuDropout, FC_DENSENET_103, type TiramisuConfig } from '../../models/tiramisu.js';
 import { Dropout } from '../../layers/dropout/dropout.js';
 import { LearnableBernoulliDropout } from '../../layers/dropout/lbd.js';
-import { lbdStep, splitParameters } from '../../layers/dropout/lbd-step.js';
+import { splitParameters } from '../../layers/dropout/lbd-step.js';
+import { trainStep } from '../../layers/train-step.js';
 import { sumRegularizers, type DropoutLayer } from '../../layers/dropout/base.js';
 import type { Module } from '../../layers/module.js';
 import { PRESETS as CLASSIFY_PRESETS } from '../classify.js';
 import { PRESETS as SEG_PRESETS, MODELS as SEG_MODELS, imageLosses } from '../segment.js';
-import { trainStep, microBatches } from '../recommend.js';
+import { recommendStep, microBatches } from '../recommend.js';
 import { syntheticInteractions, ML20M_SHAPE } from './recommend.js';
 import { mulberry32 } from '../data/rng.js';
 import type { Csr } from '../data/ratings.js';
@@ -48,17 +49,9 @@ export interface ModelRowDef {
 
 const count = (ts: readonly Tensor[]): number => ts.reduce((n, t) => n + t.size, 0);
 
-/** Weights' and logits' optimizers around a per-example loss, stepping regular or LBD. */
+/** Weights' and logits' optimizers around a per-example loss, stepping regular or LBD (trainStep). */
 function stepper(model: Module, dropouts: DropoutLayer[], perExample: () => Tensor, wopt: Optimizer<{ lr?: number }>, lopt: Optimizer<{ lr?: number }> | null): () => void {
-  const reg = (): Tensor | null => sumRegularizers(dropouts);
-  return () => {
-    if (lopt) { lbdStep(perExample, { weights: wopt, logits: lopt, model, regularizer: reg }); return; }
-    wopt.zeroGrad();
-    const r = reg();
-    const loss = mean(perExample());
-    backward(r ? add(loss, r) : loss);
-    wopt.step();
-  };
+  return () => { trainStep(perExample, { model, optimizers: { weights: wopt, logits: lopt }, regularizer: () => sumRegularizers(dropouts) }); };
 }
 
 function vggRow(name: string, desc: string, width: number, hidden: number, batchNorm: boolean, batch: number): ModelRowDef {
@@ -109,7 +102,7 @@ function multVaeRow(dense: boolean): ModelRowDef {
       const rnd = mulberry32(7);
       const step = (): void => {
         const rows = Int32Array.from({ length: batch }, () => Math.floor(rnd() * d.rows));
-        trainStep({ model, wopt, lopt, dropout, denseInput: dense }, d, rows, 0.2, k);
+        recommendStep({ model, wopt, lopt, dropout, denseInput: dense }, d, rows, 0.2, k);
       };
       return { step, params: count(weights), logits: count(logits), dispose: () => { wopt.dispose(); lopt?.dispose(); model.dispose(); } };
     },

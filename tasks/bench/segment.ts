@@ -1,11 +1,12 @@
 // Benchmark of the segment task: one training step of FC-DenseNet-103 at 480×360, batch 1 (the
 // paper's setting), for its peak live GPU bytes and time; and the training throughput of the
 // `cpu` preset with regular dropout and with LBD in the bottleneck.
-import { scope, sync, tensor, mean, RMSProp, Adam, Generator, memoryStats, resetPeak } from '../../engine/index.js';
+import { scope, sync, tensor, RMSProp, Adam, Generator, memoryStats, resetPeak } from '../../engine/index.js';
 import { tiramisu, tiramisuDropout, type TiramisuConfig } from '../../models/tiramisu.js';
 import { Dropout } from '../../layers/dropout/dropout.js';
 import { LearnableBernoulliDropout } from '../../layers/dropout/lbd.js';
-import { lbdStep, splitParameters } from '../../layers/dropout/lbd-step.js';
+import { splitParameters } from '../../layers/dropout/lbd-step.js';
+import { trainStep } from '../../layers/train-step.js';
 import { imageLosses } from '../segment.js';
 import { mulberry32 } from '../data/rng.js';
 
@@ -24,8 +25,7 @@ export async function benchSegmentStep(cfg: TiramisuConfig, H: number, W: number
     const y = tensor(Int32Array.from({ length: batch * H * W }, () => Math.floor(r() * 12)), [batch, H, W], 'i32');
     const w = tensor(Float32Array.from([...Array(11).fill(1), 0]), [12]);
     const step = async (): Promise<void> => scope(async () => {
-      if (lopt) lbdStep(() => imageLosses(model.forward(x), y, w), { weights: wopt, logits: lopt, model });
-      else { wopt.zeroGrad(); mean(imageLosses(model.forward(x), y, w)).backward(); wopt.step(); }
+      trainStep(() => imageLosses(model.forward(x), y, w), { model, optimizers: { weights: wopt, logits: lopt } });
       await sync();
     });
     await step();

@@ -9,9 +9,9 @@
 // from after checking that it belongs to this run (same options, same data).
 // A task supplies only what is its own: batches, the per-example loss, what to do around an
 // epoch (learning-rate decay, validation) and extra history.
-import { scope, sync, flush, mean, add, ScalarLog, type Tensor, type Optimizer } from '../../engine/index.js';
+import { scope, sync, flush, ScalarLog, type Tensor, type Optimizer } from '../../engine/index.js';
 import { faultPoint, type TensorRecord } from '../../engine/checkpoint.js';
-import { lbdStep } from '../../layers/dropout/lbd-step.js';
+import { trainStep } from '../../layers/train-step.js';
 import { sumRegularizers, type DropoutLayer } from '../../layers/dropout/base.js';
 import type { Module } from '../../layers/module.js';
 import { existsSync } from 'node:fs';
@@ -71,17 +71,11 @@ export interface LoopSpec<B, H extends BaseHistory> {
 export interface StandardStepParts { model: Module; weights: Optimizer<{ lr?: number }>; logits: Optimizer<{ lr?: number }> | null; regularized: readonly DropoutLayer[] }
 
 /**
- * The step of every task but recommend (which micro-batches): LBD's lbdStep when there are
- * logits to learn, else mean loss + the dropout layers' regularizers, backward, update.
+ * The step of every task but recommend (which micro-batches): layers/train-step.ts's trainStep
+ * (lbdStep when there are logits to learn), regularized by the task's dropout layers.
  */
 export function standardStep(p: StandardStepParts, perExample: () => Tensor): Tensor {
-  if (p.logits) return lbdStep(perExample, { weights: p.weights, logits: p.logits, model: p.model, regularizer: () => sumRegularizers(p.regularized) }).loss;
-  p.weights.zeroGrad();
-  const loss = mean(perExample());
-  const r = sumRegularizers(p.regularized);
-  (r ? add(loss, r) : loss).backward();
-  p.weights.step();
-  return loss;
+  return trainStep(perExample, { model: p.model, optimizers: { weights: p.weights, logits: p.logits }, regularizer: () => sumRegularizers(p.regularized) });
 }
 
 const avg = (v: number[]): number => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);

@@ -2,10 +2,11 @@
 // the same model (models/mlp.ts), dropout layers (the registry), LBD step (lbdStep: ARM/DisARM
 // on the logits, Adam on each group) and data order (tasks/data/mnist.ts) as tasks/mnist.ts.
 // Nothing here is browser-specific: the Node tests train it too.
-import { tensor, scope, softmax, mean, add, Adam, Generator, crossEntropy, type Tensor } from '../../engine/index.js';
+import { tensor, scope, softmax, add, Adam, Generator, crossEntropy, type Tensor } from '../../engine/index.js';
 import { mlp, dropoutLayers } from '../../models/mlp.js';
 import { createDropout, DROPOUT_REGISTRY, type DropoutName } from '../../layers/dropout/registry.js';
-import { lbdStep, splitParameters } from '../../layers/dropout/lbd-step.js';
+import { splitParameters } from '../../layers/dropout/lbd-step.js';
+import { trainStep } from '../../layers/train-step.js';
 import { sumRegularizers, type DropoutLayer } from '../../layers/dropout/base.js';
 import type { Module } from '../../layers/module.js';
 import { permutation, gatherRows, type DigitSet } from '../data/mnist.js';
@@ -73,16 +74,7 @@ export class WebTrainer {
       const x = tensor(gatherRows(this.train.x, 784, idx), [B, 784]);
       const y = tensor(Array.from(idx, (i) => this.train.y[i]), [B], 'i32');
       const perExample = (): Tensor => crossEntropy(this.model.forward(x), y, { reduction: 'none' });
-      let loss: Tensor;
-      if (this.lopt) {
-        loss = lbdStep(perExample, { weights: this.wopt, logits: this.lopt, model: this.model, regularizer: () => sumRegularizers(this.drops) }).loss;
-      } else {
-        this.wopt.zeroGrad();
-        loss = mean(perExample());
-        const r = sumRegularizers(this.drops);
-        (r ? add(loss, r) : loss).backward();
-        this.wopt.step();
-      }
+      const loss = trainStep(perExample, { model: this.model, optimizers: { weights: this.wopt, logits: this.lopt }, regularizer: () => sumRegularizers(this.drops) });
       if (!read) return null;
       const l = await loss.item();
       if (!Number.isFinite(l)) throw new Error(`training diverged: the loss became ${l} at step ${this.steps}; lower the learning rate`);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { tensor, scope, relu, crossEntropy, mean, Generator, Adam, type Tensor } from '../../engine/index.js';
 import {
   Sequential, Lambda, ReLU, Flatten, Linear, Conv2d, LearnableBernoulliDropout, ConcreteDropout, Dropout,
-  lbdStep, splitParameters, sumRegularizers, saveModule, loadModule, encodeModule, decodeModule
+  lbdStep, splitParameters, sumRegularizers, saveModule, loadModule, encodeModule, decodeModule, trainStep, trainsLbdLogits,
 } from '../../layers/index.js';
 import { ready } from '../helpers.js';
 
@@ -116,6 +116,34 @@ test('lbdStep in eval mode, a plain backward() through LBD and a loss that skips
   for (const p of n.model.parameters()) { p.grad?.dispose(); p.grad = null; }
   n.model.dispose(); n.wopt.dispose(); n.lopt.dispose(); other.dispose();
   x.dispose(); y.dispose();
+});
+
+test('trainStep: lbdStep\'s update for a model that trains LBD logits, mean loss + regularizers otherwise', async () => {
+  const { x, y } = batch();
+  const after = async (how: 'trainStep' | 'lbdStep'): Promise<number[][]> => {
+    const n = lbdNet(21);
+    const f = (): Tensor => crossEntropy(n.model.forward(x), y, { reduction: 'none' });
+    await scope(async () => {
+      if (how === 'trainStep') trainStep(f, { model: n.model, optimizers: { weights: n.wopt, logits: n.lopt } });
+      else lbdStep(f, { model: n.model, weights: n.wopt, logits: n.lopt });
+    });
+    const p = await Promise.all(n.model.parameters().map(async (t) => Array.from(await t.data())));
+    n.model.dispose(); n.wopt.dispose(); n.lopt.dispose();
+    return p;
+  };
+  assert.ok(trainsLbdLogits(lbdNet(1).model));
+  assert.equal(await after('trainStep'), await after('lbdStep'));
+  // no LBD: a plain step, with the Concrete regularizer added
+  const g = new Generator(22);
+  const c = new ConcreteDropout({ datasetSize: 60, seed: 3 });
+  const model = new Sequential(new Linear(4, 8, { generator: g }), new ReLU(), c, new Linear(8, 3, { generator: g }));
+  assert.not.ok(trainsLbdLogits(model));
+  const opt = new Adam(model.parameters(), { lr: 1e-2 });
+  const before = Array.from(await c.logit.data());
+  const loss = await scope(async () => trainStep(() => crossEntropy(model.forward(x), y, { reduction: 'none' }), { model, optimizers: [opt] }).item());
+  assert.ok(Number.isFinite(loss));
+  assert.not.equal(Array.from(await c.logit.data()), before, 'the Concrete logit moved: its regularizer and the loss reached it');
+  model.dispose(); opt.dispose(); x.dispose(); y.dispose();
 });
 
 /** Three LBD steps, optionally a save/reload in between; the fourth step's loss and every parameter after it. */

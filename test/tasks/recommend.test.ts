@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { sync, memoryStats, scope, Adam, Generator } from '../../engine/index.js';
 import { recommender } from '../../models/vae.js';
 import { loadRatings, type RatingsData } from '../../tasks/data/ratings.js';
-import { runOne, betaAt, microBatches, trainStep, ROW_NAMES, DEFAULTS, type RecommendOptions } from '../../tasks/recommend.js';
+import { runOne, betaAt, microBatches, recommendStep, ROW_NAMES, DEFAULTS, type RecommendOptions } from '../../tasks/recommend.js';
 import { ready, rng } from '../helpers.js';
 import { runPaths } from '../../tasks/common/grid.js';
 
@@ -49,7 +49,7 @@ test('a step split into micro-batches makes the same update as one batch', async
   const after = async (k: number): Promise<number[]> => scope(async () => {
     const model = recommender('vae', { items: data.train.cols, hidden: 8, latent: 4, generator: new Generator(3), noiseGenerator: new Generator(4) });
     const wopt = new Adam(model.parameters(), { lr: 1e-2 });
-    trainStep({ model, wopt, lopt: null, dropout: null }, data.train, rows, 0.2, k);
+    recommendStep({ model, wopt, lopt: null, dropout: null }, data.train, rows, 0.2, k);
     const v = Array.from(await model.parameters()[0].data());
     wopt.dispose(); model.dispose();
     return v;

@@ -92,10 +92,22 @@ export function expectedCalibrationError(probs: ArrayLike<number>, labels: Array
 function addToBin(p: ArrayLike<number>, off: number, label: number, C: number, bins: number, count: Float64Array, conf: Float64Array, acc: Float64Array): void {
   const k = argmaxRow(p, off, C);
   const c = p[off + k];
-  const b = Math.min(bins - 1, Math.max(0, Math.ceil(c * bins) - 1));
+  const b = binOf(c, bins);
   count[b]++;
   conf[b] += c;
   acc[b] += +(k === label);
+}
+
+/**
+ * The bin (b/bins, (b+1)/bins] holding confidence c, edges being the doubles nearest b/bins:
+ * c·bins alone misplaces a confidence on an edge that doubles cannot hold exactly (0.3·10 is
+ * 3.0000000000000004, which would put 0.3 in (0.3, 0.4]).
+ */
+export function binOf(c: number, bins: number): number {
+  let b = Math.min(bins - 1, Math.max(0, Math.ceil(c * bins) - 1));
+  if (b > 0 && c <= b / bins) b--;
+  else if (b < bins - 1 && c > (b + 1) / bins) b++;
+  return b;
 }
 
 /** Σ_b |Σacc_b − Σconf_b| = Σ_b n_b·|acc_b − conf_b|. */

@@ -20,6 +20,7 @@
 import { NLL_CLAMP } from '../../models/metrics/classification.js';
 import type { ExampleTable } from './paired.js';
 import { unpackF32, unpackU8, type ClassifyPerImage, type SegmentPerImage, type RecommendPerUser } from './per-example.js';
+import { binOf } from '../../models/metrics/classification.js';
 
 export const CLASSIFY_METRICS = ['accuracy', 'meanPAvPU', 'nll', 'ece'] as const;
 export const SEGMENT_METRICS = ['pixelAccuracy', 'meanIoU', 'meanPAvPU'] as const;
@@ -28,8 +29,8 @@ export const RECOMMEND_METRICS = ['ndcg100', 'recall20', 'recall50'] as const;
 /** The ECE's bins, as expectedCalibrationError's default. */
 export const ECE_BINS = 15;
 
-/** ECE bin of a confidence: (b/bins, (b+1)/bins], 0 into bin 0 (the formula of expectedCalibrationError). */
-export const eceBin = (c: number, bins = ECE_BINS): number => Math.min(bins - 1, Math.max(0, Math.ceil(c * bins) - 1));
+/** ECE bin of a confidence: (b/bins, (b+1)/bins], 0 into bin 0 (expectedCalibrationError's own binOf). */
+export const eceBin = (c: number, bins = ECE_BINS): number => binOf(c, bins);
 
 /**
  * A classification run's table. `t`: the run's PAvPU grid in [0, 1] (result.pavpu.t); `labels`:

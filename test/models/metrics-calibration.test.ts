@@ -2,7 +2,7 @@
 // with entropies exactly at the threshold (which count as certain).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { nll, expectedCalibrationError, pavpu, predictiveEntropy, NLL_CLAMP } from '../../models/metrics/classification.js';
+import { nll, expectedCalibrationError, binOf, pavpu, predictiveEntropy, NLL_CLAMP } from '../../models/metrics/classification.js';
 
 const test = suite('metrics-calibration');
 const near = (got: number, want: number, what: string, tol = 1e-12): void => {
@@ -56,6 +56,13 @@ test('ECE: a confidence exactly on a bin edge falls in the bin below (right-clos
   near(expectedCalibrationError([0.25, 0.25, 0.25, 0.25, 0.3, 0.25, 0.25, 0.2], [0, 1], 4, 4), (0.75 + 0.3) / 2, '0.25 with 4 bins');
   // 4 bins, 0.75 = 3/4: bin (0.5, 0.75], not (0.75, 1] with 0.8 (left-closed: |1 − 1.55|/2)
   near(expectedCalibrationError([0.75, 0.25, 0.8, 0.2], [0, 1], 2, 4), (0.25 + 0.8) / 2, '0.75 with 4 bins');
+  // 10 bins, 0.3 — an edge no double holds (0.3·10 = 3.0000000000000004): still (0.2, 0.3], not
+  // (0.3, 0.4] with the 0.35 row; and 0.7 (0.7·10 = 7.000000000000001) in (0.6, 0.7], not with 0.72
+  near(expectedCalibrationError([0.3, 0.2, 0.2, 0.2, 0.1, 0.35, 0.3, 0.2, 0.1, 0.05], [0, 1], 5, 10), (0.7 + 0.35) / 2, '0.3 with 10 bins');
+  near(expectedCalibrationError([0.7, 0.3, 0.72, 0.28], [0, 1], 2, 10), (0.3 + 0.72) / 2, '0.7 with 10 bins');
+  for (const [c, bins, b] of [[0.3, 10, 2], [0.7, 10, 6], [0.1, 10, 0], [0.30000000000000004, 10, 3], [1, 15, 14], [0, 15, 0], [1 / 3, 3, 0], [2 / 3, 3, 1]] as const) {
+    assert.is(binOf(c, bins), b, `binOf(${c}, ${bins})`);
+  }
 });
 
 test('PAvPU: all certain gives the accuracy, all uncertain its complement', () => {

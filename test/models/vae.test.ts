@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  tensor, scope, noGrad, replay, backward, mean, sub, concat, lbdEstimate, Generator, Adam, RowPattern, type Tensor,
+  tensor, scope, noGrad, replay, backward, mean, sub, concat, lbdEstimate, withLbdEstimator, Generator, Adam, RowPattern, type Tensor,
 } from '../../engine/index.js';
 import { LearnableBernoulliDropout } from '../../layers/dropout/lbd.js';
 import { GaussianDropout } from '../../layers/dropout/gaussian.js';
@@ -236,7 +236,7 @@ async function sivaeEstimates(estimator: 'arm' | 'disarm', V: number, K: number,
         const e2 = m.perExampleLoss(x, beta);
         const draw = drop.lastDraw!;
         const e1 = replay(e2, (n) => (n.op.name === 'lbd_dropout' ? { ...n.attrs, pass: 1 } : null));
-        backward(mean(e2));
+        withLbdEstimator(() => backward(mean(e2))); // the path-wise part, as lbdGradients takes it
         const path = Array.from(await drop.alpha.grad!.data());
         const d = noGrad(() => sub(e1, e2));
         const o = { draw, units: I, estimator, scale: 1 / B };
@@ -285,7 +285,7 @@ test('lbdGradients gives the SIVAE logits the joint estimate over the V+1 copies
       zeroGrads(m);
       const e2 = m.perExampleLoss(x, 0.5);
       const e1 = replay(e2, (n) => (n.op.name === 'lbd_dropout' ? { ...n.attrs, pass: 1 } : null));
-      backward(mean(e2));
+      withLbdEstimator(() => backward(mean(e2)));
       const d = noGrad(() => sub(e1, e2));
       const j = await lbdEstimate(concat(new Array<Tensor>(V + 1).fill(d), 0), drop.alpha, { draw: drop.lastDraw!, units: I, estimator: 'disarm', scale: 1 / B }).data();
       return Array.from(await drop.alpha.grad!.data(), (v, k) => v + j[k]);

@@ -118,7 +118,9 @@ let gridCap = Number(env('LBD_GRID_CAP') ?? 4096);
 /**
  * The most workgroups a grid-stride kernel launches. A real GPU wants many resident threads;
  * on a CPU rasterizer (lavapipe) each workgroup costs scheduling, and a few hundred already fill
- * the cores (the engine picks per adapter; LBD_GRID_CAP overrides).
+ * the cores. The cap is 4096 on every adapter unless LBD_GRID_CAP sets it: no per-adapter value
+ * was picked (measurements under load were too noisy, docs/NOTES.md 2026-11-26), and nothing in
+ * the repository calls setGridCap today.
  */
 export function setGridCap(n: number): void { gridCap = n; }
 export const gridCapNow = (): number => gridCap;

@@ -37,7 +37,7 @@ export interface SubgroupMatmulConfig {
    * 0: one workgroup per output tile. P > 0: P persistent workgroups loop over the tiles.
    * Either way row tiles come fastest (the grid's x), so lavapipe's threads work on neighbouring
    * tiles that read the same B strip while it is in cache: at 500×20108×600 (Mult-VAE's decoder)
-   * that ran 1.6× the column-first order (13 → 20 GFLOP/s, session 9).
+   * that ran 1.6× the column-first order (13 → 20 GFLOP/s, 2026-12-03).
    */
   persistent: number;
   /**
@@ -48,7 +48,7 @@ export interface SubgroupMatmulConfig {
   narrow?: number;
   /**
    * Narrow form only (default true): the lanes load B's quads once between them and broadcast
-   * them, instead of each lane loading every quad (measured in docs/NOTES.md, session 5).
+   * them, instead of each lane loading every quad (measured in docs/NOTES.md, 2026-12-02).
    */
   narrowShared?: boolean;
   /** Epilogue: C += bias[col] (binding 4, one value per output column) before the store. */

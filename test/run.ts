@@ -4,7 +4,7 @@
 //
 // Why one process per file: with every suite in one process, lavapipe crashed (SIGSEGV) in the
 // segment suite, reproducibly, after the engine suites had compiled a few thousand pipeline
-// variants; the same suite passes alone (docs/NOTES.md, session 4). A fresh device per file keeps
+// variants; the same suite passes alone (docs/NOTES.md, 2026-12-02). A fresh device per file keeps
 // each suite's state its own; a crash still fails the run, naming the file.
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -62,7 +62,7 @@ interface RowPlan { pixels: number; block: number }
 /**
  * The row kernel's plan for a 3×3, stride-1 product whose narrow side has `narrow` channels and
  * whose output has `outC`, or null for the implicit GEMM. Measured per product, variants
- * alternating in one process (docs/kernels.md §7, session 8):
+ * alternating in one process (docs/benchmarks.md, kernel measurements, 2026-12-02 and -03):
  * - rows narrower than 2·lanes stay GEMMs (half a 4·lanes strip or less would be filled);
  * - 2 pixels a lane where that halves the strips' span (VGG19 x1/16's 32-pixel rows at
  *   16 lanes: 4.5 vs 7.4 ms for 4 → 4 channels, 10.0 vs 15.5 for 8 → 8; the GEMM 6.1 and 11.9);

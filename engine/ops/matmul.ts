@@ -117,7 +117,7 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: T
     if (fold > 1) Object.assign(cfg, { textureB: true, textureFold: fold });
     // a folded B's texel fetch costs more (its coordinates depend on the fold): tiles of 32 rows
     // halve the fetches per product — 1.25-1.3x at 500x600x20108 (Mult-VAE's dh = dY·W2ᵀ and the
-    // dense first layer, plain and transposed), none at unfolded 512x512x8192 (session 9, 16 lanes)
+    // dense first layer, plain and transposed), none at unfolded 512x512x8192 (2026-12-03, 16 lanes)
     if (fold > 1 && shapeRules && !cfg.narrow && M >= 32) Object.assign(cfg, { rows: Math.ceil(32 / cfg.lanes) * cfg.lanes, persistent: 0 });
     const layout = transB ? bLayouts.transposed(K) : bLayouts.plain(N);
     if (cfg.textureB) bBinding = toTexture(b, b.ndim === 3 ? B : 1, K, N, cfg.textureFold ?? 1, layout);

@@ -15,11 +15,12 @@ test('SIVAE+LBD: no Eq. 3 on the input logits by default; lbdRegularizer turns i
     assert.not.ok(DEFAULTS.lbdRegularizer, 'the default protocol has no regularizer on the logits');
     const off = makeDropout('lbd', DEFAULTS, 7, 50, 1)!;
     assert.is(off.regularizer(), null, 'LBD with the default options');
-    const on = makeDropout('lbd', { ...DEFAULTS, lbdRegularizer: true }, 7, 50, 1)!;
+    // standalone, outside a recommender (which attaches its first layer's weight): no weight term
+    const on = makeDropout('lbd', { ...DEFAULTS, lbdRegularizer: true }, 7, 50, 1)!.attach(null);
     const r = on.regularizer();
     assert.ok(r && Number.isFinite(await r.item()), 'LBD with lbdRegularizer: Eq. 3 (its entropy term)');
     for (const kind of ['gaussian', 'concrete'] as const) {
-      const d = makeDropout(kind, DEFAULTS, 7, 50, 1)!;
+      const d = makeDropout(kind, DEFAULTS, 7, 50, 1)!.attach(null);
       assert.ok(d.regularizer(), `${kind} keeps its regularizer`);
       d.dispose();
     }

@@ -21,7 +21,7 @@ What "the same" means here, row by row (the TypeScript builders are in tasks/ben
   weight with the dropped-out input gathered at the batch's (row, item) pairs as per-sample
   weights (PyTorch's fastest form on the CPU: first layer forward + backward 81 ms against 267
   dense and 660 with torch.sparse.mm); multvae-dense: the whole dense input through nn.Linear,
-  as the reference implementations (and the bench before session 9) do.
+  as the reference implementations (and the bench before c634f21, 2026-12-03) do.
 - fcdensenet103 (480x360, batch 1) and fcdensenet-tiny (80x60, batch 4): FC-DenseNet as the
   authors' Lasagne code (BN-ReLU-conv3x3-dropout dense layers, transition down BN-ReLU-conv1x1-
   dropout-maxpool, transition up conv-transpose 3x3 stride 2 centre-cropped), dropout 0.2

@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { getGpu } from '../engine/index.js';
 import { trainMnist, printResult, defaults } from './mnist.js';
-import { runMain, writeJsonAtomic, UserError } from './common/files.js';
+import { runMain } from './common/entry.js';
+import { writeJsonAtomic } from './common/files.js';
+import { UserError } from './common/errors.js';
 
 await runMain('main', async () => {
   const a = new Command()

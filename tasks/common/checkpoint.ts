@@ -16,7 +16,7 @@ import type { Module } from '../../layers/module.js';
 import { mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
-import { UserError } from './files.js';
+import { UserError } from './errors.js';
 
 export const STATE_KEY = 'run.state';
 export const STATE_FORMAT = 'lbd-run/1';
@@ -44,10 +44,6 @@ export interface RunState<H> {
   history: H;
   rng: number[];
 }
-
-// JSON has no NaN / ±Infinity: scalars travel as strings then.
-const enc = (v: number): number | string => (Number.isFinite(v) ? v : String(v));
-const dec = (v: unknown): number => (typeof v === 'number' ? v : v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : Number.NaN);
 
 const record = async (t: Tensor): Promise<TensorRecord> => ({ dtype: t.dtype, shape: t.shape.slice(), data: await t.data() });
 

@@ -2,7 +2,7 @@
 // fallback and an error naming the option, and `--render FILE` (re-draw an existing report).
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { UserError } from './files.js';
+import { UserError } from './errors.js';
 
 type Opts = Record<string, string | boolean | undefined>;
 

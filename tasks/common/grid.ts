@@ -10,7 +10,8 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { UserError, readJson, writeJsonAtomic, removeStaleTemps } from './files.js';
+import { UserError } from './errors.js';
+import { readJson, writeJsonAtomic, removeStaleTemps } from './files.js';
 import { configDifferences } from './config.js';
 import { gitCommit } from './run-state.js';
 

@@ -15,7 +15,7 @@ import { trainStep } from '../../layers/train-step.js';
 import { sumRegularizers, type DropoutLayer } from '../../layers/dropout/base.js';
 import type { Module } from '../../layers/module.js';
 import { existsSync } from 'node:fs';
-import { UserError } from './files.js';
+import { UserError } from './errors.js';
 import { saveRunCheckpoint, loadRunCheckpoint, type RunParts } from './checkpoint.js';
 import { firstNonFinite, parametersFinite } from './nonfinite.js';
 import { catchGpuErrors, describeGpuFault, GpuLimitError, mib, type GpuFault } from '../../engine/device.js';

@@ -15,7 +15,7 @@ import { dispatch } from '../../engine/dispatch.js';
 import { Module } from '../../layers/module.js';
 import { Linear } from '../../layers/linear.js';
 import { mlp } from '../../models/mlp.js';
-import { UserError } from '../../tasks/common/files.js';
+import { UserError } from '../../tasks/common/errors.js';
 import { trainLoop, standardStep, freshHistory, type StepContext } from '../../tasks/common/trainer.js';
 import { ready } from '../helpers.js';
 import { tmp } from './runner-fixture.js';

@@ -15,7 +15,8 @@ import { createDropout, parseDropoutNames, registryName, DROPOUT_NAMES, DROPOUT_
 import { GaussianDropout } from '../../layers/dropout/gaussian.js';
 import { saveRunCheckpoint, loadRunCheckpoint } from '../../tasks/common/checkpoint.js';
 import { configDifferences } from '../../tasks/common/config.js';
-import { writeJsonAtomic, readJson, removeStaleTemps, UserError } from '../../tasks/common/files.js';
+import { writeJsonAtomic, readJson, removeStaleTemps } from '../../tasks/common/files.js';
+import { UserError } from '../../tasks/common/errors.js';
 import { trainLoop, standardStep, freshHistory } from '../../tasks/common/trainer.js';
 import { firstNonFinite } from '../../tasks/common/nonfinite.js';
 import { ready } from '../helpers.js';

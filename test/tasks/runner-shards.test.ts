@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveShard } from '../../tasks/common/grid.js';
-import { UserError } from '../../tasks/common/files.js';
+import { UserError } from '../../tasks/common/errors.js';
 import { BUILD, recommendReference, tmp, runTaskProcess, tinyRecommend, readReport, errorLines } from './runner-fixture.js';
 
 const test = suite('runner shards');

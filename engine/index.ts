@@ -9,7 +9,7 @@ export { defineKernel, type Kernel, type KernelDeclaration, type KernelDispatch,
 export { gridFor, WG, type ParamDecl, type ParamType, type ParamValues, type StorageAccess } from '../kernels/common.js';
 export { sync, flush, gpuTimeMs, dispatchTotal, submitTotal, pipelineCount, setMaxBatch } from './dispatch.js';
 export { noGrad, isGradEnabled, replay, topoOrder as topoOrderOf, type Node } from './tape.js';
-export { backward, registry, apply, defineOp, type OpDef, type Ref, type TestCase, type InputSpec, type Float64Lib } from './op.js';
+export { backward, registry, apply, defineOp, type OpDef, type NoAttrs, type Ref, type TestCase, type InputSpec, type Float64Lib } from './op.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
 export * from './ops/layout.js';

@@ -35,25 +35,41 @@ export interface Float64Lib {
   transpose(a: number[][]): number[][];
 }
 
-export interface TestCase {
+/** The attributes of an op that takes none. */
+export type NoAttrs = Record<string, never>;
+
+/** One checked case of an op with attributes A. */
+export interface TestCase<A extends Record<string, unknown> = Record<string, unknown>> {
   inputs: InputSpec[];
-  attrs?: Record<string, unknown>;
+  attrs?: A;
   /** Relative tolerance for the forward check (default 1e-4). */
   tol?: number;
   /** Tolerance for the gradient check (default 2e-3). */
   gradTol?: number;
 }
 
-export interface OpDef {
+/**
+ * An op with attributes A (what apply passes to forward, backward and reference) and saved values
+ * S (what forward keeps for backward). Both default to plain records, as the registry, the tape
+ * walks and checkOp see every op; an op that declares its own gets them typed throughout. Declare
+ * them as `type` aliases: an interface has no index signature, so it is no Record.
+ * The members are methods so that their parameters compare bivariantly: a typed op is then a
+ * plain OpDef for the registry.
+ */
+export interface OpDef<A extends Record<string, unknown> = Record<string, unknown>, S extends Record<string, unknown> = Record<string, unknown>> {
   name: string;
-  forward(inputs: Tensor[], attrs: Record<string, unknown>, saved: Record<string, unknown>): Tensor;
+  /**
+   * Runs the op. `saved` starts empty: what backward will read goes into it (a value only some
+   * configurations keep is optional in S).
+   */
+  forward(inputs: Tensor[], attrs: A, saved: Partial<S>): Tensor;
   /**
    * Gradients of each input given the output's gradient; null where an input takes none.
    * `into[k]` (inputs listed in `accumulates` only): the gradient the tape already holds for input
    * k, from its other consumers, owned by the tape alone. The backward may add its own gradient
    * into that tensor and return it as input k's gradient (saving an add pass), or ignore it.
    */
-  backward?(grad: Tensor, node: Node, into?: readonly (Tensor | undefined)[]): (Tensor | null)[];
+  backward?(grad: Tensor, node: Node<A, S>, into?: readonly (Tensor | undefined)[]): (Tensor | null)[];
   /** Inputs whose gradient `backward` can add into an existing one (see `into`). */
   accumulates?: readonly number[];
   /**
@@ -61,28 +77,39 @@ export interface OpDef {
    * differentiate. `f64` is given by engine/testing.ts (referenceOf); the few references that
    * need it throw without it.
    */
-  reference(inputs: Ref[], attrs: Record<string, unknown>, f64?: Float64Lib): Ref;
-  cases: TestCase[];
+  reference(inputs: Ref[], attrs: A, f64?: Float64Lib): Ref;
+  cases: TestCase<A>[];
   /** Attributes for a replayed forward (tape.replay): strips side effects such as running stats. */
-  replayAttrs?(attrs: Record<string, unknown>): Record<string, unknown>;
+  replayAttrs?(attrs: A): A;
   /**
    * Whether this node, as configured, combines entries at different positions of `axis` of input
    * `input` into one output entry (batch statistics, a reduction or contraction over that axis).
    * lbdStep asks it about the axis that carries the examples, to find ops that couple one
    * example's loss to another's masks (docs/estimators.md). Absent: never (elementwise, layout).
    */
-  mixesBatch?(node: Node, input: number, axis: number): boolean;
+  mixesBatch?(node: Node<A, S>, input: number, axis: number): boolean;
 }
 
 export const registry = new Map<string, OpDef>();
 
-export function defineOp(def: OpDef): OpDef {
+/**
+ * Registers an op. Name its attribute and saved-value types to have them checked
+ * (`defineOp<{ axis: number }, { y: Tensor }>({ ... })`); they are never inferred from the
+ * cases, so an op declared without them keeps plain records.
+ */
+export function defineOp<A extends Record<string, unknown> = Record<string, unknown>, S extends Record<string, unknown> = Record<string, unknown>>(def: OpDef<NoInfer<A>, NoInfer<S>>): OpDef<A, S> {
   if (registry.has(def.name)) throw new Error(`op '${def.name}' is declared twice`);
   registry.set(def.name, def);
   return def;
 }
 
-/** Runs an op: forward without recording, then one tape node if a gradient is needed. */
+/**
+ * Runs an op: forward without recording, then one tape node if a gradient is needed. `attrs` may
+ * be left out when the op's attributes are all optional.
+ */
+export function apply<A extends Record<string, unknown>, S extends Record<string, unknown>>(def: OpDef<A, S>, inputs: Tensor[], ...attrs: {} extends A ? [attrs?: A] : [attrs: A]): Tensor;
+// The body takes every op as the registry holds it, with plain records: the record forward fills
+// (Partial<S>) becomes node.saved (S), on the op's word that its backward reads only what it saved.
 export function apply(def: OpDef, inputs: Tensor[], attrs: Record<string, unknown> = {}): Tensor {
   for (const t of inputs) {
     if (!(t instanceof Tensor)) throw new Error(`${def.name}: expected tensors as inputs, got ${String(t)}`);

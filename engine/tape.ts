@@ -4,12 +4,13 @@
 import type { Tensor } from './tensor.js';
 import type { OpDef } from './op.js';
 
-export interface Node {
-  op: OpDef;
+/** One op applied on the tape; A and S are the op's attribute and saved-value types (OpDef). */
+export interface Node<A extends Record<string, unknown> = Record<string, unknown>, S extends Record<string, unknown> = Record<string, unknown>> {
+  op: OpDef<A, S>;
   inputs: Tensor[];
-  attrs: Record<string, unknown>;
+  attrs: A;
   /** Whatever the forward chose to keep for its backward (tensors or plain values). */
-  saved: Record<string, unknown>;
+  saved: S;
   output: Tensor;
 }
 

@@ -24,9 +24,9 @@ export interface ConvGeometry {
   stride: number; pad: number;
 }
 
-function checkInt(name: string, v: unknown, min: number): number {
-  if (!Number.isInteger(v) || (v as number) < min) throw new Error(`conv: ${name} must be an integer ≥ ${min}, got ${String(v)}`);
-  return v as number;
+function checkInt(name: string, v: number, min: number): number {
+  if (!Number.isInteger(v) || v < min) throw new Error(`conv: ${name} must be an integer ≥ ${min}, got ${String(v)}`);
+  return v;
 }
 
 /** Geometry of y = conv(x, w): x [N, Ci, H, W], w [Co, Ci, kh, kw]. */
@@ -330,7 +330,9 @@ export function refConvTranspose(x: Ref, w: Ref, stride: number, pad: number, ou
 
 // ---- ops ------------------------------------------------------------------------------
 
-const convCases: TestCase[] = [
+type ConvAttrs = { stride: number; padding: number };
+
+const convCases: TestCase<ConvAttrs>[] = [
   { inputs: [{ shape: [2, 3, 7, 5] }, { shape: [4, 3, 3, 3] }], attrs: { stride: 2, padding: 1 } },
   { inputs: [{ shape: [1, 4, 6, 6] }, { shape: [8, 4, 3, 3] }], attrs: { stride: 1, padding: 1 } },
   { inputs: [{ shape: [2, 5, 5, 4] }, { shape: [3, 5, 1, 1] }], attrs: { stride: 1, padding: 0 } },
@@ -343,17 +345,17 @@ const convCases: TestCase[] = [
   { inputs: [{ shape: [2, 4, 3, 18] }, { shape: [6, 4, 3, 3] }, { shape: [6] }], attrs: { stride: 1, padding: 1 } },
 ];
 
-const conv2dDef = defineOp({
+const conv2dDef = defineOp<ConvAttrs>({
   name: 'conv2d',
   // inputs: x, w and an optional bias [Co]
   forward([x, w, b], attrs) {
-    const geo = convGeometry(x.shape, w.shape, attrs.stride as number, attrs.padding as number);
+    const geo = convGeometry(x.shape, w.shape, attrs.stride, attrs.padding);
     if (b && (b.ndim !== 1 || b.shape[0] !== geo.Co)) throw new Error(`conv2d: bias must be [${geo.Co}], got ${fmtShape(b.shape)}`);
     return convForward(x, w, geo, b ?? null);
   },
   backward(g, node) {
     const [x, w, b] = node.inputs;
-    const geo = convGeometry(x.shape, w.shape, node.attrs.stride as number, node.attrs.padding as number);
+    const geo = convGeometry(x.shape, w.shape, node.attrs.stride, node.attrs.padding);
     return [
       x.requiresGrad ? convBackwardInput(g, w, geo) : null,
       w.requiresGrad ? convBackwardWeight(x, g, geo) : null,
@@ -361,7 +363,7 @@ const conv2dDef = defineOp({
     ];
   },
   reference: ([x, w, b], attrs) => {
-    const y = refConv(x, w, attrs.stride as number, attrs.padding as number);
+    const y = refConv(x, w, attrs.stride, attrs.padding);
     if (b) {
       const [, Co, Ho, Wo] = y.shape;
       for (let i = 0; i < y.data.length; i++) y.data[i] += b.data[Math.floor(i / (Ho * Wo)) % Co];
@@ -386,18 +388,21 @@ function transposedGeometry(x: readonly number[], w: readonly number[], stride: 
   return { N, Ci: Cout, H: Ho, W: Wo, Co: Cin, kh, kw, Ho: H, Wo: W, stride, pad };
 }
 
-const convTransposeDef = defineOp({
+type ConvTransposeAttrs = ConvAttrs & { outputPadding?: number };
+const outputPaddingOf = (a: ConvTransposeAttrs): number => a.outputPadding ?? 0;
+
+const convTransposeDef = defineOp<ConvTransposeAttrs>({
   name: 'conv_transpose2d',
   forward([x, w], attrs) {
-    const g = transposedGeometry(x.shape, w.shape, attrs.stride as number, attrs.padding as number, (attrs.outputPadding as number) ?? 0);
+    const g = transposedGeometry(x.shape, w.shape, attrs.stride, attrs.padding, outputPaddingOf(attrs));
     return convBackwardInput(x, w, g);
   },
   backward(gr, node) {
     const [x, w] = node.inputs;
-    const g = transposedGeometry(x.shape, w.shape, node.attrs.stride as number, node.attrs.padding as number, (node.attrs.outputPadding as number) ?? 0);
+    const g = transposedGeometry(x.shape, w.shape, node.attrs.stride, node.attrs.padding, outputPaddingOf(node.attrs));
     return [x.requiresGrad ? convForward(gr, w, g) : null, w.requiresGrad ? convBackwardWeight(gr, x, g) : null];
   },
-  reference: ([x, w], attrs) => refConvTranspose(x, w, attrs.stride as number, attrs.padding as number, (attrs.outputPadding as number) ?? 0),
+  reference: ([x, w], attrs) => refConvTranspose(x, w, attrs.stride, attrs.padding, outputPaddingOf(attrs)),
   cases: [
     { inputs: [{ shape: [2, 4, 3, 4] }, { shape: [4, 3, 3, 3] }], attrs: { stride: 2, padding: 0, outputPadding: 0 } },
     { inputs: [{ shape: [1, 3, 4, 3] }, { shape: [3, 8, 3, 3] }], attrs: { stride: 2, padding: 1, outputPadding: 1 } },

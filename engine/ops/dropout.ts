@@ -9,18 +9,19 @@ import { randomTwin, type Draw } from '../random.js';
 import { dropoutKernel } from '../../kernels/dropout.js';
 import { gridFor } from '../../kernels/common.js';
 
-function checkP(p: unknown): number {
+// Both checks take the declared types yet test the values: the public function takes them from
+// JavaScript callers too.
+function checkP(p: number): number {
   if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`dropout: p must be a number in [0, 1], got ${String(p)}`);
   return p;
 }
 
-function checkDraw(d: unknown): Draw {
-  const ok = (v: unknown, max: number): boolean => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < max;
-  const r = d as Draw | undefined;
-  if (!r || typeof r !== 'object' || !ok(r.seed, 2 ** 53) || !ok(r.stream, 2 ** 32) || !ok(r.offset, 2 ** 32)) {
+function checkDraw(d: Draw): Draw {
+  const ok = (v: number, max: number): boolean => Number.isSafeInteger(v) && v >= 0 && v < max;
+  if (!d || typeof d !== 'object' || !ok(d.seed, 2 ** 53) || !ok(d.stream, 2 ** 32) || !ok(d.offset, 2 ** 32)) {
     throw new Error(`dropout: draw must be { seed, stream, offset } from Generator.reserve(n), got ${JSON.stringify(d)}`);
   }
-  return r;
+  return d;
 }
 
 /** 1/(1 − p), and 0 for p = 1 (everything dropped, as PyTorch). */
@@ -45,13 +46,15 @@ export function refDropoutMask(n: number, p: number, d: Draw): Float64Array {
   return u.map((v) => (v >= pf ? s : 0));
 }
 
-const dropoutDef = defineOp({
+type DropoutAttrs = { p: number; draw: Draw };
+
+const dropoutDef = defineOp<DropoutAttrs>({
   name: 'dropout',
   forward([x], attrs) {
     if (x.dtype !== 'f32') throw new Error(`dropout: expects an f32 tensor, got ${x.dtype} ${x}`);
     return launch(x, checkP(attrs.p), checkDraw(attrs.draw));
   },
-  backward: (g, node) => [launch(g, node.attrs.p as number, node.attrs.draw as Draw)],
+  backward: (g, node) => [launch(g, node.attrs.p, node.attrs.draw)],
   reference([x], attrs) {
     const m = refDropoutMask(x.data.length, checkP(attrs.p), checkDraw(attrs.draw));
     return { shape: x.shape.slice(), data: x.data.map((v, i) => v * m[i]) };

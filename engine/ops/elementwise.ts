@@ -12,13 +12,17 @@ import { sumTo } from './reduce.js';
 type Fn = (a: number, b: number, c: number, s0: number, s1: number) => number;
 type Grad = (g: Tensor, x: Tensor[], out: Tensor, s0: number, s1: number) => (Tensor | null)[];
 
+/** Two scalars the expression may read (clamp's bounds, affine's scale and shift). */
+type EwAttrs = { s0?: number; s1?: number };
+const scalarsOf = (a: EwAttrs): [number, number] => [a.s0 ?? 0, a.s1 ?? 0];
+
 interface EwSpec {
   name: string;
   arity: number;
   expr: string;
   ref: Fn;
   grad?: Grad;
-  cases: TestCase[];
+  cases: TestCase<EwAttrs>[];
 }
 
 // ---- launching -------------------------------------------------------------------------
@@ -59,10 +63,10 @@ function refEw(inputs: Ref[], f: Fn, s0: number, s1: number): Ref {
 
 // ---- test shapes -------------------------------------------------------------------------
 
-const unaryCases = (range?: [number, number], awayFromZero?: number): TestCase[] =>
+const unaryCases = (range?: [number, number], awayFromZero?: number): TestCase<EwAttrs>[] =>
   [[7, 5], [1], [65], [2, 3, 4], []].map((shape) => ({ inputs: [{ shape, range, awayFromZero }] }));
 
-const binaryCases = (rb?: [number, number], awayB?: number, ra?: [number, number]): TestCase[] =>
+const binaryCases = (rb?: [number, number], awayB?: number, ra?: [number, number]): TestCase<EwAttrs>[] =>
   [
     [[7, 5], [7, 5]], [[3, 1, 5], [4, 5]], [[6], [1]], [[], [3]], [[2, 1], [1, 3]], [[4, 4], [4, 4]],
   ].map(([a, b]) => ({ inputs: [{ shape: a, range: ra }, { shape: b, range: rb, awayFromZero: awayB }] }));
@@ -92,8 +96,8 @@ const specs: EwSpec[] = [
   { name: 'le', arity: 2, expr: 'select(T(0.0), T(1.0), a <= b)', ref: (a, b) => +(a <= b), cases: binaryCases() },
   { name: 'eq', arity: 2, expr: 'select(T(0.0), T(1.0), a == b)', ref: (a, b) => +(a === b), cases: binaryCases() },
   { name: 'where', arity: 3, expr: 'select(c, b, a != T(0.0))', ref: (a, b, c) => (a !== 0 ? b : c),
-    cases: [[[7, 5], [7, 5], [7, 5]], [[4, 1], [1, 3], [4, 3]], [[5], [], [5]]].map((s) => ({
-      inputs: [{ shape: s[0], ints: 2, dtype: 'f32' as DType, grad: false }, { shape: s[1] }, { shape: s[2] }] })),
+    cases: [[[7, 5], [7, 5], [7, 5]], [[4, 1], [1, 3], [4, 3]], [[5], [], [5]]].map((s): TestCase<EwAttrs> => ({
+      inputs: [{ shape: s[0], ints: 2, dtype: 'f32', grad: false }, { shape: s[1] }, { shape: s[2] }] })),
     grad: (g, [c, a, b]) => [null, sumTo(mul(g, c), a.shape), sumTo(mul(g, sub(onesLikeScalar(), c)), b.shape)] },
   { name: 'neg', arity: 1, expr: '-a', ref: (a) => -a, cases: unaryCases(), grad: (g) => [neg(g)] },
   { name: 'exp', arity: 1, expr: 'exp_acc(a)', ref: Math.exp, cases: unaryCases(), grad: (g, _x, y) => [mul(g, y)] },
@@ -133,20 +137,22 @@ const specs: EwSpec[] = [
     grad: (g, _x, _y, s0) => [affine(g, s0, 0)] },
 ];
 
-const defs = new Map<string, OpDef>();
+type EwSaved = { out: Tensor };
+
+const defs = new Map<string, OpDef<EwAttrs, EwSaved>>();
 for (const s of specs) {
-  defs.set(s.name, defineOp({
+  defs.set(s.name, defineOp<EwAttrs, EwSaved>({
     name: s.name,
     forward(inputs, attrs, saved) {
       if (inputs.length !== s.arity) throw new Error(`${s.name}: expects ${s.arity} inputs, got ${inputs.length}`);
-      const out = launch(s.name, s.expr, inputs, (attrs.s0 as number) ?? 0, (attrs.s1 as number) ?? 0);
+      const out = launch(s.name, s.expr, inputs, ...scalarsOf(attrs));
       saved.out = out;
       return out;
     },
     backward: s.grad
-      ? (g, node) => s.grad!(g, node.inputs, node.saved.out as Tensor, (node.attrs.s0 as number) ?? 0, (node.attrs.s1 as number) ?? 0)
+      ? (g, node) => s.grad!(g, node.inputs, node.saved.out, ...scalarsOf(node.attrs))
       : undefined,
-    reference: (inputs, attrs) => refEw(inputs, s.ref, (attrs.s0 as number) ?? 0, (attrs.s1 as number) ?? 0),
+    reference: (inputs, attrs) => refEw(inputs, s.ref, ...scalarsOf(attrs)),
     cases: s.cases,
   }));
 }
@@ -200,18 +206,19 @@ const bernoulliEntropyGrad = run2('bernoulli_entropy_grad');
 
 // ---- fill ----------------------------------------------------------------------------
 
-const fillDef = defineOp({
+type FillAttrs = { shape: number[]; value: number; dtype?: DType };
+
+const fillDef = defineOp<FillAttrs>({
   name: 'fill',
   forward(_inputs, attrs) {
-    const shape = attrs.shape as number[];
-    const dtype = (attrs.dtype as DType) ?? 'f32';
+    const { shape, value: v } = attrs;
+    const dtype = attrs.dtype ?? 'f32';
     const out = empty(shape, dtype, 'fill');
-    const v = attrs.value as number;
     const bits = dtype === 'f32' ? new Uint32Array(new Float32Array([v]).buffer)[0] : v >>> 0;
     if (out.size) dispatch({ kernel: fillKernel(), buffers: [out.buffer], params: { n: out.size, bits }, workgroups: [gridFor(out.size)] });
     return out;
   },
-  reference: (_i, attrs) => ({ shape: (attrs.shape as number[]).slice(), data: new Float64Array(numel(attrs.shape as number[])).fill(attrs.value as number) }),
+  reference: (_i, attrs) => ({ shape: attrs.shape.slice(), data: new Float64Array(numel(attrs.shape)).fill(attrs.value) }),
   cases: [{ inputs: [], attrs: { shape: [3, 5], value: 2.5 } }, { inputs: [], attrs: { shape: [], value: -1 } }],
 });
 

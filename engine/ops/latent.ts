@@ -6,7 +6,7 @@
 // (Mult-VAE's training loss) gets o's gradient in two passes and no add. ε is a draw, not a
 // parameter: it takes no gradient (an ε that requires one is refused rather than silently left
 // without it).
-import { defineOp, apply, type Ref } from '../op.js';
+import { defineOp, apply, type NoAttrs, type Ref } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, type Tensor } from '../tensor.js';
 import { gridFor, rowGrid } from '../../kernels/common.js';
@@ -18,7 +18,7 @@ function checkO(name: string, o: Tensor): [number, number] {
 }
 
 
-const sampleDef = defineOp({
+const sampleDef = defineOp<NoAttrs>({
   name: 'gaussian_sample',
   forward([o, eps]) {
     const [N, L] = checkO('gaussian_sample', o);
@@ -60,13 +60,15 @@ export function gaussianSample(o: Tensor, eps: Tensor): Tensor {
   return apply(sampleDef, [o, eps]);
 }
 
-function scaleOf(attrs: Record<string, unknown>): number {
+type KlAttrs = { scale?: number };
+
+function scaleOf(attrs: KlAttrs): number {
   const s = attrs.scale ?? 1;
   if (typeof s !== 'number' || !Number.isFinite(s)) throw new Error(`gaussian_kl: scale must be a finite number, got ${String(s)}`);
   return s;
 }
 
-const klDef = defineOp({
+const klDef = defineOp<KlAttrs>({
   name: 'gaussian_kl',
   forward([o], attrs) {
     const [N, L] = checkO('gaussian_kl', o);

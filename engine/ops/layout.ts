@@ -59,11 +59,14 @@ function resolveShape(x: Shape, shape: Shape): number[] {
   return out;
 }
 
-const reshapeDef = defineOp({
+/** reshape's and expand's attribute: the target shape. */
+type ShapeAttrs = { shape: number[] };
+
+const reshapeDef = defineOp<ShapeAttrs>({
   name: 'reshape',
-  forward: ([x], attrs) => x.view(resolveShape(x.shape, attrs.shape as number[])),
+  forward: ([x], attrs) => x.view(resolveShape(x.shape, attrs.shape)),
   backward: (g, node) => [g.view(node.inputs[0].shape)],
-  reference: ([x], attrs) => ({ shape: resolveShape(x.shape, attrs.shape as number[]), data: x.data.slice() }),
+  reference: ([x], attrs) => ({ shape: resolveShape(x.shape, attrs.shape), data: x.data.slice() }),
   cases: [{ inputs: [{ shape: [3, 4] }], attrs: { shape: [2, -1, 3] } }, { inputs: [{ shape: [5] }], attrs: { shape: [1, 5] } }],
 });
 
@@ -77,10 +80,10 @@ function checkPerm(x: Shape, perm: readonly number[]): number[] {
   return p;
 }
 
-const permuteDef = defineOp({
+const permuteDef = defineOp<{ perm: number[] }>({
   name: 'permute',
   forward([x], attrs) {
-    const p = checkPerm(x.shape, attrs.perm as number[]);
+    const p = checkPerm(x.shape, attrs.perm);
     const st = stridesOf(x.shape);
     const shape = p.map((a) => x.shape[a]);
     const out = empty(shape, x.dtype, 'permute');
@@ -88,13 +91,13 @@ const permuteDef = defineOp({
     return out;
   },
   backward(g, node) {
-    const p = checkPerm(node.inputs[0].shape, node.attrs.perm as number[]);
+    const p = checkPerm(node.inputs[0].shape, node.attrs.perm);
     const inv = new Array<number>(p.length);
     p.forEach((a, i) => (inv[a] = i));
     return [permute(g, inv)];
   },
   reference([x], attrs) {
-    const p = checkPerm(x.shape, attrs.perm as number[]);
+    const p = checkPerm(x.shape, attrs.perm);
     const st = stridesOf(x.shape);
     return refGather(x, p.map((a) => x.shape[a]), p.map((a) => st[a]));
   },
@@ -107,10 +110,10 @@ const permuteDef = defineOp({
 
 // ---- expand ---------------------------------------------------------------------------
 
-const expandDef = defineOp({
+const expandDef = defineOp<ShapeAttrs>({
   name: 'expand',
   forward([x], attrs) {
-    const shape = attrs.shape as number[];
+    const shape = attrs.shape;
     const target = broadcastShapes('expand', x.shape, shape);
     if (target.join() !== shape.join()) throw new Error(`expand: ${fmtShape(x.shape)} cannot be broadcast to ${fmtShape(shape)}`);
     const out = empty(shape, x.dtype, 'expand');
@@ -118,7 +121,7 @@ const expandDef = defineOp({
     return out;
   },
   backward: (g, node) => [sumToShape(g, node.inputs[0].shape)],
-  reference: ([x], attrs) => refGather(x, (attrs.shape as number[]).slice(), broadcastStrides(x.shape, attrs.shape as number[])),
+  reference: ([x], attrs) => refGather(x, attrs.shape.slice(), broadcastStrides(x.shape, attrs.shape)),
   cases: [
     { inputs: [{ shape: [3, 1] }], attrs: { shape: [3, 5] } },
     { inputs: [{ shape: [4] }], attrs: { shape: [2, 3, 4] } },
@@ -140,10 +143,10 @@ function sliceBounds(x: Shape, starts: readonly number[], ends: readonly number[
   return [s, e];
 }
 
-const sliceDef = defineOp({
+const sliceDef = defineOp<{ starts: number[]; ends: number[] }>({
   name: 'slice',
   forward([x], attrs) {
-    const [s, e] = sliceBounds(x.shape, attrs.starts as number[], attrs.ends as number[]);
+    const [s, e] = sliceBounds(x.shape, attrs.starts, attrs.ends);
     const shape = s.map((v, i) => e[i] - v);
     const st = stridesOf(x.shape);
     const out = empty(shape, x.dtype, 'slice');
@@ -152,11 +155,11 @@ const sliceDef = defineOp({
   },
   backward(g, node) {
     const x = node.inputs[0];
-    const [s, e] = sliceBounds(x.shape, node.attrs.starts as number[], node.attrs.ends as number[]);
+    const [s, e] = sliceBounds(x.shape, node.attrs.starts, node.attrs.ends);
     return [pad(g, s, e.map((v, i) => x.shape[i] - v))];
   },
   reference([x], attrs) {
-    const [s, e] = sliceBounds(x.shape, attrs.starts as number[], attrs.ends as number[]);
+    const [s, e] = sliceBounds(x.shape, attrs.starts, attrs.ends);
     const st = stridesOf(x.shape);
     return refGather(x, s.map((v, i) => e[i] - v), st, s.reduce((acc, v, i) => acc + v * st[i], 0));
   },
@@ -166,11 +169,10 @@ const sliceDef = defineOp({
   ],
 });
 
-const padDef = defineOp({
+const padDef = defineOp<{ before: number[]; after: number[] }>({
   name: 'pad',
   forward([x], attrs) {
-    const before = attrs.before as number[];
-    const after = attrs.after as number[];
+    const { before, after } = attrs;
     if (before.length !== x.ndim || after.length !== x.ndim || [...before, ...after].some((v) => !Number.isInteger(v) || v < 0)) {
       throw new Error(`pad: before/after need ${x.ndim} non-negative integers for ${fmtShape(x.shape)}`);
     }
@@ -182,12 +184,11 @@ const padDef = defineOp({
   },
   backward(g, node) {
     const x = node.inputs[0];
-    const before = node.attrs.before as number[];
+    const before = node.attrs.before;
     return [slice(g, before, before.map((b, i) => b + x.shape[i]))];
   },
   reference([x], attrs) {
-    const before = attrs.before as number[];
-    const after = attrs.after as number[];
+    const { before, after } = attrs;
     const shape = x.shape.map((d, i) => d + before[i] + after[i]);
     const data = new Float64Array(numel(shape));
     const st = stridesOf(shape);
@@ -212,11 +213,14 @@ function concatShape(shapes: Shape[], axis: number): number[] {
   return out;
 }
 
-const concatDef = defineOp({
+/** concat's and index_select's attribute: the axis (negative counts from the end). */
+type AxisAttrs = { axis: number };
+
+const concatDef = defineOp<AxisAttrs>({
   name: 'concat',
   forward(xs, attrs) {
     if (xs.length === 0) throw new Error('concat: needs at least one tensor');
-    const axis = normAxes('concat', attrs.axis as number, xs[0].ndim)[0];
+    const axis = normAxes('concat', attrs.axis, xs[0].ndim)[0];
     const shape = concatShape(xs.map((x) => x.shape), axis);
     const out = empty(shape, xs[0].dtype, 'concat');
     const st = stridesOf(shape);
@@ -228,7 +232,7 @@ const concatDef = defineOp({
     return out;
   },
   backward(g, node) {
-    const axis = normAxes('concat', node.attrs.axis as number, g.ndim)[0];
+    const axis = normAxes('concat', node.attrs.axis, g.ndim)[0];
     let at = 0;
     return node.inputs.map((x) => {
       const s = g.shape.map((_, i) => (i === axis ? at : 0));
@@ -238,7 +242,7 @@ const concatDef = defineOp({
     });
   },
   reference(xs, attrs) {
-    const axis = normAxes('concat', attrs.axis as number, xs[0].shape.length)[0];
+    const axis = normAxes('concat', attrs.axis, xs[0].shape.length)[0];
     const shape = concatShape(xs.map((x) => x.shape), axis);
     const data = new Float64Array(numel(shape));
     const st = stridesOf(shape);
@@ -263,11 +267,11 @@ function selectDims(x: Shape, axis: number): [number, number, number] {
   return [A, x[axis], C];
 }
 
-const indexSelectDef = defineOp({
+const indexSelectDef = defineOp<AxisAttrs>({
   name: 'index_select',
   forward([x, idx], attrs) {
     if (idx.dtype !== 'i32' || idx.ndim !== 1) throw new Error(`index_select: indices must be a 1-d i32 tensor, got ${idx}`);
-    const axis = normAxes('index_select', attrs.axis as number, x.ndim)[0];
+    const axis = normAxes('index_select', attrs.axis, x.ndim)[0];
     const [A, R, C] = selectDims(x.shape, axis);
     const shape = x.shape.slice();
     shape[axis] = idx.size;
@@ -278,7 +282,7 @@ const indexSelectDef = defineOp({
   },
   backward(g, node) {
     const [x, idx] = node.inputs;
-    const axis = normAxes('index_select', node.attrs.axis as number, x.ndim)[0];
+    const axis = normAxes('index_select', node.attrs.axis, x.ndim)[0];
     const [A, R, C] = selectDims(x.shape, axis);
     const gx = zeros(x.shape);
     const n = A * idx.size * C;
@@ -286,7 +290,7 @@ const indexSelectDef = defineOp({
     return [gx, null];
   },
   reference([x, idx], attrs) {
-    const axis = normAxes('index_select', attrs.axis as number, x.shape.length)[0];
+    const axis = normAxes('index_select', attrs.axis, x.shape.length)[0];
     const [A, R, C] = selectDims(x.shape, axis);
     const J = idx.data.length;
     const shape = x.shape.slice();

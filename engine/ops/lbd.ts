@@ -11,7 +11,7 @@
 //     (dα and dW) in one.
 // x is read as [B, U, S]: B = shape[0], U = shape[1] Bernoulli units per example (features or
 // channels), S = the rest (a channel's mask is shared over its H×W). α has U logits or 1.
-import { defineOp, apply, type TestCase } from '../op.js';
+import { defineOp, apply } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, Tensor, zeros } from '../tensor.js';
 import { randomTwin, type Draw } from '../random.js';
@@ -21,7 +21,7 @@ import { sum } from './reduce.js';
 
 export type Estimator = 'arm' | 'disarm';
 
-export interface LBDAttrs {
+export type LBDAttrs = {
   draw: Draw;
   /** 2: z2 = 1[u < σ(α)] (the recorded pass); 1: z1 = 1[u > σ(−α)]. */
   pass: 1 | 2;
@@ -33,7 +33,7 @@ export interface LBDAttrs {
    * path-wise-only gradient.
    */
   needsEstimator?: boolean;
-}
+};
 
 let estimatorDepth = 0;
 /**
@@ -88,16 +88,16 @@ export function refMasks(B: number, U: number, alpha: ArrayLike<number>, draw: D
 
 const draw0: Draw = { seed: 77, stream: 1, offset: 5 };
 
-const applyDef = defineOp({
+const applyDef = defineOp<LBDAttrs, { y: Tensor }>({
   name: 'lbd_dropout',
   forward([x, alpha], attrs, saved) {
-    const y = applyKernel(x, alpha, attrs as unknown as LBDAttrs);
+    const y = applyKernel(x, alpha, attrs);
     saved.y = y;
     return y;
   },
   backward(g, node) {
     const [x, alpha] = node.inputs;
-    const a = node.attrs as unknown as LBDAttrs;
+    const a = node.attrs;
     if (alpha.requiresGrad && a.needsEstimator && estimatorDepth === 0) {
       throw new Error('backward(): the graph holds learnable Bernoulli dropout whose logits need the ARM / DisARM estimator — train the model with lbdStep (or lbdGradients), not a plain backward(); to train only the weights, freeze the logits (for (const t of splitParameters(model).logits) t.requiresGrad = false)');
     }
@@ -115,15 +115,14 @@ const applyDef = defineOp({
     const spare = dx ? null : empty([1], 'f32', 'lbd_dropout.unused');
     dispatch({
       kernel: lbdBackwardKernel(),
-      buffers: [g.buffer, (node.saved.y as Tensor).buffer, alpha.buffer, (dx ?? spare)!.buffer, da.buffer],
+      buffers: [g.buffer, node.saved.y.buffer, alpha.buffer, (dx ?? spare)!.buffer, da.buffer],
       params: { U, S, L, B, seedLo: lo, seedHi: hi, offset: a.draw.offset, stream: a.draw.stream, which: a.pass, wantDx: dx ? 1 : 0 },
       workgroups: [L > 1 && S === 1 ? gridFor(U) : Math.min(L, gridFor(L * WG))],
     });
     spare?.dispose();
     return [dx, da];
   },
-  reference([x, alpha], attrs) {
-    const a = attrs as unknown as LBDAttrs;
+  reference([x, alpha], a) {
     const [B, U, S] = dims(x.shape, alpha.shape, 'lbd_dropout');
     const { z1, z2 } = refMasks(B, U, alpha.data, a.draw);
     const data = new Float64Array(x.data.length);
@@ -141,10 +140,10 @@ const applyDef = defineOp({
     { inputs: [{ shape: [4, 3] }, { shape: [1] }], attrs: { draw: draw0, pass: 2, scaled: false } },
     { inputs: [{ shape: [3, 2, 3, 2] }, { shape: [2] }], attrs: { draw: { seed: 3, stream: 0, offset: 0 }, pass: 1, scaled: true } },
     { inputs: [{ shape: [2, 4, 5] }, { shape: [1] }], attrs: { draw: { seed: 9, stream: 2, offset: 1 }, pass: 2, scaled: true } },
-  ] as TestCase[],
+  ],
 });
 
-interface EstimateAttrs {
+type EstimateAttrs = {
   draw: Draw; U: number; estimator: Estimator; scale: number;
   /** Rows the layer saw (a multiple of the losses' length B; row r is example r mod B); default B. */
   rows?: number;
@@ -156,12 +155,11 @@ interface EstimateAttrs {
   summed?: boolean;
   /** Add the result to prev (the logit's gradient so far), the last input. */
   accumulate?: boolean;
-}
+};
 
-const estimateDef = defineOp({
+const estimateDef = defineOp<EstimateAttrs>({
   name: 'lbd_estimate',
-  forward(inputs, attrs) {
-    const a = attrs as unknown as EstimateAttrs;
+  forward(inputs, a) {
     const [e1, alpha] = inputs;
     const e2 = a.pair ? inputs[2] : null;
     const prev = a.accumulate ? inputs[a.pair ? 3 : 2] : null;
@@ -187,8 +185,7 @@ const estimateDef = defineOp({
     });
     return g;
   },
-  reference(inputs, attrs) {
-    const a = attrs as unknown as EstimateAttrs;
+  reference(inputs, a) {
     const [e1, alpha] = inputs;
     const e2 = a.pair ? inputs[2] : null;
     const prev = a.accumulate ? inputs[a.pair ? 3 : 2] : null;
@@ -222,10 +219,10 @@ const estimateDef = defineOp({
     { inputs: [{ shape: [5] }, { shape: [3] }, { shape: [5] }], attrs: { draw: draw0, U: 3, estimator: 'disarm', scale: 0.2, pair: true, joint: true } },
     { inputs: [{ shape: [3] }, { shape: [1] }, { shape: [3] }, { shape: [1] }], attrs: { draw: { seed: 11, stream: 3, offset: 0 }, U: 70, estimator: 'arm', scale: 1 / 3, rows: 6, pair: true, summed: true, accumulate: true } },
     { inputs: [{ shape: [4] }, { shape: [1] }, { shape: [4] }], attrs: { draw: { seed: 12, stream: 1, offset: 3 }, U: 90, estimator: 'disarm', scale: 0.25, pair: true, joint: true, summed: true } },
-  ] as TestCase[],
+  ],
 });
 
-interface RegAttrs {
+type RegAttrs = {
   /** The weight's unit axis (the next layer's input features or channels). */
   axis: number;
   /** The entropy term's weight: perLogit/N (perLogit = the units one logit stands for). */
@@ -234,7 +231,7 @@ interface RegAttrs {
   c: number;
   /** ‖W_k‖²/σ(α_k) (inverted scaling) or σ(α_k)‖W_k‖² (plain masks). */
   inverted: boolean;
-}
+};
 
 /** The weight as [A, U, R] around its unit axis (no weight: nothing to read). */
 function regDims(alpha: readonly number[], w: readonly number[] | null, axis: number): { A: number; U: number; R: number; n: number } {
@@ -251,10 +248,9 @@ function regDims(alpha: readonly number[], w: readonly number[] | null, axis: nu
 const regParams = (L: number, d: { A: number; U: number; R: number; n: number }, a: RegAttrs) =>
   ({ L, A: d.A, U: d.U, R: d.R, n: d.n, inverted: a.inverted ? 1 : 0, ent: a.ent, c: a.c });
 
-const regDef = defineOp({
+const regDef = defineOp<RegAttrs, { sv: Tensor }>({
   name: 'lbd_regularizer',
-  forward(inputs, attrs, saved) {
-    const a = attrs as unknown as RegAttrs;
+  forward(inputs, a, saved) {
     const [alpha, w] = inputs;
     const d = regDims(alpha.shape, w?.shape ?? null, a.axis);
     const L = alpha.size;
@@ -275,7 +271,7 @@ const regDef = defineOp({
     return r;
   },
   backward(g, node) {
-    const a = node.attrs as unknown as RegAttrs;
+    const a = node.attrs;
     const [alpha, w] = node.inputs;
     const d = regDims(alpha.shape, w?.shape ?? null, a.axis);
     const L = alpha.size;
@@ -283,7 +279,7 @@ const regDef = defineOp({
     const dw = empty(w ? w.shape : [1], 'f32', 'lbd_regularizer.dw');
     dispatch({
       kernel: lbdRegularizerGradKernel(),
-      buffers: [g.buffer, alpha.buffer, (w ?? alpha).buffer, (node.saved.sv as Tensor).buffer, dw.buffer, da.buffer],
+      buffers: [g.buffer, alpha.buffer, (w ?? alpha).buffer, node.saved.sv.buffer, dw.buffer, da.buffer],
       params: regParams(L, d, a),
       workgroups: [gridFor(Math.max(L > 1 ? d.A * d.U : d.n, L))],
     });
@@ -293,8 +289,7 @@ const regDef = defineOp({
     if (w) out.push(wantW ? dw : null);
     return out;
   },
-  reference(inputs, attrs) {
-    const a = attrs as unknown as RegAttrs;
+  reference(inputs, a) {
     const [alpha, w] = inputs;
     const d = regDims(alpha.shape, w?.shape ?? null, a.axis);
     const L = alpha.data.length;
@@ -318,7 +313,7 @@ const regDef = defineOp({
     { inputs: [{ shape: [1] }, { shape: [5, 30] }], attrs: { axis: 1, ent: 3, c: 0.3, inverted: true } },
     { inputs: [{ shape: [1] }, { shape: [2, 3, 2] }], attrs: { axis: 2, ent: 2, c: 1, inverted: false } },
     { inputs: [{ shape: [3] }], attrs: { axis: 0, ent: 10, c: 0.1, inverted: true } },
-  ] as TestCase[],
+  ],
 });
 
 /** y = x ⊙ z (/ σ(α)); see the file comment. */

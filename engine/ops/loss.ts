@@ -21,22 +21,25 @@ function dims(logits: Tensor, labels: Tensor): [number, number, number] {
   return [N, C, logits.size / Math.max(1, N * C)];
 }
 
-const ceDef = defineOp({
+/** Labels equal to ignoreIndex contribute nothing. */
+type IgnoreAttrs = { ignoreIndex: number };
+
+const ceDef = defineOp<IgnoreAttrs>({
   name: 'cross_entropy',
   forward([logits, labels], attrs) {
     const [N, C, S] = dims(logits, labels);
     const out = empty(labels.shape, 'f32', 'cross_entropy');
-    if (N * S) dispatch({ kernel: crossEntropyKernel(), buffers: [logits.buffer, labels.buffer, out.buffer], params: { N, C, S, ignore: attrs.ignoreIndex as number }, workgroups: [gridFor(N * S)] });
+    if (N * S) dispatch({ kernel: crossEntropyKernel(), buffers: [logits.buffer, labels.buffer, out.buffer], params: { N, C, S, ignore: attrs.ignoreIndex }, workgroups: [gridFor(N * S)] });
     return out;
   },
   backward(g, node) {
     const [logits, labels] = node.inputs;
     const [N, C, S] = dims(logits, labels);
     const dx = empty(logits.shape, 'f32', 'cross_entropy.grad');
-    if (N * S) dispatch({ kernel: crossEntropyGradKernel(), buffers: [logits.buffer, labels.buffer, g.buffer, dx.buffer], params: { N, C, S, ignore: node.attrs.ignoreIndex as number }, workgroups: [gridFor(N * S)] });
+    if (N * S) dispatch({ kernel: crossEntropyGradKernel(), buffers: [logits.buffer, labels.buffer, g.buffer, dx.buffer], params: { N, C, S, ignore: node.attrs.ignoreIndex }, workgroups: [gridFor(N * S)] });
     return [dx, null];
   },
-  reference([x, y], attrs) {
+  reference([x, y], attrs): Ref {
     const [N, C] = x.shape;
     const S = x.data.length / (N * C);
     const data = new Float64Array(N * S);
@@ -50,7 +53,7 @@ const ceDef = defineOp({
       for (let c = 0; c < C; c++) z += Math.exp(v(c) - m);
       data[n * S + s] = m + Math.log(z) - v(lab);
     }
-    return { shape: y.shape.slice(), data } as Ref;
+    return { shape: y.shape.slice(), data };
   },
   cases: [
     { inputs: [{ shape: [7, 5] }, { shape: [7], dtype: 'i32', ints: 5, grad: false }], attrs: { ignoreIndex: -100 } },
@@ -58,12 +61,12 @@ const ceDef = defineOp({
   ],
 });
 
-const maskDef = defineOp({
+const maskDef = defineOp<IgnoreAttrs>({
   name: 'label_mask',
   forward([labels], attrs) {
     if (labels.dtype !== 'i32') throw new Error(`label_mask: labels must be i32, got ${labels.dtype}`);
     const out = empty(labels.shape, 'f32', 'label_mask');
-    if (labels.size) dispatch({ kernel: labelMaskKernel(), buffers: [labels.buffer, out.buffer], params: { n: labels.size, ignore: attrs.ignoreIndex as number }, workgroups: [gridFor(labels.size)] });
+    if (labels.size) dispatch({ kernel: labelMaskKernel(), buffers: [labels.buffer, out.buffer], params: { n: labels.size, ignore: attrs.ignoreIndex }, workgroups: [gridFor(labels.size)] });
     return out;
   },
   reference: ([y], attrs) => ({ shape: y.shape.slice(), data: y.data.map((v) => (v === attrs.ignoreIndex ? 0 : 1)) }),

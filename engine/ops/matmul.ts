@@ -181,8 +181,12 @@ export function toTexture(b: Tensor, batch: number, K: number, N: number, fold =
   return t.view;
 }
 
+/** Either operand transposed (default: neither). */
+type MatmulAttrs = { transA?: boolean; transB?: boolean };
+const transOf = (a: MatmulAttrs): [boolean, boolean] => [!!a.transA, !!a.transB];
+
 /** The product by mathjs's float64 multiply (handed in by the checker: never in a model's bundle). */
-function refMatmul([a, b]: Ref[], attrs: Record<string, unknown>, math?: Float64Lib): Ref {
+function refMatmul([a, b]: Ref[], attrs: MatmulAttrs, math?: Float64Lib): Ref {
   if (!math) throw new Error("matmul's float64 reference uses mathjs: call it through referenceOf from 'lbd-gpu/testing' (engine/testing.ts)");
   const get = (r: Ref, bi: number, t: boolean): number[][] => {
     const [R, C] = r.shape.slice(-2);
@@ -195,25 +199,26 @@ function refMatmul([a, b]: Ref[], attrs: Record<string, unknown>, math?: Float64
   const batched = a.shape.length === 3 || b.shape.length === 3;
   const out: number[] = [];
   let M = 0, N = 0;
+  const [transA, transB] = transOf(attrs);
   for (let bi = 0; bi < B; bi++) {
-    const c = math.multiply(get(a, bi, !!attrs.transA), get(b, bi, !!attrs.transB));
+    const c = math.multiply(get(a, bi, transA), get(b, bi, transB));
     M = c.length; N = c[0].length;
     for (const row of c) out.push(...row);
   }
   return { shape: batched ? [B, M, N] : [M, N], data: Float64Array.from(out) };
 }
 
-const matmulDef = defineOp({
+const matmulDef = defineOp<MatmulAttrs>({
   name: 'matmul',
   forward([a, b], attrs) {
     for (const t of [a, b]) {
       if (t.dtype !== 'f32' || t.ndim < 2 || t.ndim > 3) throw new Error(`matmul: operands must be 2-d or 3-d f32, got ${t}`);
     }
-    return product(a, b, !!attrs.transA, !!attrs.transB);
+    return product(a, b, ...transOf(attrs));
   },
   backward(g, node) {
     const [a, b] = node.inputs;
-    const { transA, transB } = node.attrs as { transA: boolean; transB: boolean };
+    const [transA, transB] = transOf(node.attrs);
     // C = op(A)·op(B): dop(A) = g·op(B)ᵀ, dop(B) = op(A)ᵀ·g
     const ga = transA ? matmul(b, g, { transA: transB, transB: true }) : matmul(g, b, { transB: !transB });
     const gb = transB ? matmul(g, a, { transA: true, transB: transA }) : matmul(a, g, { transA: !transA });
@@ -221,7 +226,7 @@ const matmulDef = defineOp({
   },
   reference: refMatmul,
   // A's contracted axis; any axis of B (conservative: its rows or columns reach every output row)
-  mixesBatch: (node, input, axis) => input === 1 || axis === node.inputs[0].ndim - (node.attrs.transA ? 2 : 1),
+  mixesBatch: (node, input, axis) => input === 1 || axis === node.inputs[0].ndim - (transOf(node.attrs)[0] ? 2 : 1),
   cases: [
     { inputs: [{ shape: [7, 5] }, { shape: [5, 3] }] },
     { inputs: [{ shape: [1, 1] }, { shape: [1, 9] }] },
@@ -253,12 +258,12 @@ export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
 // followed by its nonlinearity as one pass). W is [in, out], as Linear stores it. With an
 // activation the backward recovers act' from the output (relu: y > 0, tanh: 1 − y²) and computes
 // the pre-activation gradient and the bias gradient in one pass (actGradColsKernel).
-/** attrs.act checked: undefined for none. */
-export function activationOf(name: string, attrs: Record<string, unknown>): Activation | undefined {
+/** attrs.act checked (JavaScript callers may pass anything): undefined for none. */
+export function activationOf(name: string, attrs: { act?: Activation | 'none' }): Activation | undefined {
   const a = attrs.act;
   if (a === undefined || a === null || a === 'none') return undefined;
-  if (!ACTIVATIONS.includes(a as Activation)) throw new Error(`${name}: act must be 'none', ${ACTIVATIONS.map((x) => `'${x}'`).join(' or ')}; got ${String(a)}`);
-  return a as Activation;
+  if (!ACTIVATIONS.includes(a)) throw new Error(`${name}: act must be 'none', ${ACTIVATIONS.map((x) => `'${x}'`).join(' or ')}; got ${String(a)}`);
+  return a;
 }
 
 /** [the pre-activation gradient, the bias gradient] of y = act(z + b) from y's gradient g: one pass. */
@@ -275,7 +280,7 @@ export function refActivation(act: Activation | undefined, v: number): number {
   return act === 'relu' ? Math.max(v, 0) : act === 'tanh' ? Math.tanh(v) : v;
 }
 
-const linearDef = defineOp({
+const linearDef = defineOp<{ act?: Activation | 'none' }>({
   name: 'linear',
   forward([x, w, b], attrs) {
     for (const t of [x, w, b]) if (t.dtype !== 'f32') throw new Error(`linear: operands must be f32, got ${t}`);

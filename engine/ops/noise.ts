@@ -18,21 +18,22 @@ import { sum } from './reduce.js';
 import { noiseDropoutKernel, type NoiseKind } from '../../kernels/noise.js';
 import { gridFor } from '../../kernels/common.js';
 
-function checkDraw(name: string, d: unknown): Draw {
-  const ok = (v: unknown, max: number): boolean => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < max;
-  const r = d as Draw | undefined;
-  if (!r || typeof r !== 'object' || !ok(r.seed, 2 ** 53) || !ok(r.stream, 2 ** 32) || !ok(r.offset, 2 ** 32)) {
+// The checks take the declared types yet test the values: the public functions take them from
+// JavaScript callers too.
+function checkDraw(name: string, d: Draw): Draw {
+  const ok = (v: number, max: number): boolean => Number.isSafeInteger(v) && v >= 0 && v < max;
+  if (!d || typeof d !== 'object' || !ok(d.seed, 2 ** 53) || !ok(d.stream, 2 ** 32) || !ok(d.offset, 2 ** 32)) {
     throw new Error(`${name}: draw must be { seed, stream, offset } from Generator.reserve(n), got ${JSON.stringify(d)}`);
   }
-  return r;
+  return d;
 }
 
-function checkShare(name: string, share: unknown): number {
-  if (!Number.isSafeInteger(share) || (share as number) < 1) throw new Error(`${name}: share must be an integer ≥ 1, got ${String(share)}`);
-  return share as number;
+function checkShare(name: string, share: number): number {
+  if (!Number.isSafeInteger(share) || share < 1) throw new Error(`${name}: share must be an integer ≥ 1, got ${String(share)}`);
+  return share;
 }
 
-function checkTemperature(name: string, t: unknown): number {
+function checkTemperature(name: string, t: number): number {
   if (typeof t !== 'number' || !(t > 0) || !Number.isFinite(t)) throw new Error(`${name}: temperature must be a finite number > 0, got ${String(t)}`);
   return t;
 }
@@ -54,22 +55,28 @@ function unitLayout(name: string, x: Shape, th: Shape): { inner: number; units: 
   return { inner, units };
 }
 
-interface Attrs { draw: Draw; share: number; t: number }
+/** gaussian_dropout's attributes; share: consecutive elements per noise value (default 1). */
+type GaussianAttrs = { draw: Draw; share?: number };
+/** concrete_dropout's: also the relaxation's temperature. */
+type ConcreteAttrs = GaussianAttrs & { temperature: number };
 
-function readAttrs(name: string, kind: NoiseKind, attrs: Record<string, unknown>): Attrs {
-  return {
-    draw: checkDraw(name, attrs.draw),
-    share: checkShare(name, attrs.share ?? 1),
-    t: kind === 'concrete' ? checkTemperature(name, attrs.temperature) : 0,
-  };
+/** The attributes checked, as the kernels and references take them (t: 0 for Gaussian noise). */
+interface Checked { draw: Draw; share: number; t: number }
+
+function readAttrs(name: string, attrs: GaussianAttrs): Checked {
+  return { draw: checkDraw(name, attrs.draw), share: checkShare(name, attrs.share ?? 1), t: 0 };
 }
 
-function params(n: number, a: Attrs, inner: number, units: number): Record<string, number> {
+function readConcreteAttrs(attrs: ConcreteAttrs): Checked {
+  return { ...readAttrs('concrete_dropout', attrs), t: checkTemperature('concrete_dropout', attrs.temperature) };
+}
+
+function params(n: number, a: Checked, inner: number, units: number): Record<string, number> {
   const d = a.draw;
   return { n, seedLo: d.seed >>> 0, seedHi: Math.floor(d.seed / 2 ** 32) >>> 0, offset: d.offset, stream: d.stream, share: a.share, inner, units, t: a.t };
 }
 
-function forwardOf(name: string, kind: NoiseKind, x: Tensor, th: Tensor, a: Attrs): Tensor {
+function forwardOf(name: string, kind: NoiseKind, x: Tensor, th: Tensor, a: Checked): Tensor {
   for (const t of [x, th]) if (t.dtype !== 'f32') throw new Error(`${name}: expects f32 tensors, got ${t.dtype} ${t}`);
   const { inner, units } = unitLayout(name, x.shape, th.shape);
   const y = empty(x.shape, 'f32', name);
@@ -84,7 +91,7 @@ function forwardOf(name: string, kind: NoiseKind, x: Tensor, th: Tensor, a: Attr
 }
 
 /** [dx, dθ]: one kernel gives dx and the per-element terms of dθ, summed over all but axis 1. */
-function backwardOf(name: string, kind: NoiseKind, g: Tensor, x: Tensor, th: Tensor, a: Attrs): Tensor[] {
+function backwardOf(name: string, kind: NoiseKind, g: Tensor, x: Tensor, th: Tensor, a: Checked): Tensor[] {
   const { inner, units } = unitLayout(name, x.shape, th.shape);
   const dx = empty(x.shape, 'f32', `${name}.dx`);
   const e = empty(x.shape, 'f32', `${name}.dtheta`);
@@ -110,7 +117,7 @@ const softplus = (v: number): number => Math.max(v, 0) + Math.log1p(Math.exp(-Ma
 const logSigmoid = (v: number): number => Math.min(v, 0) - Math.log1p(Math.exp(-Math.abs(v)));
 
 /** y_i = x_i · f(noise_j, θ_k): the loop the references share (kept small for --no-use-osr). */
-function refNoise(name: string, kind: NoiseKind, x: Ref, th: Ref, a: Attrs, f: (v: number, th: number) => number): Ref {
+function refNoise(name: string, kind: NoiseKind, x: Ref, th: Ref, a: Checked, f: (v: number, th: number) => number): Ref {
   const { inner, units } = unitLayout(name, x.shape, th.shape);
   const n = x.data.length;
   const d = a.draw;
@@ -135,7 +142,7 @@ export const refConcreteDropout = (x: Ref, logit: Ref, draw: Draw, temperature: 
 
 const d = (seed: number, stream = 0, offset = 0): Draw => ({ seed, stream, offset });
 /** Shapes: per-unit rates on [N, F] and [N, C, H, W] (per element and shared over H·W), per-layer rates. */
-const caseShapes = (extra: Record<string, unknown>, thRange: [number, number]): TestCase[] => [
+const caseShapes = <E extends Record<string, unknown>>(extra: E, thRange: [number, number]): TestCase<E & GaussianAttrs>[] => [
   { inputs: [{ shape: [7, 5] }, { shape: [5], range: thRange }], attrs: { ...extra, draw: d(7) } },
   { inputs: [{ shape: [2, 3, 4, 5] }, { shape: [3], range: thRange }], attrs: { ...extra, draw: d(2 ** 40 + 3, 2, 11) } },
   { inputs: [{ shape: [2, 3, 4, 5] }, { shape: [3], range: thRange }], attrs: { ...extra, draw: d(5, 1, 3), share: 20 } },
@@ -144,26 +151,31 @@ const caseShapes = (extra: Record<string, unknown>, thRange: [number, number]): 
   { inputs: [{ shape: [4, 6] }, { shape: [1], range: thRange }], attrs: { ...extra, draw: d(3) } },
 ];
 
-const gaussianDef = defineOp({
+const gaussianDef = defineOp<GaussianAttrs>({
   name: 'gaussian_dropout',
-  forward: ([x, la], attrs) => forwardOf('gaussian_dropout', 'gaussian', x, la, readAttrs('gaussian_dropout', 'gaussian', attrs)),
+  forward: ([x, la], attrs) => forwardOf('gaussian_dropout', 'gaussian', x, la, readAttrs('gaussian_dropout', attrs)),
   backward: (g, node) => {
     const [x, la] = node.inputs;
-    return backwardOf('gaussian_dropout', 'gaussian', g, x, la, readAttrs('gaussian_dropout', 'gaussian', node.attrs));
+    return backwardOf('gaussian_dropout', 'gaussian', g, x, la, readAttrs('gaussian_dropout', node.attrs));
   },
-  reference: ([x, la], attrs) => refGaussianDropout(x, la, checkDraw('gaussian_dropout', attrs.draw), checkShare('gaussian_dropout', attrs.share ?? 1)),
+  reference: ([x, la], attrs) => {
+    const a = readAttrs('gaussian_dropout', attrs);
+    return refGaussianDropout(x, la, a.draw, a.share);
+  },
   cases: caseShapes({}, [-3, 0.5]),
 });
 
-const concreteDef = defineOp({
+const concreteDef = defineOp<ConcreteAttrs>({
   name: 'concrete_dropout',
-  forward: ([x, th], attrs) => forwardOf('concrete_dropout', 'concrete', x, th, readAttrs('concrete_dropout', 'concrete', attrs)),
+  forward: ([x, th], attrs) => forwardOf('concrete_dropout', 'concrete', x, th, readConcreteAttrs(attrs)),
   backward: (g, node) => {
     const [x, th] = node.inputs;
-    return backwardOf('concrete_dropout', 'concrete', g, x, th, readAttrs('concrete_dropout', 'concrete', node.attrs));
+    return backwardOf('concrete_dropout', 'concrete', g, x, th, readConcreteAttrs(node.attrs));
   },
-  reference: ([x, th], attrs) => refConcreteDropout(x, th, checkDraw('concrete_dropout', attrs.draw),
-    checkTemperature('concrete_dropout', attrs.temperature), checkShare('concrete_dropout', attrs.share ?? 1)),
+  reference: ([x, th], attrs) => {
+    const a = readConcreteAttrs(attrs);
+    return refConcreteDropout(x, th, a.draw, a.t, a.share);
+  },
   cases: [
     ...caseShapes({ temperature: 0.1 }, [-2.5, 1]),
     { inputs: [{ shape: [5, 4] }, { shape: [4] }], attrs: { temperature: 0.5, draw: d(11, 4, 2) } },

@@ -6,7 +6,7 @@
 // eval (the running statistics, passed as two more inputs that take no gradient).
 // Dispatches per layer: training forward 2, backward 2; eval forward 1, backward 2 (the ReLU
 // costs none: its mask is recomputed from x in the backward passes).
-import { defineOp, apply, type OpDef, type Ref, type TestCase } from '../op.js';
+import { defineOp, apply, type InputSpec, type OpDef, type Ref, type TestCase } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
 import { bnStatsKernel, bnApplyKernel, bnGradSumKernel, bnGradInputKernel, bnForwardOnePassKernel, bnBackwardOnePassKernel, bnForwardLanesKernel, bnBackwardLanesKernel, planeGrid } from '../../kernels/norm.js';
@@ -26,6 +26,20 @@ function bnDims(name: string, x: readonly number[], w: readonly number[], b: rea
 }
 
 interface Running { mean: Tensor; var: Tensor; momentum: number }
+
+type BnAttrs = {
+  eps: number;
+  /** Batch statistics (default) or, false, the running ones passed as inputs 3 and 4. */
+  training?: boolean;
+  /** A per-channel bias [C] added to x first, passed as the last input. */
+  preBias?: boolean;
+  /** Running statistics updated in place by a training forward. */
+  running?: Running;
+};
+const isTraining = (a: BnAttrs): boolean => a.training !== false;
+
+/** The batch statistics, kept by a training forward for its backward. */
+type BnSaved = { mean?: Tensor; var?: Tensor };
 
 let onePassSetting: boolean | null = null;
 /**
@@ -75,8 +89,8 @@ export function refBatchStats(x: Ref): { mean: Float64Array; var: Float64Array; 
 }
 
 function reference(name: string, relu: boolean) {
-  return (inputs: Ref[], attrs: Record<string, unknown>): Ref => {
-    const training = attrs.training !== false;
+  return (inputs: Ref[], attrs: BnAttrs): Ref => {
+    const training = isTraining(attrs);
     const [x0, w, b, rm, rv] = inputs;
     const d = bnDims(name, x0.shape, w.shape, b.shape);
     // u = x + pre-bias per channel, normalised
@@ -85,7 +99,7 @@ function reference(name: string, relu: boolean) {
     const y = new Float64Array(x.data.length);
     for (let c = 0; c < d.C; c++) {
       const [mu, v] = training ? refChannelStats(x.data, d, c) : [rm.data[c], rv.data[c]];
-      refApply(x.data, y, d, c, mu, v, w.data[c], b.data[c], attrs.eps as number, relu);
+      refApply(x.data, y, d, c, mu, v, w.data[c], b.data[c], attrs.eps, relu);
     }
     return { shape: x.shape.slice(), data: y };
   };
@@ -94,10 +108,10 @@ function reference(name: string, relu: boolean) {
 // ---- the ops --------------------------------------------------------------------------------
 
 /** Training: x, w, b; eval: also the running mean and var (positive: `range`), which take no gradient. */
-function cases(relu: boolean): TestCase[] {
-  const stat = (C: number): TestCase['inputs'] => [{ shape: [C], grad: false }, { shape: [C], grad: false, range: [0.3, 2] }];
+function cases(relu: boolean): TestCase<BnAttrs>[] {
+  const stat = (C: number): InputSpec[] => [{ shape: [C], grad: false }, { shape: [C], grad: false, range: [0.3, 2] }];
   const train: [number[], number][] = [[[7, 5], 1e-5], [[2, 3, 7, 5], 1e-5], [[3, 4, 1, 1], 0.1], [[2, 3, 9], 1e-5], [[5, 2, 13, 11], 1e-5], [[3, 2, 4, 6], 1e-5]];
-  const out: TestCase[] = train.map(([x, eps]) => ({ inputs: [{ shape: x }, { shape: [x[1]] }, { shape: [x[1]] }], attrs: { eps } }));
+  const out: TestCase<BnAttrs>[] = train.map(([x, eps]) => ({ inputs: [{ shape: x }, { shape: [x[1]] }, { shape: [x[1]] }], attrs: { eps } }));
   // eval, incl. a plane of >= 64 pixels (the plane walk of the gradient sums)
   for (const x of [[6, 4], [2, 3, 5, 4], [2, 2, 9, 8]]) {
     out.push({ inputs: [{ shape: x }, { shape: [x[1]] }, { shape: [x[1]] }, ...stat(x[1])], attrs: { eps: 1e-5, training: false } });
@@ -114,15 +128,15 @@ function cases(relu: boolean): TestCase[] {
   return out;
 }
 
-function declare(name: string, relu: boolean): OpDef {
-  return defineOp({
+function declare(name: string, relu: boolean): OpDef<BnAttrs, BnSaved> {
+  return defineOp<BnAttrs, BnSaved>({
     name,
     forward(inputs, attrs, saved) {
       const [x, w, b] = inputs;
       for (const t of inputs) if (t.dtype !== 'f32') throw new Error(`${name}: expects f32 tensors, got ${t.dtype} ${t}`);
       const d = bnDims(name, x.shape, w.shape, b.shape);
-      const eps = attrs.eps as number;
-      const training = attrs.training !== false;
+      const eps = attrs.eps;
+      const training = isTraining(attrs);
       const pre = !!attrs.preBias;
       const pb = pre ? inputs[inputs.length - 1] : null;
       if (pb && (pb.ndim !== 1 || pb.shape[0] !== d.C)) throw new Error(`${name}: pre-bias ${fmtShape(pb.shape)} does not match the ${d.C} channels of x ${fmtShape(x.shape)}`);
@@ -133,7 +147,7 @@ function declare(name: string, relu: boolean): OpDef {
         if (d.M < 2) throw new Error(`${name}: training needs more than one value per channel, got x ${fmtShape(x.shape)}`);
         mean = empty([d.C], 'f32', `${name}.mean`);
         vr = empty([d.C], 'f32', `${name}.var`);
-        const run = attrs.running as Running | undefined;
+        const run = attrs.running;
         if (onePass()) {
           const y = empty(x.shape, 'f32', name);
           dispatch({
@@ -171,11 +185,13 @@ function declare(name: string, relu: boolean): OpDef {
     backward(g, node, into) {
       const [x, w, b] = node.inputs;
       const d = bnDims(name, x.shape, w.shape, b.shape);
-      const eps = node.attrs.eps as number;
-      const training = node.attrs.training !== false;
+      const eps = node.attrs.eps;
+      const training = isTraining(node.attrs);
       const pre = !!node.attrs.preBias;
       const pb = pre ? node.inputs[node.inputs.length - 1] : null;
-      const [mean, vr] = training ? [node.saved.mean as Tensor, node.saved.var as Tensor] : [node.inputs[3], node.inputs[4]];
+      const { mean, var: vr } = training ? node.saved : { mean: node.inputs[3], var: node.inputs[4] };
+      // a training forward saves them whenever an input needs a gradient, that is, whenever there is a backward
+      if (!mean || !vr) throw new Error(`${name}: internal: the batch statistics were not saved for the backward`);
       const stats = [mean.buffer, vr.buffer, w.buffer, b.buffer, ...(pb ? [pb.buffer] : [])];
       const dw = empty([d.C], 'f32', `${name}.dw`);
       const db = empty([d.C], 'f32', `${name}.db`);
@@ -221,7 +237,7 @@ function declare(name: string, relu: boolean): OpDef {
     // a replayed forward (LBD's second pass) must not move the running statistics again
     replayAttrs: (attrs) => ({ ...attrs, running: undefined }),
     // batch statistics (training only): over N and the spatial axes
-    mixesBatch: (node, input, axis) => node.attrs.training !== false && input === 0 && axis !== 1,
+    mixesBatch: (node, input, axis) => isTraining(node.attrs) && input === 0 && axis !== 1,
     reference: reference(name, relu),
     cases: cases(relu),
   });

@@ -12,11 +12,11 @@ import { slice } from './layout.js';
 export interface PoolGeometry { N: number; C: number; H: number; W: number; Ho: number; Wo: number; k: number; stride: number; pad: number }
 
 /** Validates a pooling call and works out its output size. */
-export function poolGeometry(name: string, x: readonly number[], k: unknown, stride: unknown, pad: unknown): PoolGeometry {
+export function poolGeometry(name: string, x: readonly number[], k: number, stride: number, pad: number): PoolGeometry {
   if (x.length !== 4) throw new Error(`${name}: expects x [N, C, H, W], got ${fmtShape(x)}`);
-  const int = (what: string, v: unknown, min: number): number => {
-    if (!Number.isInteger(v) || (v as number) < min) throw new Error(`${name}: ${what} must be an integer ≥ ${min}, got ${String(v)}`);
-    return v as number;
+  const int = (what: string, v: number, min: number): number => {
+    if (!Number.isInteger(v) || v < min) throw new Error(`${name}: ${what} must be an integer ≥ ${min}, got ${String(v)}`);
+    return v;
   };
   const kk = int('kernel size', k, 1);
   const s = int('stride', stride, 1);
@@ -29,7 +29,10 @@ export function poolGeometry(name: string, x: readonly number[], k: unknown, str
   return { N, C, H, W, Ho, Wo, k: kk, stride: s, pad: p };
 }
 
-const geoOf = (name: string, x: readonly number[], attrs: Record<string, unknown>): PoolGeometry =>
+/** k×k windows; stride default k, padding default 0. */
+type PoolAttrs = { kernel: number; stride?: number; padding?: number };
+
+const geoOf = (name: string, x: readonly number[], attrs: PoolAttrs): PoolGeometry =>
   poolGeometry(name, x, attrs.kernel, attrs.stride ?? attrs.kernel, attrs.padding ?? 0);
 
 const params = (g: PoolGeometry, total: number): Record<string, number> => ({ total, H: g.H, W: g.W, Ho: g.Ho, Wo: g.Wo, k: g.k, stride: g.stride, pad: g.pad });
@@ -54,7 +57,7 @@ function refPoolPlane(x: Float64Array, y: Float64Array, g: PoolGeometry, plane: 
   }
 }
 
-function refPool(name: string, x: Ref, attrs: Record<string, unknown>, max: boolean): Ref {
+function refPool(name: string, x: Ref, attrs: PoolAttrs, max: boolean): Ref {
   const g = geoOf(name, x.shape, attrs);
   const y = new Float64Array(g.N * g.C * g.Ho * g.Wo);
   for (let p = 0; p < g.N * g.C; p++) refPoolPlane(x.data, y, g, p, max);
@@ -63,7 +66,7 @@ function refPool(name: string, x: Ref, attrs: Record<string, unknown>, max: bool
 
 // ---- ops ------------------------------------------------------------------------------
 
-const poolCases: TestCase[] = [
+const poolCases: TestCase<PoolAttrs>[] = [
   { inputs: [{ shape: [2, 3, 7, 5], distinct: true }], attrs: { kernel: 3, stride: 2, padding: 1 } },
   { inputs: [{ shape: [2, 3, 7, 5], distinct: true }], attrs: { kernel: 2 } },
   { inputs: [{ shape: [1, 2, 6, 9], distinct: true }], attrs: { kernel: 3, stride: 1, padding: 0 } },
@@ -75,7 +78,7 @@ const poolCases: TestCase[] = [
   { inputs: [{ shape: [1, 2, 6, 9], distinct: true }], attrs: { kernel: 3, stride: 3 } },
 ];
 
-const maxPoolDef = defineOp({
+const maxPoolDef = defineOp<PoolAttrs, { argmax: Tensor }>({
   name: 'max_pool2d',
   forward([x], attrs, saved) {
     checkF32('max_pool2d', x);
@@ -86,7 +89,8 @@ const maxPoolDef = defineOp({
     if (y.size) {
       dispatch({ kernel: maxPoolForwardKernel(), buffers: [x.buffer, y.buffer, arg.buffer], params: params(g, y.size), workgroups: [gridFor(y.size)] });
     }
-    // the argmax is only needed by a backward pass; without one it goes back to the pool now
+    // the argmax is only needed by a backward pass, which there is exactly when x (the only
+    // input) needs a gradient; without one it goes back to the pool now
     if (x.requiresGrad) saved.argmax = arg; else arg.dispose();
     return y;
   },
@@ -98,7 +102,7 @@ const maxPoolDef = defineOp({
       // windows that tile the input: one thread per window (outputs) writes all of dx
       const tiled = g.stride === g.k && g.pad === 0 && g.H % g.k === 0 && g.W % g.k === 0;
       const total = tiled ? gr.size : dx.size;
-      dispatch({ kernel: tiled ? maxPoolBackwardTiledKernel() : maxPoolBackwardKernel(), buffers: [gr.buffer, (node.saved.argmax as Tensor).buffer, dx.buffer], params: params(g, total), workgroups: [gridFor(total)] });
+      dispatch({ kernel: tiled ? maxPoolBackwardTiledKernel() : maxPoolBackwardKernel(), buffers: [gr.buffer, node.saved.argmax.buffer, dx.buffer], params: params(g, total), workgroups: [gridFor(total)] });
     }
     return [dx];
   },
@@ -106,7 +110,7 @@ const maxPoolDef = defineOp({
   cases: poolCases,
 });
 
-const avgPoolDef = defineOp({
+const avgPoolDef = defineOp<PoolAttrs>({
   name: 'avg_pool2d',
   forward([x], attrs) {
     checkF32('avg_pool2d', x);

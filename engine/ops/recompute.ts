@@ -23,19 +23,29 @@ function run(fn: Fn, xs: Tensor[]): Tensor {
   return out;
 }
 
-const recomputeDef = defineOp({
+type RecomputeAttrs = {
+  fn: Fn;
+  /** fn's inputs are the first n; the rest are parameters fn uses directly. */
+  n: number;
+  /** Set by replayAttrs: the replayed forward has no side effects. */
+  replay?: boolean;
+  /** fn in float64 (the registry's case only: checkOp needs one). */
+  reference?: (xs: Ref[]) => Ref;
+};
+
+const recomputeDef = defineOp<RecomputeAttrs>({
   name: 'recompute',
   forward(inputs, attrs) {
-    const xs = inputs.slice(0, attrs.n as number);
-    const once = (): Tensor => scope(() => run(attrs.fn as Fn, xs));
+    const xs = inputs.slice(0, attrs.n);
+    const once = (): Tensor => scope(() => run(attrs.fn, xs));
     return attrs.replay ? withoutSideEffects(once) : once();
   },
   backward(g, node) {
-    const n = node.attrs.n as number;
+    const n = node.attrs.n;
     // leaves over the inputs' storage: the second run's graph ends at them
     const grads = scope(() => {
       const leaves = node.inputs.slice(0, n).map((t) => t.view(t.shape).requireGrad(t.requiresGrad));
-      const out = enableGrad(() => withoutSideEffects(() => run(node.attrs.fn as Fn, leaves)));
+      const out = enableGrad(() => withoutSideEffects(() => run(node.attrs.fn, leaves)));
       if (out.requiresGrad) backward(out, g); // parameters fn uses directly accumulate here
       return leaves.map((v) => { const gv = v.grad; v.grad = null; return gv; });
     });
@@ -45,7 +55,10 @@ const recomputeDef = defineOp({
   },
   replayAttrs: (attrs) => ({ ...attrs, replay: true }),
   mixesBatch: () => true, // fn is opaque to the tape walk (batch norm inside, for DenseNets): assume it couples examples
-  reference(inputs, attrs) { return (attrs.reference as (xs: Ref[]) => Ref)(inputs); },
+  reference(inputs, attrs) {
+    if (!attrs.reference) throw new Error('recompute: checking it needs attrs.reference, fn in float64');
+    return attrs.reference(inputs);
+  },
   cases: [
     // (x ⊙ x) · w: gradients for both inputs come from the recomputed graph
     {

@@ -81,7 +81,10 @@ function refReduce(x: Ref, axes: number[], keepdims: boolean, f: (v: number[]) =
   return { shape, data };
 }
 
-const cases: TestCase[] = [
+/** The axes reduced (default all), kept as size 1 with keepdims. */
+type ReduceAttrs = { axes?: number[]; keepdims?: boolean };
+
+const cases: TestCase<ReduceAttrs>[] = [
   { inputs: [{ shape: [7, 5] }], attrs: { axes: [1] } },
   { inputs: [{ shape: [7, 5] }], attrs: { axes: [0], keepdims: true } },
   { inputs: [{ shape: [3, 4, 5] }], attrs: { axes: [0, 2] } },
@@ -100,27 +103,27 @@ const sumOf = (v: number[]): number => v.reduce((s, x) => s + x, 0);
 
 function declare(name: string, kind: ReduceKind, mean: boolean, f: (v: number[]) => number,
   grad: (gx: Tensor, x: Tensor, y: Tensor, R: number) => Tensor, distinct = false) {
-  return defineOp({
+  return defineOp<ReduceAttrs, { y: Tensor }>({
     name,
     forward(inputs, attrs, saved) {
       const x = inputs[0];
-      const axes = normAxes(name, attrs.axes as number[] | undefined, x.ndim);
+      const axes = normAxes(name, attrs.axes, x.ndim);
       const y = launch(kind, x, axes, mean);
       saved.y = y;
       return attrs.keepdims ? y : y.view(reducedShape(x.shape, axes, false));
     },
     backward(g, node) {
       const x = node.inputs[0];
-      const axes = normAxes(name, node.attrs.axes as number[] | undefined, x.ndim);
+      const axes = normAxes(name, node.attrs.axes, x.ndim);
       const keepShape = reducedShape(x.shape, axes, true);
       const gk = g.view(keepShape);
       const gx = expand(gk, x.shape);
       gk.dispose();
       const R = axes.reduce((p, a) => p * x.shape[a], 1);
-      return [grad(gx, x, node.saved.y as Tensor, R)];
+      return [grad(gx, x, node.saved.y, R)];
     },
-    mixesBatch: (node, _input, axis) => normAxes(name, node.attrs.axes as number[] | undefined, node.inputs[0].ndim).includes(axis),
-    reference: ([x], attrs) => refReduce(x, normAxes(name, attrs.axes as number[] | undefined, x.shape.length), !!attrs.keepdims, f),
+    mixesBatch: (node, _input, axis) => normAxes(name, node.attrs.axes, node.inputs[0].ndim).includes(axis),
+    reference: ([x], attrs) => refReduce(x, normAxes(name, attrs.axes, x.shape.length), !!attrs.keepdims, f),
     cases: cases.map((c) => ({ ...c, inputs: c.inputs.map((i) => ({ ...i, distinct })) })),
   });
 }

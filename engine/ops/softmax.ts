@@ -1,5 +1,5 @@
 // softmax and log-softmax along one axis (fused row kernels; other axes are permuted last).
-import { defineOp, apply, type Ref, type TestCase } from '../op.js';
+import { defineOp, apply, type NoAttrs, type Ref, type TestCase } from '../op.js';
 import { dispatch } from '../dispatch.js';
 import { empty, Tensor } from '../tensor.js';
 import { normAxes } from '../shape.js';
@@ -46,46 +46,50 @@ function ref(x: Ref, axis: number, log: boolean): Ref {
   return { shape: x.shape.slice(), data };
 }
 
-const cases: TestCase[] = [
+/** The axis normalised over (negative counts from the end); the output, kept for the backward. */
+type SoftmaxAttrs = { axis: number };
+type SoftmaxSaved = { y: Tensor };
+
+const cases: TestCase<SoftmaxAttrs>[] = [
   { inputs: [{ shape: [7, 5] }], attrs: { axis: -1 } },
   { inputs: [{ shape: [3, 4, 2] }], attrs: { axis: 1 } },
   { inputs: [{ shape: [2, 130] }], attrs: { axis: 1 } },
   { inputs: [{ shape: [1] }], attrs: { axis: 0 } },
 ];
 
-const softmaxDef = defineOp({
+const softmaxDef = defineOp<SoftmaxAttrs, SoftmaxSaved>({
   name: 'softmax',
   forward([x], attrs, saved) {
-    const y = launch(x, normAxes('softmax', attrs.axis as number, x.ndim)[0], false);
+    const y = launch(x, normAxes('softmax', attrs.axis, x.ndim)[0], false);
     saved.y = y;
     return y;
   },
   backward(g, node) {
     // dx = y ⊙ (g − Σ g⊙y)
-    const y = node.saved.y as Tensor;
-    const axis = normAxes('softmax', node.attrs.axis as number, y.ndim)[0];
+    const y = node.saved.y;
+    const axis = normAxes('softmax', node.attrs.axis, y.ndim)[0];
     return [mul(y, sub(g, sum(mul(g, y), axis, { keepdims: true })))];
   },
-  reference: ([x], attrs) => ref(x, normAxes('softmax', attrs.axis as number, x.shape.length)[0], false),
-  mixesBatch: (node, _input, axis) => normAxes('softmax', node.attrs.axis as number, node.inputs[0].ndim)[0] === axis,
+  reference: ([x], attrs) => ref(x, normAxes('softmax', attrs.axis, x.shape.length)[0], false),
+  mixesBatch: (node, _input, axis) => normAxes('softmax', node.attrs.axis, node.inputs[0].ndim)[0] === axis,
   cases,
 });
 
-const logSoftmaxDef = defineOp({
+const logSoftmaxDef = defineOp<SoftmaxAttrs, SoftmaxSaved>({
   name: 'log_softmax',
   forward([x], attrs, saved) {
-    const y = launch(x, normAxes('log_softmax', attrs.axis as number, x.ndim)[0], true);
+    const y = launch(x, normAxes('log_softmax', attrs.axis, x.ndim)[0], true);
     saved.y = y;
     return y;
   },
   backward(g, node) {
     // dx = g − softmax ⊙ Σ g
-    const y = node.saved.y as Tensor;
-    const axis = normAxes('log_softmax', node.attrs.axis as number, y.ndim)[0];
+    const y = node.saved.y;
+    const axis = normAxes('log_softmax', node.attrs.axis, y.ndim)[0];
     return [sub(g, mul(exp(y), sum(g, axis, { keepdims: true })))];
   },
-  reference: ([x], attrs) => ref(x, normAxes('log_softmax', attrs.axis as number, x.shape.length)[0], true),
-  mixesBatch: (node, _input, axis) => normAxes('log_softmax', node.attrs.axis as number, node.inputs[0].ndim)[0] === axis,
+  reference: ([x], attrs) => ref(x, normAxes('log_softmax', attrs.axis, x.shape.length)[0], true),
+  mixesBatch: (node, _input, axis) => normAxes('log_softmax', node.attrs.axis, node.inputs[0].ndim)[0] === axis,
   cases,
 });
 
@@ -109,20 +113,21 @@ function checkRows(l: Tensor, x: Tensor): [number, number] {
  * per-row max, Σ exp(l − max) and Σx; composed it took log_softmax + mul + sum forward and five
  * passes back.
  */
-const multinomialDef = defineOp({
+const multinomialDef = defineOp<NoAttrs, { stats: Tensor }>({
   name: 'multinomial_log_lik',
   forward([l, x], _attrs, saved) {
     const [rows, R] = checkRows(l, x);
     const out = empty([rows], 'f32', 'multinomial_log_lik');
     const stats = empty([rows, 3], 'f32', 'multinomial_log_lik.stats');
     if (rows) dispatch({ kernel: multinomialKernel(), buffers: [l.buffer, x.buffer, out.buffer, stats.buffer], params: { rows, R }, workgroups: rowGrid(rows) });
+    // kept whenever an input needs a gradient, that is, whenever there is a backward
     if (l.requiresGrad || x.requiresGrad) saved.stats = stats; else stats.dispose();
     return out;
   },
   backward(g, node) {
     const [l, x] = node.inputs;
     const [rows, R] = checkRows(l, x);
-    const stats = node.saved.stats as Tensor;
+    const stats = node.saved.stats;
     let dl: Tensor | null = null;
     if (l.requiresGrad) {
       dl = empty(l.shape, 'f32', 'multinomial_log_lik.dl');
@@ -163,7 +168,7 @@ export function multinomialLogLik(logits: Tensor, x: Tensor): Tensor {
  * every input row (a [500, 20108] batch at ML-20M's shape); composed it was a square, a row sum,
  * a clamp, a sqrt and a broadcasting divide — three passes over the batch, the divide a strided one.
  */
-const l2NormalizeDef = defineOp({
+const l2NormalizeDef = defineOp<NoAttrs>({
   name: 'l2_normalize',
   forward([x]) {
     if (x.dtype !== 'f32' || x.ndim !== 2) throw new Error(`l2_normalize: expects f32 rows [rows, R], got ${x}`);

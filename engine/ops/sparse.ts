@@ -21,10 +21,10 @@ function checkInputs(rowptr: Tensor, indices: Tensor, values: Tensor | undefined
   if (!Number.isInteger(cols) || cols < 0) throw new Error(`densify_csr: cols must be a non-negative integer, got ${cols}`);
 }
 
-const densifyDef = defineOp({
+const densifyDef = defineOp<{ cols: number }>({
   name: 'densify_csr',
   forward([rowptr, indices, values], attrs) {
-    const cols = attrs.cols as number;
+    const cols = attrs.cols;
     checkInputs(rowptr, indices, values, cols);
     const B = rowptr.size - 1;
     const out = zeros([B, cols]);
@@ -41,7 +41,7 @@ const densifyDef = defineOp({
   // Same semantics as the kernel, including the clamped ranges and skipped columns that random
   // registry inputs produce (real CSR data never has them).
   reference([rowptr, indices, values], attrs): Ref {
-    const cols = attrs.cols as number;
+    const cols = attrs.cols;
     const B = rowptr.data.length - 1;
     const nnz = indices.data.length;
     const data = new Float64Array(B * cols);
@@ -174,13 +174,18 @@ export class RowPattern {
 /** Rows the 2-d grids below span in y (the rest is walked with a stride). */
 const gridRows = (n: number): number => Math.max(1, Math.min(n, 65535));
 
-const patternOf = (attrs: Record<string, unknown>): RowPattern => {
+type SparseLinearAttrs = { pattern: RowPattern; act?: Activation | 'none' };
+/** The pattern's rows on the GPU, kept for the input gradient (when x needs one). */
+type SparseLinearSaved = { rowptr?: Tensor; idx?: Tensor };
+
+/** attrs.pattern checked (JavaScript callers may pass anything). */
+const patternOf = (attrs: SparseLinearAttrs): RowPattern => {
   const p = attrs.pattern;
   if (!(p instanceof RowPattern)) throw new Error(`sparse_linear: attrs.pattern must be a RowPattern, got ${String(p)}`);
   return p;
 };
 
-const sparseLinearDef = defineOp({
+const sparseLinearDef = defineOp<SparseLinearAttrs, SparseLinearSaved>({
   name: 'sparse_linear',
   forward([x, w, b], attrs, saved) {
     const p = patternOf(attrs);
@@ -213,9 +218,10 @@ const sparseLinearDef = defineOp({
     const [g, db] = act ? activationBiasGrad(gOut, node.output, act) : [gOut, null];
     const [B, I] = x.shape, N = w.shape[1];
     const vec = N % 4 === 0;
-    const { rowptr, idx } = node.saved as { rowptr: Tensor; idx: Tensor };
+    const { rowptr, idx } = node.saved;
     let dx: Tensor | null = null, dw: Tensor | null = null;
     if (x.requiresGrad) {
+      if (!rowptr || !idx) throw new Error('sparse_linear: x needs a gradient now but did not when the forward ran');
       dx = zeros([B, I]);
       if (p.nnz > 0) {
         dispatch({

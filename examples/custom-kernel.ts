@@ -28,11 +28,12 @@ const run = (x: Tensor, beta: number, grad: boolean): Tensor => {
   swishKernel.dispatch({ bindings: { x, y }, params: { n: x.size, beta }, workgroups: [gridFor(x.size)], config: { grad } });
   return y;
 };
-const swishOp = defineOp({
+// its attributes' type: forward, backward, reference, cases and apply are checked against it
+const swishOp = defineOp<{ beta: number }>({
   name: 'swish',
-  forward: ([x], attrs) => run(x!, attrs.beta as number, false),
-  backward: (g, node) => { const d = run(node.inputs[0]!, node.attrs.beta as number, true); const dx = mul(g, d); d.dispose(); return [dx]; },
-  reference: ([x], attrs) => ({ shape: x!.shape.slice(), data: x!.data.map((v) => v / (1 + Math.exp(-(attrs.beta as number) * v))) }),
+  forward: ([x], attrs) => run(x!, attrs.beta, false),
+  backward: (g, node) => { const d = run(node.inputs[0]!, node.attrs.beta, true); const dx = mul(g, d); d.dispose(); return [dx]; },
+  reference: ([x], attrs) => ({ shape: x!.shape.slice(), data: x!.data.map((v) => v / (1 + Math.exp(-attrs.beta * v))) }),
   cases: [{ inputs: [{ shape: [9] }], attrs: { beta: 1 } }, { inputs: [{ shape: [4, 33], range: [-5, 5] }], attrs: { beta: 1.7 } }],
 });
 const swish = (x: Tensor, beta = 1): Tensor => apply(swishOp, [x], { beta });

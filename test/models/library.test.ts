@@ -104,22 +104,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   y[i] = ${c.derivative ? '3.0 * P.a * v * v' : 'P.a * v * v * v'};
 }`,
 });
-const cubeDef = defineOp({
+const cubeDef = defineOp<{ a: number }>({
   name: 'test_cube',
   forward([x], attrs) {
     const y = empty(x.shape);
-    cubeKernel.dispatch({ bindings: { x, y }, params: { n: x.size, a: attrs.a as number, power: 3 }, workgroups: [gridFor(x.size)], config: { derivative: false } });
+    cubeKernel.dispatch({ bindings: { x, y }, params: { n: x.size, a: attrs.a, power: 3 }, workgroups: [gridFor(x.size)], config: { derivative: false } });
     return y;
   },
   backward(g, node) {
     const [x] = node.inputs;
     const d = empty(x.shape);
-    cubeKernel.dispatch({ bindings: { x, y: d }, params: { n: x.size, a: node.attrs.a as number, power: 2 }, workgroups: [gridFor(x.size)], config: { derivative: true } });
+    cubeKernel.dispatch({ bindings: { x, y: d }, params: { n: x.size, a: node.attrs.a, power: 2 }, workgroups: [gridFor(x.size)], config: { derivative: true } });
     const out = mul(g, d);
     d.dispose();
     return [out];
   },
-  reference: ([x], attrs) => ({ shape: x.shape.slice(), data: x.data.map((v) => (attrs.a as number) * v ** 3) }),
+  reference: ([x], attrs) => ({ shape: x.shape.slice(), data: x.data.map((v) => attrs.a * v ** 3) }),
   cases: [{ inputs: [{ shape: [5] }], attrs: { a: 0.5 } }, { inputs: [{ shape: [3, 70] }], attrs: { a: -2 } }],
 });
 

@@ -44,7 +44,8 @@ export interface CheckpointParts<O> {
   optimizers?: Record<string, O | null>;
   /**
    * Noise generators whose state (seed, stream, position) is saved and restored, in a fixed
-   * order. Default: every Generator the module's layers hold (Module.generators()); `[]` saves none.
+   * order. Default: every Generator the module's layers hold (Module.generators()); `[]` saves,
+   * or restores, none.
    */
   generators?: readonly Generator[];
 }
@@ -178,7 +179,8 @@ export function applyModuleCheckpoint(ck: Checkpoint, module: Module, o: LoadMod
   }
   const gens = o.generators ?? module.generators();
   let states: GeneratorState[] | null = null;
-  const rng = ck.metadata[RNG_KEY];
+  // `generators: []` restores none (e.g. weights loaded to start another run from)
+  const rng = o.generators?.length === 0 ? undefined : ck.metadata[RNG_KEY];
   if (rng !== undefined) {
     try { states = JSON.parse(rng) as GeneratorState[]; } catch { states = null; }
     const valid = (g: GeneratorState): boolean => [g?.seed, g?.stream, g?.position].every((v) => Number.isSafeInteger(v) && v >= 0);

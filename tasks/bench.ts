@@ -27,13 +27,11 @@ import { Dropout } from '../layers/dropout/dropout.js';
 import { LearnableBernoulliDropout } from '../layers/dropout/lbd.js';
 import { splitParameters } from '../layers/dropout/lbd-step.js';
 import { trainStep } from '../layers/train-step.js';
-import { vgg19 } from '../models/vgg.js';
 import type { Module } from '../layers/module.js';
-import { PRESETS } from './classify.js';
+import { PRESETS, buildModel as buildVgg } from './classify/experiment.js';
 import { syntheticInteractions, benchRecommendRow, ML20M_SHAPE } from './bench/recommend.js';
 import { benchSegmentStep } from './bench/segment.js';
-import { PRESETS as SEG_PRESETS, MODELS as SEG_MODELS } from './segment.js';
-import { FC_DENSENET_103 } from '../models/tiramisu.js';
+import { PRESETS as SEG_PRESETS } from './segment/experiment.js';
 import { fillKernel } from '../kernels/layout.js';
 import { naiveMatmulKernel } from '../kernels/matmul.js';
 import { empty as emptyTensor } from '../engine/tensor.js';
@@ -324,10 +322,10 @@ if (want('classify')) {
   const p = PRESETS.cpu;
   const batch = opts.quick ? 8 : p.batch!;
   const ips = async (kind: 'regular' | 'lbd'): Promise<number> => scope(async () => {
-    const g = new Generator(5);
-    const { model } = vgg19({ width: p.width, hidden: p.hidden, classes: 10, imageSize: 32, batchNorm: p.batchNorm, generator: g,
-      dropout: (units, i) => (kind === 'lbd' ? new LearnableBernoulliDropout({ units, seed: 70 + i }) : new Dropout(0.5, { seed: 70 + i })) });
-    return batch / ((await trainStepMs(model, g, batch)) / 1000);
+    // the task's own model (tasks/classify/experiment.ts), its optimizers aside
+    const { model, optimizers } = buildVgg(kind, { width: p.width!, hidden: p.hidden!, imageSize: 32, batchNorm: !!p.batchNorm, rate: 0.5, estimator: 'arm', granularity: 'layer', lr: p.lr!, logitLr: p.logitLr! }, 1, 4500);
+    optimizers.weights.dispose(); optimizers.logits?.dispose();
+    return batch / ((await trainStepMs(model, new Generator(5), batch)) / 1000);
   });
   const d: number[] = [], l: number[] = [];
   for (let r = 0; r < 2; r++) { d.push(await ips('regular')); l.push(await ips('lbd')); }
@@ -358,13 +356,13 @@ if (want('recommend')) {
 // dropout vs LBD in the bottleneck.
 if (want('segment')) {
   const [h, w] = opts.quick ? [90, 120] : [360, 480];
-  const big = await benchSegmentStep(FC_DENSENET_103, h, w, 1, 'regular', 1);
+  const big = await benchSegmentStep('103', h, w, 1, 'regular', 1);
   add({ op: 'segment-step', shape: `FC-DenseNet-103, ${w}x${h}, batch 1`, key: 'segment-step 103 regular', variant: `regular dropout: peak GPU ${(big.peakBytes / 2 ** 30).toFixed(2)} GiB`, ms: big.ms });
-  const eff = await benchSegmentStep(FC_DENSENET_103, h, w, 1, 'regular', 1, true);
+  const eff = await benchSegmentStep('103', h, w, 1, 'regular', 1, true);
   add({ op: 'segment-step', shape: `FC-DenseNet-103, ${w}x${h}, batch 1`, key: 'segment-step 103 memory-efficient', variant: `memory-efficient (recompute BN-ReLU-conv): peak GPU ${(eff.peakBytes / 2 ** 30).toFixed(2)} GiB, ${(eff.ms / big.ms).toFixed(2)}x the time`, ms: eff.ms });
   const p = SEG_PRESETS.cpu, [ph, pw] = p.size!;
-  const reg = await benchSegmentStep(SEG_MODELS[p.model!], ph, pw, p.batch!, 'regular', opts.quick ? 1 : 3);
-  const lbd = await benchSegmentStep(SEG_MODELS[p.model!], ph, pw, p.batch!, 'lbd', opts.quick ? 1 : 3);
+  const reg = await benchSegmentStep(p.model!, ph, pw, p.batch!, 'regular', opts.quick ? 1 : 3);
+  const lbd = await benchSegmentStep(p.model!, ph, pw, p.batch!, 'lbd', opts.quick ? 1 : 3);
   const shape = `segment cpu preset: FC-DenseNet ${p.model}, ${pw}x${ph}, batch ${p.batch}`;
   add({ op: 'train-images/s', shape, key: 'segment regular', variant: `regular dropout: ${reg.imagesPerSecond.toFixed(2)} images/s`, ms: reg.ms });
   add({ op: 'train-images/s', shape, key: 'segment lbd', variant: `LBD: ${lbd.imagesPerSecond.toFixed(2)} images/s, step ${(lbd.ms / reg.ms).toFixed(2)}x regular`, ms: lbd.ms });

@@ -2,13 +2,9 @@
 // users, 20,108 items, ~10 M interactions, popularity skewed like real ratings): training users/s
 // and the peak live GPU bytes of a training step, for VAE+Drop and SIVAE+LBD. The dense
 // user × item matrix is never built: each batch is densified on the GPU from host CSR rows.
-import { scope, sync, flush, gpu, Adam, Generator, memoryStats, resetPeak } from '../../engine/index.js';
-import { recommender, type RecommenderKind } from '../../models/vae.js';
-import { Dropout } from '../../layers/dropout/dropout.js';
-import { LearnableBernoulliDropout } from '../../layers/dropout/lbd.js';
-import { splitParameters } from '../../layers/dropout/lbd-step.js';
+import { scope, sync, flush, gpu, memoryStats, resetPeak } from '../../engine/index.js';
 import type { Csr } from '../data/ratings.js';
-import { recommendStep, microBatches } from '../recommend.js';
+import { recommendStep, microBatches, buildModel, ROWS, DEFAULTS } from '../recommend/experiment.js';
 import { mulberry32 } from '../data/rng.js';
 
 export const ML20M_SHAPE = { users: 136677, items: 20108, interactions: 10_000_000 };
@@ -38,12 +34,10 @@ export interface RecommendBenchRow { model: string; usersPerSecond: number; epoc
 /** Times `batches` training steps (after one warm-up step) of a Table 2 row on `data`; epoch time is extrapolated unless batches covers it. */
 export async function benchRecommendRow(name: 'vae+drop' | 'sivae+lbd', data: Csr, batch: number, batches: number): Promise<RecommendBenchRow> {
   return scope(async () => {
-    const kind: RecommenderKind = name === 'vae+drop' ? 'vae' : 'sivae';
-    const dropout = name === 'vae+drop' ? new Dropout(0.5, { seed: 3 }) : new LearnableBernoulliDropout({ granularity: 'unit', units: data.cols, datasetSize: data.rows, seed: 3 });
-    const model = recommender(kind, { items: data.cols, dropout, generator: new Generator(1), V: 3 });
-    const { weights, logits } = splitParameters(model);
-    const wopt = new Adam(weights, { lr: 1e-3 });
-    const lopt = logits.length ? new Adam(logits, { lr: 1e-3 }) : null;
+    // the task's row (tasks/recommend/experiment.ts): its model, dropout and optimizers
+    const row = ROWS[name]!;
+    const { model, dropout, optimizers: { weights: wopt, logits: lopt } } = buildModel(row.kind, row.dropout, DEFAULTS, data.cols, data.rows, 1);
+    const kind = row.kind;
     const rnd = mulberry32(7);
     const k = microBatches(batch, data.cols, kind === 'sivae' ? 4 : 1, gpu().device.limits.maxStorageBufferBindingSize);
     const step = (): void => scope(() => {

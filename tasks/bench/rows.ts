@@ -10,22 +10,16 @@
 // extra step: busy GPU time without the idle gaps a host-bound step leaves; copies and clears are
 // not in it), live bytes left over after the step (0 unless it leaks) and the step's peak.
 import {
-  scope, sync, tensor, backward, Adam, RMSProp, Generator, memoryStats, resetPeak, dispatchTotal, profileKernels,
+  scope, sync, tensor, backward, Generator, memoryStats, resetPeak, dispatchTotal, profileKernels,
   gpu, gpuTimeMs, matmul, conv2d, type Tensor, type Optimizer,
 } from '../../engine/index.js';
 import { crossEntropy } from '../../engine/ops/loss.js';
-import { vgg19 } from '../../models/vgg.js';
-import { recommender } from '../../models/vae.js';
-import { tiramisu, tiramisuDropout, FC_DENSENET_103, type TiramisuConfig } from '../../models/tiramisu.js';
-import { Dropout } from '../../layers/dropout/dropout.js';
-import { LearnableBernoulliDropout } from '../../layers/dropout/lbd.js';
-import { splitParameters } from '../../layers/dropout/lbd-step.js';
 import { trainStep } from '../../layers/train-step.js';
 import { sumRegularizers, type DropoutLayer } from '../../layers/dropout/base.js';
 import type { Module } from '../../layers/module.js';
-import { PRESETS as CLASSIFY_PRESETS } from '../classify.js';
-import { PRESETS as SEG_PRESETS, MODELS as SEG_MODELS, imageLosses } from '../segment.js';
-import { recommendStep, microBatches } from '../recommend.js';
+import { PRESETS as CLASSIFY_PRESETS, buildModel as buildVgg } from '../classify/experiment.js';
+import { PRESETS as SEG_PRESETS, imageLosses, buildModel as buildTiramisu } from '../segment/experiment.js';
+import { recommendStep, microBatches, buildModel as buildRecommender, DEFAULTS as REC_DEFAULTS } from '../recommend/experiment.js';
 import { syntheticInteractions, ML20M_SHAPE } from './recommend.js';
 import { mulberry32 } from '../data/rng.js';
 import type { Csr } from '../data/ratings.js';
@@ -58,19 +52,13 @@ function vggRow(name: string, desc: string, width: number, hidden: number, batch
   return {
     name, desc, unit: 'images', batch,
     build(kind) {
+      // the classify task's model (its factories, seeds and optimizers), at this width
+      const { model, dropouts, optimizers } = buildVgg(kind, { ...CLASSIFY_DEFAULTS, width, hidden, batchNorm, imageSize: 32 }, 1, 45000);
       const g = new Generator(5);
-      // as classify's factories: regular Dropout(0.5); LBD one logit per layer, keep 0.5, Eq. 3 regularizer
-      const { model, dropouts } = vgg19({
-        width, hidden, classes: 10, imageSize: 32, batchNorm, generator: g,
-        dropout: (units, i) => (kind === 'lbd' ? new LearnableBernoulliDropout({ granularity: 'layer', units, initialKeep: 0.5, datasetSize: 45000, seed: 70 + i }) : new Dropout(0.5, { seed: 70 + i })),
-      });
-      const { weights, logits } = splitParameters(model);
-      const wopt = new Adam(weights, { lr: 1e-3 });
-      const lopt = logits.length ? new Adam(logits, { lr: 1e-2 }) : null;
       const x = g.uniform([batch, 3, 32, 32], -1, 1).keep();
       const y = tensor(Int32Array.from({ length: batch }, (_, i) => i % 10), [batch], 'i32').keep();
-      const step = stepper(model, dropouts, () => crossEntropy(model.forward(x), y, { reduction: 'none' }), wopt, lopt);
-      return { step, params: count(weights), logits: count(logits), dispose: () => { wopt.dispose(); lopt?.dispose(); model.dispose(); x.dispose(); y.dispose(); } };
+      const step = stepper(model, dropouts, () => crossEntropy(model.forward(x), y, { reduction: 'none' }), optimizers.weights, optimizers.logits);
+      return { step, params: count(optimizers.weights.params), logits: count(optimizers.logits?.params ?? []), dispose: () => { optimizers.weights.dispose(); optimizers.logits?.dispose(); model.dispose(); x.dispose(); y.dispose(); } };
     },
   };
 }
@@ -91,45 +79,39 @@ function multVaeRow(dense: boolean): ModelRowDef {
     build(kind) {
       const pool = 20000;
       const d = (multVaeData ??= syntheticInteractions(pool, ML20M_SHAPE.items, Math.round((ML20M_SHAPE.interactions * pool) / ML20M_SHAPE.users)));
-      const dropout = kind === 'lbd'
-        ? new LearnableBernoulliDropout({ granularity: 'unit', units: d.cols, initialKeep: 0.5, datasetSize: ML20M_SHAPE.users, seed: 3 })
-        : new Dropout(0.5, { seed: 3 });
-      const model = recommender('vae', { items: d.cols, dropout, generator: new Generator(1) });
-      const { weights, logits } = splitParameters(model);
-      const wopt = new Adam(weights, { lr: 1e-3 });
-      const lopt = logits.length ? new Adam(logits, { lr: 1e-3 }) : null;
+      // the recommend task's model: Mult-VAE with regular or LBD input dropout (per item)
+      const { model, dropout, optimizers: { weights: wopt, logits: lopt } } = buildRecommender('vae', kind === 'lbd' ? 'lbd' : 'regular', REC_DEFAULTS, d.cols, ML20M_SHAPE.users, 1);
       const k = microBatches(batch, d.cols, 1, gpu().device.limits.maxStorageBufferBindingSize);
       const rnd = mulberry32(7);
       const step = (): void => {
         const rows = Int32Array.from({ length: batch }, () => Math.floor(rnd() * d.rows));
         recommendStep({ model, wopt, lopt, dropout, denseInput: dense }, d, rows, 0.2, k);
       };
-      return { step, params: count(weights), logits: count(logits), dispose: () => { wopt.dispose(); lopt?.dispose(); model.dispose(); } };
+      return { step, params: count(wopt.params), logits: count(lopt?.params ?? []), dispose: () => { wopt.dispose(); lopt?.dispose(); model.dispose(); } };
     },
   };
 }
 
-function tiramisuRow(name: string, desc: string, cfg: TiramisuConfig, H: number, W: number, batch: number, opt: { lr: number; rho: number; logitLr: number }, heavy?: boolean): ModelRowDef {
+function tiramisuRow(name: string, desc: string, model: string, H: number, W: number, batch: number, opt: { lr: number; rho: number; logitLr: number }, heavy?: boolean): ModelRowDef {
   return {
     name, desc, unit: 'images', batch, heavy,
     build(kind) {
-      // as segment's: Dropout(0.2) everywhere, the studied kind in the bottleneck (LBD: one logit per layer)
-      const bottleneck = (c: number): DropoutLayer => (kind === 'lbd' ? new LearnableBernoulliDropout({ granularity: 'layer', units: c, initialKeep: 0.5, datasetSize: 300, seed: 5 }) : new Dropout(0.2, { seed: 5 }));
-      const { model, dropouts } = tiramisu({ ...cfg, generator: new Generator(1), dropout: tiramisuDropout(bottleneck, { seed: 9 }) });
-      const { weights, logits } = splitParameters(model);
-      const wopt = new RMSProp(weights, { lr: opt.lr, rho: opt.rho });
-      const lopt = logits.length ? new Adam(logits, { lr: opt.logitLr }) : null;
+      // the segment task's model: Dropout(0.2) everywhere, the studied kind in the bottleneck
+      const built = buildTiramisu(kind, { model, rate: 0.2, estimator: 'arm', ...opt, memoryEfficient: false }, 1, 367);
+      const { optimizers: { weights: wopt, logits: lopt } } = built;
       const r = mulberry32(3);
       const x = tensor(Float32Array.from({ length: batch * 3 * H * W }, () => r() - 0.5), [batch, 3, H, W]).keep();
       const y = tensor(Int32Array.from({ length: batch * H * W }, () => Math.floor(r() * 12)), [batch, H, W], 'i32').keep();
       const w = tensor(Float32Array.from([...Array(11).fill(1), 0]), [12]).keep();
-      const step = stepper(model, dropouts, () => imageLosses(model.forward(x), y, w), wopt, lopt);
-      return { step, params: count(weights), logits: count(logits), dispose: () => { wopt.dispose(); lopt?.dispose(); model.dispose(); x.dispose(); y.dispose(); w.dispose(); } };
+      const step = stepper(built.model, built.bottleneck, () => imageLosses(built.model.forward(x), y, w), wopt, lopt);
+      return { step, params: count(wopt.params), logits: count(lopt?.params ?? []), dispose: () => { wopt.dispose(); lopt?.dispose(); built.model.dispose(); x.dispose(); y.dispose(); w.dispose(); } };
     },
   };
 }
 
 const cp = CLASSIFY_PRESETS.cpu, sp = SEG_PRESETS.cpu;
+/** classify's options besides the preset's sizes (its command line's defaults). */
+const CLASSIFY_DEFAULTS = { rate: 0.5, estimator: 'arm', granularity: 'layer', lr: cp.lr!, logitLr: cp.logitLr! } as const;
 const [sh, sw] = sp.size!;
 
 /** Issue 14's table, in its order. */
@@ -138,8 +120,8 @@ export const MODEL_ROWS: readonly ModelRowDef[] = [
   vggRow('vgg19-full', 'VGG19 full width, 32 px, classifier 512, batch 64', 1, 512, false, 64),
   multVaeRow(false),
   multVaeRow(true),
-  tiramisuRow('fcdensenet103', 'FC-DenseNet-103, 480x360, batch 1', FC_DENSENET_103, 360, 480, 1, { lr: 1e-4, rho: 0.995, logitLr: 1e-3 }, true),
-  tiramisuRow('fcdensenet-tiny', `FC-DenseNet ${sp.model}, ${sw}x${sh}, batch ${sp.batch} (segment cpu preset)`, SEG_MODELS[sp.model!], sh, sw, sp.batch!, { lr: sp.lr!, rho: sp.rho!, logitLr: sp.logitLr! }),
+  tiramisuRow('fcdensenet103', 'FC-DenseNet-103, 480x360, batch 1', '103', 360, 480, 1, { lr: 1e-4, rho: 0.995, logitLr: 1e-3 }, true),
+  tiramisuRow('fcdensenet-tiny', `FC-DenseNet ${sp.model}, ${sw}x${sh}, batch ${sp.batch} (segment cpu preset)`, sp.model!, sh, sw, sp.batch!, { lr: sp.lr!, rho: sp.rho!, logitLr: sp.logitLr! }),
 ];
 
 export interface StepMeasure {

@@ -8,6 +8,9 @@ import { runGrid, planLines, provenance, type GridRun, type GridSpec, type Runne
 
 export interface Progress { increment(n: number, payload?: Record<string, string>): void }
 
+/** Where one run of an experiment keeps its checkpoint and what it must match to resume from it. */
+export interface RunFiles { bar?: Progress; checkpoint?: string; runId?: string; fingerprint?: string }
+
 export interface TaskMain<G extends GridRun, R> extends Omit<GridSpec<G, R>, 'execute' | 'skipped' | 'adapter'> {
   runner: RunnerOptions;
   /** Optimisation steps one run takes (progress). */

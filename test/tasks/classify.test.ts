@@ -3,7 +3,7 @@
 // recorded per epoch, and no GPU bytes outlive the run.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runOne, METHODS, batchAccuracy, type ClassifyOptions } from '../../tasks/classify.js';
+import { runOne, METHODS, batchAccuracy, type ClassifyOptions } from '../../tasks/classify/experiment.js';
 import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { scope } from '../../engine/index.js';
-import { DEFAULTS, makeDropout } from '../../tasks/recommend.js';
+import { DEFAULTS, makeDropout } from '../../tasks/recommend/experiment.js';
 import { ready } from '../helpers.js';
 
 const test = suite('recommend-protocol');

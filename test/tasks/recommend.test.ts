@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { sync, memoryStats, scope, Adam, Generator } from '../../engine/index.js';
 import { recommender } from '../../models/vae.js';
 import { loadRatings, type RatingsData } from '../../tasks/data/ratings.js';
-import { runOne, betaAt, microBatches, recommendStep, ROW_NAMES, DEFAULTS, type RecommendOptions } from '../../tasks/recommend.js';
+import { runOne, betaAt, microBatches, recommendStep, ROW_NAMES, DEFAULTS, type RecommendOptions } from '../../tasks/recommend/experiment.js';
 import { ready, rng } from '../helpers.js';
 import { runPaths } from '../../tasks/common/grid.js';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sync, memoryStats, scope, tensor } from '../../engine/index.js';
-import { runOne, imageLosses, METHODS, PRESETS, type SegmentOptions, type SegData } from '../../tasks/segment.js';
+import { runOne, imageLosses, METHODS, PRESETS, type SegmentOptions, type SegData } from '../../tasks/segment/experiment.js';
 import type { CamVidSet } from '../../tasks/data/camvid.js';
 import { ready, rng } from '../helpers.js';
 import { runPaths } from '../../tasks/common/grid.js';

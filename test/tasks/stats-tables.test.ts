@@ -10,7 +10,7 @@ import { SegmentationConfusion, patches, concatPatches, patchPavpuCurve } from '
 import { meanAndStdErr } from '../../models/metrics/ranking.js';
 import { classifyTable, segmentTable, recommendTable, allOnes, eceBin } from '../../tasks/stats/tables.js';
 import { packF32, packU8, withoutPerExample, type ClassifyPerImage } from '../../tasks/stats/per-example.js';
-import { perImageTable, type Predictions } from '../../tasks/segment.js';
+import { perImageTable, type Predictions } from '../../tasks/segment/experiment.js';
 import { mulberry32 } from '../../tasks/data/rng.js';
 
 const test = suite('stats: metrics from per-example tables');

@@ -1,5 +1,5 @@
 // The engine's public surface.
-export { getGpu, gpu, destroyGpu, setQuiet, setVectorWidth, cpuVectorWidth, NO_WEBGPU_HINT, SETUP_HINT, type Gpu, type DeviceInfo } from './device.js';
+export { getGpu, gpu, destroyGpu, setQuiet, setVectorWidth, cpuVectorWidth, NO_WEBGPU_HINT, SETUP_HINT, GpuLimitError, type Gpu, type DeviceInfo } from './device.js';
 export { Tensor, tensor, zeros, empty, scalar, numel, fmtShape, type DType, type Shape } from './tensor.js';
 export { scope, memoryStats, trimPool, resetPeak } from './memory.js';
 export { ScalarLog } from './scalar-log.js';

@@ -34,7 +34,7 @@ function checkCount(name: string, what: string, v: unknown, min: number): number
  */
 function makeParams(g: Generator, shape: number[], init: InitName, biasSize: number | null): [Tensor, Tensor | null] {
   const [fanIn, fanOut] = fans(shape);
-  const weight = initWeight(g, shape, init, fanIn, fanOut).requireGrad().keep();
+  const weight = initWeight(g, shape, init, fanIn, fanOut, `convolution [${shape.join(', ')}]`).requireGrad().keep();
   const bound = 1 / Math.sqrt(fanIn);
   return [weight, biasSize ? g.uniform([biasSize], -bound, bound).requireGrad().keep() : null];
 }

@@ -14,7 +14,7 @@ export class Linear extends Module {
   constructor(readonly inFeatures: number, readonly outFeatures: number, o: LinearOptions = {}) {
     super();
     const g = o.generator ?? defaultGenerator();
-    this.weight = initWeight(g, [inFeatures, outFeatures], o.init ?? 'pytorch', inFeatures, outFeatures).requireGrad().keep();
+    this.weight = initWeight(g, [inFeatures, outFeatures], o.init ?? 'pytorch', inFeatures, outFeatures, `Linear(${inFeatures} → ${outFeatures})`).requireGrad().keep();
     const b = 1 / Math.sqrt(inFeatures);
     this.bias = o.bias === false ? null : g.uniform([outFeatures], -b, b).requireGrad().keep();
   }

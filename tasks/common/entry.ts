@@ -3,6 +3,7 @@
 // anything else with its stack and exit code 1.
 import { spawn } from 'node:child_process';
 import { UserError } from './errors.js';
+import { GpuLimitError } from '../../engine/device.js';
 
 /**
  * Dawn prints two warnings on every start (it lowers maxDynamicUniformBuffersPerPipelineLayout and
@@ -61,7 +62,8 @@ export async function runMain(task: string, main: () => Promise<void>): Promise<
   try {
     await main();
   } catch (e) {
-    if (e instanceof UserError) {
+    // a limit of this adapter (a tensor over its largest binding, out of memory) is no bug: one line
+    if (e instanceof UserError || e instanceof GpuLimitError) {
       process.stderr.write(`${task}: ${e.message}\n`);
       process.exit(2);
     }

@@ -162,6 +162,31 @@ export function claimsMarkdown(r: ReportClaims, label: (m: string) => string = (
   return [lines.join('\n'), ...(r.claimsNote ? [`\n(${r.claimsNote})`] : [])].join('\n');
 }
 
+/**
+ * The claims as a compact matrix for the README: one row per baseline B (per data set), one
+ * column per metric, each cell A − B's mean over seeds with its bootstrap interval and the
+ * verdict (`supported` / `contradicted` / `undecided`). The full lines are in the report.
+ */
+export function claimsMatrixMarkdown(r: ReportClaims, label: (m: string) => string = (m) => m): string {
+  if (!r.claims?.length) return NO_CLAIMS;
+  const metrics = [...new Set(r.claims.map((c) => c.metric))];
+  const rows = [...new Set(r.claims.map((c) => `${c.dataset ?? ''}\u0000${c.b}`))];
+  const a = r.claims[0]!.a;
+  const head = [`${label(a)} − B`, ...metrics.map((m) => `${fmtOf(m).label} (${r.claims!.find((c) => c.metric === m)!.better} is better${fmtOf(m).unit ? `;${fmtOf(m).unit}` : ''})`)];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- |').join('')}`];
+  for (const key of rows) {
+    const [ds, b] = key.split('\u0000') as [string, string];
+    const cells = metrics.map((m) => {
+      const c = r.claims!.find((x) => (x.dataset ?? '') === ds && x.b === b && x.metric === m);
+      if (!c) return '—';
+      const ci = c.bootstrap?.ci ?? c.seeds.ci;
+      return `${fmtDiff(m, c.seeds.mean)} ${fmtCi(m, ci)} ${c.verdict}`;
+    });
+    lines.push(`| ${ds ? `${ds}: ` : ''}B = ${label(b)} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 /** Counts of each verdict, e.g. "2 supported, 0 contradicted, 14 undecided". */
 export function verdictCounts(claims: readonly Claim[]): string {
   const n = (v: Verdict): number => claims.filter((c) => c.verdict === v).length;

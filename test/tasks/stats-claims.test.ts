@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildClaims, claimsMarkdown, verdictCounts, NO_CLAIMS, type ClaimRun } from '../../tasks/stats/claims.js';
+import { buildClaims, claimsMarkdown, claimsMatrixMarkdown, fmtDiff, verdictCounts, NO_CLAIMS, type ClaimRun } from '../../tasks/stats/claims.js';
 import { recommendTable, classifyTable, allOnes } from '../../tasks/stats/tables.js';
 import { packF32, packU8 } from '../../tasks/stats/per-example.js';
 import { mulberry32 } from '../../tasks/data/rng.js';
@@ -88,6 +88,18 @@ test('Markdown: one line per claim with its verdict', () => {
   assert.match(lines[2], /^\| LBD vs BASE \| NDCG@100 \(higher is better; pp\) \| \+[45]\.\d\d \+.*\| supported \|$/);
   assert.match(lines[3], /\| contradicted \|$/);
   assert.is(claimsMarkdown({}), NO_CLAIMS);
+});
+
+test('Markdown matrix: one row per baseline, one cell per metric with the mean, the bootstrap interval and the verdict', () => {
+  const s = buildClaims(runsWith(0.05), 'lbd', ['base'], metrics, { B: 100 });
+  const md = claimsMatrixMarkdown({ claims: s.claims }, (m) => m.toUpperCase());
+  const lines = md.split('\n');
+  assert.is(lines.length, 3, 'header, rule, one baseline');
+  assert.match(lines[0], /^\| LBD − B \| NDCG@100 \(higher is better; pp\) \| /);
+  const c0 = s.claims[0]!;
+  assert.ok(lines[2]!.includes(`B = BASE | ${fmtDiff(c0.metric, c0.seeds.mean)} [${fmtDiff(c0.metric, c0.bootstrap!.ci[0])}, ${fmtDiff(c0.metric, c0.bootstrap!.ci[1])}] ${c0.verdict}`), lines[2]);
+  assert.is(lines[2]!.split('|').length - 2, 1 + metrics.length, 'a cell per metric');
+  assert.is(claimsMatrixMarkdown({}), NO_CLAIMS);
 });
 
 /** A recommend run result with per-user outputs. */

@@ -101,9 +101,24 @@ export function kernelSource(key: string, build: () => { code: string; params?: 
   let s = sources.get(key);
   if (!s) {
     s = { key, ...build() };
+    if (!key.startsWith('user.')) refuseShortCircuit(key, s.code);
     sources.set(key, s);
   }
   return s;
+}
+
+/**
+ * The engine's kernels combine conditions with `&` and `|` (both sides evaluated), never `&&` or
+ * `||`. Tint turns each short-circuit operator into a branch and a phi, and SwiftShader's compile
+ * time grows exponentially with the number of such merges in a loop body: five 6-term `&&`
+ * chains in a loop took 15 s and six ran out of 4 GB, against 60 ms with `&`; the 4-lane conv
+ * input-gradient GEMM (eight chains) grew to 24 GB (docs/kernels.md §8). Refused here, where
+ * every kernel is generated, so a new one fails its first test on any adapter. Users' own kernels
+ * (defineKernel, keys `user.*`) are not checked.
+ */
+function refuseShortCircuit(key: string, code: string): void {
+  const m = /&&|\|\|/.exec(code.replace(/\/\/[^\n]*/g, ''));
+  if (m) throw new Error(`${key}: the WGSL uses '${m[0]}'; engine kernels use '${m[0][0]}' on parenthesised conditions (kernels/common.ts, refuseShortCircuit)`);
 }
 
 export type ScalarType = 'f32' | 'i32' | 'u32';

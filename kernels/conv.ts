@@ -46,9 +46,9 @@ function pixelRowLoader(vec: boolean, transposed: boolean, nchw: boolean): ALoad
   const tap = (g: string, ky: string, kx: string): string => transposed
     ? `let ny${g} = ty${g} - i32(${ky}); let nx${g} = tx${g} - i32(${kx});
     let sy${g} = ny${g} / i32(st); let sx${g} = nx${g} / i32(st);
-    let ok${g} = ny${g} >= 0 && nx${g} >= 0 && ny${g} % i32(st) == 0 && nx${g} % i32(st) == 0 && u32(sy${g}) < sH && u32(sx${g}) < sW;`
+    let ok${g} = (ny${g} >= 0) & (nx${g} >= 0) & (ny${g} % i32(st) == 0) & (nx${g} % i32(st) == 0) & (u32(sy${g}) < sH) & (u32(sx${g}) < sW);`
     : `let sy${g} = ty${g} + i32(${ky}); let sx${g} = tx${g} + i32(${kx});
-    let ok${g} = sy${g} >= 0 && sx${g} >= 0 && u32(sy${g}) < sH && u32(sx${g}) < sW;`;
+    let ok${g} = (sy${g} >= 0) & (sx${g} >= 0) & (u32(sy${g}) < sH) & (u32(sx${g}) < sW);`;
   const origin = transposed
     ? (g: number) => [`  let ty${g} = i32(oy${g}) + i32(pd); let tx${g} = i32(ox${g}) + i32(pd);`]
     : (g: number) => [`  let ty${g} = i32(oy${g} * st) - i32(pd); let tx${g} = i32(ox${g} * st) - i32(pd);`];
@@ -123,7 +123,7 @@ function pixelShiftLoader(transposed: boolean): ALoader {
     key: `${transposed ? 'convT' : 'conv'}4nchw.sh`,
     decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
 fn ldc(rowok: bool, cb: u32, x: i32, sW: u32, hw: u32) -> vec4<f32> {
-  let ok = rowok && x >= 0 && u32(x) < sW;
+  let ok = rowok & (x >= 0) & (u32(x) < sW);
   let i = select(0u, cb + u32(max(x, 0)), ok);
   return select(vec4<f32>(0.0), vec4<f32>(A[i], A[i + hw], A[i + 2u * hw], A[i + 3u * hw]), ok);
 }`,
@@ -143,7 +143,7 @@ fn ldc(rowok: bool, cb: u32, x: i32, sW: u32, hw: u32) -> vec4<f32> {
       open: [
         '  for (var ky = 0u; ky < kh; ky = ky + 1u) {',
         `    let sy = ty0 ${sign} i32(ky);`,
-        '    let rowok = sy >= 0 && u32(sy) < sH;',
+        '    let rowok = (sy >= 0) & (u32(sy) < sH);',
         '    let rb = nb0 + u32(max(sy, 0)) * sW;',
         '  for (var c = 0u; c < sC; c = c + 4u) {',
         '    let cb = rb + c * sHW;',
@@ -169,7 +169,7 @@ function weightGradLoader(inside: boolean, taps3 = false): ALoader {
     key: inside ? 'wgrad.in' : 'wgrad',
     decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
 fn ldw(rowOk: bool, rb: u32, x: i32, inRow: bool, sW: u32) -> f32 {
-  ${inside ? 'return A[rb + u32(x)];' : `let ok = rowOk && inRow && x >= 0 && u32(x) < sW;
+  ${inside ? 'return A[rb + u32(x)];' : `let ok = rowOk & inRow & (x >= 0) & (u32(x) < sW);
   return select(0.0, A[select(0u, rb + u32(max(x, 0)), ok)], ok);`}
 }`,
     setup: [...SETUP, '  let sCHW = sC * sH * sW;'],
@@ -186,7 +186,7 @@ fn ldw(rowOk: bool, rb: u32, x: i32, inRow: bool, sW: u32) -> f32 {
         '  for (var row = 0u; row < K / rW; row = row + 1u) {',
         '    let n = row / rH; let oy = row % rH;',
         ...Array.from({ length: RG }, (_, g) => `    let y${g} = i32(oy * st) + oyo${g};
-    let yok${g} = y${g} >= 0 && u32(y${g}) < sH;
+    let yok${g} = (y${g} >= 0) & (u32(y${g}) < sH);
     let rb${g} = n * sCHW + xb${g} + u32(max(y${g}, 0)) * sW;`),
         '  for (var ox = 0u; ox < rW; ox = ox + 4u) {',
         '    let k = row * rW + ox;',
@@ -213,7 +213,7 @@ function weightGradTapsLoader(inside: boolean): ALoader {
     key: inside ? 'wgrad.in.t3' : 'wgrad.t3',
     decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
 fn ldw(rowOk: bool, rb: u32, x: i32, sW: u32) -> f32 {
-  ${inside ? 'return A[rb + u32(x)];' : `let ok = rowOk && x >= 0 && u32(x) < sW;
+  ${inside ? 'return A[rb + u32(x)];' : `let ok = rowOk & (x >= 0) & (u32(x) < sW);
   return select(0.0, A[select(0u, rb + u32(max(x, 0)), ok)], ok);`}
 }`,
     setup: [...SETUP, '  let sCHW = sC * sH * sW;'],
@@ -231,7 +231,7 @@ fn ldw(rowOk: bool, rb: u32, x: i32, sW: u32) -> f32 {
         '  for (var row = 0u; row < K / rW; row = row + 1u) {',
         '    let n = row / rH; let oy = row % rH;',
         `    let y0 = i32(oy) + oyo0;
-    let yok0 = y0 >= 0 && u32(y0) < sH;
+    let yok0 = (y0 >= 0) & (u32(y0) < sH);
     let rb0 = n * sCHW + xb0 + u32(max(y0, 0)) * sW;`,
         '  for (var ox = 0u; ox < rW; ox = ox + 4u) {',
         '    let k = row * rW + ox;',
@@ -297,7 +297,7 @@ fn ldA(b: u32, r: u32, k: u32) -> f32 {
   let ci = k % P.sC; let t = k / P.sC; let kx = t % P.kw; let ky = t / P.kw;
   let ox = r % P.rW; let oy = (r / P.rW) % P.rH; let n = r / (P.rH * P.rW);
   let y = i32(oy * P.stride + ky) - i32(P.pad); let x = i32(ox * P.stride + kx) - i32(P.pad);
-  let ok = r < P.M && k < P.K && y >= 0 && x >= 0 && u32(y) < P.sH && u32(x) < P.sW;
+  let ok = (r < P.M) & (k < P.K) & (y >= 0) & (x >= 0) & (u32(y) < P.sH) & (u32(x) < P.sW);
   return select(0.0, A[select(0u, ((n * P.sC + ci) * P.sH + u32(y)) * P.sW + u32(x), ok)], ok);
 }`,
   },
@@ -309,7 +309,7 @@ fn ldA(b: u32, r: u32, k: u32) -> f32 {
   let x = r % P.rW; let y = (r / P.rW) % P.rH; let n = r / (P.rH * P.rW);
   let ny = i32(y + P.pad) - i32(ky); let nx = i32(x + P.pad) - i32(kx);
   let st = i32(P.stride);
-  let ok = r < P.M && k < P.K && ny >= 0 && nx >= 0 && ny % st == 0 && nx % st == 0 && u32(ny / st) < P.sH && u32(nx / st) < P.sW;
+  let ok = (r < P.M) & (k < P.K) & (ny >= 0) & (nx >= 0) & (ny % st == 0) & (nx % st == 0) & (u32(ny / st) < P.sH) & (u32(nx / st) < P.sW);
   return select(0.0, A[select(0u, ((n * P.sC + co) * P.sH + u32(max(ny, 0) / st)) * P.sW + u32(max(nx, 0) / st), ok)], ok);
 }`,
   },
@@ -320,7 +320,7 @@ fn ldA(b: u32, r: u32, k: u32) -> f32 {
   let kx = r % P.kw; let ky = (r / P.kw) % P.kh; let ci = r / (P.kw * P.kh);
   let ox = k % P.rW; let oy = (k / P.rW) % P.rH; let n = k / (P.rH * P.rW);
   let y = i32(oy * P.stride + ky) - i32(P.pad); let x = i32(ox * P.stride + kx) - i32(P.pad);
-  let ok = r < P.M && k < P.K && y >= 0 && x >= 0 && u32(y) < P.sH && u32(x) < P.sW;
+  let ok = (r < P.M) & (k < P.K) & (y >= 0) & (x >= 0) & (u32(y) < P.sH) & (u32(x) < P.sW);
   return select(0.0, A[select(0u, ((n * P.sC + ci) * P.sH + u32(y)) * P.sW + u32(x), ok)], ok);
 }`,
   },
@@ -351,10 +351,10 @@ export function convDirectKernel(mode: ConvMode): KernelSource {
     for (var ci = 0u; ci < Ci; ci = ci + 1u) {
       for (var ky = 0u; ky < kh; ky = ky + 1u) {
         let y = i32(oy * st + ky) - i32(pd);
-        if (y < 0 || u32(y) >= H) { continue; }
+        if ((y < 0) | (u32(y) >= H)) { continue; }
         for (var kx = 0u; kx < kw; kx = kx + 1u) {
           let x = i32(ox * st + kx) - i32(pd);
-          if (x < 0 || u32(x) >= W) { continue; }
+          if ((x < 0) | (u32(x) >= W)) { continue; }
           s = s + A[((n * Ci + ci) * H + u32(y)) * W + u32(x)] * B[((co * Ci + ci) * kh + ky) * kw + kx];
         }
       }
@@ -366,10 +366,10 @@ export function convDirectKernel(mode: ConvMode): KernelSource {
     for (var co = 0u; co < Co; co = co + 1u) {
       for (var ky = 0u; ky < kh; ky = ky + 1u) {
         let ny = i32(y + pd) - i32(ky);
-        if (ny < 0 || ny % i32(st) != 0 || u32(ny) / st >= Ho) { continue; }
+        if ((ny < 0) | (ny % i32(st) != 0) | (u32(ny) / st >= Ho)) { continue; }
         for (var kx = 0u; kx < kw; kx = kx + 1u) {
           let nx = i32(x + pd) - i32(kx);
-          if (nx < 0 || nx % i32(st) != 0 || u32(nx) / st >= Wo) { continue; }
+          if ((nx < 0) | (nx % i32(st) != 0) | (u32(nx) / st >= Wo)) { continue; }
           s = s + A[((n * Co + co) * Ho + u32(ny) / st) * Wo + u32(nx) / st] * B[((co * Ci + ci) * kh + ky) * kw + kx];
         }
       }
@@ -381,10 +381,10 @@ export function convDirectKernel(mode: ConvMode): KernelSource {
     for (var n = 0u; n < N; n = n + 1u) {
       for (var oy = 0u; oy < Ho; oy = oy + 1u) {
         let y = i32(oy * st + ky) - i32(pd);
-        if (y < 0 || u32(y) >= H) { continue; }
+        if ((y < 0) | (u32(y) >= H)) { continue; }
         for (var ox = 0u; ox < Wo; ox = ox + 1u) {
           let x = i32(ox * st + kx) - i32(pd);
-          if (x < 0 || u32(x) >= W) { continue; }
+          if ((x < 0) | (u32(x) >= W)) { continue; }
           s = s + B[((n * Co + co) * Ho + oy) * Wo + ox] * A[((n * Ci + ci) * H + u32(y)) * W + u32(x)];
         }
       }
@@ -481,10 +481,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   // Addresses and bounds do not depend on the input channel: computed once, outside its loop.
   const xs = [...Array.from({ length: PX }, (_, j) => (j ? `xi + ${j}` : 'xi')), 'ex'];
-  xs.forEach((x, j) => out.push(`  let xk${j} = ${x} >= 0 && ${x} < i32(W); let xo${j} = u32(clamp(${x}, 0, i32(W) - 1));`));
+  xs.forEach((x, j) => out.push(`  let xk${j} = (${x} >= 0) & (${x} < i32(W)); let xo${j} = u32(clamp(${x}, 0, i32(W) - 1));`));
   for (let iy = 0; iy < R + 2; iy++) {
-    out.push(`  let rk${iy} = y0 + ${iy - 1} >= 0 && y0 + ${iy - 1} < i32(H); let ro${iy} = u32(clamp(y0 + ${iy - 1}, 0, i32(H) - 1)) * W;`);
-    for (let j = 0; j <= PX; j++) out.push(`  let a${iy}_${j} = ro${iy} + xo${j}; let k${iy}_${j} = rk${iy} && xk${j};`);
+    out.push(`  let rk${iy} = (y0 + ${iy - 1} >= 0) & (y0 + ${iy - 1} < i32(H)); let ro${iy} = u32(clamp(y0 + ${iy - 1}, 0, i32(H) - 1)) * W;`);
+    for (let j = 0; j <= PX; j++) out.push(`  let a${iy}_${j} = ro${iy} + xo${j}; let k${iy}_${j} = rk${iy} & xk${j};`);
   }
   for (let r = 0; r < R; r++) for (let o = 0; o < B; o++) out.push(`  var acc${r}_${o} = ${vt}(0.0);`);
   out.push(`  for (var i = 0u; i < Ci; i = i + 1u) {

@@ -46,7 +46,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let j = (o / P.C) % P.J;
     let a = o / (P.C * P.J);
     let r = idx[j];
-    if (r < 0 || u32(r) >= P.R) { y[o] = bitcast<f32>(0x7fc00000u + 0u * P.R); }
+    if ((r < 0) | (u32(r) >= P.R)) { y[o] = bitcast<f32>(0x7fc00000u + 0u * P.R); }
     else { y[o] = x[(a * P.R + u32(r)) * P.C + c]; }
   }
 }` }));
@@ -67,7 +67,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let j = (o / P.C) % P.J;
     let a = o / (P.C * P.J);
     let r = idx[j];
-    if (r < 0 || u32(r) >= P.R) { continue; }
+    if ((r < 0) | (u32(r) >= P.R)) { continue; }
     let at = (a * P.R + u32(r)) * P.C + c;
     var old = atomicLoad(&gx[at]);
     loop {

@@ -170,7 +170,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   let U = P.U; let S = P.S; let L = P.L; let B = P.B;
   let key = vec2<u32>(P.seedLo, P.seedHi); let offset = P.offset; let stream = P.stream;
   let second = P.which == 2u; let wantDx = P.wantDx == 1u;
-  if (L > 1u && S == 1u) {
+  if ((L > 1u) & (S == 1u)) {
     for (var j = gid.x; j < U; j = j + nwg.x * ${WG}u) {
       let a = alpha[j]; let inv = 1.0 + exp(-a); let lo = sig(-a); let hi = sig(a);
       var s = 0.0;

@@ -36,7 +36,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let s = o % P.S;
     let y = labels[o];
     if (y == P.ignore) { loss[o] = 0.0; continue; }
-    if (y < 0 || u32(y) >= P.C) { loss[o] = bitcast<f32>(0x7fc00000u + 0u * P.C); continue; } // runtime NaN: WGSL rejects a constant one
+    if ((y < 0) | (u32(y) >= P.C)) { loss[o] = bitcast<f32>(0x7fc00000u + 0u * P.C); continue; } // runtime NaN: WGSL rejects a constant one
 ${MAX_AND_SUM}
     loss[o] = (m - logits[base + u32(y) * P.S]) + log_acc(z);
   }
@@ -59,7 +59,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let s = o % P.S;
     let y = labels[o];
     let base0 = n * P.C * P.S + s;
-    if (y == P.ignore || y < 0 || u32(y) >= P.C) {
+    if ((y == P.ignore) | (y < 0) | (u32(y) >= P.C)) {
       for (var c = 0u; c < P.C; c = c + 1u) { dx[base0 + c * P.S] = 0.0; }
       continue;
     }

@@ -218,7 +218,7 @@ fn bias4(col: u32, N: u32) -> vec4<f32> {
 }` : '');
   if (c.textureB) { /* padded texture: no bounds checks */ } else if (!c.vecB) lines.push(`
 fn ldB(row: u32, k: u32, col: u32, K: u32, N: u32) -> f32 {
-  return select(0.0, B[row + min(k, K - 1u) * N + min(col, N - 1u)], k < K && col < N);
+  return select(0.0, B[row + min(k, K - 1u) * N + min(col, N - 1u)], (k < K) & (col < N));
 }`);
   else if (!c.vecA) lines.push(`
 fn ldB4(i: u32, k: u32, K: u32, N4: u32) -> vec4<f32> { return select(vec4<f32>(0.0), B[i + min(k, K - 1u) * N4], k < K); }`);
@@ -348,7 +348,7 @@ function matrixElements(key: string, at: string): TiledALoader {
     key,
     decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
 fn ldA(b: u32, r: u32, k: u32) -> f32 {
-  let ok = r < P.M && k < P.K;
+  let ok = (r < P.M) & (k < P.K);
   return select(0.0, A[select(0u, b * P.strideA + ${at}, ok)], ok);
 }`,
   };
@@ -399,7 +399,7 @@ ${activationDecls(c.act, 'f32')}
 var<workgroup> As: array<f32, ${stages * AS}>;
 var<workgroup> Bs: array<f32, ${stages * BS}>;
 fn ldB(b: u32, k: u32, n: u32) -> f32 {
-  let ok = k < P.K && n < P.N;
+  let ok = (k < P.K) & (n < P.N);
   return select(0.0, B[select(0u, ${bAt}, ok)], ok);
 }
 // Stage s of the shared tiles gets the tiles at depth k0 (threads stride over the elements).
@@ -445,7 +445,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let r = r0 + lid.y + i * ${TY}u;
     for (var j = 0u; j < ${c.threadN}u; j = j + 1u) {
       let n = c0 + lid.x + j * ${TX}u;
-      if (r < P.M && n < P.N) { C[${cAt}] = ${activationWgsl(c.act, `(acc[i * ${c.threadN}u + j]${c.bias ? ' + bias[n]' : ''})`, 'f32')}; }
+      if ((r < P.M) & (n < P.N)) { C[${cAt}] = ${activationWgsl(c.act, `(acc[i * ${c.threadN}u + j]${c.bias ? ' + bias[n]' : ''})`, 'f32')}; }
     }
   }
 }`;
@@ -517,7 +517,7 @@ ${TEXTURE_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var T: texture_storage_2d<rgba32float, write>;
 fn ld(base: u32, n: u32, ok: bool) -> f32 {
-  return select(0.0, B[base + min(n, P.N - 1u) * P.sN], ok && n < P.N);
+  return select(0.0, B[base + min(n, P.N - 1u) * P.sN], ok & (n < P.N));
 }
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) l: u32) {
@@ -527,7 +527,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let folded = P.fold > 1u;
   let c4 = wid.x * ${width}u + (l & ${width - 1}u);
   let y = wid.y * ${64 >> sh}u + (l >> ${sh}u);
-  if (c4 >= W || y >= P.rows) { return; } // rows: texel rows per batch (matmulToTextureGrid)
+  if ((c4 >= W) | (y >= P.rows)) { return; } // rows: texel rows per batch (matmulToTextureGrid)
   let f = select(0u, wid.z, folded);
   let b = select(wid.z, 0u, folded);
   let k = y * P.fold + f;
@@ -552,7 +552,7 @@ export function naiveMatmulKernel(): KernelSource {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r = gid.y;
   let c = gid.x;
-  if (r >= P.M || c >= P.N) { return; }
+  if ((r >= P.M) | (c >= P.N)) { return; }
   var s = 0.0;
   for (var k = 0u; k < P.K; k = k + 1u) { s = s + A[r * P.K + k] * B[k * P.N + c]; }
   C[r * P.N + c] = s;

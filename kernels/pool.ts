@@ -28,10 +28,10 @@ function windowLoop(body: string): string {
     let base = plane * H * W;
     for (var ky = 0u; ky < k; ky = ky + 1u) {
       let iy = y0 + i32(ky);
-      if (iy < 0 || iy >= i32(H)) { continue; }
+      if ((iy < 0) | (iy >= i32(H))) { continue; }
       for (var kx = 0u; kx < k; kx = kx + 1u) {
         let ix = x0 + i32(kx);
-        if (ix < 0 || ix >= i32(W)) { continue; }
+        if ((ix < 0) | (ix >= i32(W))) { continue; }
         ${body}
       }
     }`;
@@ -71,7 +71,7 @@ ${MAIN}
   for (var o = gid.x; o < total; o = o + step) {
     var best = 0.0;
     var at = -1;${windowLoop(`let v = x[base + u32(iy) * W + u32(ix)];
-        if (at < 0 || v > best || (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u) { best = v; at = iy * i32(W) + ix; }`)}
+        if ((at < 0) | (v > best) | ((bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u)) { best = v; at = iy * i32(W) + ix; }`)}
     y[o] = best;
     arg[o] = at;
   }

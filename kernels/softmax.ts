@@ -176,7 +176,7 @@ ${ROW_MAIN}
 ${sumRow(grad ? ['sq', 'sd'] : ['sq'])}
     let s2 = sq[0];
     let n = sqrt(clamp(s2, 1e-12, 3e38));
-    ${grad ? 'let c = select(0.0, sd[0] / (n * n * n), s2 > 1e-12 && s2 < 3e38);' : ''}
+    ${grad ? 'let c = select(0.0, sd[0] / (n * n * n), (s2 > 1e-12) & (s2 < 3e38));' : ''}
     workgroupBarrier();
     for (var r = li; r < R; r = r + ${WG}u) {
       ${grad ? 'dx[base + r] = g[base + r] / n - x[base + r] * c;' : 'y[base + r] = x[base + r] / n;'}

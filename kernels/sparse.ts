@@ -24,7 +24,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let base = r * I;
     for (var k = lo; k < hi; k = k + 1) {
       let c = idx[k];
-      if (c < 0 || u32(c) >= I) { continue; }
+      if ((c < 0) | (u32(c) >= I)) { continue; }
       y[base + u32(c)] = y[base + u32(c)] + ${withValues ? 'vals[k]' : '1.0'};
     }
   }

@@ -19,7 +19,7 @@
 //            subnormal, NaN stays NaN.
 //   log_acc  x = 2^k·m with m ∈ [√½, √2), f = m − 1 (exact), log(1 + f) from s = f/(2 + f) by
 //            the fdlibm/musl logf polynomial (error < 2^-34 of it), k·ln2 added in two parts:
-//            under 1 ulp. Zero, negatives, subnormals, ∞ and NaN get the builtin log.
+//            under 1 ulp. Zero gives −∞; negatives, subnormals, ∞ and NaN get the builtin log.
 //
 // Both are written for a float type F (f32, or vec4<f32> — the elementwise kernels' vec4 path),
 // componentwise; `mathWgsl` returns the functions an expression calls, for that type. On
@@ -87,13 +87,40 @@ fn log_acc(x: ${F}) -> ${F} {
   let dk = ${F}(k);
   let y = s * (hfsq + R) + dk * 9.0580006145e-6 - hfsq + f + dk * 0.69313812256;
   let bits = bitcast<${U}>(x);
-  return select(log(x), y, (bits >= ${U}(0x00800000u)) & (bits <= ${U}(0x7f7fffffu))); // positive, normal, finite
+  // log 0 = −∞ spelled out: SwiftShader's builtin gives −88.03 (the log of the smallest normal);
+  // the bits come from x at run time because WGSL refuses an infinite constant
+  let mag = bits & ${U}(0x7fffffffu);
+  let edge = select(log(x), bitcast<${F}>(mag | ${U}(0xff800000u)), mag == ${U}(0u));
+  return select(edge, y, (bits >= ${U}(0x00800000u)) & (bits <= ${U}(0x7f7fffffu))); // positive, normal, finite
 }`;
 }
 
-const FUNCTIONS: Record<string, (F: string) => string> = { exp_acc: expAcc, log_acc: logAcc };
+/**
+ * (cos 2πu, sin 2πu) for u in [0, 1] (Box-Muller's angle), f32 only. WGSL allows sin and cos an
+ * absolute error of 2^-11 on [−π, π], and SwiftShader's are that coarse: its normal draws were
+ * off by 2.3e-4 from the float64 twin (lavapipe's by < 1e-6). The quadrant comes from u itself:
+ * q = round(4u) and f = u − q/4 ∈ [−1/8, 1/8] are exact (u is a multiple of 2^-24), so the
+ * reduced angle 2πf ∈ [−π/4, π/4] carries only its product's rounding; sin and cos there by
+ * Taylor polynomials to r¹¹ and r¹² (truncation < 1e-11), then rotated by the quadrant with
+ * selects: a few ulps in all.
+ */
+function sincos2piAcc(F: string): string {
+  if (F !== 'f32') throw new Error(`mathWgsl: sincos2pi_acc is written for f32, not '${F}'`);
+  return `
+fn sincos2pi_acc(u: f32) -> vec2<f32> {
+  let q = round(4.0 * u);
+  let r = (u - 0.25 * q) * 6.283185307179586;
+  let z = r * r;
+  let s = r + r * z * (-0.16666666666666666 + z * (8.333333333333333e-3 + z * (-1.984126984126984e-4 + z * (2.7557319223985893e-6 + z * -2.505210838544172e-8))));
+  let c = 1.0 + z * (-0.5 + z * (0.041666666666666664 + z * (-1.388888888888889e-3 + z * (2.48015873015873e-5 + z * (-2.755731922398589e-7 + z * 2.08767569878681e-9)))));
+  let m = q - 4.0 * floor(0.25 * q); // the quadrant, 0..3 (u = 1 is quadrant 4 = 0)
+  return select(select(select(vec2<f32>(c, s), vec2<f32>(-s, c), m == 1.0), vec2<f32>(-c, -s), m == 2.0), vec2<f32>(s, -c), m == 3.0);
+}`;
+}
 
-/** The WGSL of every accurate function (exp_acc, log_acc) that `code` calls, for float type F. */
+const FUNCTIONS: Record<string, (F: string) => string> = { exp_acc: expAcc, log_acc: logAcc, sincos2pi_acc: sincos2piAcc };
+
+/** The WGSL of every accurate function (exp_acc, log_acc, sincos2pi_acc) that `code` calls, for float type F. */
 export function mathWgsl(code: string, F = 'f32'): string {
   return Object.entries(FUNCTIONS).filter(([name]) => new RegExp(`\\b${name}\\(`).test(code)).map(([, f]) => f(F)).join('\n');
 }

@@ -10,7 +10,7 @@
 //             z̃ = σ((th + L)/t), m = (1 − z̃)/(1 − p) = exp(logσ(−(th + L)/t) + softplus(th)),
 //             y = x·m;  backward: dx = g·m, e = g·x·m·(p − z̃/t) (summed per unit → d th)
 import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
-import { PHILOX_WGSL } from './random.js';
+import { PHILOX_WGSL, NORMAL4_WGSL } from './random.js';
 
 const NOISE_PARAMS = defineParams({ n: 'u32', seedLo: 'u32', seedHi: 'u32', offset: 'u32', stream: 'u32', share: 'u32', inner: 'u32', units: 'u32', t: 'f32' });
 
@@ -18,11 +18,7 @@ export type NoiseKind = 'gaussian' | 'concrete';
 
 const NOISE: Record<NoiseKind, string> = {
   gaussian: `
-  let r0 = sqrt(-2.0 * log(unit(bits.x)));
-  let t0 = 6.283185307179586 * unit(bits.y);
-  let r1 = sqrt(-2.0 * log(unit(bits.z)));
-  let t1 = 6.283185307179586 * unit(bits.w);
-  return vec4<f32>(r0 * cos(t0), r0 * sin(t0), r1 * cos(t1), r1 * sin(t1));`,
+  return normal4(bits);`,
   concrete: `
   let u = vec4<f32>(unit(bits.x), unit(bits.y), unit(bits.z), unit(bits.w));
   return log(u) - log(vec4<f32>(1.0) - u);`,
@@ -67,7 +63,7 @@ export function noiseDropoutKernel(kind: NoiseKind, pass: 'forward' | 'backward'
   return kernelSource(`noise.${kind}.${pass}`, () => ({ params: NOISE_PARAMS, code: `
 ${NOISE_PARAMS.wgsl}
 ${binds}
-${PHILOX_WGSL}
+${PHILOX_WGSL}${kind === 'gaussian' ? NORMAL4_WGSL : ''}
 fn softplus(a: f32) -> f32 { return max(a, 0.0) + log(1.0 + exp(-abs(a))); }
 fn log_sigmoid(a: f32) -> f32 { return min(a, 0.0) - log(1.0 + exp(-abs(a))); }
 fn noise4(bits: vec4<u32>) -> vec4<f32> {${NOISE[kind]}

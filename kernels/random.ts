@@ -2,6 +2,7 @@
 // offset) is word i % 4 of philox(counter = (floor(i/4) + offset, stream, 0, 0),
 // key = (seed lo, seed hi)). engine/random.ts holds the TypeScript twin (same bits).
 import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+import { mathWgsl } from './math.js';
 
 const RANDOM_PARAMS = defineParams({ n: 'u32', seedLo: 'u32', seedHi: 'u32', offset: 'u32', stream: 'u32', a: 'f32', b: 'f32' });
 
@@ -28,6 +29,21 @@ fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
 fn unit(x: u32) -> f32 { return f32((x >> 9u) * 2u + 1u) * 5.9604644775390625e-8; }
 `;
 
+/**
+ * Box-Muller on one Philox block: (r0 cos θ0, r0 sin θ0, r1 cos θ1, r1 sin θ1) with r = √(−2 log u)
+ * and θ = 2πu', the float64 twin's formula (engine/random.ts). Through log_acc and sincos2pi_acc
+ * (kernels/math.ts), not the builtins: WGSL lets sin and cos be off by 2^-11, and on SwiftShader
+ * they were (draws 2.3e-4 from the twin); these stay within a few ulps on every adapter.
+ */
+export const NORMAL4_WGSL = `${mathWgsl('log_acc( sincos2pi_acc(')}
+fn normal4(bits: vec4<u32>) -> vec4<f32> {
+  let r0 = sqrt(-2.0 * log_acc(unit(bits.x)));
+  let r1 = sqrt(-2.0 * log_acc(unit(bits.z)));
+  let a0 = sincos2pi_acc(unit(bits.y));
+  let a1 = sincos2pi_acc(unit(bits.w));
+  return vec4<f32>(r0 * a0.x, r0 * a0.y, r1 * a1.x, r1 * a1.y);
+}`;
+
 /** kind 'uniform': lo + (hi - lo) * u;  kind 'normal': mean + std * Box-Muller(u0, u1). */
 export function randomKernel(kind: 'uniform' | 'normal'): KernelSource {
   const body = kind === 'uniform'
@@ -37,15 +53,11 @@ export function randomKernel(kind: 'uniform' | 'normal'): KernelSource {
     let v = P.a + (P.b - P.a) * u;`
     : `
     let bits = philox(vec4<u32>(q + P.offset, P.stream, 0u, 0u), vec2<u32>(P.seedLo, P.seedHi));
-    let r0 = sqrt(-2.0 * log(unit(bits.x)));
-    let t0 = 6.283185307179586 * unit(bits.y);
-    let r1 = sqrt(-2.0 * log(unit(bits.z)));
-    let t1 = 6.283185307179586 * unit(bits.w);
-    let v = P.a + P.b * vec4<f32>(r0 * cos(t0), r0 * sin(t0), r1 * cos(t1), r1 * sin(t1));`;
+    let v = P.a + P.b * normal4(bits);`;
   return kernelSource(`random.${kind}`, () => ({ params: RANDOM_PARAMS, code: `
 ${RANDOM_PARAMS.wgsl}
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-${PHILOX_WGSL}
+${PHILOX_WGSL}${kind === 'normal' ? NORMAL4_WGSL : ''}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let quads = (P.n + 3u) / 4u;

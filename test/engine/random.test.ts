@@ -23,7 +23,9 @@ test('uniform draws equal the twin bit for bit; normal within float rounding', a
       assertClose(await draw('uniform', [n], du, 0, 1).data(), randomTwin('uniform', n, du.seed, du.stream, du.offset), 0, `uniform n=${n}`);
       assertClose(await draw('uniform', [n], du, -1, 2).data(), randomTwin('uniform', n, du.seed, du.stream, du.offset, -1, 2), 3e-7, `uniform(-1, 2) n=${n}`);
       const dn = g.reserve(n);
-      assertClose(await draw('normal', [n], dn, 0.5, 2).data(), randomTwin('normal', n, dn.seed, dn.stream, dn.offset, 0.5, 2), 2e-5, `normal n=${n}`);
+      // log and sin/cos of the Box-Muller step to a few ulps on every adapter (kernels/math.ts):
+      // 2.2e-7 over 1 M draws on lavapipe and SwiftShader; the builtins gave 2.9e-5 and 1.9e-4
+      assertClose(await draw('normal', [n], dn, 0.5, 2).data(), randomTwin('normal', n, dn.seed, dn.stream, dn.offset, 0.5, 2), 1e-6, `normal n=${n}`);
     }
   });
 });

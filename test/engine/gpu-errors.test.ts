@@ -74,6 +74,17 @@ test('catchGpuErrors: a wrong binding names the kernel, an aliasing write the bu
   x.dispose(); y.dispose();
 });
 
+test('a kernel with the same bindings as an earlier one is named itself, not by the layout Dawn shares between them', async () => {
+  // Dawn dedupes bind-group layouts by their entries; the shared one keeps the first kernel's label
+  const same = { ...copyKernel, key: 'test_copy_again' };
+  const x = tensor([1, 2]), y = empty([2], 'f32', 'test.again');
+  await catchGpuErrors(() => { dispatch({ kernel: copyKernel, buffers: [x.buffer, y.buffer], workgroups: [1] }); flush(); });
+  const f = await catchGpuErrors(() => { dispatch({ kernel: same, buffers: [x.buffer], workgroups: [1] }); flush(); });
+  assert.ok(f && f.message.includes('test_copy_first'), `Dawn's message names the shared layout: ${f?.message}`);
+  assert.equal(gpuFaultLabels(f!.message), ['kernel test_copy_again']);
+  x.dispose(); y.dispose();
+});
+
 test('a validation error outside any scope is thrown at the next sync, described the same way', async () => {
   const x = tensor([1, 2]);
   dispatch({ kernel: copyKernel, buffers: [x.buffer], workgroups: [1] });

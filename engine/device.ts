@@ -113,6 +113,7 @@ function applyVectorWidth(): void {
 }
 
 async function init(): Promise<Gpu> {
+  if (!['auto', 'gpu'].includes(kernelsMode)) throw new Error(`LBD_KERNELS must be auto or gpu; got '${kernelsMode}'`);
   applyVectorWidth();
   const { adapter, backend } = await pickAdapter();
   const want: GPUFeatureName[] = ['subgroups', 'timestamp-query', 'shader-f16'];
@@ -159,6 +160,22 @@ async function init(): Promise<Gpu> {
     hasSubgroups: features.includes('subgroups'),
     hasTimestamps: features.includes('timestamp-query'),
   };
+}
+
+/**
+ * LBD_KERNELS=gpu makes a CPU adapter take the kernel structures written for hardware GPUs:
+ * tiled, double-buffered GEMMs (and the convolutions' implicit GEMMs on them) instead of the
+ * subgroup-broadcast ones, batch norm's split passes instead of one pass (or one subgroup) per
+ * channel. Every kernel with workgroup memory and barriers then runs on a software adapter, and
+ * on SwiftShader, whose subgroups have 4 lanes, a 64- or 256-invocation workgroup is 16-64
+ * subgroups taking turns at each barrier: a missing barrier or a barrier in divergent control
+ * flow shows there (docs/kernels.md §8). 'auto' (default): the adapter decides.
+ */
+const kernelsMode = (env('LBD_KERNELS') ?? 'auto').toLowerCase();
+
+/** Whether kernels take their CPU-adapter structures (subgroup GEMMs, one-pass batch norm). */
+export function cpuKernelPaths(): boolean {
+  return gpu().info.software && kernelsMode !== 'gpu';
 }
 
 /** The process's device; created on first call. */

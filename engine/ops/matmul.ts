@@ -2,7 +2,7 @@
 // either operand transposed. The kernel structure and tile sizes come from a per-adapter config.
 import { defineOp, apply, type Ref, type Float64Lib } from '../op.js';
 import { dispatch, destroyAfterSubmit } from '../dispatch.js';
-import { gpu } from '../device.js';
+import { gpu, cpuKernelPaths } from '../device.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
 import { matmulKernel, matmulGrid, matmulToTextureKernel, matmulToTextureGrid, textureCopyWidth, NO_CONV, bLayouts, type BLayout, type MatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
 import { transpose, reshape } from './layout.js';
@@ -54,13 +54,13 @@ export const matmulTextureEnabled = (): boolean => useTexture;
 
 /**
  * The config for one product. CPU adapters with a fixed subgroup size (lavapipe: 4, 8 or 16
- * lanes by vector width) get the subgroup-broadcast kernel; hardware GPUs and adapters without
- * subgroups get the shared-memory tiled one (docs/kernels.md).
+ * lanes by vector width; SwiftShader: 4) get the subgroup-broadcast kernel; hardware GPUs,
+ * adapters without subgroups and LBD_KERNELS=gpu get the shared-memory tiled one (docs/kernels.md).
  */
 export function matmulConfig(M: number, N: number, K: number, batch = 1): MatmulConfig {
   const g = gpu();
   const sg = g.info.subgroupSize;
-  const structure = forced ?? (g.hasSubgroups && sg && g.info.software ? 'subgroup' : 'tiled');
+  const structure = forced ?? (g.hasSubgroups && sg && cpuKernelPaths() ? 'subgroup' : 'tiled');
   if (structure === 'subgroup') {
     if (!g.hasSubgroups || !sg) throw new Error('matmul: the subgroup kernel needs the adapter\'s subgroups feature with a fixed subgroup size');
     // Wide, short outputs (the recommender's 500 x 9724 x 600) prefer 32 rows x one strip and

@@ -10,7 +10,7 @@ import { defineOp, apply, type InputSpec, type OpDef, type Ref, type TestCase } 
 import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
 import { bnStatsKernel, bnApplyKernel, bnGradSumKernel, bnGradInputKernel, bnForwardOnePassKernel, bnBackwardOnePassKernel, bnForwardLanesKernel, bnBackwardLanesKernel, planeGrid } from '../../kernels/norm.js';
-import { gpu } from '../device.js';
+import { gpu, cpuKernelPaths } from '../device.js';
 import { full } from './elementwise.js';
 import { sideEffectsEnabled } from '../tape.js';
 
@@ -46,10 +46,10 @@ let onePassSetting: boolean | null = null;
  * One pass each way (the channel's workgroup reduces, then writes the outputs) or the split
  * kernels (reduction passes, then per-element passes over a grid of planes). Default (null): one
  * pass on CPU adapters, where every pass costs a fixed overhead and C workgroups fill the cores;
- * split on GPUs, which want more workgroups than channels. Tests set both.
+ * split on GPUs, which want more workgroups than channels, and under LBD_KERNELS=gpu. Tests set both.
  */
 export function setBatchNormOnePass(on: boolean | null): void { onePassSetting = on; }
-const onePass = (): boolean => onePassSetting ?? gpu().info.software;
+const onePass = (): boolean => onePassSetting ?? cpuKernelPaths();
 let lanesSetting = true;
 /** Whether the one-pass kernels may run one subgroup per channel (tests compare both forms). */
 export function setBatchNormLanes(on: boolean): void { lanesSetting = on; }

@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import { matmul, linear, setMatmulOptions, matmulConfig, setTextureBudget, textureCreateTotal } from '../../engine/ops/matmul.js';
 import { scope } from '../../engine/memory.js';
 import { tensor } from '../../engine/tensor.js';
-import { gpu } from '../../engine/device.js';
+import { gpu, cpuKernelPaths } from '../../engine/device.js';
+import { env } from '../../kernels/env.js';
 import { ready, rng, assertClose, noLeak } from '../helpers.js';
 import { sync } from '../../engine/dispatch.js';
 
@@ -155,10 +156,11 @@ test('the B-texture cache holds a working set: repeating the same products creat
   });
 });
 
-test('the automatic choice uses subgroups on a CPU adapter of any width, tiles elsewhere', () => {
+test('the automatic choice uses subgroups on a CPU adapter of any width, tiles elsewhere (and under LBD_KERNELS=gpu)', () => {
   const g = gpu();
   const cfg = matmulConfig(1024, 1024, 1024);
-  assert.is(cfg.kind, g.info.software && g.info.subgroupSize ? 'subgroup' : 'tiled');
+  assert.is(cfg.kind, cpuKernelPaths() && g.info.subgroupSize ? 'subgroup' : 'tiled');
+  assert.is(cpuKernelPaths(), g.info.software && env('LBD_KERNELS') !== 'gpu');
   if (cfg.kind === 'subgroup') {
     assert.is(cfg.lanes, g.info.subgroupSize);
     assert.is(cfg.rows % cfg.lanes, 0);

@@ -16,7 +16,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { hostFiles } from './device.js';
 import { upload } from './dispatch.js';
 import { numel, fmtShape, type DType, type Tensor, type TypedArray } from './tensor.js';
-import { env } from '../kernels/env.js';
+import { tuning } from './plans/tuning.js';
 
 const faultCounts = new Map<string, number>();
 /**
@@ -26,7 +26,7 @@ const faultCounts = new Map<string, number>();
  * renamed), save:renamed, and those the runner names (tasks/common/). Does nothing otherwise.
  */
 export function faultPoint(point: string): void {
-  const spec = env('LBD_FAULT');
+  const spec = tuning().fault;
   if (!spec) return;
   const at = spec.lastIndexOf(':');
   const name = spec.slice(0, at), n = spec.slice(at + 1);

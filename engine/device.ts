@@ -7,8 +7,9 @@
 // (the --no-use-osr flag, the busy-spin fix, llvmpipe's vector width). `#host` is package.json's
 // "imports" entry: host-node.js under Node (loaded with this module, so the V8 flag is set before
 // anything else runs), host-browser.js (null) for a browser bundle.
-import { env } from '../kernels/env.js';
 import { host as nodeHost } from '#host';
+import { tuning, setTuning, type VectorWidth } from './plans/tuning.js';
+import { profileOf, cpuKernelPaths as cpuPaths, type AdapterProfile } from './plans/profile.js';
 import type { NodeHost } from './host.js';
 
 export type Backend = 'auto' | 'vulkan' | 'opengles' | 'browser';
@@ -67,10 +68,7 @@ async function browserAdapter(): Promise<{ adapter: GPUAdapter; backend: string 
 async function pickAdapter(): Promise<{ adapter: GPUAdapter; backend: string }> {
   if (!nodeHost) return browserAdapter();
   const tryAdapter = nodeHost.tryAdapter;
-  const want = (env('LBD_BACKEND') ?? 'auto').toLowerCase();
-  if (!['auto', 'vulkan', 'opengles'].includes(want)) {
-    throw new Error(`LBD_BACKEND must be one of auto, vulkan, opengles; got '${want}'`);
-  }
+  const want = tuning().backend;
   if (want !== 'auto') {
     const a = await tryAdapter(want as 'vulkan' | 'opengles');
     if (!a) throw new Error(`LBD_BACKEND=${want}: Dawn found no adapter for that backend. ${SETUP_HINT}`);
@@ -92,11 +90,10 @@ async function pickAdapter(): Promise<{ adapter: GPUAdapter; backend: string }> 
  * LBD_VECTOR_WIDTH = auto (default) | 128 | 256 | 512 | off; a user's own
  * LP_NATIVE_VECTOR_WIDTH always wins. Harmless for hardware adapters (only llvmpipe reads it).
  */
-let vectorWidth = env('LBD_VECTOR_WIDTH') ?? 'auto';
 /** Sets the CPU adapter's vector width for the device about to be created (see above). */
-export function setVectorWidth(w: 'auto' | 'off' | 128 | 256 | 512): void {
+export function setVectorWidth(w: VectorWidth): void {
   if (current || pending) throw new Error('setVectorWidth: the device already exists; call it before getGpu()');
-  vectorWidth = String(w);
+  setTuning({ vectorWidth: w });
 }
 
 /** The widest SIMD width this CPU runs natively (Linux /proc/cpuinfo; 256 when unknown or in a browser). */
@@ -106,14 +103,14 @@ export function cpuVectorWidth(): number {
 
 /** Only under Node: a browser picks its own adapter and its driver reads no environment. */
 function applyVectorWidth(): void {
-  if (!nodeHost || env('LP_NATIVE_VECTOR_WIDTH') || vectorWidth === 'off') return;
-  const w = vectorWidth === 'auto' ? cpuVectorWidth() : Number(vectorWidth);
-  if (![128, 256, 512].includes(w)) throw new Error(`LBD_VECTOR_WIDTH must be auto, off, 128, 256 or 512; got '${vectorWidth}'`);
-  nodeHost.setNativeVectorWidth(w);
+  const vw = tuning().vectorWidth;
+  // LP_NATIVE_VECTOR_WIDTH is llvmpipe's own variable, not the engine's: a user's value wins
+  if (!nodeHost || nodeHost.nativeVectorWidthSet() || vw === 'off') return;
+  nodeHost.setNativeVectorWidth(vw === 'auto' ? cpuVectorWidth() : vw);
 }
 
 async function init(): Promise<Gpu> {
-  if (!['auto', 'gpu'].includes(kernelsMode)) throw new Error(`LBD_KERNELS must be auto or gpu; got '${kernelsMode}'`);
+  tuning(); // the environment's options, read (and checked) before the device exists
   applyVectorWidth();
   const { adapter, backend } = await pickAdapter();
   const want: GPUFeatureName[] = ['subgroups', 'timestamp-query', 'shader-f16'];
@@ -150,7 +147,7 @@ async function init(): Promise<Gpu> {
     features,
   };
   // A hardware adapter finishes small work in well under the 1 ms timer: poll promptly there.
-  spinMs = Number(env('LBD_SPIN_MS') ?? (info.software ? 0 : 2));
+  spinDefault = info.software ? 0 : 2;
   if (!quiet) {
     console.log(`lbd-gpu: ${info.name} [${backend}${info.software ? ', software' : ''}` +
       `${info.subgroupSize ? `, subgroup ${info.subgroupSize}` : ''}]`);
@@ -162,21 +159,16 @@ async function init(): Promise<Gpu> {
   };
 }
 
-/**
- * LBD_KERNELS=gpu makes a CPU adapter take the kernel structures written for hardware GPUs:
- * tiled, double-buffered GEMMs (and the convolutions' implicit GEMMs on them) instead of the
- * subgroup-broadcast ones, batch norm's split passes instead of one pass (or one subgroup) per
- * channel. Every kernel with workgroup memory and barriers then runs on a software adapter, and
- * on SwiftShader, whose subgroups have 4 lanes, a 64- or 256-invocation workgroup is 16-64
- * subgroups taking turns at each barrier: a missing barrier or a barrier in divergent control
- * flow shows there (docs/kernels.md §8). 'auto' (default): the adapter decides.
- */
-const kernelsMode = (env('LBD_KERNELS') ?? 'auto').toLowerCase();
-
-/** Whether kernels take their CPU-adapter structures (subgroup GEMMs, one-pass batch norm). */
-export function cpuKernelPaths(): boolean {
-  return gpu().info.software && kernelsMode !== 'gpu';
+/** The adapter profile the plans read (engine/plans/profile.ts), of the started device. */
+export function adapterProfile(): AdapterProfile {
+  const g = gpu();
+  if (profileFor !== g) { profile = profileOf(g); profileFor = g; }
+  return profile!;
 }
+let profile: AdapterProfile | null = null, profileFor: Gpu | null = null;
+
+/** Whether kernels take their CPU-adapter structures (engine/plans/profile.ts cpuKernelPaths). */
+export function cpuKernelPaths(): boolean { return cpuPaths(adapterProfile(), tuning()); }
 
 /** The process's device; created on first call. */
 export async function getGpu(): Promise<Gpu> {
@@ -286,17 +278,12 @@ export const mib = (bytes: number): string =>
  * hardware ones (a 1024³ matmul takes ~0.3 ms on an H100: a 1 ms timer would be most of the
  * wait); LBD_SPIN_MS overrides. Normal setImmediate is restored afterwards.
  */
-let spinMs = 0;
+let spinDefault = 0;
 
 // Node only: a browser's event loop does not spin on pending GPU promises.
-let spinFix = env('LBD_SPIN_FIX') !== '0';
-/** Turns the busy-spin workaround off or on (the benchmark measures both). */
-export function setSpinWorkaround(on: boolean): void { spinFix = on; }
-/** Milliseconds of prompt polling before a GPU wait backs off to a timer (see gpuWait). */
-export function setSpinMs(ms: number): void { spinMs = ms; }
-
 export async function gpuWait<T>(p: Promise<T>): Promise<T> {
-  if (!spinFix || !nodeHost) return p;
+  if (!tuning().spinFix || !nodeHost) return p;
+  const spinMs = tuning().spinMs ?? spinDefault;
   const { slowDown, restore } = nodeHost;
   let backedOff = false;
   let timer: ReturnType<typeof setTimeout> | null = null;

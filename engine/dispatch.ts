@@ -3,10 +3,11 @@
 // read-back or when a batch grows large. Sizes reach kernels through a uniform ring buffer.
 import { gpu, gpuWait, throwPendingError, GpuLimitError, mib } from './device.js';
 import type { KernelSource } from '../kernels/common.js';
+import { tuning } from './plans/tuning.js';
 
-/** Dispatches per submit before a batch is flushed without being asked. */
-export let MAX_BATCH = 256;
-export function setMaxBatch(n: number): void { MAX_BATCH = n; }
+/** Dispatches per submit before a batch is flushed without being asked (tuning().maxBatch), unless a timed region holds them in one. */
+let oneSubmit = false;
+const batchFull = (): boolean => !oneSubmit && batched >= tuning().maxBatch;
 
 const RING_BYTES = 256 * 1024;
 const SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we met
@@ -202,7 +203,8 @@ export function dispatch(a: DispatchArgs): void {
   pass.dispatchWorkgroups(x, y, z);
   if (profiling) endPass();
   dispatchCount++;
-  if (++batched >= MAX_BATCH) flush();
+  batched++;
+  if (batchFull()) flush();
 }
 
 function tooBig(kernel: string, i: number, b: GPUBuffer, size: number, max: number): never {
@@ -214,7 +216,8 @@ export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, ds
   if (bytes === 0) return;
   endPass();
   enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
-  if (++batched >= MAX_BATCH) flush();
+  batched++;
+  if (batchFull()) flush();
 }
 
 /** Uploads through a mapped staging buffer + copy, so the write is ordered with queued dispatches. */
@@ -346,9 +349,8 @@ export async function gpuTimeMs(fn: () => void): Promise<number> {
   const res = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'timer-resolve' });
   endPass();
   enc().beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0 } }).end();
-  const saved = MAX_BATCH;
-  MAX_BATCH = Number.MAX_SAFE_INTEGER; // keep the timed work in one submit
-  try { fn(); } finally { MAX_BATCH = saved; }
+  oneSubmit = true; // keep the timed work in one submit
+  try { fn(); } finally { oneSubmit = false; }
   endPass();
   enc().beginComputePass({ timestampWrites: { querySet: qs, endOfPassWriteIndex: 1 } }).end();
   enc().resolveQuerySet(qs, 0, 2, res, 0);

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
-import { env } from '../kernels/env.js';
+import { tuning } from './plans/tuning.js';
 
 // dawn.node crashes when V8 on-stack-replaces a hot loop (docs/architecture.md). The flag must be
 // set before 'webgpu' is first imported, so 'webgpu' is imported dynamically below; device.ts
@@ -31,7 +31,7 @@ export async function tryAdapter(backend: 'vulkan' | 'opengles' | 'default'): Pr
       return await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
     }
     // LBD_DAWN_FLAGS passes extra dawn.node options (e.g. 'enable-dawn-features=...'), comma-separated.
-    const extra = (env('LBD_DAWN_FLAGS') ?? '').split(',').filter(Boolean);
+    const extra = tuning().dawnFlags;
     const gpu = webgpu.create([...(backend === 'vulkan' ? ['backend=vulkan'] : []), ...extra]);
     instances.push(gpu);
     return await gpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -51,6 +51,8 @@ export function cpuVectorWidth(): number {
 
 /** Tells llvmpipe its vector width (read when the Vulkan device is created). */
 export function setNativeVectorWidth(w: number): void { process.env.LP_NATIVE_VECTOR_WIDTH = String(w); }
+/** Whether LP_NATIVE_VECTOR_WIDTH (llvmpipe's variable, not the engine's) is set. */
+export function nativeVectorWidthSet(): boolean { return process.env.LP_NATIVE_VECTOR_WIDTH !== undefined; }
 
 // dawn.node re-queues its event processing with setImmediate while a GPU promise is pending,
 // which spins Node's thread; gpuWait (device.ts) routes setImmediate through a 1 ms timer while
@@ -109,4 +111,4 @@ export async function writeFileAtomic(path: string, chunks: Uint8Array[], point:
 }
 
 /** This host, as device.ts sees it (host-browser.ts exports null under the same name). */
-export const host: NodeHost | null = { tryAdapter, cpuVectorWidth, setNativeVectorWidth, slowDown, restore, readFile, writeFileAtomic };
+export const host: NodeHost | null = { tryAdapter, cpuVectorWidth, setNativeVectorWidth, nativeVectorWidthSet, slowDown, restore, readFile, writeFileAtomic };

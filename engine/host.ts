@@ -10,6 +10,8 @@ export interface NodeHost {
   cpuVectorWidth(): number;
   /** Tells llvmpipe its vector width (before the device is created). */
   setNativeVectorWidth(w: number): void;
+  /** Whether the user set llvmpipe's own LP_NATIVE_VECTOR_WIDTH (it then wins). */
+  nativeVectorWidthSet(): boolean;
   /** Routes setImmediate through a timer while a GPU promise is pending (nested calls share one swap). */
   slowDown(): void;
   restore(): void;

@@ -4,10 +4,12 @@ export { Tensor, tensor, zeros, empty, scalar, numel, fmtShape, type DType, type
 export { scope, memoryStats, trimPool, resetPeak } from './memory.js';
 export { ScalarLog } from './scalar-log.js';
 export { profileKernels, type KernelProfile } from './dispatch.js';
+export { tuning, setTuning, resetTuning, defaultTuning, tuningFromEnvironment, tuningOptionsMarkdown, TUNING_OPTIONS, type Tuning, type TuningPatch, type TuningOption, type MatmulStructure, type VectorWidth, type TiledTile } from './plans/tuning.js';
+export { profileOf, type AdapterProfile } from './plans/profile.js';
 export { benchmark, type BenchmarkOptions, type BenchmarkResult, type Timing } from './benchmark.js';
 export { defineKernel, type Kernel, type KernelDeclaration, type KernelDispatch, type BindingDecl, type BindingValue, type StorageType, type KernelConfig } from './kernel.js';
 export { gridFor, WG, type ParamDecl, type ParamType, type ParamValues, type StorageAccess } from '../kernels/common.js';
-export { sync, flush, gpuTimeMs, dispatchTotal, submitTotal, pipelineCount, setMaxBatch } from './dispatch.js';
+export { sync, flush, gpuTimeMs, dispatchTotal, submitTotal, pipelineCount } from './dispatch.js';
 export { noGrad, isGradEnabled, replay, topoOrder as topoOrderOf, type Node } from './tape.js';
 export { backward, registry, apply, defineOp, type OpDef, type NoAttrs, type Ref, type TestCase, type InputSpec, type Float64Lib } from './op.js';
 export * from './ops/elementwise.js';

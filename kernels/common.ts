@@ -1,6 +1,5 @@
 // Shared pieces of WGSL generation. Kernels are plain text built from small config objects;
 // nothing here touches the GPU.
-import { env } from './env.js';
 
 /** WGSL source plus the cache key naming everything the text depends on. */
 export interface KernelSource {
@@ -129,13 +128,13 @@ export const MAX_DIMS = 8;
 /** Threads per workgroup for 1-D elementwise-style kernels. */
 export const WG = 64;
 
-let gridCap = Number(env('LBD_GRID_CAP') ?? 4096);
+let gridCap = 4096;
 /**
  * The most workgroups a grid-stride kernel launches. A real GPU wants many resident threads;
  * on a CPU rasterizer (lavapipe) each workgroup costs scheduling, and a few hundred already fill
- * the cores. The cap is 4096 on every adapter unless LBD_GRID_CAP sets it: no per-adapter value
- * was picked (measurements under load were too noisy, docs/NOTES.md 2026-11-26), and nothing in
- * the repository calls setGridCap today.
+ * the cores. The engine's tuning sets it (engine/plans/tuning.ts gridCap, LBD_GRID_CAP, 4096 on
+ * every adapter by default: no per-adapter value was picked, measurements under load being too
+ * noisy, docs/NOTES.md 2026-11-26); kernels/ cannot import the engine, so this is its copy.
  */
 export function setGridCap(n: number): void { gridCap = n; }
 export const gridCapNow = (): number => gridCap;

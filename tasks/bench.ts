@@ -6,13 +6,14 @@
 // (--rounds) so the host's noise hits both. --compare A.json B.json needs no GPU.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { getGpu, setSpinWorkaround, cpuVectorWidth } from '../engine/device.js';
+import { getGpu, cpuVectorWidth } from '../engine/device.js';
+import { setTuning } from '../engine/plans/tuning.js';
 import { cpus } from 'node:os';
 import { gpuTimeMs, dispatch, sync } from '../engine/dispatch.js';
 import { scope } from '../engine/memory.js';
 import { empty } from '../engine/tensor.js';
 import { Generator } from '../engine/random.js';
-import { matmul, setMatmulOptions, matmulConfig, type MatmulStructure } from '../engine/ops/matmul.js';
+import { matmul, matmulConfig, type MatmulStructure } from '../engine/ops/matmul.js';
 import { conv2d } from '../engine/ops/conv.js';
 import { backward } from '../engine/op.js';
 import { tensor } from '../engine/tensor.js';
@@ -202,11 +203,11 @@ for (const n of want('matmul') ? sizes : []) {
 // The other structure at 1024, for comparison in the same run.
 const cmpN = opts.quick ? 256 : 1024;
 for (const structure of want('matmul') ? ['subgroup', 'tiled'] as MatmulStructure[] : []) {
-  setMatmulOptions({ structure });
+  setTuning({ matmul: { structure } });
   const ms = await timeMatmul(cmpN, cmpN, cmpN, 1);
   add({ op: 'matmul', shape: `${cmpN}x${cmpN}x${cmpN}`, size: cmpN, variant: `${structure} (forced)`, ms, gflops: (2 * cmpN ** 3) / (ms * 1e6) });
 }
-setMatmulOptions({ structure: null });
+setTuning({ matmul: { structure: null } });
 
 // A naive kernel (one output per thread) as this machine's yardstick: ratios to it travel
 // between machines better than absolute numbers on a shared, noisy host.
@@ -395,9 +396,9 @@ if (!opts.quick && want('spin')) {
     for (let r = 0; r < runs; r++) { const t0 = performance.now(); matmul(a, b); await sync(); ts.push(performance.now() - t0); }
     return median(ts);
   });
-  setSpinWorkaround(false);
+  setTuning({ spinFix: false });
   const off = await wall();
-  setSpinWorkaround(true);
+  setTuning({ spinFix: true });
   const on = await wall();
   add({ op: 'matmul-wall', shape: '1024x1024x1024', size: n, variant: 'spin workaround off', ms: off, gflops: 2 * n ** 3 / (off * 1e6) });
   add({ op: 'matmul-wall', shape: '1024x1024x1024', size: n, variant: 'spin workaround on', ms: on, gflops: 2 * n ** 3 / (on * 1e6) });

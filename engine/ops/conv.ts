@@ -7,7 +7,9 @@
 // rowConvKernel). The direct kernels are a yardstick only (LBD_CONV=direct).
 import { defineOp, apply, type Ref, type TestCase } from '../op.js';
 import { dispatch } from '../dispatch.js';
-import { gpu } from '../device.js';
+import { gpu, adapterProfile } from '../device.js';
+import { tuning } from '../plans/tuning.js';
+import { planRowConv, convStrips, convTaps, padForWeightGrad, type RowPlan } from '../plans/conv.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
 import { convKernel, convTapConfig, convDirectKernel, convTiledKernel, rowConvKernel, type ConvMode } from '../../kernels/conv.js';
 import { matmulGrid, bLayouts, type BLayout, type MatmulConfig, type SubgroupMatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
@@ -16,7 +18,6 @@ import { pad, permute, reshape } from './layout.js';
 import { matmulConfig, matmulTextureEnabled, textureFoldFor, toTexture } from './matmul.js';
 import { add } from './elementwise.js';
 import { sum } from './reduce.js';
-import { env } from '../../kernels/env.js';
 
 export interface ConvGeometry {
   N: number; Ci: number; H: number; W: number;
@@ -45,45 +46,13 @@ export function convGeometry(x: readonly number[], w: readonly number[], stride:
 
 // ---- the three products ---------------------------------------------------------------
 
-let forceDirect = env('LBD_CONV') === 'direct';
-/** Forces the direct (yardstick) kernels, or returns to the implicit GEMMs (benchmark, tests). */
-export function setConvDirect(on: boolean): void { forceDirect = on; }
+const forceDirect = (): boolean => tuning().conv.direct;
 
-/**
- * The row kernel's output rows per workgroup, the widest narrow side (forward: output channels;
- * input gradient: dy's channels) it takes — 0 turns it off (LBD_CONV_ROWS) — and, for tests and
- * measurements, a plan forced on every product that fits it geometrically (setRowConv).
- */
-let rowConv: { rows: number; max: number; force?: { pixels: number; block: number } } = { rows: 4, max: Number(env('LBD_CONV_ROWS') ?? 16) };
-export function setRowConv(o: Partial<typeof rowConv>): void { rowConv = { ...rowConv, ...o }; }
-
-interface RowPlan { pixels: number; block: number }
-
-/**
- * The row kernel's plan for a 3×3, stride-1 product whose narrow side has `narrow` channels and
- * whose output has `outC`, or null for the implicit GEMM. Measured per product, variants
- * alternating in one process (docs/benchmarks.md, kernel measurements, 2026-12-02 and -03):
- * - rows narrower than 2·lanes stay GEMMs (half a 4·lanes strip or less would be filled);
- * - 2 pixels a lane where that halves the strips' span (VGG19 x1/16's 32-pixel rows at
- *   16 lanes: 4.5 vs 7.4 ms for 4 → 4 channels, 10.0 vs 15.5 for 8 → 8; the GEMM 6.1 and 11.9);
- * - all output channels in one block up to 16 (FC-DenseNet-103's growth 16: 186 vs 215 ms at
- *   480×360, 120 vs 160 at 240×180), and blocks of 4 for 4 channels (3.6 vs 4.9 ms at 8 lanes);
- * - at 16 lanes or more the input gradient of a layer with fewer than 16 maps is a GEMM (the tiny
- *   Tiramisu's 56 → 8 layer at 80×60: 17.4 ms against 24.6 for the row kernel; at 8 lanes the row
- *   kernel wins, 19.2 vs 23.4), and so is one with 400 or more input channels (the row kernel's
- *   K is only 9·16 there, the GEMM's output 400+ wide; FC-DenseNet-103's up path at 16 lanes,
- *   7 alternating runs: 500 ← 16 at 180×240 550 → 454 ms, 600 ← 16 at 90×120 163 → 137,
- *   1000 ← 16 at 45×60 75 → 63; at 300 ← 16 and 180×240 the row kernel still won, 311 vs 355).
- */
+/** The row kernel's plan for this product on this device (engine/plans/conv.ts planRowConv). */
 function rowConvPlan(g: ConvGeometry, narrow: number, outC: number, inputGrad: boolean): RowPlan | null {
-  if (forceDirect || narrow > rowConv.max || g.kh !== 3 || g.kw !== 3 || g.stride !== 1 || g.pad !== 1) return null;
-  const sg = gpu().info.subgroupSize;
-  if (!sg || g.W < 2 * sg) return null;
-  if (matmulConfig(g.N * g.Ho * g.Wo, narrow, 9 * g.Ci).kind !== 'subgroup') return null;
-  if (rowConv.force) return rowConv.force;
-  if (inputGrad && sg >= 16 && (narrow < 16 || outC >= 400) && g.W > 2 * sg) return null;
-  const filled = (px: number): number => Math.ceil(g.W / (px * sg)) * px * sg; // pixels the strips span
-  return { pixels: 2 * filled(2) <= filled(4) ? 2 : 4, block: outC <= 4 ? 4 : outC <= 8 ? 8 : 16 };
+  const p = adapterProfile(), t = tuning();
+  if (t.conv.direct || !p.subgroupSize) return null;
+  return planRowConv(p, t, g, narrow, outC, inputGrad, matmulConfig(g.N * g.Ho * g.Wo, narrow, 9 * g.Ci));
 }
 
 /**
@@ -96,45 +65,16 @@ function rowConvRun(plan: RowPlan, src: Tensor, w: Tensor, Ci: number, Co: numbe
   const out = empty([N, Co, H, W], 'f32', label);
   const blocks = Math.ceil(Co / plan.block);
   dispatch({
-    kernel: rowConvKernel({ lanes, pixels: plan.pixels, rows: rowConv.rows, block: plan.block, bias: !!bias }),
+    kernel: rowConvKernel({ lanes, pixels: plan.pixels, rows: tuning().conv.rows, block: plan.block, bias: !!bias }),
     buffers: bias ? [src.buffer, w.buffer, out.buffer, bias.buffer] : [src.buffer, w.buffer, out.buffer],
     params: { Ci, Co, H, W, sO, sI, flip: flip ? 1 : 0, blocks },
-    workgroups: [Math.ceil(W / (plan.pixels * lanes)), Math.ceil(H / rowConv.rows), N * blocks],
+    workgroups: [Math.ceil(W / (plan.pixels * lanes)), Math.ceil(H / tuning().conv.rows), N * blocks],
   });
   return out;
 }
 
-/**
- * Output channels from which the weight gradient pads x once (a copy of x) to drop its loads'
- * bounds tests. The copy is paid once per product, the tests once per multiply-add of every
- * output channel, so narrow products skip it (CPU time of the product, lavapipe: 19 vs 27 ms at
- * 4x40 -> 8 channels 60x80, 62 vs 99 at 64x16 -> 16 32x32; 141 vs 134 at 64 -> 64 16x16).
- */
-let wgradPadMinCo = Number(env('LBD_CONV_WGRAD_PAD_MIN') ?? 32);
-export function setWeightGradPadding(minCo: number): void { wgradPadMinCo = minCo; }
-
-/**
- * Weight gradients of 3-wide, stride-1 kernels give each lane the three kx taps of one
- * (ci, ky), which share their pixel loads (kernels/conv.ts, weightGradTapsLoader). Off: the
- * plain loader (LBD_CONV_WGRAD_TAPS=0 or setWeightGradTaps(false), for comparisons and tests).
- */
-let wgradTaps = env('LBD_CONV_WGRAD_TAPS') !== '0';
-export function setWeightGradTaps(on: boolean): void { wgradTaps = on; }
-
-/**
- * Narrow forward and input-gradient GEMMs of 3-wide, stride-1 kernels over rows a multiple of 4
- * pixels wide: each lane takes four neighbouring pixels and reuses three of their four input
- * quads from one kx tap to the next (kernels/conv.ts, pixelShiftLoader). One profiled VGG19 x1/16
- * step each way, two pairs: the narrow forward GEMMs 8.8/8.9 → 7.9/7.7 ms, input gradients
- * 8.3/9.2 → 6.9/7.3. Not on the wide form: there B's texel loads dominate, and four rows a lane
- * meant a 32 × 64 tile (VGG19 full width 5.6 → 5.8 s) or a 32 × 32 one (→ 7.0 s).
- * LBD_CONV_SHIFT=0 turns it off.
- */
-let shiftTaps = env('LBD_CONV_SHIFT') !== '0';
-export function setConvShift(on: boolean): void { shiftTaps = on; }
-
 function gemmConfig(M: number, Ncols: number, K: number): MatmulConfig | null {
-  return forceDirect ? null : matmulConfig(M, Ncols, K);
+  return forceDirect() ? null : matmulConfig(M, Ncols, K);
 }
 
 function direct(mode: ConvMode, a: Tensor, b: Tensor, g: ConvGeometry, outShape: number[]): Tensor {
@@ -180,15 +120,8 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
   // vecA tells the kernel whether B rows k..k+3 are always in range (K % 4 == 0; for the
   // weight gradient, quads stop at each row of Wo pixels, so it needs Wo % 4 == 0).
   const kAligned = mode === 'backward-weight' ? dims[4] % 4 === 0 : K % 4 === 0;
-  // Conv GEMMs are narrow (cols = channels): a 64-wide tile still fills at 64 channels and
-  // halves A's (computed, bounds-checked) loads per FLOP.
-  const strips = cols >= 8 * cfg.lanes ? 2 : cfg.strips;
-  const base: SubgroupMatmulConfig = { ...cfg, strips, vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold, bias: !!bias };
-  // shared tap loads (dims: rW at 4, kw at 6, stride at 7): the weight gradient's three rows a
-  // lane; the narrow pixel GEMMs' four neighbouring pixels a lane, quads shifted from tap to tap
-  const taps = dims[6] === 3 && dims[7] === 1 && (mode === 'backward-weight'
-    ? wgradTaps
-    : shiftTaps && !!base.narrow && nchw && vec && dims[4] % 4 === 0);
+  const base: SubgroupMatmulConfig = { ...cfg, strips: convStrips(cfg, cols), vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold, bias: !!bias };
+  const taps = convTaps(tuning(), mode === 'backward-weight', !!base.narrow, nchw, vec, dims);
   const c = taps ? convTapConfig(base, mode) : base;
   const out = empty(store === 'transposed' ? [cols, M] : [M, cols], 'f32', `conv.${mode}`);
   if (bLayout && !texture) throw new Error('conv: a B operand in another layout needs the texture path');
@@ -275,9 +208,8 @@ export function convBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tens
   const inTexture = matmulTextureEnabled() && textureFoldFor(K, g.Co) > 0;
   const ds = inTexture ? null : permute(dy, [0, 2, 3, 1]);
   const dm = ds ? ds.view([K, g.Co]) : dy;
-  // With Wo % 4 == 0, padding x once (one copy) lets the kernel drop every bounds test: worth it
-  // from wgradPadMinCo output channels.
-  const inside = g.Wo % 4 === 0 && wgradPadMinCo <= g.Co;
+  // padding x once (one copy) lets the kernel drop every bounds test (padForWeightGrad)
+  const inside = padForWeightGrad(tuning(), g);
   const xp = inside && g.pad > 0 ? pad(x, [0, 0, g.pad, g.pad], [0, 0, g.pad, g.pad]) : x;
   const H = g.H + (xp !== x ? 2 * g.pad : 0), W = g.W + (xp !== x ? 2 * g.pad : 0);
   // C is stored transposed: [Co, Ci·kh·kw] is the weight's own layout (no transpose pass)

@@ -2,82 +2,26 @@
 // either operand transposed. The kernel structure and tile sizes come from a per-adapter config.
 import { defineOp, apply, type Ref, type Float64Lib } from '../op.js';
 import { dispatch, destroyAfterSubmit } from '../dispatch.js';
-import { gpu, cpuKernelPaths } from '../device.js';
+import { gpu, adapterProfile } from '../device.js';
+import { tuning } from '../plans/tuning.js';
+import { planMatmul, planFold, copyTransposedA, textureFold } from '../plans/matmul.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
-import { matmulKernel, matmulGrid, matmulToTextureKernel, matmulToTextureGrid, textureCopyWidth, NO_CONV, bLayouts, type BLayout, type MatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
+import { matmulKernel, matmulGrid, matmulToTextureKernel, matmulToTextureGrid, textureCopyWidth, NO_CONV, bLayouts, type BLayout, type MatmulConfig } from '../../kernels/matmul.js';
 import { transpose, reshape } from './layout.js';
 import { sumTo } from './reduce.js';
 import { actGradColsKernel } from '../../kernels/reduce.js';
 import { gridFor, ACTIVATIONS, type Activation } from '../../kernels/common.js';
 
 export type { Activation };
-import { env } from '../../kernels/env.js';
 
-export type MatmulStructure = 'subgroup' | 'tiled';
-let forced: MatmulStructure | null = (env('LBD_MATMUL') as MatmulStructure) || null;
-let subgroupRows = 16;
-let subgroupStrips: number | null = null;
-let useTexture = env('LBD_MATMUL_TEXTURE') !== '0';
-let persistent = Number(env('LBD_MATMUL_PERSISTENT') ?? 128);
-/** Whether persistent/rows/strips were set by the user (then no shape rule overrides them). */
-let shapeRules = env('LBD_MATMUL_PERSISTENT') === undefined;
-/** Widest output (columns) that gets the narrow kernel form; 0 turns it off. */
-let narrowMax = Number(env('LBD_MATMUL_NARROW') ?? 16);
-let narrowShared = env('LBD_MATMUL_NARROW_SHARED') !== '0';
-/** Tall B operands (K > the texture height) folded into a texture, else read from the buffer. */
-let foldTall = env('LBD_MATMUL_FOLD') !== '0';
-/** A transposed A no larger than B's side is copied once instead of read in place. */
-let transposeSmallA = env('LBD_MATMUL_COPY_AT') !== '0';
-let tiled: Omit<TiledMatmulConfig, 'kind'> = { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16, double: true };
+export type { MatmulStructure } from '../plans/tuning.js';
 
-/** Overrides the automatic choice (tests and the benchmark compare structures). */
-export function setMatmulOptions(o: { copyAt?: boolean; foldTall?: boolean; narrowShared?: boolean; structure?: MatmulStructure | null; rows?: number; strips?: number | null; texture?: boolean; persistent?: number; narrowMax?: number; tiled?: typeof tiled }): void {
-  if (o.narrowMax !== undefined) narrowMax = o.narrowMax;
-  if (o.narrowShared !== undefined) narrowShared = o.narrowShared;
-  if (o.foldTall !== undefined) foldTall = o.foldTall;
-  if (o.copyAt !== undefined) transposeSmallA = o.copyAt;
-  if (o.structure !== undefined) forced = o.structure;
-  if (o.texture !== undefined) useTexture = o.texture;
-  if (o.persistent !== undefined) persistent = o.persistent;
-  // a tile forced by hand turns the shape rules off; the defaults (rows 16, strips null,
-  // persistent 128) turn them back on
-  if (o.persistent !== undefined || o.rows !== undefined || o.strips !== undefined) {
-    shapeRules = o.persistent === 128 && (o.rows ?? 16) === 16 && o.strips == null;
-  }
-  if (o.rows !== undefined) subgroupRows = o.rows;
-  if (o.strips !== undefined) subgroupStrips = o.strips;
-  if (o.tiled) tiled = o.tiled;
-}
+/** Whether B operands may go through textures (tuning: matmul.texture, LBD_MATMUL_TEXTURE). */
+export const matmulTextureEnabled = (): boolean => tuning().matmul.texture;
 
-/** Whether B operands may go through textures (LBD_MATMUL_TEXTURE / setMatmulOptions). */
-export const matmulTextureEnabled = (): boolean => useTexture;
-
-/**
- * The config for one product. CPU adapters with a fixed subgroup size (lavapipe: 4, 8 or 16
- * lanes by vector width; SwiftShader: 4) get the subgroup-broadcast kernel; hardware GPUs,
- * adapters without subgroups and LBD_KERNELS=gpu get the shared-memory tiled one (docs/kernels.md).
- */
+/** The config for one product on this device (engine/plans/matmul.ts planMatmul). */
 export function matmulConfig(M: number, N: number, K: number, batch = 1): MatmulConfig {
-  const g = gpu();
-  const sg = g.info.subgroupSize;
-  const structure = forced ?? (g.hasSubgroups && sg && cpuKernelPaths() ? 'subgroup' : 'tiled');
-  if (structure === 'subgroup') {
-    if (!g.hasSubgroups || !sg) throw new Error('matmul: the subgroup kernel needs the adapter\'s subgroups feature with a fixed subgroup size');
-    // Wide, short outputs (the recommender's 500 x 9724 x 600) prefer 32 rows x one strip and
-    // no persistent workgroups (measured at 16 lanes, one process: 28.6 vs 21.6 GFLOP/s);
-    // square ones the persistent 16-row, two-strip tile (31.4 vs 27.3 at 1024³).
-    const wide = shapeRules && N >= 4 * M && N > 64 * sg;
-    // 64-wide tiles pay off on wide outputs; narrow ones waste half the lanes.
-    const strips = subgroupStrips ?? (wide ? 1 : N >= 64 * 8 && M >= 64 ? 2 : 1);
-    const maxTex = g.limits.maxTextureDimension2D;
-    const textureB = useTexture && Math.ceil(N / 4) <= maxTex && batch * Math.ceil(K / 4) * 4 <= maxTex;
-    // narrow outputs (N ≤ narrowMax): each lane its own rows, all columns (32 rows a workgroup)
-    const narrow = N <= narrowMax ? Math.ceil(N / 4) : 0;
-    // rows must be a multiple of the lane count (each lane loads rows l, l + lanes, ...)
-    const rows = Math.ceil((narrow || wide ? 2 * subgroupRows : subgroupRows) / sg) * sg;
-    return { kind: 'subgroup', lanes: sg, rows, strips, vecA: K % 4 === 0, vecB: N % 4 === 0, textureB, persistent: wide ? 0 : persistent, narrow, narrowShared };
-  }
-  return { kind: 'tiled', ...tiled };
+  return planMatmul(adapterProfile(), tuning(), M, N, K, batch);
 }
 
 /**
@@ -97,11 +41,8 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: T
   if (M * N === 0) return out;
   if (K === 0) throw new Error('matmul: K = 0 is not supported');
   const cfg = { ...matmulConfig(M, N, K, b.ndim === 3 ? B : 1), bias: !!bias, act };
-  // Aᵀ read in place costs four scalar loads a quad; a copy of A costs one pass over M·K. With A
-  // no larger than B's side (M ≤ N) the copy wins (CPU time, 8 lanes: 140 vs 170 ms at 1024³,
-  // 1124 vs 1193 at 600x20108x500; it loses at 20108x600x500, 1218 vs 1009).
   let at: Tensor | null = null;
-  if (transA && cfg.kind === 'subgroup' && a.ndim === 2 && M <= N && transposeSmallA) {
+  if (transA && copyTransposedA(tuning(), cfg, M, N, a.ndim === 2)) {
     at = transpose(a);
     a = at;
     transA = false;
@@ -110,15 +51,10 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: T
   let bt: Tensor | null = null;
   let kernel;
   if (cfg.kind === 'subgroup') {
-    // A B with more rows than a texture has (K > 8192: the recommender's 20108 items, as a
-    // product's inner dimension) is folded into a wider texture when the batch shares it, so it
-    // still avoids buffer loads and — transposed — a transpose pass.
-    const fold = !cfg.textureB && useTexture && foldTall && b.ndim === 2 ? textureFoldFor(K, N) : 0;
-    if (fold > 1) Object.assign(cfg, { textureB: true, textureFold: fold });
-    // a folded B's texel fetch costs more (its coordinates depend on the fold): tiles of 32 rows
-    // halve the fetches per product — 1.25-1.3x at 500x600x20108 (Mult-VAE's dh = dY·W2ᵀ and the
-    // dense first layer, plain and transposed), none at unfolded 512x512x8192 (2026-12-03, 16 lanes)
-    if (fold > 1 && shapeRules && !cfg.narrow && M >= 32) Object.assign(cfg, { rows: Math.ceil(32 / cfg.lanes) * cfg.lanes, persistent: 0 });
+    // a B with more rows than a texture has is folded into a wider one when the batch shares it,
+    // so it still avoids buffer loads and — transposed — a transpose pass (planFold)
+    const folded = planFold(adapterProfile(), tuning(), cfg, M, N, K, b.ndim === 2);
+    if (folded) Object.assign(cfg, { textureB: true, textureFold: folded.fold }, folded.rows ? { rows: folded.rows, persistent: folded.persistent } : {});
     const layout = transB ? bLayouts.transposed(K) : bLayouts.plain(N);
     if (cfg.textureB) bBinding = toTexture(b, b.ndim === 3 ? B : 1, K, N, cfg.textureFold ?? 1, layout);
     else if (transB) { bt = transpose(b); bBinding = bt.buffer; } // B too large for a texture: rare
@@ -140,16 +76,13 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: T
 // it is not counted in live bytes. The cache is bounded by bytes, not by count: a model's
 // working set (VGG19: ~30 sizes) must fit, or every step re-creates textures — creating one
 // costs far more host time than a dispatch (with 16 entries the full-width VGG19 step spent
-// 1-3 s in createTexture). LBD_TEXTURE_CACHE_MB sets the budget (default 1024).
-let textureBudget = Number(env('LBD_TEXTURE_CACHE_MB') ?? 1024) * 2 ** 20;
+// 1-3 s in createTexture). The budget is tuning().matmul.textureCacheBytes (LBD_TEXTURE_CACHE_MB, default 1024 MiB).
 const textures = new Map<string, { tex: GPUTexture; view: GPUTextureView; bytes: number }>();
 let textureBytes = 0;
 let textureCreates = 0;
 
 /** Textures created so far by the B-operand cache (a step that creates none does not thrash). */
 export function textureCreateTotal(): number { return textureCreates; }
-/** Sets the B-operand texture cache's budget in bytes (tests shrink it to exercise eviction). */
-export function setTextureBudget(bytes: number): void { textureBudget = bytes; }
 
 /** B [batch, K, N] (stored as `layout` says) into a cached texture; returns its view. */
 export function toTexture(b: Tensor, batch: number, K: number, N: number, fold = 1, layout: BLayout = bLayouts.plain(N)): GPUTextureView {
@@ -159,7 +92,7 @@ export function toTexture(b: Tensor, batch: number, K: number, N: number, fold =
   if (t) textures.delete(key); // re-insert below: most recently used last
   else {
     const bytes = w * h * 16;
-    while (textures.size > 0 && textureBytes + bytes > textureBudget) {
+    while (textures.size > 0 && textureBytes + bytes > tuning().matmul.textureCacheBytes) {
       const [oldKey, old] = textures.entries().next().value!;
       textures.delete(oldKey);
       textureBytes -= old.bytes;
@@ -329,10 +262,5 @@ export function linear(x: Tensor, w: Tensor, b: Tensor, act: Activation | 'none'
   return reshape(y, [...lead, y.shape[1]]);
 }
 
-/** The smallest power-of-two fold that fits a [K, N] operand in the adapter's 2-d textures (0: none does). */
-export function textureFoldFor(K: number, N: number): number {
-  const max = gpu().limits.maxTextureDimension2D;
-  const w = Math.ceil(N / 4), h = Math.ceil(K / 4) * 4;
-  for (let f = 1; w * f <= max; f *= 2) if (Math.ceil(h / f) <= max) return f;
-  return 0;
-}
+/** The smallest power-of-two fold that fits a [K, N] operand in this adapter's 2-d textures (0: none does). */
+export const textureFoldFor = (K: number, N: number): number => textureFold(adapterProfile(), K, N);

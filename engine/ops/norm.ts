@@ -11,6 +11,7 @@ import { dispatch } from '../dispatch.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
 import { bnStatsKernel, bnApplyKernel, bnGradSumKernel, bnGradInputKernel, bnForwardOnePassKernel, bnBackwardOnePassKernel, bnForwardLanesKernel, bnBackwardLanesKernel, planeGrid } from '../../kernels/norm.js';
 import { gpu, cpuKernelPaths } from '../device.js';
+import { tuning } from '../plans/tuning.js';
 import { full } from './elementwise.js';
 import { sideEffectsEnabled } from '../tape.js';
 
@@ -41,20 +42,17 @@ const isTraining = (a: BnAttrs): boolean => a.training !== false;
 /** The batch statistics, kept by a training forward for its backward. */
 type BnSaved = { mean?: Tensor; var?: Tensor };
 
-let onePassSetting: boolean | null = null;
 /**
  * One pass each way (the channel's workgroup reduces, then writes the outputs) or the split
- * kernels (reduction passes, then per-element passes over a grid of planes). Default (null): one
- * pass on CPU adapters, where every pass costs a fixed overhead and C workgroups fill the cores;
- * split on GPUs, which want more workgroups than channels, and under LBD_KERNELS=gpu. Tests set both.
+ * kernels (reduction passes, then per-element passes over a grid of planes). Default
+ * (tuning().batchNorm.onePass null): one pass on CPU adapters, where every pass costs a fixed
+ * overhead and C workgroups fill the cores; split on GPUs, which want more workgroups than
+ * channels, and under LBD_KERNELS=gpu. `lanes`: whether the one-pass kernels may run one subgroup
+ * per channel. Tests compare every form (setTuning).
  */
-export function setBatchNormOnePass(on: boolean | null): void { onePassSetting = on; }
-const onePass = (): boolean => onePassSetting ?? cpuKernelPaths();
-let lanesSetting = true;
-/** Whether the one-pass kernels may run one subgroup per channel (tests compare both forms). */
-export function setBatchNormLanes(on: boolean): void { lanesSetting = on; }
+const onePass = (): boolean => tuning().batchNorm.onePass ?? cpuKernelPaths();
 /** The subgroup width of the one-subgroup-per-channel form, when it applies (vec4 planes, fixed subgroups). */
-const lanesFor = (S: number): number | null => (lanesSetting && S % 4 === 0 ? gpu().info.subgroupSize : null);
+const lanesFor = (S: number): number | null => (tuning().batchNorm.lanes && S % 4 === 0 ? gpu().info.subgroupSize : null);
 
 // ---- float64 reference ------------------------------------------------------------------
 

@@ -4,7 +4,7 @@
 // All GPU work goes through one queue: the engine's scopes are a stack, so two async jobs must
 // never interleave. The page writes its state into data-* attributes for the browser test.
 import { getGpu, NO_WEBGPU_HINT } from '../../engine/device.js';
-import { Generator, setMatmulOptions } from '../../engine/index.js';
+import { Generator, setTuning } from '../../engine/index.js';
 import { decodeDigits } from './digits.js';
 import { WebTrainer, PAGE_KINDS, PAGE_LABELS, webDefaults, type PageKind } from './train.js';
 import { toyEstimatesGpu } from './toy-gpu.js';
@@ -234,7 +234,7 @@ async function start(): Promise<void> {
   }
   // ?matmul=tiled|subgroup overrides the engine's GEMM choice (Node reads LBD_MATMUL)
   const mm = new URLSearchParams(location.search).get('matmul');
-  if (mm === 'tiled' || mm === 'subgroup') setMatmulOptions({ structure: mm });
+  if (mm === 'tiled' || mm === 'subgroup') setTuning({ matmul: { structure: mm } });
   else if (mm !== null) throw new Error(`?matmul must be tiled or subgroup; got '${mm}'`);
   $('adapter').textContent = `Device: ${g.info.name || g.info.vendor}${g.info.architecture ? ` (${g.info.architecture})` : ''}` +
     `${g.info.software ? ', a software adapter' : ''}${g.info.subgroupSize ? `, subgroups of ${g.info.subgroupSize}` : ''}.`;

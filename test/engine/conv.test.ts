@@ -3,8 +3,8 @@
 // and the direct yardstick kernels, all against float64 loops (forward, input gradient,
 // weight gradient, transposed convolution), with zero live bytes left behind.
 import { suite } from 'uvu';
-import { conv2d, convTranspose2d, refConv, refConvTranspose, setConvDirect, setRowConv, setWeightGradTaps, setWeightGradPadding } from '../../engine/ops/conv.js';
-import { setMatmulOptions } from '../../engine/ops/matmul.js';
+import { conv2d, convTranspose2d, refConv, refConvTranspose } from '../../engine/ops/conv.js';
+import { setTuning, resetTuning, type TuningPatch } from '../../engine/plans/tuning.js';
 import { gpu } from '../../engine/device.js';
 import { scope } from '../../engine/memory.js';
 import { tensor } from '../../engine/tensor.js';
@@ -14,8 +14,7 @@ import { ready, rng, assertClose, noLeak } from '../helpers.js';
 
 const test = suite('conv');
 test.before(async () => { await ready; });
-const RESET = { structure: null, strips: null, rows: 16, texture: true, persistent: 128, narrowMax: 16 } as const;
-test.after(() => { setConvDirect(false); setMatmulOptions(RESET); });
+test.after(() => resetTuning());
 
 const rand = (r: () => number, shape: number[]): Ref => ({ shape, data: Float64Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => Math.fround(r() * 2 - 1)) });
 
@@ -83,39 +82,27 @@ const cases: [string, number[], number[], number, number, boolean, number?][] = 
   ['transposed 3x3 s2 p1 op1', [1, 4, 3, 3], [4, 5, 3, 3], 2, 1, true, 1],
 ];
 
-type PathOptions = Parameters<typeof setMatmulOptions>[0] & { rowConv?: false; wgradTaps?: false; wgradPadMin?: number };
-const paths: [string, PathOptions | 'direct'][] = [
-  ['subgroup (automatic tiles)', { structure: 'subgroup' }],
+const paths: [string, TuningPatch][] = [
+  ['subgroup (automatic tiles)', { matmul: { structure: 'subgroup' } }],
   // the narrow 3x3 weight gradients share their tap loads by default; both loaders, both bounds modes
-  ['subgroup, weight gradient without shared taps', { structure: 'subgroup', wgradTaps: false }],
-  ['subgroup, weight gradient over padded x (no bounds tests)', { structure: 'subgroup', wgradPadMin: 0 }],
-  ['subgroup, B in buffers', { structure: 'subgroup', texture: false }],
-  ['subgroup, narrow 3x3 as implicit GEMMs (row kernel off)', { structure: 'subgroup', rowConv: false }],
-  ['subgroup 32 rows, 2 strips', { structure: 'subgroup', rows: 32, strips: 2, persistent: 0 }],
-  ['tiled 64x64', { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 } }],
-  ['tiled 32x32 double-buffered', { structure: 'tiled', tiled: { tileM: 32, tileN: 32, threadM: 2, threadN: 4, tileK: 8, double: true } }],
-  ['direct (yardstick)', 'direct'],
+  ['subgroup, weight gradient without shared taps', { matmul: { structure: 'subgroup' }, conv: { wgradTaps: false } }],
+  ['subgroup, weight gradient over padded x (no bounds tests)', { matmul: { structure: 'subgroup' }, conv: { wgradPadMinCo: 0 } }],
+  ['subgroup, B in buffers', { matmul: { structure: 'subgroup', texture: false } }],
+  ['subgroup, narrow 3x3 as implicit GEMMs (row kernel off)', { matmul: { structure: 'subgroup' }, conv: { rowMax: 0 } }],
+  ['subgroup 32 rows, 2 strips', { matmul: { structure: 'subgroup', rows: 32, strips: 2, persistent: 0 } }],
+  ['tiled 64x64', { matmul: { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16, double: false } } }],
+  ['tiled 32x32 double-buffered', { matmul: { structure: 'tiled', tiled: { tileM: 32, tileN: 32, threadM: 2, threadN: 4, tileK: 8, double: true } } }],
+  ['direct (yardstick)', { conv: { direct: true } }],
 ];
 
 for (const [name, opts] of paths) {
   test(`${name}: forward, both gradients and transposed conv match float64`, async () => {
-    if (opts !== 'direct' && opts.structure === 'subgroup' && !gpu().info.subgroupSize) return; // no fixed subgroups here
-    if (opts === 'direct') setConvDirect(true);
-    else {
-      const { rowConv, wgradTaps, wgradPadMin, ...mm } = opts;
-      if (rowConv === false) setRowConv({ max: 0 });
-      if (wgradTaps === false) setWeightGradTaps(false);
-      if (wgradPadMin !== undefined) setWeightGradPadding(wgradPadMin);
-      setMatmulOptions(mm);
-    }
+    if (opts.matmul?.structure === 'subgroup' && !gpu().info.subgroupSize) return; // no fixed subgroups here
+    const saved = setTuning(opts);
     try {
       for (const [c, xs, ws, s, p, t, op] of cases) await noLeak(`${name} ${c}`, () => check(`${name} ${c}`, xs, ws, s, p, t, op ?? 0));
     } finally {
-      setConvDirect(false);
-      setRowConv({ max: 16 });
-      setWeightGradTaps(true);
-      setWeightGradPadding(32);
-      setMatmulOptions(RESET);
+      resetTuning(saved);
     }
   });
 }
@@ -126,14 +113,15 @@ for (const [name, opts] of paths) {
 test('row kernel, every plan: forward (with bias) and input gradient match float64', async () => {
   const sg = gpu().info.subgroupSize;
   if (!sg) return; // no fixed subgroups here: the row kernel never runs
+  const saved = setTuning({});
   try {
     for (const pixels of [2, 4]) for (const block of [4, 8, 16]) {
-      setRowConv({ force: { pixels, block } });
+      setTuning({ conv: { rowForce: { pixels, block } } });
       const name = `row kernel p${pixels} b${block}`;
       await noLeak(name, () => check(name, [1, 17, 5, 2 * sg + 5], [6, 17, 3, 3], 1, 1, false));
     }
   } finally {
-    setRowConv({ force: undefined });
+    resetTuning(saved);
   }
 });
 

@@ -4,18 +4,19 @@
 // backs off. Normal setImmediate is back after every wait, also when the promise rejects.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gpuWait, setSpinMs, gpu } from '../../engine/device.js';
+import { gpuWait } from '../../engine/device.js';
+import { setTuning, resetTuning } from '../../engine/plans/tuning.js';
 import { ready } from '../helpers.js';
 
 const test = suite('gpu wait');
 test.before(async () => { await ready; });
-test.after(() => setSpinMs(gpu().info.software ? 0 : 2));
+test.after(() => resetTuning());
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Which setImmediate is installed at `at` ms into a wait of `total` ms. */
 async function observe(spinMs: number, at: number[], total: number): Promise<boolean[]> {
-  setSpinMs(spinMs);
+  setTuning({ spinMs });
   const original = globalThis.setImmediate;
   const seen: boolean[] = [];
   const waited = gpuWait(sleep(total));
@@ -42,7 +43,7 @@ test('a wait shorter than the budget never touches setImmediate', async () => {
 });
 
 test('a rejected GPU promise restores setImmediate too', async () => {
-  setSpinMs(0);
+  setTuning({ spinMs: 0 });
   const original = globalThis.setImmediate;
   await gpuWait(Promise.reject(new Error('device lost'))).catch(() => undefined);
   assert.is(globalThis.setImmediate, original);

@@ -2,7 +2,8 @@
 // shapes that are not multiples of any tile, batched, with K and N not multiples of 4.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { matmul, linear, setMatmulOptions, matmulConfig, setTextureBudget, textureCreateTotal } from '../../engine/ops/matmul.js';
+import { matmul, linear, matmulConfig, textureCreateTotal } from '../../engine/ops/matmul.js';
+import { setTuning, resetTuning, type TuningPatch } from '../../engine/plans/tuning.js';
 import { scope } from '../../engine/memory.js';
 import { tensor } from '../../engine/tensor.js';
 import { gpu, cpuKernelPaths } from '../../engine/device.js';
@@ -12,7 +13,7 @@ import { sync } from '../../engine/dispatch.js';
 
 const test = suite('matmul');
 test.before(async () => { await ready; });
-test.after(() => setMatmulOptions({ structure: null, strips: null, rows: 16, texture: true, persistent: 128, narrowMax: 16 }));
+test.after(() => resetTuning());
 
 // Node runs with --no-use-osr (dawn.node needs it), so a long loop only gets compiled when it
 // sits in a function that is called many times: hence the row function.
@@ -43,7 +44,7 @@ const shapes: [number, number, number, number][] = [
   [1, 70, 8, 72], [2, 33, 13, 20], [1, 45, 16, 9],
 ];
 
-const structures: [string, Parameters<typeof setMatmulOptions>[0]][] = [
+const structures: [string, NonNullable<TuningPatch['matmul']>][] = [
   ['subgroup 16x32', { structure: 'subgroup', strips: 1, rows: 16, persistent: 0 }],
   ['subgroup 16x64 persistent 5', { structure: 'subgroup', strips: 2, rows: 16, persistent: 5 }],
   ['subgroup 16x32 B in buffer', { structure: 'subgroup', strips: 1, rows: 16, texture: false }],
@@ -53,19 +54,18 @@ const structures: [string, Parameters<typeof setMatmulOptions>[0]][] = [
   ['subgroup, no narrow form', { structure: 'subgroup', strips: 1, rows: 16, narrowMax: 0 }],
   ['subgroup narrow, B in buffer', { structure: 'subgroup', strips: 1, rows: 16, texture: false, narrowMax: 16 }],
   ['subgroup 32 rows', { structure: 'subgroup', strips: 1, rows: 32, persistent: 0 }],
-  ['tiled 64x64', { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16 } }],
-  ['tiled 32x32', { structure: 'tiled', tiled: { tileM: 32, tileN: 32, threadM: 2, threadN: 4, tileK: 8 } }],
+  ['tiled 64x64', { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16, double: false } }],
+  ['tiled 32x32', { structure: 'tiled', tiled: { tileM: 32, tileN: 32, threadM: 2, threadN: 4, tileK: 8, double: false } }],
   ['tiled 64x64 double-buffered', { structure: 'tiled', tiled: { tileM: 64, tileN: 64, threadM: 4, threadN: 4, tileK: 16, double: true } }],
   ['tiled 128x64 double-buffered', { structure: 'tiled', tiled: { tileM: 128, tileN: 64, threadM: 8, threadN: 4, tileK: 8, double: true } }],
 ];
-const RESET = { structure: null, strips: null, rows: 16, texture: true, persistent: 128, narrowMax: 16 } as const;
 
 // Every structure runs on any subgroup width (the suite runs at 4, 8 and 16 lanes: see
 // test/engine/widths.test.ts), and reads transposed operands in place.
 for (const [name, opts] of structures) {
   test(`${name}: matches float64 on awkward shapes, plain and transposed`, async () => {
     if (opts.structure === 'subgroup' && !gpu().info.subgroupSize) return; // adapter without fixed subgroups
-    setMatmulOptions(opts);
+    const saved = setTuning({ matmul: opts });
     const r = rng(7);
     for (const [si, [B, M, N, K]] of shapes.entries()) {
       // transposed operands on every other shape (each structure's suite stays ~seconds)
@@ -82,12 +82,12 @@ for (const [name, opts] of structures) {
         }));
       }
     }
-    setMatmulOptions(RESET);
+    resetTuning(saved);
   });
 
   test(`${name}: the bias epilogue (linear) matches float64`, async () => {
     if (opts.structure === 'subgroup' && !gpu().info.subgroupSize) return;
-    setMatmulOptions(opts);
+    const saved = setTuning({ matmul: opts });
     const r = rng(5);
     for (const [M, N, K] of [[37, 70, 19], [9, 13, 8], [70, 8, 72]]) {
       await noLeak(`${name} linear ${M}x${N}x${K}`, () => scope(async () => {
@@ -99,13 +99,13 @@ for (const [name, opts] of structures) {
         assertClose(got, want, 1e-4 * Math.sqrt(K), `${name} linear ${M}x${N}x${K}`);
       }));
     }
-    setMatmulOptions(RESET);
+    resetTuning(saved);
   });
 }
 
 test('a B with more rows than a texture (K > 8192) is folded into a wider texture: plain and transposed, batch-shared', async () => {
   if (!gpu().info.subgroupSize) return;
-  setMatmulOptions({ structure: 'subgroup' });
+  const saved = setTuning({ matmul: { structure: 'subgroup' } });
   const r = rng(21);
   const maxTex = gpu().limits.maxTextureDimension2D;
   // K past the texture's height, and odd (the quads' k bounds are tested) and even
@@ -125,11 +125,11 @@ test('a B with more rows than a texture (K > 8192) is folded into a wider textur
       }));
     }
   }
-  setMatmulOptions(RESET);
+  resetTuning(saved);
 });
 
 test('more B sizes in one batch than the texture cache holds (evicted textures outlive the submit)', async () => {
-  setTextureBudget(4 * 2 ** 10); // a few small textures: forces evictions inside one batch
+  const saved = setTuning({ matmul: { textureCacheBytes: 4 * 2 ** 10 } }); // a few small textures: forces evictions inside one batch
   await scope(async () => {
     const outs = [];
     // B [3, 4n]: 20 distinct texture widths
@@ -137,7 +137,7 @@ test('more B sizes in one batch than the texture cache holds (evicted textures o
     assert.equal(Array.from(await outs[19].data()), new Array(160).fill(60));
     assert.equal(Array.from(await outs[0].data()), new Array(8).fill(3));
   });
-  setTextureBudget(1024 * 2 ** 20);
+  resetTuning(saved);
 });
 
 test('the B-texture cache holds a working set: repeating the same products creates no texture', async () => {

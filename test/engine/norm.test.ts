@@ -6,7 +6,7 @@ import {
   tensor, full, scope, sync, sum, mul, add, relu, batchNorm, refBatchStats, submitTotal, memoryStats, dispatchTotal, replay, type Tensor, type Ref,
 } from '../../engine/index.js';
 import { withoutSideEffects } from '../../engine/tape.js';
-import { setBatchNormOnePass, setBatchNormLanes } from '../../engine/ops/norm.js';
+import { setTuning } from '../../engine/plans/tuning.js';
 import { cpuKernelPaths } from '../../engine/device.js';
 import { registry, type OpDef } from '../../engine/op.js';
 import { ready, rng, assertClose } from '../helpers.js';
@@ -143,8 +143,7 @@ test('one-pass (subgroup per channel, workgroup per channel) and split batch-nor
       for (const relu of [false, true]) for (const pre of [false, true]) for (const training of [true, false]) {
         const out: Float32Array[][] = [];
         for (const [one, lanes] of [[true, true], [true, false], [false, false]]) {
-          setBatchNormOnePass(one);
-          setBatchNormLanes(lanes);
+          setTuning({ batchNorm: { onePass: one, lanes: lanes } });
           out.push(await scope(async () => {
             const rm = tensor(randRef(rng(5), [C]).data), rv = tensor(randRef(rng(6), [C], 0.5, 2).data);
             const tx = tensor(x.data, shape).requireGrad(), w = tensor(wv).requireGrad(), b = tensor(bv).requireGrad(), pb = tensor(pv).requireGrad();
@@ -159,7 +158,7 @@ test('one-pass (subgroup per channel, workgroup per channel) and split batch-nor
         for (const o of [1, 2]) out[0].forEach((a, k) => assertClose(a, out[o][k], 1e-4, `${what}: output ${k}, form ${o} vs 0`));
       }
     }
-  } finally { setBatchNormOnePass(null); setBatchNormLanes(true); }
+  } finally { setTuning({ batchNorm: { onePass: null, lanes: true } }); }
 });
 
 test('x feeding batch norm and another op: BN adds its gradient into the one the tape holds (no add pass), and x\'s gradient matches finite differences, on every kernel path', async () => {
@@ -183,8 +182,7 @@ test('x feeding batch norm and another op: BN adds its gradient into the one the
   (addDef as OpDef).forward = (...a) => { adds++; return forward.apply(addDef, a); };
   try {
     for (const [path, onePass, lanes] of [['one subgroup a channel', true, true], ['one workgroup a channel', true, false], ['split passes', false, false]] as const) {
-      setBatchNormOnePass(onePass);
-      setBatchNormLanes(lanes);
+      setTuning({ batchNorm: { onePass: onePass, lanes: lanes } });
       let total = 0;
       // the tape reaches BN before or after the other consumer, depending on the root's order:
       // only when BN comes second is there a gradient to add into
@@ -205,8 +203,7 @@ test('x feeding batch norm and another op: BN adds its gradient into the one the
     }
   } finally {
     (addDef as OpDef).forward = forward;
-    setBatchNormOnePass(null);
-    setBatchNormLanes(true);
+    setTuning({ batchNorm: { onePass: null, lanes: true } });
   }
 });
 

@@ -7,7 +7,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, full, scope, batchNorm, crossEntropy, softmax, logSoftmax, multinomialLogLik, exp, log, registry, type Ref } from '../../engine/index.js';
-import { setBatchNormOnePass, setBatchNormLanes, refBatchStats } from '../../engine/ops/norm.js';
+import { refBatchStats } from '../../engine/ops/norm.js';
+import { setTuning } from '../../engine/plans/tuning.js';
 import { bnGrads } from './bn-grads.js';
 import { referenceOf } from '../../engine/testing.js';
 import { ready, rng } from '../helpers.js';
@@ -64,8 +65,7 @@ for (const shape of [[8, 4, 6, 6], [4, 3, 12, 16], [3, 2, 5, 7], [40, 5]]) {
     const st = refBatchStats(x);
     try {
       for (const [form, one, lanes] of forms) {
-        setBatchNormOnePass(one);
-        setBatchNormLanes(lanes);
+        setTuning({ batchNorm: { onePass: one, lanes: lanes } });
         await scope(async () => {
           // momentum 1: the running statistics become the batch's (the variance unbiased)
           const rm = full([C], 0), rv = full([C], 1);
@@ -80,7 +80,7 @@ for (const shape of [[8, 4, 6, 6], [4, 3, 12, 16], [3, 2, 5, 7], [40, 5]]) {
           within(`${what}: d/dx`, scaledErr(await tx.grad!.data(), want.dx), 1e-6);
         });
       }
-    } finally { setBatchNormOnePass(null); setBatchNormLanes(true); }
+    } finally { setTuning({ batchNorm: { onePass: null, lanes: true } }); }
     done();
   });
 }

@@ -7,7 +7,8 @@ import { getGpu, setQuiet } from '../../engine/device.js';
 import { scope, memoryStats } from '../../engine/memory.js';
 import { tensor } from '../../engine/tensor.js';
 import { backward, registry, type Ref } from '../../engine/op.js';
-import { matmul, setMatmulOptions } from '../../engine/ops/matmul.js';
+import { matmul } from '../../engine/ops/matmul.js';
+import { setTuning } from '../../engine/plans/tuning.js';
 import { conv2d, refConv } from '../../engine/ops/conv.js';
 import { sync } from '../../engine/dispatch.js';
 import { batchNorm, refBatchStats } from '../../engine/ops/norm.js';
@@ -18,7 +19,7 @@ import { referenceOf } from '../../engine/testing.js';
 
 setQuiet(true);
 const g = await getGpu();
-setMatmulOptions({ structure: 'subgroup' });
+setTuning({ matmul: { structure: 'subgroup' } });
 const r = rng(11);
 const rand = (n: number): Float64Array => Float64Array.from({ length: n }, () => Math.fround(r() * 2 - 1));
 const errors: Record<string, number> = {};

@@ -1,6 +1,6 @@
-// The one place the code reads environment variables: `process.env` under Node, nothing in a
-// browser (no `process` there), so the same sources run in both hosts. Lives in kernels/ because
-// it is the lowest layer (kernels → engine → layers is one-way) and kernels read a variable too.
+// The environment accessor: `process.env` under Node, nothing in a browser (no `process` there),
+// so the same sources run in both hosts. The engine's one reader is its tuning
+// (engine/plans/tuning.ts, TUNING_OPTIONS); lives in kernels/, the lowest layer, with isNode.
 
 type Proc = { env?: Record<string, string | undefined>; versions?: { node?: string } };
 const proc = (): Proc | undefined => (globalThis as { process?: Proc }).process;

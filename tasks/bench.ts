@@ -41,6 +41,7 @@ import { compareBench, compareMarkdown, mergeTorch, rowsMarkdown, median, type B
 import { runTorch, type TorchRun } from './bench/torch.js';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { commitFromEnvironment } from './common/environment.js';
 
 interface Row { op: string; shape: string; size?: number; variant?: string; key?: string; ms: number; gflops?: number; note?: string }
 
@@ -416,7 +417,7 @@ if (rows.length) {
   for (const r of rows) console.log(`| ${r.op} | ${r.shape} | ${r.variant ?? r.note ?? ''} | ${r.ms.toFixed(r.ms < 0.1 ? 4 : 2)} | ${r.gflops ? r.gflops.toFixed(1) : ''} |`);
 }
 if (opts.json) {
-  let commit = process.env.LBD_COMMIT ?? '';
+  let commit = commitFromEnvironment() ?? '';
   if (!commit) try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { /* no git (the GPU bundle): LBD_COMMIT says */ }
   writeFileSync(opts.json, JSON.stringify({
     adapter, backend: gpu.info.backend, subgroupSize: gpu.info.subgroupSize ?? null, date: new Date().toISOString(), commit,

@@ -3,6 +3,7 @@
 // anything else with its stack and exit code 1.
 import { spawn } from 'node:child_process';
 import { UserError } from './errors.js';
+import { environment, showDawnWarnings, filteredChildOf, parentStderrColumns } from './environment.js';
 import { GpuLimitError } from '../../engine/device.js';
 
 /**
@@ -15,19 +16,18 @@ import { GpuLimitError } from '../../engine/device.js';
  * Returns true in the parent, which has nothing else to do.
  */
 function filterDawnWarnings(): boolean {
-  if (process.env.LBD_DAWN_WARNINGS === 'show') return false;
-  const parent = process.env.LBD_FILTERED_CHILD;
+  if (showDawnWarnings()) return false;
+  const parent = filteredChildOf();
   if (parent) {
     setInterval(() => { if (process.ppid !== Number(parent)) process.kill(process.pid, 'SIGKILL'); }, 1000).unref();
-    if (process.env.LBD_STDERR_COLUMNS) {
-      // the parent's stderr is a terminal: progress bars may draw as on one
-      Object.assign(process.stderr, { isTTY: true, columns: Number(process.env.LBD_STDERR_COLUMNS) });
-    }
+    const columns = parentStderrColumns();
+    // the parent's stderr is a terminal: progress bars may draw as on one
+    if (columns) Object.assign(process.stderr, { isTTY: true, columns });
     return false;
   }
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'pipe'],
-    env: { ...process.env, LBD_FILTERED_CHILD: String(process.pid), ...(process.stderr.isTTY ? { LBD_STDERR_COLUMNS: String(process.stderr.columns ?? 80) } : {}) },
+    env: { ...environment(), LBD_FILTERED_CHILD: String(process.pid), ...(process.stderr.isTTY ? { LBD_STDERR_COLUMNS: String(process.stderr.columns ?? 80) } : {}) },
   });
   const mark = 'Warning: maxDynamic';
   let tail = '';

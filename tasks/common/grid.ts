@@ -14,11 +14,12 @@ import { UserError } from './errors.js';
 import { readJson, writeJsonAtomic, removeStaleTemps } from './files.js';
 import { configDifferences } from './config.js';
 import { gitCommit } from './run-state.js';
+import { environment } from './environment.js';
 
 export interface Shard { index: number; count: number; source: string }
 
 /** The shard this process runs (see the file's comment); 0/1 when nothing says otherwise. */
-export function resolveShard(opt: string | undefined, countOpt: string | undefined, env: NodeJS.ProcessEnv = process.env): Shard {
+export function resolveShard(opt: string | undefined, countOpt: string | undefined, env: NodeJS.ProcessEnv = environment()): Shard {
   const int = (v: string | undefined, what: string, min: number): number => {
     const n = Number(v);
     if (v === undefined || v.trim() === '' || !Number.isInteger(n) || n < min) throw new UserError(`${what} must be an integer ≥ ${min}, got '${v}'`);

@@ -4,6 +4,7 @@
 import { execSync } from 'node:child_process';
 import type { Generator } from '../../engine/index.js';
 import type { DropoutLayer } from '../../layers/dropout/base.js';
+import { commitFromEnvironment } from './environment.js';
 
 /** The layers' noise generators, each once (every kind holds one as `generator`; layers may share one). */
 export function generatorsOf(drops: readonly DropoutLayer[]): Generator[] {
@@ -21,5 +22,5 @@ export function meanStd(v: number[]): { mean: number; std: number } {
 /** HEAD's commit, or 'unknown' outside a git checkout. */
 export function gitCommit(): string {
   // LBD_COMMIT: for copies without .git (the device bundle), set by whoever packed them.
-  try { return execSync('git rev-parse HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return process.env.LBD_COMMIT ?? 'unknown'; }
+  try { return execSync('git rev-parse HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return commitFromEnvironment() ?? 'unknown'; }
 }

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
 import { extname, join, resolve, sep, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pagePort } from '../common/environment.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json',
@@ -37,7 +38,7 @@ export function serveStatic(dir: string, port = 8080, host = '127.0.0.1'): Promi
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
   const dir = process.argv[2] ?? join(root, 'dist/page');
-  const port = Number(process.env.PORT ?? 8080);
+  const port = pagePort();
   try { statSync(join(dir, 'index.html')); } catch { console.error(`web: ${dir}/index.html is missing; run \`npm run build:web\` first`); process.exit(1); }
   const s = await serveStatic(dir, port);
   console.log(`web: serving ${dir} at ${s.url} (Ctrl-C stops)`);

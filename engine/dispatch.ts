@@ -19,36 +19,21 @@ let compileCount = 0;
 export function pipelineCount(): number { return compileCount; }
 
 /**
- * The bind-group layout a kernel's WGSL declares, read from its `@group(0) @binding(n)`
- * declarations. Explicit (not 'auto') so that the uniform block can take a dynamic offset
- * into the ring buffer, which lets one bind group serve every dispatch with the same operands.
+ * The bind-group layout of a kernel, from its declaration (kernels/common.ts `kernel`): the
+ * uniform block at binding 0, then its storage buffers and textures 1..n. Explicit (not 'auto')
+ * so that the uniform block can take a dynamic offset into the ring buffer, which lets one bind
+ * group serve every dispatch with the same operands.
  */
-function layoutEntries(src: KernelSource): GPUBindGroupLayoutEntry[] {
-  const entries: GPUBindGroupLayoutEntry[] = [];
-  const re = /@group\(0\)\s*@binding\((\d+)\)\s*var(<[^>]*>)?\s+\w+\s*:\s*([^;]+);/g;
-  for (const m of src.code.matchAll(re)) {
-    const binding = Number(m[1]);
-    const space = (m[2] ?? '').replace(/[<>\s]/g, '');
-    const type = m[3].trim();
-    const visibility = GPUShaderStage.COMPUTE;
-    if (space === 'uniform') entries.push({ binding, visibility, buffer: { type: 'uniform', hasDynamicOffset: true } });
-    else if (space.startsWith('storage')) {
-      entries.push({ binding, visibility, buffer: { type: space.endsWith('read_write') ? 'storage' : 'read-only-storage' } });
-    } else {
-      const t = /^texture_storage_2d<\s*(\w+)\s*,\s*(\w+)\s*>$/.exec(type);
-      if (!t) throw new Error(`${src.key}: cannot derive a binding layout for '${m[0]}'`);
-      const access = ({ read: 'read-only', write: 'write-only', read_write: 'read-write' } as const)[t[2] as 'read' | 'write' | 'read_write'];
-      entries.push({ binding, visibility, storageTexture: { access, format: t[1] as GPUTextureFormat, viewDimension: '2d' } });
-    }
-  }
-  return entries;
-}
-
-/** The layout of a kernel that declares its bindings (defineKernel): params at 0, storage 1..n. */
 function declaredLayout(src: KernelSource): GPUBindGroupLayoutEntry[] {
   const visibility = GPUShaderStage.COMPUTE;
   const entries: GPUBindGroupLayoutEntry[] = src.params ? [{ binding: 0, visibility, buffer: { type: 'uniform', hasDynamicOffset: true } }] : [];
-  src.bindings!.forEach((a, i) => entries.push({ binding: i + 1, visibility, buffer: { type: a === 'read' ? 'read-only-storage' : 'storage' } }));
+  src.bindings.forEach(({ decl }, i) => {
+    const binding = i + 1;
+    if (decl.texture) {
+      const access = ({ read: 'read-only', write: 'write-only', read_write: 'read-write' } as const)[decl.access];
+      entries.push({ binding, visibility, storageTexture: { access, format: decl.texture, viewDimension: '2d' } });
+    } else entries.push({ binding, visibility, buffer: { type: decl.access === 'read' ? 'read-only-storage' : 'storage' } });
+  });
   return entries;
 }
 
@@ -62,7 +47,7 @@ function compiled(src: KernelSource): Compiled {
   if (p) return p;
   const { device } = gpu();
   const module = device.createShaderModule({ code: src.code, label: src.key });
-  const layout = device.createBindGroupLayout({ entries: src.bindings ? declaredLayout(src) : layoutEntries(src), label: src.key });
+  const layout = device.createBindGroupLayout({ entries: declaredLayout(src), label: src.key });
   const pipeline = device.createComputePipeline({
     layout: device.createPipelineLayout({ bindGroupLayouts: [layout], label: src.key }),
     compute: { module, entryPoint: 'main' }, label: src.key,
@@ -116,19 +101,33 @@ function endPass(): void {
   if (pass) { pass.end(); pass = null; }
 }
 
-/** A uniform value: plain numbers are u32 (or i32 if negative); wrap floats with `f32()`. */
-export type Param = number | { f32: number };
-export const f32 = (x: number): { f32: number } => ({ f32: x });
-
+/** A range of a buffer (the whole of it from `offset` when `size` is left out). */
 export interface Binding { buffer: GPUBuffer; offset?: number; size?: number }
+
+/** What a storage binding is given: a whole buffer, a range of one, or a texture view. */
+export type BindingResource = GPUBuffer | Binding | GPUTextureView;
 
 export interface DispatchArgs {
   kernel: KernelSource;
-  /** Storage buffers in binding order 1..n (binding 0 is the uniform block when params are given). */
-  buffers: (GPUBuffer | Binding | GPUTextureView)[];
-  /** Values by name for the kernel's declared ParamBlock (legacy kernels: positional words). */
-  params?: Param[] | Record<string, number | readonly number[]>;
+  /**
+   * Storage bindings by the names the kernel declares (binding 0 is the uniform block). A name
+   * given null or undefined counts as not given: a kernel variant without an optional binding
+   * (a bias) takes the same call.
+   */
+  bindings: Readonly<Record<string, BindingResource | null | undefined>>;
+  /** Values by name for the kernel's declared parameters (required when it declares any). */
+  params?: Readonly<Record<string, number | readonly number[]>>;
   workgroups: [number, number?, number?];
+}
+
+/** A missing binding, or the first name the kernel does not declare. */
+function bindingError(a: DispatchArgs): Error {
+  const declared = a.kernel.bindings.map((b) => b.name);
+  const list = `(declared: ${declared.join(', ') || 'none'})`;
+  const missing = declared.find((n) => a.bindings[n] == null);
+  if (missing) return new Error(`${a.kernel.key}: binding '${missing}' is missing ${list}`);
+  const unknown = Object.keys(a.bindings).find((n) => a.bindings[n] != null && !declared.includes(n));
+  return new Error(`${a.kernel.key}: unknown binding '${unknown}' ${list}`);
 }
 
 export function dispatch(a: DispatchArgs): void {
@@ -143,49 +142,46 @@ export function dispatch(a: DispatchArgs): void {
   let key = String(c.id);
   let ringOffset = -1;
   let uniformSize = 0;
-  if (a.params) {
+  const block = a.kernel.params;
+  if (!block !== !a.params) throw new Error(block ? `${a.kernel.key}: params are missing (declared: ${Object.keys(block.decl).join(', ')})` : `${a.kernel.key}: params given, but the kernel declares none`);
+  if (block) {
     if (ringUsed + SLOT > RING_BYTES) flush();
     ring ??= device.createBuffer({ size: RING_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniform-ring' });
-    const base = ringUsed / 4;
-    if (Array.isArray(a.params)) {
-      if (a.params.length * 4 > SLOT) throw new Error(`${a.kernel.key}: more than ${SLOT / 4} uniform words`);
-      a.params.forEach((p, i) => {
-        if (typeof p === 'number') stagingU32[base + i] = p < 0 ? p >>> 0 : p;
-        else stagingF32[base + i] = p.f32;
-      });
-      uniformSize = Math.max(16, Math.ceil(a.params.length / 4) * 16);
-    } else {
-      const block = a.kernel.params;
-      if (!block) throw new Error(`${a.kernel.key}: named parameters given, but the kernel declares none`);
-      block.pack(a.params as never, stagingU32, stagingF32, base, a.kernel.key);
-      uniformSize = block.words * 4;
-    }
+    block.pack(a.params as never, stagingU32, stagingF32, ringUsed / 4, a.kernel.key);
+    uniformSize = block.words * 4;
     ringOffset = ringUsed;
     ringUsed += SLOT;
     key += `|u${uniformSize}`;
   }
   const maxBind = gpu().limits.maxStorageBufferBindingSize;
   const resources: GPUBindingResource[] = [];
-  a.buffers.forEach((b, i) => {
+  // in the kernel's binding order, by name; then every name given must have been one of them
+  const declared = a.kernel.bindings;
+  let given = 0;
+  for (const n in a.bindings) if (a.bindings[n] != null) given++;
+  if (given !== declared.length) throw bindingError(a);
+  for (const { name } of declared) {
+    const b = a.bindings[name];
+    if (b == null) throw bindingError(a);
     if (b instanceof GPUBuffer) {
-      if (b.size > maxBind) tooBig(a.kernel.key, i, b, b.size, maxBind);
+      if (b.size > maxBind) tooBig(a.kernel.key, name, b, b.size, maxBind);
       resources.push({ buffer: b });
       key += `|${idOf(b)}`;
     } else if ('buffer' in b) {
       const size = b.size ?? b.buffer.size - (b.offset ?? 0);
-      if (size > maxBind) tooBig(a.kernel.key, i, b.buffer, size, maxBind);
+      if (size > maxBind) tooBig(a.kernel.key, name, b.buffer, size, maxBind);
       resources.push(b);
       key += `|${idOf(b.buffer)}@${b.offset ?? 0}+${b.size ?? ''}`;
     } else {
       resources.push(b);
       key += `|t${idOf(b)}`;
     }
-  });
+  }
   let bindGroup = bindGroups.get(key);
   if (bindGroup) bindGroups.delete(key); // re-inserted below: most recently used last
   else {
     const entries: GPUBindGroupEntry[] = [];
-    if (a.params) entries.push({ binding: 0, resource: { buffer: ring!, offset: 0, size: uniformSize } });
+    if (block) entries.push({ binding: 0, resource: { buffer: ring!, offset: 0, size: uniformSize } });
     resources.forEach((r, i) => entries.push({ binding: i + 1, resource: r }));
     bindGroup = device.createBindGroup({ layout: c.layout, entries, label: a.kernel.key });
     bindGroupCreates++;
@@ -207,8 +203,8 @@ export function dispatch(a: DispatchArgs): void {
   if (batchFull()) flush();
 }
 
-function tooBig(kernel: string, i: number, b: GPUBuffer, size: number, max: number): never {
-  throw new GpuLimitError(`${kernel}: operand ${i + 1} (${b.label}) is ${mib(size)} (${size} bytes), over the device's ` +
+function tooBig(kernel: string, name: string, b: GPUBuffer, size: number, max: number): never {
+  throw new GpuLimitError(`${kernel}: binding '${name}' (${b.label}) is ${mib(size)} (${size} bytes), over the device's ` +
     `largest storage binding (maxStorageBufferBindingSize ${mib(max)}); split the work into smaller tensors`);
 }
 

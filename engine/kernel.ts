@@ -1,10 +1,12 @@
 // defineKernel: a WGSL compute kernel declared by its signature — its uniform parameters and its
-// storage bindings by name and type. From that one declaration come the WGSL declarations the
-// body uses (`P.<param>`, `<binding>[i]`), the bind-group layout (no parsing of the WGSL), the
-// pipeline cache key (the name and the variant's config, so two variants never share a pipeline)
-// and a dispatch that takes its buffers by name. A custom differentiable op is then a defineOp
-// whose forward and backward dispatch such kernels (docs/custom-kernels.md).
-import { defineParams, kernelSource, type KernelSource, type ParamBlock, type ParamDecl, type ParamValues, type StorageAccess } from '../kernels/common.js';
+// storage bindings by name and type — for code outside the engine. It is the engine's own
+// declaration (kernels/common.ts `kernel`, which every kernel in kernels/ uses) with a body
+// written by the user: from the one declaration come the WGSL declarations the body uses
+// (`P.<param>`, `<binding>[i]`), the bind-group layout (no parsing of the WGSL), the pipeline
+// cache key (the name and the variant's config, so two variants never share a pipeline) and a
+// dispatch that takes its buffers by name. A custom differentiable op is then a defineOp whose
+// forward and backward dispatch such kernels (docs/custom-kernels.md).
+import { defineParams, kernel, kernelHeader, type KernelSource, type ParamBlock, type ParamDecl, type ParamValues, type StorageAccess } from '../kernels/common.js';
 import { dispatch } from './dispatch.js';
 import { Tensor } from './tensor.js';
 
@@ -72,23 +74,20 @@ export function defineKernel<P extends ParamDecl, B extends Readonly<Record<stri
     if (!IDENT.test(n) || n === 'P' || n === 'main') throw new Error(`defineKernel(${decl.name}): '${n}' is not usable as a WGSL name`);
   }
   const block: ParamBlock | undefined = decl.params ? defineParams(decl.params) : undefined;
-  const header = [
-    ...(block ? [block.wgsl] : []),
-    ...names.map((n, i) => {
-      const b = decl.bindings[n];
-      return `@group(0) @binding(${i + 1}) var<storage, ${b.access === 'read' ? 'read' : 'read_write'}> ${n}: array<${b.type ?? 'f32'}>;`;
-    }),
-  ].join('\n');
-  const access = names.map((n) => decl.bindings[n].access);
-  for (const a of access) if (a !== 'read' && a !== 'read_write') throw new Error(`defineKernel(${decl.name}): access must be 'read' or 'read_write', got '${String(a)}'`);
+  for (const n of names) {
+    const { access, type } = decl.bindings[n];
+    if (access !== 'read' && access !== 'read_write') throw new Error(`defineKernel(${decl.name}): access must be 'read' or 'read_write', got '${String(access)}'`);
+    if (type !== undefined && !['f32', 'i32', 'u32', 'vec4<f32>', 'vec4<i32>', 'vec4<u32>'].includes(type)) throw new Error(`defineKernel(${decl.name}): binding '${n}': element type '${String(type)}' is not supported`);
+  }
+  const bindings = decl.bindings;
+  const header = kernelHeader({ ...(block ? { params: block } : {}), bindings });
   const source = (config?: C): KernelSource => {
     if (typeof decl.body === 'function' && config === undefined) throw new Error(`defineKernel(${decl.name}): this kernel's body depends on a config; pass one`);
-    // a canonical key: the config's entries sorted, so the same variant is always the same pipeline
-    const key = `user.${decl.name}${config ? `.${JSON.stringify(Object.entries(config).sort(([a], [b]) => (a < b ? -1 : 1)))}` : ''}`;
-    return kernelSource(key, () => ({
-      code: `${header}\n${typeof decl.body === 'function' ? decl.body(config!) : decl.body}`,
+    // keyed by the name and the config's canonical text: the same variant is always the same pipeline
+    return kernel(`user.${decl.name}`, (config ?? {}) as KernelConfig, (c) => ({
       ...(block ? { params: block } : {}),
-      bindings: access,
+      bindings,
+      body: typeof decl.body === 'function' ? decl.body(c as C) : decl.body,
     }));
   };
   return {
@@ -96,15 +95,15 @@ export function defineKernel<P extends ParamDecl, B extends Readonly<Record<stri
     header,
     source,
     dispatch(d) {
-      const buffers = names.map((n) => {
+      const resources: Record<string, GPUBuffer | { buffer: GPUBuffer; size: number }> = {};
+      for (const n of names) {
         const v = (d.bindings as Record<string, BindingValue | undefined>)[n];
         if (v === undefined) throw new Error(`${decl.name}: binding '${n}' is missing (declared: ${names.join(', ')})`);
-        if (v instanceof Tensor) return { buffer: v.buffer, size: v.size * 4 };
-        return v;
-      });
+        resources[n] = v instanceof Tensor ? { buffer: v.buffer, size: v.size * 4 } : v;
+      }
       for (const k of Object.keys(d.bindings)) if (!names.includes(k)) throw new Error(`${decl.name}: unknown binding '${k}' (declared: ${names.join(', ')})`);
       if (block && !d.params) throw new Error(`${decl.name}: params are missing (declared: ${Object.keys(decl.params!).join(', ')})`);
-      dispatch({ kernel: source(d.config), buffers, ...(block ? { params: d.params as Record<string, number | readonly number[]> } : {}), workgroups: d.workgroups });
+      dispatch({ kernel: source(d.config), bindings: resources, ...(block ? { params: d.params as Record<string, number | readonly number[]> } : {}), workgroups: d.workgroups });
     },
   };
 }

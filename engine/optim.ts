@@ -13,7 +13,7 @@
 import { copyBuffer, dispatch } from './dispatch.js';
 import { gpu } from './device.js';
 import { Tensor, zeros, fmtShape } from './tensor.js';
-import { optimKernel, bindingsPerParam, ruleStateKeys, MAX_PARAMS_PER_DISPATCH, type DecayMode, type OptimRule } from '../kernels/optim.js';
+import { optimKernel, optimBindingNames, bindingsPerParam, ruleStateKeys, MAX_PARAMS_PER_DISPATCH, type DecayMode, type OptimRule } from '../kernels/optim.js';
 import { gridFor, WG } from '../kernels/common.js';
 
 type OptionValue = number | boolean;
@@ -141,15 +141,16 @@ export abstract class Optimizer<O extends { lr?: number }> {
     for (let at = 0; at < items.length; at += k) {
       const chunk = items.slice(at, at + k);
       const values: Record<string, number> = { ...shared };
-      const buffers: GPUBuffer[] = [];
+      const bindings: Record<string, GPUBuffer> = {};
       let quads = 0;
       chunk.forEach(({ p, g, t, st }, j) => {
         values[`n${j}`] = p.size;
         for (const [name, v] of Object.entries(this.perParam(options, t))) values[`${name}${j}`] = v;
-        buffers.push(g.buffer, p.buffer, ...keys.map((key) => this.stateTensor(p, st, key).buffer));
+        const names = optimBindingNames(rule, j);
+        [g.buffer, p.buffer, ...keys.map((key) => this.stateTensor(p, st, key).buffer)].forEach((b, i) => { bindings[names[i]] = b; });
         quads = Math.max(quads, Math.ceil(p.size / 4));
       });
-      dispatch({ kernel: optimKernel(rule, chunk.length), buffers, params: values, workgroups: [gridFor(quads, WG)] });
+      dispatch({ kernel: optimKernel(rule, chunk.length), bindings, params: values, workgroups: [gridFor(quads, WG)] });
     }
   }
 

@@ -126,7 +126,7 @@ export function draw(kind: 'uniform' | 'normal', shape: Shape, d: Draw, a: numbe
   const t = empty(shape, 'f32', `random.${kind}`);
   const [lo, hi] = splitSeed(d.seed);
   if (t.size) {
-    dispatch({ kernel: randomKernel(kind), buffers: [t.buffer], params: { n: t.size, seedLo: lo, seedHi: hi, offset: d.offset, stream: d.stream, a, b }, workgroups: [gridFor(Math.ceil(t.size / 4))] });
+    dispatch({ kernel: randomKernel(kind), bindings: { y: t.buffer }, params: { n: t.size, seedLo: lo, seedHi: hi, offset: d.offset, stream: d.stream, a, b }, workgroups: [gridFor(Math.ceil(t.size / 4))] });
   }
   return t;
 }

@@ -1,21 +1,48 @@
 // Shared pieces of WGSL generation. Kernels are plain text built from small config objects;
 // nothing here touches the GPU.
+//
+// A kernel is declared by its signature (`kernel` below): its name, the config its WGSL depends
+// on, its uniform parameters (`defineParams`) and its storage bindings by name. The WGSL
+// declarations of the parameters and bindings, the bind-group layout (engine/dispatch.ts) and
+// the pipeline cache key all come from that one declaration, so no `@binding(n)` is written by
+// hand, nothing has to line up by position across files, and no key string is built by hand.
 
-/** WGSL source plus the cache key naming everything the text depends on. */
+/** A kernel's WGSL and everything the engine needs to compile and bind it. */
 export interface KernelSource {
+  /** The kernel's name and its config, canonically serialised: names its pipeline, GPU errors and profiles. */
   key: string;
+  /** The whole WGSL: generated declarations, then the kernel's body. */
   code: string;
   /** The kernel's uniform block (binding 0), declared once; dispatch packs values by name. */
   params?: ParamBlock;
-  /**
-   * Storage bindings 1..n as declared (engine/kernel.ts defineKernel): the bind-group layout is
-   * built from this instead of being read back from the WGSL text.
-   */
-  bindings?: readonly StorageAccess[];
+  /** Storage bindings 1..n in binding order: the bind-group layout is built from these. */
+  bindings: readonly KernelBinding[];
 }
+
+/** One storage binding of a kernel: its WGSL name and how it is declared. */
+export interface KernelBinding { readonly name: string; readonly decl: BindingDecl }
 
 /** How a kernel uses a storage buffer. */
 export type StorageAccess = 'read' | 'read_write';
+/** The element type of a storage buffer binding: `array<type>` in WGSL. */
+export type StorageType = 'f32' | 'i32' | 'u32' | 'vec4<f32>' | 'vec4<i32>' | 'vec4<u32>' | 'atomic<u32>' | 'atomic<i32>';
+/** How a kernel uses a storage texture (`texture_storage_2d<format, access>`). */
+export type TextureAccess = 'read' | 'write' | 'read_write';
+
+/** A storage buffer (`var<storage, access> name: array<type>`, f32 by default) or a 2-d storage texture. */
+export type BindingDecl =
+  | { readonly access: StorageAccess; readonly type?: StorageType; readonly texture?: undefined }
+  | { readonly texture: 'rgba32float'; readonly access: TextureAccess };
+
+/** A kernel's storage bindings by name, in binding order (binding 1 first). */
+export type BindingDecls = Readonly<Record<string, BindingDecl>>;
+
+/** A storage buffer the kernel only reads. */
+export const readOnly = (type: StorageType = 'f32'): BindingDecl => ({ access: 'read', type });
+/** A storage buffer the kernel writes (and may read). */
+export const readWrite = (type: StorageType = 'f32'): BindingDecl => ({ access: 'read_write', type });
+/** An rgba32float 2-d storage texture. */
+export const storageTexture = (access: TextureAccess): BindingDecl => ({ texture: 'rgba32float', access });
 
 // ---- uniform parameters, declared once --------------------------------------------------
 //
@@ -31,8 +58,8 @@ export type ParamValues<D extends ParamDecl> = { [K in keyof D]: D[K] extends 'd
 
 export interface ParamBlock<D extends ParamDecl = ParamDecl> {
   decl: D;
-  /** `struct Params {...}` and its `@group(0) @binding(0) var<uniform> P: Params;` */
-  wgsl: string;
+  /** `struct Params {...}` (kernelHeader declares the uniform `P` of this type at binding 0). */
+  struct: string;
   /** 32-bit words of the block (a multiple of 4). */
   words: number;
   /** Writes the values into `out` (u32 view of the same bytes as `f32out`) at word `at`. */
@@ -63,7 +90,7 @@ export function defineParams<D extends ParamDecl>(decl: D): ParamBlock<D> {
   const names = new Set(Object.keys(decl));
   return {
     decl,
-    wgsl: `struct Params { ${fields.join(', ')} }\n@group(0) @binding(0) var<uniform> P: Params;`,
+    struct: `struct Params { ${fields.join(', ')} }`,
     words: w,
     pack(values, out, f32out, at, kernel) {
       for (const k of Object.keys(values)) if (!names.has(k)) throw new Error(`${kernel}: unknown parameter '${k}' (declared: ${[...names].join(', ')})`);
@@ -88,21 +115,115 @@ export function defineParams<D extends ParamDecl>(decl: D): ParamBlock<D> {
   };
 }
 
-// ---- kernel sources, generated once --------------------------------------------------------
+// ---- kernels declared by signature ----------------------------------------------------------
 
-const sources = new Map<string, KernelSource>();
+/** What a kernel's WGSL is made of, for one config. */
+export interface KernelSignature {
+  /** The uniform block (binding 0), read as `P.<name>`. */
+  params?: ParamBlock;
+  /** Storage bindings by name, in binding order (1, 2, …), read by those names in the body. */
+  bindings: BindingDecls;
+  /** `enable` directives the body needs (they must precede every declaration). */
+  enable?: readonly 'subgroups'[];
+  /** The rest of the WGSL: helper functions, workgroup variables and the entry point `main`. */
+  body: string;
+}
 
 /**
- * The kernel for `key`, generating its WGSL only the first time: `key` must name everything
- * `build` depends on. Keeps text generation off the per-dispatch path.
+ * A config: plain data (strings, finite numbers, booleans, null, arrays and plain objects of
+ * them; undefined members count as absent). Functions are refused: a config names a variant.
  */
-export function kernelSource(key: string, build: () => { code: string; params?: ParamBlock }): KernelSource {
-  let s = sources.get(key);
+export type ConfigData<T> = T extends string | number | boolean | null | undefined ? T
+  : T extends (...args: never[]) => unknown ? never
+  : T extends readonly (infer E)[] ? readonly ConfigData<E>[]
+  : { readonly [K in keyof T]: ConfigData<T[K]> };
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const RESERVED = new Set(['P', 'Params', 'main']);
+
+/** Sorted keys, strings quoted: equal configs give equal text whatever order their members were written in. */
+function canonical(v: unknown, at: string): string {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'string': return JSON.stringify(v);
+    case 'boolean': return v ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(v)) throw new Error(`${at} is ${v}: a kernel config holds finite numbers`);
+      return String(v);
+    case 'object': {
+      if (Array.isArray(v)) return `[${v.map((x, i) => canonical(x, `${at}[${i}]`)).join(',')}]`;
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) throw new Error(`${at} is not a plain object: a kernel config is plain data`);
+      const parts: string[] = [];
+      for (const k of Object.keys(v).sort()) {
+        const x = (v as Record<string, unknown>)[k];
+        if (x !== undefined) parts.push(`${IDENT.test(k) ? k : JSON.stringify(k)}:${canonical(x, `${at}.${k}`)}`);
+      }
+      return `{${parts.join(',')}}`;
+    }
+    default: throw new Error(`${at} is a ${typeof v}: a kernel config is plain data`);
+  }
+}
+
+/** The WGSL declarations of a signature: enables, the uniform block at binding 0, then one declaration per storage binding. */
+export function kernelHeader(sig: Omit<KernelSignature, 'body'>): string {
+  const lines = (sig.enable ?? []).map((e) => `enable ${e};`);
+  if (sig.params) lines.push(sig.params.struct, '@group(0) @binding(0) var<uniform> P: Params;');
+  Object.entries(sig.bindings).forEach(([name, d], i) => {
+    lines.push(d.texture
+      ? `@group(0) @binding(${i + 1}) var ${name}: texture_storage_2d<${d.texture}, ${d.access}>;`
+      : `@group(0) @binding(${i + 1}) var<storage, ${d.access}> ${name}: array<${d.type ?? 'f32'}>;`);
+  });
+  return lines.join('\n');
+}
+
+const STORAGE_TYPES = new Set<string>(['f32', 'i32', 'u32', 'vec4<f32>', 'vec4<i32>', 'vec4<u32>', 'atomic<u32>', 'atomic<i32>']);
+
+/** Refuses a binding that WGSL or the layout could not take, naming the kernel and the binding. */
+function checkBindings(key: string, bindings: BindingDecls): KernelBinding[] {
+  return Object.entries(bindings).map(([name, decl]) => {
+    if (!IDENT.test(name) || RESERVED.has(name)) throw new Error(`${key}: binding '${name}' is not usable as a WGSL name`);
+    if (decl.texture) {
+      if (decl.texture !== 'rgba32float' || !['read', 'write', 'read_write'].includes(decl.access)) throw new Error(`${key}: binding '${name}': texture_storage_2d<${String(decl.texture)}, ${String(decl.access)}> is not supported`);
+    } else {
+      if (decl.access !== 'read' && decl.access !== 'read_write') throw new Error(`${key}: binding '${name}': access must be 'read' or 'read_write', got '${String(decl.access)}'`);
+      const type = decl.type ?? 'f32';
+      if (!STORAGE_TYPES.has(type)) throw new Error(`${key}: binding '${name}': element type '${type}' is not supported`);
+      if (type.startsWith('atomic') && decl.access !== 'read_write') throw new Error(`${key}: binding '${name}': atomics need read_write access`);
+    }
+    return { name, decl };
+  });
+}
+
+// Sources by canonical key, and by the faster insertion-order JSON of the config (an alias found
+// again without sorting; JSON.stringify keeps plain data apart, and ConfigData keeps functions out).
+const sources = new Map<string, KernelSource>();
+const seen = new Map<string, KernelSource>();
+
+/**
+ * The kernel `name` in the variant `config`, generating its WGSL only the first time: `build`
+ * gets the config it is keyed by and returns the signature (params, bindings by name, body).
+ * The key is the name plus the config's canonical serialisation, so the config must hold
+ * everything the WGSL depends on — `build` sees nothing else — and two configs that differ
+ * are two pipelines. Keeps text generation off the per-dispatch path.
+ */
+export function kernel<C extends object>(name: string, config: C & ConfigData<C>, build: (config: C) => KernelSignature): KernelSource {
+  const fast = `${name}\u0000${JSON.stringify(config)}`;
+  let s = seen.get(fast);
+  if (s) return s;
+  if (!name || /[\s{]/.test(name)) throw new Error(`kernel name must be a word without braces, got '${name}'`);
+  const c = canonical(config, `${name}: config`);
+  const key = c === '{}' ? name : `${name}${c}`;
+  s = sources.get(key);
   if (!s) {
-    s = { key, ...build() };
-    if (!key.startsWith('user.')) refuseShortCircuit(key, s.code);
+    const sig = build(config);
+    const bindings = checkBindings(key, sig.bindings);
+    const code = `${kernelHeader(sig)}\n${sig.body}`;
+    if (!key.startsWith('user.')) refuseShortCircuit(key, code);
+    s = { key, code, bindings, ...(sig.params ? { params: sig.params } : {}) };
     sources.set(key, s);
   }
+  seen.set(fast, s);
   return s;
 }
 
@@ -113,7 +234,7 @@ export function kernelSource(key: string, build: () => { code: string; params?: 
  * chains in a loop took 15 s and six ran out of 4 GB, against 60 ms with `&`; the 4-lane conv
  * input-gradient GEMM (eight chains) grew to 24 GB (docs/kernels.md §8). Refused here, where
  * every kernel is generated, so a new one fails its first test on any adapter. Users' own kernels
- * (defineKernel, keys `user.*`) are not checked.
+ * (defineKernel, names `user.*`) are not checked.
  */
 function refuseShortCircuit(key: string, code: string): void {
   const m = /&&|\|\|/.exec(code.replace(/\/\/[^\n]*/g, ''));

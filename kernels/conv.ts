@@ -9,39 +9,31 @@
 //   backward-weight  rows = (ci, ky, kx), k = output pixels (n, oy, ox), A from x in NCHW;
 //                    B = dY in NHWC as [N·Ho·Wo, Co].
 //
-// Uniform fields (kernels/matmul.ts Params): s* = the tensor A is read from, r* = the pixel
-// grid of the rows (forward / backward-input) or of dY (backward-weight).
-import { subgroupKernel, tiledKernel, type ALoader, type SubgroupMatmulConfig, type TiledMatmulConfig, type TiledALoader } from './matmul.js';
-import { defineParams, kernelSource, type KernelSource } from './common.js';
+// Uniform fields (kernels/matmul.ts GEMM_PARAMS): s* = the tensor A is read from, r* = the pixel
+// grid of the rows (forward / backward-input) or of dY (backward-weight). The loaders are the
+// matmul kernels' typed hooks (kernels/matmul.ts ALoader, TiledALoader): they read the names the
+// kernel hands them and keep their own locals to themselves.
+import {
+  subgroupKernel, tiledKernel, defineLoader, type ALoader, type CLayout, type GemmScope, type SubgroupMatmulConfig, type TiledMatmulConfig, type TiledALoader,
+} from './matmul.js';
+import { defineParams, kernel, readOnly, readWrite, type KernelSource } from './common.js';
 
-const SETUP = [
-  '  let sH = P.sH; let sW = P.sW; let sC = P.sC; let rH = P.rH; let rW = P.rW;',
-  '  let kh = P.kh; let kw = P.kw; let st = P.stride; let pd = P.pad;',
+/** The convolution's uniforms, each read once into a loader-owned local of the same name. */
+const setup = ({ P }: GemmScope): string[] => [
+  `  let sH = ${P.sH}; let sW = ${P.sW}; let sC = ${P.sC}; let rH = ${P.rH}; let rW = ${P.rW};`,
+  `  let kh = ${P.kh}; let kw = ${P.kw}; let st = ${P.stride}; let pd = ${P.pad};`,
 ];
-
-/** Writes C (rows = pixels of [N, rH, rW]) as NCHW [N, cols, rH, rW]. */
-const NCHW_STORE = {
-  decl: `
-fn storeNCHW(m: u32, col: u32, N: u32, HW: u32, v: vec4<f32>) {
-  let base = (m / HW) * N * HW + m % HW + col * HW;
-  if (col < N) { C[base] = v.x; }
-  if (col + 1u < N) { C[base + HW] = v.y; }
-  if (col + 2u < N) { C[base + 2u * HW] = v.z; }
-  if (col + 3u < N) { C[base + 3u * HW] = v.w; }
-}`,
-  call: (row: string, col: string, v: string): string => `storeNCHW(${row}, ${col}, N, rH * rW, ${v});`,
-};
 
 /**
  * Rows are pixels of an [N, rH, rW] grid; A is read from an NHWC [N, sH, sW, sC] tensor.
- * With sC % 4 == 0 the k loop is split into taps (ky, kx) and channel quads: the bounds test
- * and address of a tap are computed once per row, and each channel quad is one vec4 load.
+ * With sC % 4 == 0 (`vec`) the k loop is split into taps (ky, kx) and channel quads: the bounds
+ * test and address of a tap are computed once per row, and each channel quad is one vec4 load.
  * With `nchw`, A is read from an NCHW [N, sC, sH, sW] tensor instead (a quad is four scalar
- * loads one channel plane apart) and C is written as NCHW [N, cols, rH, rW]: no layout passes.
- * Other channel counts (an RGB input, 11 class maps) take scalar loads, k decoded per element,
- * in either layout.
+ * loads one channel plane apart; the kernel then writes C as NCHW too: no layout passes). Other
+ * channel counts (an RGB input, 11 class maps) take scalar loads, k decoded per element, in
+ * either layout. `transposed`: the input gradient's taps (see the header).
  */
-function pixelRowLoader(vec: boolean, transposed: boolean, nchw: boolean): ALoader {
+const pixelRowLoader = defineLoader('conv.pixels', ({ vec, transposed, nchw }: { vec: boolean; transposed: boolean; nchw: boolean }): Omit<ALoader, 'config'> => {
   // tap (ky, kx) of a row whose origin is (ty, tx): source coordinates and whether it exists
   const tap = (g: string, ky: string, kx: string): string => transposed
     ? `let ny${g} = ty${g} - i32(${ky}); let nx${g} = tx${g} - i32(${kx});
@@ -53,44 +45,40 @@ function pixelRowLoader(vec: boolean, transposed: boolean, nchw: boolean): ALoad
     ? (g: number) => [`  let ty${g} = i32(oy${g}) + i32(pd); let tx${g} = i32(ox${g}) + i32(pd);`]
     : (g: number) => [`  let ty${g} = i32(oy${g} * st) - i32(pd); let tx${g} = i32(ox${g} * st) - i32(pd);`];
   const name = transposed ? 'convT' : 'conv';
-  const decls = vec && nchw
-    ? `@group(0) @binding(1) var<storage, read> A: array<f32>;
+  const tapAddr = (g: number): string => nchw
+    ? `nb${g} + u32(max(sy${g}, 0)) * sW + u32(max(sx${g}, 0))`
+    : `select(0u, (nb${g} + (u32(max(sy${g}, 0)) * sW + u32(max(sx${g}, 0))) * sC) / 4u, ok${g})`;
+  return {
+    element: vec && !nchw ? 'vec4<f32>' : 'f32',
+    decls: ({ A }) => vec && nchw
+      ? `
 fn ldq(ok: bool, a: u32, hw: u32) -> vec4<f32> {
   let i = select(0u, a, ok);
-  return select(vec4<f32>(0.0), vec4<f32>(A[i], A[i + hw], A[i + 2u * hw], A[i + 3u * hw]), ok);
+  return select(vec4<f32>(0.0), vec4<f32>(${A}[i], ${A}[i + hw], ${A}[i + 2u * hw], ${A}[i + 3u * hw]), ok);
 }`
-    : vec
-    ? `@group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;`
-    : `@group(0) @binding(1) var<storage, read> A: array<f32>;
+      : vec
+      ? ''
+      : `
 fn ld${name}(nb: u32, ty: i32, tx: i32, k: u32, K: u32, kw: u32, sH: u32, sW: u32, sC: u32, st: u32) -> f32 {
   if (k >= K) { return 0.0; }
   let c = k % sC; let t = k / sC; let kx = t % kw; let ky = t / kw;
   ${tap('', 'ky', 'kx')}
   let idx = ${nchw ? 'nb + c * sH * sW + u32(max(sy, 0)) * sW + u32(max(sx, 0))' : 'nb + (u32(max(sy, 0)) * sW + u32(max(sx, 0))) * sC + c'};
-  return select(0.0, A[select(0u, idx, ok)], ok);
-}`;
-  const tapAddr = (g: number): string => nchw
-    ? `nb${g} + u32(max(sy${g}, 0)) * sW + u32(max(sx${g}, 0))`
-    : `select(0u, (nb${g} + (u32(max(sy${g}, 0)) * sW + u32(max(sx${g}, 0))) * sC) / 4u, ok${g})`;
-  return {
-    key: `${name}${vec ? '4' : '1'}${nchw ? 'nchw' : ''}`,
-    decls,
-    setup: [...SETUP, '  let sHW = sH * sW;'],
-    rowSetup: (g, row) => [
-      `  let m${g} = min(${row}, M - 1u);`,
+  return select(0.0, ${A}[select(0u, idx, ok)], ok);
+}`,
+    setup: (s) => [...setup(s), '  let sHW = sH * sW;'],
+    rowSetup: ({ M }, g, row) => [
+      `  let m${g} = min(${row}, ${M} - 1u);`,
       `  let oy${g} = (m${g} / rW) % rH; let ox${g} = m${g} % rW;`,
       `  let nb${g} = (m${g} / (rH * rW)) * sH * sW * sC;`,
       ...origin(g),
     ],
-    loopInit: [],
-    store: nchw ? NCHW_STORE : undefined,
-    load: (g) => vec && nchw
+    load: ({ A, K }, g, k) => vec && nchw
       ? `ldq(ok${g}, ab${g} + c * sHW, sHW)`
       : vec
-      ? `select(vec4<f32>(0.0), A[ab${g} + c / 4u], ok${g})`
-      : `vec4<f32>(${[0, 1, 2, 3].map((j) => `ld${name}(nb${g}, ty${g}, tx${g}, k + ${j}u, K, kw, sH, sW, sC, st)`).join(', ')})`,
-    advance: [],
-    loop: vec ? (RG) => ({
+      ? `select(vec4<f32>(0.0), ${A}[ab${g} + c / 4u], ok${g})`
+      : `vec4<f32>(${[0, 1, 2, 3].map((j) => `ld${name}(nb${g}, ty${g}, tx${g}, ${k} + ${j}u, ${K}, kw, sH, sW, sC, st)`).join(', ')})`,
+    loop: vec ? (_s, RG) => ({
       open: [
         '  for (var t = 0u; t < kh * kw; t = t + 1u) {',
         '    let ky = t / kw; let kx = t % kw;',
@@ -100,9 +88,10 @@ fn ld${name}(nb: u32, ty: i32, tx: i32, k: u32, K: u32, kw: u32, sH: u32, sW: u3
         '    let k = t * sC + c;',
       ],
       close: ['  }', '  }'],
+      k: 'k',
     }) : undefined,
   };
-}
+});
 
 /**
  * pixelRowLoader (NCHW, channel quads) for 3-wide taps at stride 1, with `laneRows` and 4 rows a
@@ -113,32 +102,29 @@ fn ld${name}(nb: u32, ty: i32, tx: i32, k: u32, K: u32, kw: u32, sH: u32, sW: u3
  * unused: an unconditional load is cheaper here than a branch) for 12 uses instead of 12. B is
  * addressed by k = (ky·3 + kx)·sC + c, the same k as the plain loader's.
  */
-function pixelShiftLoader(transposed: boolean): ALoader {
+const pixelShiftLoader = defineLoader('conv.pixels.shift', ({ transposed }: { transposed: boolean }): Omit<ALoader, 'config'> => {
   const sign = transposed ? '-' : '+';
-  // the new quad after stepping to kx + 1: forward pixel 3's column, transposed pixel 0's
-  const shift = transposed
-    ? ['q3 = q2; q2 = q1; q1 = q0;', 'q0 = ldc(rowok, cb, tx0 - i32(kx + 1u), sW, sHW);']
-    : ['q0 = q1; q1 = q2; q2 = q3;', 'q3 = ldc(rowok, cb, tx0 + 3i + i32(kx + 1u), sW, sHW);'];
   return {
-    key: `${transposed ? 'convT' : 'conv'}4nchw.sh`,
-    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
+    element: 'f32',
+    decls: ({ A }) => `
 fn ldc(rowok: bool, cb: u32, x: i32, sW: u32, hw: u32) -> vec4<f32> {
   let ok = rowok & (x >= 0) & (u32(x) < sW);
   let i = select(0u, cb + u32(max(x, 0)), ok);
-  return select(vec4<f32>(0.0), vec4<f32>(A[i], A[i + hw], A[i + 2u * hw], A[i + 3u * hw]), ok);
+  return select(vec4<f32>(0.0), vec4<f32>(${A}[i], ${A}[i + hw], ${A}[i + 2u * hw], ${A}[i + 3u * hw]), ok);
 }`,
-    setup: [...SETUP, '  let sHW = sH * sW;'],
+    setup: (s) => [...setup(s), '  let sHW = sH * sW;'],
     // the lane's first pixel (M is a multiple of 4: rows past it load a valid group)
-    rowSetup: (g, row) => g > 0 ? [] : [
-      `  let m0 = min(${row}, M - 4u);`,
+    rowSetup: ({ M }, g, row) => g > 0 ? [] : [
+      `  let m0 = min(${row}, ${M} - 4u);`,
       `  let oy0 = (m0 / rW) % rH; let ox0 = m0 % rW;`,
       `  let nb0 = (m0 / (rH * rW)) * sH * sW * sC;`,
       transposed ? `  let ty0 = i32(oy0) + i32(pd); let tx0 = i32(ox0) + i32(pd);` : `  let ty0 = i32(oy0) - i32(pd); let tx0 = i32(ox0) - i32(pd);`,
     ],
-    loopInit: [],
-    load: (g) => `q${g}`,
-    advance: shift,
-    store: NCHW_STORE,
+    load: (_s, g) => `q${g}`,
+    // the new quad after stepping to kx + 1: forward pixel 3's column, transposed pixel 0's
+    advance: () => transposed
+      ? ['q3 = q2; q2 = q1; q1 = q0;', 'q0 = ldc(rowok, cb, tx0 - i32(kx + 1u), sW, sHW);']
+      : ['q0 = q1; q1 = q2; q2 = q3;', 'q3 = ldc(rowok, cb, tx0 + 3i + i32(kx + 1u), sW, sHW);'],
     loop: () => ({
       open: [
         '  for (var ky = 0u; ky < kh; ky = ky + 1u) {',
@@ -152,50 +138,47 @@ fn ldc(rowok: bool, cb: u32, x: i32, sW: u32, hw: u32) -> vec4<f32> {
         '    let k = (ky * 3u + kx) * sC + c;',
       ],
       close: ['  }', '  }', '  }'],
+      k: 'k',
     }),
   };
-}
+});
 
 /**
  * Rows are (ci, ky, kx); k runs over dY's pixels (n, oy, ox), one output row of Wo pixels at a
  * time in quads (a quad never spans two rows; lanes past the row end read zeros); A is x in
  * NCHW [N, sC, sH, sW]. Needs B's k bounds checked unless rW % 4 == 0.
+ * `inside`: every tap is inside x (no padding; the engine pads x beforehand) and every quad is
+ * inside its output row (rW % 4 == 0), so loads need no tests at all.
  */
-function weightGradLoader(inside: boolean, taps3 = false): ALoader {
-  // inside: every tap is inside x (no padding; the engine pads x beforehand) and every quad is
-  // inside its output row (rW % 4 == 0), so loads need no tests at all.
-  if (taps3) return weightGradTapsLoader(inside);
-  return {
-    key: inside ? 'wgrad.in' : 'wgrad',
-    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
+const weightGradLoader = defineLoader('conv.wgrad', ({ inside }: { inside: boolean }): Omit<ALoader, 'config'> => ({
+  element: 'f32',
+  decls: ({ A }) => `
 fn ldw(rowOk: bool, rb: u32, x: i32, inRow: bool, sW: u32) -> f32 {
-  ${inside ? 'return A[rb + u32(x)];' : `let ok = rowOk & inRow & (x >= 0) & (u32(x) < sW);
-  return select(0.0, A[select(0u, rb + u32(max(x, 0)), ok)], ok);`}
+  ${inside ? `return ${A}[rb + u32(x)];` : `let ok = rowOk & inRow & (x >= 0) & (u32(x) < sW);
+  return select(0.0, ${A}[select(0u, rb + u32(max(x, 0)), ok)], ok);`}
 }`,
-    setup: [...SETUP, '  let sCHW = sC * sH * sW;'],
-    rowSetup: (g, row) => [
-      `  let kr${g} = min(${row}, M - 1u);`,
-      `  let xb${g} = (kr${g} / (kh * kw)) * sH * sW;`,
-      `  let oyo${g} = i32((kr${g} / kw) % kh) - i32(pd); let oxo${g} = i32(kr${g} % kw) - i32(pd);`,
-    ],
-    loopInit: [],
-    load: (g) => `vec4<f32>(${[0, 1, 2, 3].map((j) => `ldw(yok${g}, rb${g}, xo${g} + ${j * 1}i * i32(st), ox + ${j}u < rW, sW)`).join(', ')})`,
-    advance: [],
-    loop: (RG) => ({
-      open: [
-        '  for (var row = 0u; row < K / rW; row = row + 1u) {',
-        '    let n = row / rH; let oy = row % rH;',
-        ...Array.from({ length: RG }, (_, g) => `    let y${g} = i32(oy * st) + oyo${g};
+  setup: (s) => [...setup(s), '  let sCHW = sC * sH * sW;'],
+  rowSetup: ({ M }, g, row) => [
+    `  let kr${g} = min(${row}, ${M} - 1u);`,
+    `  let xb${g} = (kr${g} / (kh * kw)) * sH * sW;`,
+    `  let oyo${g} = i32((kr${g} / kw) % kh) - i32(pd); let oxo${g} = i32(kr${g} % kw) - i32(pd);`,
+  ],
+  load: (_s, g) => `vec4<f32>(${[0, 1, 2, 3].map((j) => `ldw(yok${g}, rb${g}, xo${g} + ${j * 1}i * i32(st), ox + ${j}u < rW, sW)`).join(', ')})`,
+  loop: ({ K }, RG) => ({
+    open: [
+      `  for (var row = 0u; row < ${K} / rW; row = row + 1u) {`,
+      '    let n = row / rH; let oy = row % rH;',
+      ...Array.from({ length: RG }, (_, g) => `    let y${g} = i32(oy * st) + oyo${g};
     let yok${g} = (y${g} >= 0) & (u32(y${g}) < sH);
     let rb${g} = n * sCHW + xb${g} + u32(max(y${g}, 0)) * sW;`),
-        '  for (var ox = 0u; ox < rW; ox = ox + 4u) {',
-        '    let k = row * rW + ox;',
-        ...Array.from({ length: RG }, (_, g) => `    let xo${g} = i32(ox * st) + oxo${g};`),
-      ],
-      close: ['  }', '  }'],
-    }),
-  };
-}
+      '  for (var ox = 0u; ox < rW; ox = ox + 4u) {',
+      '    let k = row * rW + ox;',
+      ...Array.from({ length: RG }, (_, g) => `    let xo${g} = i32(ox * st) + oxo${g};`),
+    ],
+    close: ['  }', '  }'],
+    k: 'k',
+  }),
+}));
 
 /**
  * weightGradLoader for stride 1 and kw = 3, with `laneRows` and 3 rows a lane:
@@ -203,32 +186,30 @@ fn ldw(rowOk: bool, rb: u32, x: i32, inRow: bool, sW: u32) -> f32 {
  * kx reads x[xo + kx … xo + kx + 3] — so the lane loads the six pixels xo … xo + 5 once and
  * builds its three quads from them: 6 loads for 3 rows instead of 12 (loads bound this kernel).
  */
-function weightGradTapsLoader(inside: boolean): ALoader {
+const weightGradTapsLoader = defineLoader('conv.wgrad.taps3', ({ inside }: { inside: boolean }): Omit<ALoader, 'config'> => {
   // pixel j of a quad exists only while ox + j < rW (a quad never spans two output rows)
   const quad = (g: number): string => {
     const v = `vec4<f32>(t${g}, t${g + 1}, t${g + 2}, t${g + 3})`;
     return inside ? v : `select(vec4<f32>(0.0), ${v}, vec4<u32>(ox) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(rW))`;
   };
   return {
-    key: inside ? 'wgrad.in.t3' : 'wgrad.t3',
-    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
+    element: 'f32',
+    decls: ({ A }) => `
 fn ldw(rowOk: bool, rb: u32, x: i32, sW: u32) -> f32 {
-  ${inside ? 'return A[rb + u32(x)];' : `let ok = rowOk & (x >= 0) & (u32(x) < sW);
-  return select(0.0, A[select(0u, rb + u32(max(x, 0)), ok)], ok);`}
+  ${inside ? `return ${A}[rb + u32(x)];` : `let ok = rowOk & (x >= 0) & (u32(x) < sW);
+  return select(0.0, ${A}[select(0u, rb + u32(max(x, 0)), ok)], ok);`}
 }`,
-    setup: [...SETUP, '  let sCHW = sC * sH * sW;'],
+    setup: (s) => [...setup(s), '  let sCHW = sC * sH * sW;'],
     // the lane's first row, rounded down to its group of three (rows past M load a valid group)
-    rowSetup: (g, row) => g > 0 ? [] : [
-      `  let kr0 = (min(${row}, M - 1u) / 3u) * 3u;`,
+    rowSetup: ({ M }, g, row) => g > 0 ? [] : [
+      `  let kr0 = (min(${row}, ${M} - 1u) / 3u) * 3u;`,
       `  let xb0 = (kr0 / (kh * kw)) * sH * sW;`,
       `  let oyo0 = i32((kr0 / kw) % kh) - i32(pd); let oxo0 = -i32(pd);`,
     ],
-    loopInit: [],
-    load: (g) => quad(g),
-    advance: [],
-    loop: () => ({
+    load: (_s, g) => quad(g),
+    loop: ({ K }) => ({
       open: [
-        '  for (var row = 0u; row < K / rW; row = row + 1u) {',
+        `  for (var row = 0u; row < ${K} / rW; row = row + 1u) {`,
         '    let n = row / rH; let oy = row % rH;',
         `    let y0 = i32(oy) + oyo0;
     let yok0 = (y0 >= 0) & (u32(y0) < sH);
@@ -239,9 +220,10 @@ fn ldw(rowOk: bool, rb: u32, x: i32, sW: u32) -> f32 {
         `    ${[0, 1, 2, 3, 4, 5].map((j) => `let t${j} = ldw(yok0, rb0, xo0 + ${j}i, sW);`).join(' ')}`,
       ],
       close: ['  }', '  }'],
+      k: 'k',
     }),
   };
-}
+});
 
 export type ConvMode = 'forward' | 'backward-input' | 'backward-weight';
 
@@ -258,73 +240,63 @@ export function convTapConfig(cfg: SubgroupMatmulConfig, mode: ConvMode): Subgro
   return { ...cfg, laneRows: true, rows: (mode === 'backward-weight' ? 3 : 4) * cfg.lanes };
 }
 
-/**
- * The GEMM kernel for one convolution mode. `vec`: the source's channels are a multiple of 4;
- * `nchw`: source and result in NCHW; `taps`: the tap-sharing loader of the mode (the config from
- * convTapConfig; the pixel GEMMs' needs `vec`, `nchw` and rows a multiple of 4 pixels wide).
- */
-export function convKernel(cfg: SubgroupMatmulConfig, mode: ConvMode, vec: boolean, nchw = false, storeTransposed = false, taps = false): KernelSource {
-  if (taps && (!cfg.laneRows || cfg.rows !== convTapConfig(cfg, mode).rows)) throw new Error(`conv kernel: tap sharing needs convTapConfig's rows (${mode})`);
-  if (taps && mode !== 'backward-weight' && !(vec && nchw)) throw new Error('conv kernel: shifted taps read NCHW channel quads');
-  // for the weight gradient, `vec` says every load is inside (see weightGradLoader)
-  const loader = mode === 'backward-weight' ? weightGradLoader(vec, taps)
-    : taps ? pixelShiftLoader(mode === 'backward-input') : pixelRowLoader(vec, mode === 'backward-input', nchw);
-  return subgroupKernel(cfg, storeTransposed ? { ...loader, key: `${loader.key}.ct`, store: TRANSPOSED_STORE } : loader);
+/** Which convolution GEMM (convKernel). */
+export interface ConvGemmVariant {
+  mode: ConvMode;
+  /**
+   * Forward and input gradient: the source's channels are a multiple of 4 (channel quads).
+   * Weight gradient: every load is inside (see weightGradLoader).
+   */
+  vec: boolean;
+  /** Forward and input gradient: source and result in NCHW (else NHWC, C row-major). */
+  nchw?: boolean;
+  /** Weight gradient: C written as [N, M], the weight's own layout (else row-major [M, N]). */
+  transposedC?: boolean;
+  /**
+   * The mode's tap-sharing loader (the config from convTapConfig; the pixel GEMMs' needs `vec`,
+   * `nchw` and rows a multiple of 4 pixels wide).
+   */
+  taps?: boolean;
 }
 
-/** Writes C as [N, M] (the weight gradient lands in the weight's [Co, Ci·kh·kw] layout). */
-const TRANSPOSED_STORE = {
-  decl: `
-fn storeT(m: u32, col: u32, N: u32, M: u32, v: vec4<f32>) {
-  if (col < N) { C[col * M + m] = v.x; }
-  if (col + 1u < N) { C[(col + 1u) * M + m] = v.y; }
-  if (col + 2u < N) { C[(col + 2u) * M + m] = v.z; }
-  if (col + 3u < N) { C[(col + 3u) * M + m] = v.w; }
-}`,
-  call: (row: string, col: string, v: string) => `storeT(${row}, ${col}, N, M, ${v});`,
-};
+/** The GEMM kernel for one convolution on the subgroup structure: the mode's loader, C's layout. */
+export function convKernel(cfg: SubgroupMatmulConfig, v: ConvGemmVariant): KernelSource {
+  const { mode, vec, nchw = false, taps = false } = v;
+  if (taps && (!cfg.laneRows || cfg.rows !== convTapConfig(cfg, mode).rows)) throw new Error(`conv kernel: tap sharing needs convTapConfig's rows (${mode})`);
+  if (taps && mode !== 'backward-weight' && !(vec && nchw)) throw new Error('conv kernel: shifted taps read NCHW channel quads');
+  const transposed = mode === 'backward-input';
+  const a: ALoader = mode === 'backward-weight'
+    ? (taps ? weightGradTapsLoader : weightGradLoader)({ inside: vec })
+    : taps ? pixelShiftLoader({ transposed }) : pixelRowLoader({ vec, transposed, nchw });
+  const c: CLayout = mode === 'backward-weight' ? (v.transposedC ? 'transposed' : 'plain') : nchw ? 'nchw' : 'plain';
+  return subgroupKernel(cfg, { a, c });
+}
 
 /**
- * Implicit-im2col element loaders for the tiled (shared-memory) structure: `ldA(b, r, k)` is
- * element (r, k) of the mode's A matrix, read from an NCHW tensor [N, sC, sH, sW] with zero
- * padding; rows and k as in the subgroup loaders above (channel fastest within a tap).
+ * Implicit-im2col element loaders for the tiled (shared-memory) structure: element (r, k) of
+ * the mode's A matrix, read from an NCHW tensor [N, sC, sH, sW] with zero padding; rows and k as
+ * in the subgroup loaders above (channel fastest within a tap).
  */
-const TILED_CONV: Record<ConvMode, TiledALoader> = {
-  forward: {
-    key: 'conv.fwd',
-    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
-fn ldA(b: u32, r: u32, k: u32) -> f32 {
-  let ci = k % P.sC; let t = k / P.sC; let kx = t % P.kw; let ky = t / P.kw;
-  let ox = r % P.rW; let oy = (r / P.rW) % P.rH; let n = r / (P.rH * P.rW);
-  let y = i32(oy * P.stride + ky) - i32(P.pad); let x = i32(ox * P.stride + kx) - i32(P.pad);
-  let ok = (r < P.M) & (k < P.K) & (y >= 0) & (x >= 0) & (u32(y) < P.sH) & (u32(x) < P.sW);
-  return select(0.0, A[select(0u, ((n * P.sC + ci) * P.sH + u32(y)) * P.sW + u32(x), ok)], ok);
-}`,
-  },
-  'backward-input': {
-    key: 'conv.bin',
-    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
-fn ldA(b: u32, r: u32, k: u32) -> f32 {
-  let co = k % P.sC; let t = k / P.sC; let kx = t % P.kw; let ky = t / P.kw;
-  let x = r % P.rW; let y = (r / P.rW) % P.rH; let n = r / (P.rH * P.rW);
-  let ny = i32(y + P.pad) - i32(ky); let nx = i32(x + P.pad) - i32(kx);
-  let st = i32(P.stride);
-  let ok = (r < P.M) & (k < P.K) & (ny >= 0) & (nx >= 0) & (ny % st == 0) & (nx % st == 0) & (u32(ny / st) < P.sH) & (u32(nx / st) < P.sW);
-  return select(0.0, A[select(0u, ((n * P.sC + co) * P.sH + u32(max(ny, 0) / st)) * P.sW + u32(max(nx, 0) / st), ok)], ok);
-}`,
-  },
-  'backward-weight': {
-    key: 'conv.bw',
-    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
-fn ldA(b: u32, r: u32, k: u32) -> f32 {
-  let kx = r % P.kw; let ky = (r / P.kw) % P.kh; let ci = r / (P.kw * P.kh);
-  let ox = k % P.rW; let oy = (k / P.rW) % P.rH; let n = k / (P.rH * P.rW);
-  let y = i32(oy * P.stride + ky) - i32(P.pad); let x = i32(ox * P.stride + kx) - i32(P.pad);
-  let ok = (r < P.M) & (k < P.K) & (y >= 0) & (x >= 0) & (u32(y) < P.sH) & (u32(x) < P.sW);
-  return select(0.0, A[select(0u, ((n * P.sC + ci) * P.sH + u32(y)) * P.sW + u32(x), ok)], ok);
-}`,
-  },
-};
+const tiledConvLoader = defineLoader('conv.elements', ({ mode }: { mode: ConvMode }): Omit<TiledALoader, 'config'> => ({
+  element: ({ A, r, k, P }) => ({
+    forward: `  let ci = ${k} % ${P.sC}; let t = ${k} / ${P.sC}; let kx = t % ${P.kw}; let ky = t / ${P.kw};
+  let ox = ${r} % ${P.rW}; let oy = (${r} / ${P.rW}) % ${P.rH}; let n = ${r} / (${P.rH} * ${P.rW});
+  let y = i32(oy * ${P.stride} + ky) - i32(${P.pad}); let x = i32(ox * ${P.stride} + kx) - i32(${P.pad});
+  let ok = (${r} < ${P.M}) & (${k} < ${P.K}) & (y >= 0) & (x >= 0) & (u32(y) < ${P.sH}) & (u32(x) < ${P.sW});
+  return select(0.0, ${A}[select(0u, ((n * ${P.sC} + ci) * ${P.sH} + u32(y)) * ${P.sW} + u32(x), ok)], ok);`,
+    'backward-input': `  let co = ${k} % ${P.sC}; let t = ${k} / ${P.sC}; let kx = t % ${P.kw}; let ky = t / ${P.kw};
+  let x = ${r} % ${P.rW}; let y = (${r} / ${P.rW}) % ${P.rH}; let n = ${r} / (${P.rH} * ${P.rW});
+  let ny = i32(y + ${P.pad}) - i32(ky); let nx = i32(x + ${P.pad}) - i32(kx);
+  let st = i32(${P.stride});
+  let ok = (${r} < ${P.M}) & (${k} < ${P.K}) & (ny >= 0) & (nx >= 0) & (ny % st == 0) & (nx % st == 0) & (u32(ny / st) < ${P.sH}) & (u32(nx / st) < ${P.sW});
+  return select(0.0, ${A}[select(0u, ((n * ${P.sC} + co) * ${P.sH} + u32(max(ny, 0) / st)) * ${P.sW} + u32(max(nx, 0) / st), ok)], ok);`,
+    'backward-weight': `  let kx = ${r} % ${P.kw}; let ky = (${r} / ${P.kw}) % ${P.kh}; let ci = ${r} / (${P.kw} * ${P.kh});
+  let ox = ${k} % ${P.rW}; let oy = (${k} / ${P.rW}) % ${P.rH}; let n = ${k} / (${P.rH} * ${P.rW});
+  let y = i32(oy * ${P.stride} + ky) - i32(${P.pad}); let x = i32(ox * ${P.stride} + kx) - i32(${P.pad});
+  let ok = (${r} < ${P.M}) & (${k} < ${P.K}) & (y >= 0) & (x >= 0) & (u32(y) < ${P.sH}) & (u32(x) < ${P.sW});
+  return select(0.0, ${A}[select(0u, ((n * ${P.sC} + ci) * ${P.sH} + u32(y)) * ${P.sW} + u32(x), ok)], ok);`,
+  })[mode],
+}));
 
 /**
  * The convolution GEMMs on the tiled structure: forward and input gradient write NCHW
@@ -332,9 +304,10 @@ fn ldA(b: u32, r: u32, k: u32) -> f32 {
  * C transposed, i.e. straight into the weight's [Co, Ci, kh, kw] layout. No layout passes.
  */
 export function convTiledKernel(cfg: TiledMatmulConfig, mode: ConvMode): KernelSource {
+  const a = tiledConvLoader({ mode });
   return mode === 'backward-weight'
-    ? tiledKernel(cfg, TILED_CONV[mode], 'nchw', 'transposed')
-    : tiledKernel(cfg, TILED_CONV[mode], 'plain', 'nchw');
+    ? tiledKernel(cfg, { a, b: 'nchw', c: 'transposed' })
+    : tiledKernel(cfg, { a, b: 'plain', c: 'nchw' });
 }
 
 /**
@@ -342,6 +315,14 @@ export function convTiledKernel(cfg: TiledMatmulConfig, mode: ConvMode): KernelS
  * GEMMs are measured against (LBD_CONV=direct forces it). Correct everywhere, fast nowhere.
  */
 export function convDirectKernel(mode: ConvMode): KernelSource {
+  return kernel('conv.direct', { mode }, ({ mode }) => ({
+    params: DIRECT_PARAMS,
+    bindings: { A: readOnly(), B: readOnly(), C: readWrite() },
+    body: directCode(mode),
+  }));
+}
+
+function directCode(mode: ConvMode): string {
   // shapes: x [N, Ci, H, W], w [Co, Ci, kh, kw], y [N, Co, Ho, Wo]; A/B/C per mode:
   // forward (x, w → y), backward-input (dy, w → dx), backward-weight (x, dy → dw)
   const loops = {
@@ -391,20 +372,14 @@ export function convDirectKernel(mode: ConvMode): KernelSource {
     }
     C[o] = s;`,
   }[mode];
-  return kernelSource(`conv.direct.${mode}`, () => ({ params: DIRECT_PARAMS, code: `
-${DIRECT_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+  return `
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let N = P.N; let Ci = P.Ci; let H = P.H; let W = P.W; let Co = P.Co; let Ho = P.Ho; let Wo = P.Wo;
   let kh = P.kh; let kw = P.kw; let st = P.stride; let pd = P.pad;
   for (var o = gid.x; o < P.total; o = o + nwg.x * 64u) {${loops}
   }
-}`,
-  }));
-
+}`;
 }
 
 export interface RowConvConfig {
@@ -438,10 +413,15 @@ export const ROW_CONV_PARAMS = defineParams({
  * w [Co, Ci, 3, 3] as is; the input gradient (dy → dx) reads it with channels swapped and the
  * taps flipped — the same kernel, no weight copy.
  */
-export function rowConvKernel(c: RowConvConfig): KernelSource {
-  if (![2, 4].includes(c.pixels)) throw new Error(`rowConvKernel: pixels must be 2 or 4, got ${c.pixels}`);
-  const key = `conv.rows.l${c.lanes}.p${c.pixels}.r${c.rows}.b${c.block}${c.bias ? '.bias' : ''}`;
-  return kernelSource(key, () => ({ params: ROW_CONV_PARAMS, code: rowConvCode(c) }));
+export function rowConvKernel(cfg: RowConvConfig): KernelSource {
+  if (![2, 4].includes(cfg.pixels)) throw new Error(`rowConvKernel: pixels must be 2 or 4, got ${cfg.pixels}`);
+  const config = { lanes: cfg.lanes, pixels: cfg.pixels, rows: cfg.rows, block: cfg.block, bias: !!cfg.bias };
+  return kernel('conv.rows', config, (c) => ({
+    params: ROW_CONV_PARAMS,
+    enable: ['subgroups'],
+    bindings: { X: readOnly(), Wt: readOnly(), Y: readWrite(), ...(c.bias ? { bias: readOnly() } : {}) },
+    body: rowConvCode(c),
+  }));
 }
 
 function rowConvCode(c: RowConvConfig): string {
@@ -452,13 +432,7 @@ function rowConvCode(c: RowConvConfig): string {
   const vec = (parts: string[]): string => `${vt}(${parts.join(', ')})`;
   const slots = 9 * B, rounds = Math.ceil(slots / L);
   const out: string[] = [];
-  out.push(`enable subgroups;
-${ROW_CONV_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> Wt: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Y: array<f32>;${c.bias ? `
-@group(0) @binding(4) var<storage, read> bias: array<f32>;` : ''}
-@compute @workgroup_size(${L})
+  out.push(`@compute @workgroup_size(${L})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) l: u32) {
   let Ci = P.Ci; let Co = P.Co; let H = P.H; let W = P.W; let sI = P.sI;
   let HW = H * W;

@@ -4,16 +4,13 @@
 // kernels/random.ts does, so u_i equals randomTwin('uniform', ...)[i] bit for bit.
 // y_i = u_i ≥ p ? x_i·scale : 0 with scale = 1/(1 − p). The backward is the same kernel on
 // the output gradient (same draw, same mask).
-import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+import { WG, defineParams, kernel, readOnly, readWrite, type KernelSource } from './common.js';
 import { PHILOX_WGSL } from './random.js';
 
 const DROPOUT_PARAMS = defineParams({ n: 'u32', seedLo: 'u32', seedHi: 'u32', offset: 'u32', stream: 'u32', p: 'f32', scale: 'f32' });
 
 export function dropoutKernel(): KernelSource {
-  return kernelSource('dropout', () => ({ params: DROPOUT_PARAMS, code: `
-${DROPOUT_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+  return kernel('dropout', {}, () => ({ params: DROPOUT_PARAMS, bindings: { x: readOnly(), y: readWrite() }, body: `
 ${PHILOX_WGSL}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

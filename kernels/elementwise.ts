@@ -2,7 +2,7 @@
 // `expr` is WGSL over a, b, c (typed T), the uniforms s0, s1 (f32) and T(...) splats, so the
 // same text serves scalars and the vec4 fast path for contiguous, same-shape operands; it may
 // call the accurate exp_acc / log_acc of kernels/math.ts, included for T when it does.
-import { MAX_DIMS, WG, defineParams, kernelSource, stridedOffsetFn, type KernelSource, type ParamType, type ScalarType } from './common.js';
+import { MAX_DIMS, WG, defineParams, kernel, readOnly, readWrite, stridedOffsetFn, type BindingDecl, type KernelSource, type ParamType, type ScalarType, type StorageType } from './common.js';
 import { mathWgsl } from './math.js';
 
 export interface ElementwiseConfig {
@@ -23,35 +23,35 @@ const NAMES = ['a', 'b', 'c'];
 /**
  * Uniforms: n (threads' items: elements, or vec4s), ndim, s0, s1 (f32 scalars of the expression);
  * strided layouts add the merged output shape and each input's strides (`dims`).
+ * Bindings: in_a, in_b, in_c (as many as the arity), out.
  */
-export function elementwiseKernel(c: ElementwiseConfig): KernelSource {
-  const inT = c.inType ?? 'f32';
-  const outT = c.outType ?? 'f32';
-  const key = `ew.${c.name}.${c.layout}${c.layout === 'strided' ? c.ndim : ''}.${inT}.${outT}`;
-  return kernelSource(key, () => {
+export function elementwiseKernel(cfg: ElementwiseConfig): KernelSource {
+  const config = {
+    name: cfg.name, expr: cfg.expr, arity: cfg.arity, layout: cfg.layout,
+    ndim: cfg.layout === 'strided' ? cfg.ndim ?? MAX_DIMS : undefined,
+    inType: cfg.inType ?? 'f32', outType: cfg.outType ?? 'f32',
+  };
+  return kernel('ew', config, (c) => {
     const vec = c.layout === 'vec4';
-    const T = vec ? `vec4<${inT}>` : inT;
-    const OT = vec ? `vec4<${outT}>` : outT;
+    const T = (vec ? `vec4<${c.inType}>` : c.inType) as StorageType;
+    const OT = (vec ? `vec4<${c.outType}>` : c.outType) as StorageType;
     const decl: Record<string, ParamType> = { n: 'u32', ndim: 'u32', s0: 'f32', s1: 'f32' };
     if (c.layout === 'strided') {
       decl.shape = 'dims';
       for (const n of NAMES.slice(0, c.arity)) decl[`st_${n}`] = 'dims';
     }
-    const params = defineParams(decl);
-    const binds = NAMES.slice(0, c.arity)
-      .map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> in_${n}: array<${T}>;`).join('\n');
+    const bindings: Record<string, BindingDecl> = {};
+    for (const n of NAMES.slice(0, c.arity)) bindings[`in_${n}`] = readOnly(T);
+    bindings.out = readWrite(OT);
     const offFns = c.layout === 'strided'
-      ? NAMES.slice(0, c.arity).map((n) => stridedOffsetFn(`off_${n}`, 'shape', `st_${n}`, c.ndim ?? MAX_DIMS))
+      ? NAMES.slice(0, c.arity).map((n) => stridedOffsetFn(`off_${n}`, 'shape', `st_${n}`, c.ndim!))
       : [];
     const offs = offFns.map((f) => f.decl).join('\n');
     const loads = NAMES.slice(0, c.arity)
       .map((n) => `    let ${n} = in_${n}[${c.layout === 'strided' ? `off_${n}(i)` : 'i'}];`).join('\n');
-    const code = `
+    const body = `
 alias T = ${T};
 ${mathWgsl(c.expr, T)}
-${params.wgsl}
-${binds}
-@group(0) @binding(${c.arity + 1}) var<storage, read_write> out: array<${OT}>;
 ${offs}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -65,6 +65,6 @@ ${loads}
     out[i] = ${OT}(${c.expr});
   }
 }`;
-    return { code, params };
+    return { params: defineParams(decl), bindings, body };
   });
 }

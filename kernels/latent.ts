@@ -9,7 +9,7 @@
 // way, on [N, L] tensors small enough that the dispatches, not the arithmetic, were the cost.
 // The backward kernels can add into a gradient the tape already holds (`acc`): o gets one from
 // each of the two ops.
-import { WG, defineParams, kernelSource, treeSum, type KernelSource } from './common.js';
+import { WG, defineParams, kernel, readOnly, readWrite, treeSum, type KernelSource } from './common.js';
 
 const SAMPLE_PARAMS = defineParams({ N: 'u32', L: 'u32', epsStride: 'u32' });
 const KL_PARAMS = defineParams({ N: 'u32', L: 'u32', scale: 'f32' });
@@ -26,13 +26,10 @@ const put = (acc: boolean) => (at: string, v: string): string => `dO[${at}] = ${
 
 /** z from o and ε (ε's row stride epsStride: L, or 0 to share one row). Bindings: o, eps, z. */
 export function gaussianSampleKernel(): KernelSource {
-  return kernelSource('latent.sample', () => ({
+  return kernel('latent.sample', {}, () => ({
     params: SAMPLE_PARAMS,
-    code: `${SAMPLE_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> o: array<f32>;
-@group(0) @binding(2) var<storage, read> eps: array<f32>;
-@group(0) @binding(3) var<storage, read_write> z: array<f32>;
-${GRID_MAIN}
+    bindings: { o: readOnly(), eps: readOnly(), z: readWrite() },
+    body: `${GRID_MAIN}
     z[i] = o[m] + exp(0.5 * o[m + L]) * eps[r * P.epsStride + j];
   }
 }`,
@@ -41,17 +38,13 @@ ${GRID_MAIN}
 
 /** do from z's gradient g (acc: added into do). Bindings: o, eps, g, do. */
 export function gaussianSampleGradKernel(acc: boolean): KernelSource {
-  return kernelSource(`latent.sample.bwd${acc ? '.acc' : ''}`, () => ({
+  return kernel('latent.sample.bwd', { acc }, (c) => ({
     params: SAMPLE_PARAMS,
-    code: `${SAMPLE_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> o: array<f32>;
-@group(0) @binding(2) var<storage, read> eps: array<f32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dO: array<f32>;
-${GRID_MAIN}
+    bindings: { o: readOnly(), eps: readOnly(), g: readOnly(), dO: readWrite() },
+    body: `${GRID_MAIN}
     let gi = g[i];
-    ${put(acc)('m', 'gi')}
-    ${put(acc)('m + L', '0.5 * gi * eps[r * P.epsStride + j] * exp(0.5 * o[m + L])')}
+    ${put(c.acc)('m', 'gi')}
+    ${put(c.acc)('m + L', '0.5 * gi * eps[r * P.epsStride + j] * exp(0.5 * o[m + L])')}
   }
 }`,
   }));
@@ -59,12 +52,10 @@ ${GRID_MAIN}
 
 /** k [N] = s·KL per row: one workgroup per row. Bindings: o, k. */
 export function gaussianKlKernel(): KernelSource {
-  return kernelSource('latent.kl', () => ({
+  return kernel('latent.kl', {}, () => ({
     params: KL_PARAMS,
-    code: `${KL_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> o: array<f32>;
-@group(0) @binding(2) var<storage, read_write> k: array<f32>;
-var<workgroup> t: array<f32, ${WG}>;
+    bindings: { o: readOnly(), k: readWrite() },
+    body: `var<workgroup> t: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -87,16 +78,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** do from k's gradient g [N] (acc: added into do). Bindings: o, g, do. */
 export function gaussianKlGradKernel(acc: boolean): KernelSource {
-  return kernelSource(`latent.kl.bwd${acc ? '.acc' : ''}`, () => ({
+  return kernel('latent.kl.bwd', { acc }, (c) => ({
     params: KL_PARAMS,
-    code: `${KL_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> o: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dO: array<f32>;
-${GRID_MAIN}
+    bindings: { o: readOnly(), g: readOnly(), dO: readWrite() },
+    body: `${GRID_MAIN}
     let gs = g[r] * P.scale;
-    ${put(acc)('m', 'gs * o[m]')}
-    ${put(acc)('m + L', '0.5 * gs * (exp(o[m + L]) - 1.0)')}
+    ${put(c.acc)('m', 'gs * o[m]')}
+    ${put(c.acc)('m + L', '0.5 * gs * (exp(o[m + L]) - 1.0)')}
   }
 }`,
   }));

@@ -1,6 +1,6 @@
 // Data movement: one strided-copy kernel serves permute, slice, broadcast-to, pad and concat;
 // index_select and its atomic scatter-add backward; fill.
-import { WG, stridedOffsetFn, defineParams, kernelSource, type KernelSource } from './common.js';
+import { WG, stridedOffsetFn, defineParams, kernel, readOnly, readWrite, type KernelSource } from './common.js';
 
 export const COPY_PARAMS = defineParams({ n: 'u32', ndim: 'u32', srcBase: 'u32', dstBase: 'u32', shape: 'dims', st: 'dims' });
 export const INDEX_PARAMS = defineParams({ A: 'u32', J: 'u32', C: 'u32', R: 'u32' });
@@ -11,15 +11,12 @@ export const FILL_PARAMS = defineParams({ n: 'u32', bits: 'u32' });
  * 'gather': the destination is contiguous (dstOff(i) = i); 'scatter': the source is.
  */
 export function stridedCopyKernel(mode: 'gather' | 'scatter', ndim: number): KernelSource {
-  return kernelSource(`copy.${mode}.d${ndim}`, () => ({ params: COPY_PARAMS, code: copyCode(mode, ndim) }));
+  return kernel('copy', { mode, ndim }, (c) => ({ params: COPY_PARAMS, bindings: { src: readOnly('u32'), dst: readWrite('u32') }, body: copyCode(c.mode, c.ndim) }));
 }
 
 function copyCode(mode: 'gather' | 'scatter', ndim: number): string {
   const off = stridedOffsetFn('offs', 'shape', 'st', ndim);
   return `
-${COPY_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> src: array<u32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 ${off.decl}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -33,11 +30,7 @@ ${off.load}
 
 /** out[a, j, c] = x[a, idx[j], c]; an index outside [0, R) yields NaN so it cannot pass silently. */
 export function indexSelectKernel(): KernelSource {
-  return kernelSource('index_select', () => ({ params: INDEX_PARAMS, code: `
-${INDEX_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> idx: array<i32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+  return kernel('index_select', {}, () => ({ params: INDEX_PARAMS, bindings: { x: readOnly(), idx: readOnly('i32'), y: readWrite() }, body: `
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let n = P.A * P.J * P.C;
@@ -54,11 +47,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 /** gx[a, idx[j], c] += g[a, j, c], with a compare-exchange loop (WGSL has no float atomics). */
 export function indexAddKernel(): KernelSource {
-  return kernelSource('index_add', () => ({ params: INDEX_PARAMS, code: `
-${INDEX_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> idx: array<i32>;
-@group(0) @binding(3) var<storage, read_write> gx: array<atomic<u32>>;
+  return kernel('index_add', {}, () => ({ params: INDEX_PARAMS, bindings: { g: readOnly(), idx: readOnly('i32'), gx: readWrite('atomic<u32>') }, body: `
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let n = P.A * P.J * P.C;
@@ -80,9 +69,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 export function fillKernel(): KernelSource {
-  return kernelSource('fill', () => ({ params: FILL_PARAMS, code: `
-${FILL_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read_write> y: array<u32>;
+  return kernel('fill', {}, () => ({ params: FILL_PARAMS, bindings: { y: readWrite('u32') }, body: `
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   for (var i = gid.x; i < P.n; i = i + nwg.x * ${WG}u) { y[i] = P.bits; }

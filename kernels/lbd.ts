@@ -1,7 +1,7 @@
 // Learnable Bernoulli dropout kernels. One uniform u per example and per Bernoulli unit (a
 // feature, or a channel shared over its H×W), regenerated from the Philox draw wherever it is
 // needed instead of being stored. The ARM pair from one u: z1 = 1[u > σ(−α)], z2 = 1[u < σ(α)].
-import { WG, defineParams, kernelSource, treeSum, type KernelSource } from './common.js';
+import { WG, defineParams, kernel, readOnly, readWrite, treeSum, type KernelSource } from './common.js';
 import { PHILOX_WGSL } from './random.js';
 
 // n elements laid out [B, U, S]; L logits (1: one per layer, U: one per unit); the Philox draw;
@@ -39,11 +39,7 @@ fn sig(a: f32) -> f32 { return 1.0 / (1.0 + exp(-a)); }`;
  * The same kernel applied to an incoming gradient is the input gradient.
  */
 export function lbdApplyKernel(): KernelSource {
-  return kernelSource('lbd.apply', () => ({ params: LBD_APPLY_PARAMS, code: `${LBD_APPLY_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> alpha: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${PHILOX_WGSL}
+  return kernel('lbd.apply', {}, () => ({ params: LBD_APPLY_PARAMS, bindings: { x: readOnly(), alpha: readOnly(), y: readWrite() }, body: `${PHILOX_WGSL}
 ${UNIFORM}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -84,13 +80,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
  * logit's gradient so far), so one dispatch gives the logit's whole gradient.
  */
 export function lbdEstimateKernel(): KernelSource {
-  return kernelSource('lbd.estimate', () => ({ params: LBD_ESTIMATE_PARAMS, code: `${LBD_ESTIMATE_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> e1: array<f32>;
-@group(0) @binding(2) var<storage, read> e2: array<f32>;
-@group(0) @binding(3) var<storage, read> alpha: array<f32>;
-@group(0) @binding(4) var<storage, read> prev: array<f32>;
-@group(0) @binding(5) var<storage, read_write> g: array<f32>;
-${PHILOX_WGSL}
+  return kernel('lbd.estimate', {}, () => ({
+    params: LBD_ESTIMATE_PARAMS,
+    bindings: { e1: readOnly(), e2: readOnly(), alpha: readOnly(), prev: readOnly(), g: readWrite() },
+    body: `${PHILOX_WGSL}
 ${UNIFORM}
 var<workgroup> red: array<f32, ${WG}>;
 fn dOf(b: u32, pair: bool) -> f32 { return e1[b] - select(0.0, e2[b], pair); }
@@ -155,13 +148,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
  * threads); otherwise a workgroup per logit (one for L = 1) sums its entries as a tree.
  */
 export function lbdBackwardKernel(): KernelSource {
-  return kernelSource('lbd.backward', () => ({ params: LBD_BACKWARD_PARAMS, code: `${LBD_BACKWARD_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read> alpha: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(5) var<storage, read_write> da: array<f32>;
-${PHILOX_WGSL}
+  return kernel('lbd.backward', {}, () => ({
+    params: LBD_BACKWARD_PARAMS,
+    bindings: { g: readOnly(), y: readOnly(), alpha: readOnly(), dx: readWrite(), da: readWrite() },
+    body: `${PHILOX_WGSL}
 ${UNIFORM}
 var<workgroup> red: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
@@ -231,12 +221,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
  * a), as the bernoulli_entropy op.
  */
 export function lbdRegularizerKernel(): KernelSource {
-  return kernelSource('lbd.reg', () => ({ params: LBD_REG_PARAMS, code: `${LBD_REG_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> alpha: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read_write> t: array<f32>;
-@group(0) @binding(4) var<storage, read_write> sv: array<f32>;
-fn sig(a: f32) -> f32 { return 1.0 / (1.0 + exp(-a)); }
+  return kernel('lbd.reg', {}, () => ({ params: LBD_REG_PARAMS, bindings: { alpha: readOnly(), w: readOnly(), t: readWrite(), sv: readWrite() }, body: `fn sig(a: f32) -> f32 { return 1.0 / (1.0 + exp(-a)); }
 var<workgroup> red: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -280,14 +265,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * p = σ(α_k), using dH/dα = −α·p(1 − p) and d(1/p)/dα = −(1 − p)/p = −e^{−α}.
  */
 export function lbdRegularizerGradKernel(): KernelSource {
-  return kernelSource('lbd.reg.grad', () => ({ params: LBD_REG_PARAMS, code: `${LBD_REG_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> gr: array<f32>;
-@group(0) @binding(2) var<storage, read> alpha: array<f32>;
-@group(0) @binding(3) var<storage, read> w: array<f32>;
-@group(0) @binding(4) var<storage, read> sv: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(6) var<storage, read_write> da: array<f32>;
-fn sig(a: f32) -> f32 { return 1.0 / (1.0 + exp(-a)); }
+  return kernel('lbd.reg.grad', {}, () => ({
+    params: LBD_REG_PARAMS,
+    bindings: { gr: readOnly(), alpha: readOnly(), w: readOnly(), sv: readOnly(), dw: readWrite(), da: readWrite() },
+    body: `fn sig(a: f32) -> f32 { return 1.0 / (1.0 + exp(-a)); }
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let L = P.L; let A = P.A; let U = P.U; let R = P.R; let n = P.n; let c = P.c; let inverted = P.inverted == 1u;

@@ -6,11 +6,10 @@
 // at logits of ±1,000 carries a rounding of up to 3e-5 (half an ulp of 1,000), and
 // exp(l_c − lse) is then off by as much of itself.
 // exp and log are kernels/math.ts's (WGSL's builtins may be off by several ulp).
-import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+import { WG, defineParams, kernel, readOnly, readWrite, type KernelSource } from './common.js';
 import { mathWgsl } from './math.js';
 
 const CE_PARAMS = defineParams({ N: 'u32', C: 'u32', S: 'u32', ignore: 'i32' });
-const PARAMS = CE_PARAMS.wgsl;
 
 /** The position's largest logit m and z = Σ exp(l − m), in one online pass. */
 const MAX_AND_SUM = `
@@ -24,11 +23,7 @@ const MAX_AND_SUM = `
 const MATH = mathWgsl('exp_acc( log_acc(');
 
 export function crossEntropyKernel(): KernelSource {
-  const code = `${PARAMS}
-${MATH}
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<i32>;
-@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
+  return kernel('cross_entropy.fwd', {}, () => ({ params: CE_PARAMS, bindings: { logits: readOnly(), labels: readOnly('i32'), loss: readWrite() }, body: `${MATH}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   for (var o = gid.x; o < P.N * P.S; o = o + nwg.x * ${WG}u) {
@@ -40,18 +35,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 ${MAX_AND_SUM}
     loss[o] = (m - logits[base + u32(y) * P.S]) + log_acc(z);
   }
-}`;
-  return kernelSource('cross_entropy.fwd', () => ({ code, params: CE_PARAMS }));
+}` }));
 }
 
 /** d logits[n, c, s] = g[n, s] · (softmax - onehot(label)). */
 export function crossEntropyGradKernel(): KernelSource {
-  const code = `${PARAMS}
-${MATH}
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<i32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+  return kernel('cross_entropy.bwd', {}, () => ({ params: CE_PARAMS, bindings: { logits: readOnly(), labels: readOnly('i32'), g: readOnly(), dx: readWrite() }, body: `${MATH}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   for (var o = gid.x; o < P.N * P.S; o = o + nwg.x * ${WG}u) {
@@ -70,20 +59,15 @@ ${MAX_AND_SUM}
       dx[base + c * P.S] = go * (p - select(0.0, 1.0, c == u32(y)));
     }
   }
-}`;
-  return kernelSource('cross_entropy.bwd', () => ({ code, params: CE_PARAMS }));
+}` }));
 }
 
 const MASK_PARAMS = defineParams({ n: 'u32', ignore: 'i32' });
 
 /** mask[i] = 1 where labels[i] != ignore, else 0 (the divisor of a mean over valid labels). */
 export function labelMaskKernel(): KernelSource {
-  const code = `${MASK_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> labels: array<i32>;
-@group(0) @binding(2) var<storage, read_write> mask: array<f32>;
-@compute @workgroup_size(${WG})
+  return kernel('label_mask', {}, () => ({ params: MASK_PARAMS, bindings: { labels: readOnly('i32'), mask: readWrite() }, body: `@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   for (var i = gid.x; i < P.n; i = i + nwg.x * ${WG}u) { mask[i] = select(1.0, 0.0, labels[i] == P.ignore); }
-}`;
-  return kernelSource('label_mask', () => ({ code, params: MASK_PARAMS }));
+}` }));
 }

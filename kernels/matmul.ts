@@ -9,7 +9,7 @@
 //   so every product and convolution runs on either structure.
 //
 // Tile sizes are configuration; bounds are handled for any M, N, K (clamped loads, masked stores).
-import { defineParams, kernelSource, activationWgsl, activationDecls, type Activation, type KernelSource } from './common.js';
+import { defineParams, kernel, readOnly, readWrite, storageTexture, activationWgsl, activationDecls, type Activation, type KernelSource } from './common.js';
 
 export interface SubgroupMatmulConfig {
   kind: 'subgroup';
@@ -92,70 +92,118 @@ export const GEMM_PARAMS = defineParams({
   M: 'u32', N: 'u32', K: 'u32', batch: 'u32', strideA: 'u32', strideB: 'u32', strideC: 'u32',
   sH: 'u32', sW: 'u32', sC: 'u32', rH: 'u32', rW: 'u32', kh: 'u32', kw: 'u32', stride: 'u32', pad: 'u32',
 });
-const PARAMS = GEMM_PARAMS.wgsl;
 export const NO_CONV = { sH: 0, sW: 0, sC: 0, rH: 0, rW: 0, kh: 0, kw: 0, stride: 0, pad: 0 } as const;
 
 /**
- * How the subgroup kernel reads its A operand. The default reads a row-major matrix; conv.ts
- * supplies loaders that compute im2col values on the fly. `rowSetup` runs once per row group
- * (row index in \`row\`), `load` yields the vec4 A[row, k..k+3], `advance` ends each k-step.
+ * A convolution as the GEMM uniforms describe it: sH×sW×sC the tensor A is read from, rH×rW the
+ * pixel grid of the rows (of dY for the weight gradient), kh×kw taps, the stride and padding.
  */
-export interface ALoader {
-  key: string;
-  decls: string;
-  /** Locals read from the uniforms once, before any loop. */
-  setup: string[];
-  rowSetup(g: number, row: string): string[];
-  loopInit: string[];
-  load(g: number): string;
-  advance: string[];
-  /**
-   * Replaces the plain \`for (var k = 0u; k < K; k = k + 4u) {\` with nested loops (which must
-   * define \`k\`, the first of the four k indices the body reads from B) and their closing braces.
-   */
-  loop?: (rowGroups: number) => { open: string[]; close: string[] };
-  /** Writes C in another layout: WGSL declarations and the call for (row, col, vec4 value). */
-  store?: { decl: string; call: (row: string, col: string, v: string) => string };
+export type ConvGrid = { -readonly [K in keyof typeof NO_CONV]: number };
+
+/** A GEMM uniform's name. */
+export type GemmParam = keyof typeof GEMM_PARAMS.decl;
+/** Each GEMM uniform as WGSL reads it: `P.<name>`. */
+const GEMM_P = Object.fromEntries(Object.keys(GEMM_PARAMS.decl).map((k) => [k, `P.${k}`])) as { readonly [F in GemmParam]: string };
+
+// ---- A loaders: typed hooks --------------------------------------------------------------------
+//
+// How a GEMM reads its A operand is a loader: the plain and transposed matrices here, implicit
+// im2col matrices in kernels/conv.ts. The kernel hands a loader the WGSL names it may read (a
+// scope: its locals, its binding, the uniforms) and gets back statements and expressions; the
+// loader hands back the name of the depth index its loop defines. Neither side relies on the
+// other's local names. A loader's arguments are plain data, and they — with its factory's
+// name — are the loader's `config`, part of the kernel's config and so of its pipeline key.
+
+/** The arguments of a loader: plain data. */
+export type LoaderArgs = Readonly<Record<string, string | number | boolean>>;
+/** A loader as data: its factory's name and its arguments. */
+export type LoaderConfig = Readonly<Record<string, string | number | boolean>> & { readonly loader: string };
+
+/**
+ * A loader factory: `make` builds the hooks from the arguments alone, and the loader it returns
+ * carries `{ loader: name, ...args }` as its config, so the kernel's key names the hooks it used.
+ */
+export function defineLoader<A extends LoaderArgs, L>(name: string, make: (args: A) => L): (args: A) => L & { readonly config: LoaderConfig } {
+  return (args) => ({ ...make(args), config: { loader: name, ...args } });
 }
 
-function matrixLoader(vecA: boolean): ALoader {
-  return {
-    key: vecA ? 'va' : 'sa',
-    decls: `@group(0) @binding(1) var<storage, read> A: array<${vecA ? 'vec4<f32>' : 'f32'}>;` + (vecA ? '' : `
-fn ldA(i: u32, k: u32, K: u32) -> f32 { return select(0.0, A[i + min(k, K - 1u)], k < K); }`),
-    setup: [],
-    rowSetup: (g, row) => [vecA ? `  let ar${g} = aBase / 4u + min(${row}, M - 1u) * K4;` : `  let ar${g} = aBase + min(${row}, M - 1u) * K;`],
-    loopInit: [],
-    load: (g) => vecA
-      ? `A[ar${g} + k / 4u]`
-      : `vec4<f32>(ldA(ar${g}, k, K), ldA(ar${g}, k + 1u, K), ldA(ar${g}, k + 2u, K), ldA(ar${g}, k + 3u, K))`,
-    advance: [],
-  };
+/** The names the subgroup GEMM gives its A loader (WGSL in scope from the top of `main`). */
+export interface GemmScope {
+  /** Rows of C, its columns and the depth: u32 locals, read from the uniforms once. */
+  readonly M: string;
+  readonly N: string;
+  readonly K: string;
+  /** K / 4 (u32 local). */
+  readonly K4: string;
+  /** Where this batch entry's A starts in A's binding, in floats (u32 local). */
+  readonly aBase: string;
+  /** A's binding (its element type is the loader's `element`). */
+  readonly A: string;
+  /** The uniforms as `P.<field>`: read each once into a local (uniform loads are slow on llvmpipe). */
+  readonly P: { readonly [F in GemmParam]: string };
 }
+
+const SUBGROUP_SCOPE: GemmScope = { M: 'M', N: 'N', K: 'K', K4: 'K4', aBase: 'aBase', A: 'A', P: GEMM_P };
+
+/**
+ * How the subgroup kernel reads its A operand: per row group g (a tile row per lane) a vec4 of
+ * A[row, k..k+3] each depth step. The default reads a row-major matrix; conv.ts supplies loaders
+ * that compute im2col values on the fly.
+ */
+export interface ALoader {
+  readonly config: LoaderConfig;
+  /** A's element type in its binding. */
+  readonly element: 'f32' | 'vec4<f32>';
+  /** WGSL helper functions (module scope). */
+  decls?(s: GemmScope): string;
+  /** Statements run once, before any loop (locals read from the uniforms). */
+  setup?(s: GemmScope): string[];
+  /** Statements once per row group g, whose tile row is the u32 expression `row`. */
+  rowSetup(s: GemmScope, g: number, row: string): string[];
+  /**
+   * The depth loop, replacing the plain `for (var k = 0u; k < K; k = k + 4u) {`: its opening
+   * lines (nested loops allowed), its closing braces and the name of the u32 it defines in the
+   * innermost body — the first of the four depth indices the step reads from B.
+   */
+  loop?(s: GemmScope, rowGroups: number): { open: string[]; close: string[]; k: string };
+  /** The vec4 A[row of group g, k..k+3] (an expression; `k` the step's depth index). */
+  load(s: GemmScope, g: number, k: string): string;
+  /** Statements ending each depth step. */
+  advance?(s: GemmScope): string[];
+}
+
+/** A row-major matrix: vec4 loads along K (K % 4 == 0), else four clamped scalars. */
+const matrixLoader = defineLoader('matrix', ({ vecA }: { vecA: boolean }): Omit<ALoader, 'config'> => ({
+  element: vecA ? 'vec4<f32>' : 'f32',
+  decls: (s) => (vecA ? '' : `
+fn ldA(i: u32, k: u32, K: u32) -> f32 { return select(0.0, ${s.A}[i + min(k, K - 1u)], k < K); }`),
+  rowSetup: (s, g, row) => [vecA ? `  let ar${g} = ${s.aBase} / 4u + min(${row}, ${s.M} - 1u) * ${s.K4};` : `  let ar${g} = ${s.aBase} + min(${row}, ${s.M} - 1u) * ${s.K};`],
+  load: (s, g, k) => vecA
+    ? `${s.A}[ar${g} + ${k} / 4u]`
+    : `vec4<f32>(ldA(ar${g}, ${k}, ${s.K}), ldA(ar${g}, ${k} + 1u, ${s.K}), ldA(ar${g}, ${k} + 2u, ${s.K}), ldA(ar${g}, ${k} + 3u, ${s.K}))`,
+}));
 
 /**
  * A stored transposed ([K, M] per batch): the backward's g·Bᵀ / Aᵀ·g products read it in
  * place instead of after a transpose pass. A quad along k is four scalar loads one row of
  * Aᵀ apart; neighbouring lanes read neighbouring rows, so a lane's loads are all distinct.
  */
-function transposedLoader(kAligned: boolean): ALoader {
-  return {
-    key: kAligned ? 'ta4' : 'ta1',
-    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;` + (kAligned ? '' : `
-fn ldAt(i: u32, k: u32, K: u32, M: u32) -> f32 { return select(0.0, A[i + min(k, K - 1u) * M], k < K); }`),
-    setup: [],
-    rowSetup: (g, row) => [`  let ar${g} = aBase + min(${row}, M - 1u);`],
-    loopInit: [],
-    load: (g) => kAligned
-      ? `vec4<f32>(A[ar${g} + k * M], A[ar${g} + (k + 1u) * M], A[ar${g} + (k + 2u) * M], A[ar${g} + (k + 3u) * M])`
-      : `vec4<f32>(ldAt(ar${g}, k, K, M), ldAt(ar${g}, k + 1u, K, M), ldAt(ar${g}, k + 2u, K, M), ldAt(ar${g}, k + 3u, K, M))`,
-    advance: [],
-  };
-}
+const transposedLoader = defineLoader('transposed', ({ kAligned }: { kAligned: boolean }): Omit<ALoader, 'config'> => ({
+  element: 'f32',
+  decls: (s) => (kAligned ? '' : `
+fn ldAt(i: u32, k: u32, K: u32, M: u32) -> f32 { return select(0.0, ${s.A}[i + min(k, K - 1u) * M], k < K); }`),
+  rowSetup: (s, g, row) => [`  let ar${g} = ${s.aBase} + min(${row}, ${s.M} - 1u);`],
+  load: (s, g, k) => {
+    const { A, K, M } = s;
+    return kAligned
+      ? `vec4<f32>(${A}[ar${g} + ${k} * ${M}], ${A}[ar${g} + (${k} + 1u) * ${M}], ${A}[ar${g} + (${k} + 2u) * ${M}], ${A}[ar${g} + (${k} + 3u) * ${M}])`
+      : `vec4<f32>(ldAt(ar${g}, ${k}, ${K}, ${M}), ldAt(ar${g}, ${k} + 1u, ${K}, ${M}), ldAt(ar${g}, ${k} + 2u, ${K}, ${M}), ldAt(ar${g}, ${k} + 3u, ${K}, ${M}))`;
+  },
+}));
 
 /** The subgroup kernel's A loader for a plain product. */
 export function productLoader(kAligned: boolean, transA: boolean): ALoader {
-  return transA ? transposedLoader(kAligned) : matrixLoader(kAligned);
+  return transA ? transposedLoader({ kAligned }) : matrixLoader({ vecA: kAligned });
 }
 
 export function matmulTile(cfg: MatmulConfig): [number, number] {
@@ -176,44 +224,82 @@ export function matmulGrid(cfg: MatmulConfig, M: number, N: number, batch: numbe
  * is handled by the texture copy (matmulToTextureKernel 'transposed'); the engine passes
  * transB only for the tiled structure or a B in a buffer.
  */
-export function matmulKernel(cfg: MatmulConfig, transA = false, transB = false): KernelSource {
+export function matmulKernel(cfg: MatmulConfig, o: { transA?: boolean; transB?: boolean } = {}): KernelSource {
   if (cfg.kind === 'subgroup') {
-    if (transB) throw new Error('matmul: the subgroup kernel reads a transposed B only through the texture copy');
-    return subgroupKernel(cfg, productLoader(cfg.vecA, transA));
+    if (o.transB) throw new Error('matmul: the subgroup kernel reads a transposed B only through the texture copy');
+    return subgroupKernel(cfg, { a: productLoader(cfg.vecA, !!o.transA) });
   }
-  return tiledKernel(cfg, transA ? TILED_A_T : TILED_A, transB ? 'transposed' : 'plain');
+  return tiledKernel(cfg, { a: o.transA ? TILED_A_T : TILED_A, b: o.transB ? 'transposed' : 'plain' });
 }
 
 /**
- * The subgroup-broadcast GEMM with a custom A loader. `vecA` in the config then only says
- * whether K is a multiple of 4 (B's k bounds checks are skipped when it is).
+ * C's layout: 'plain' [M, N]; 'nchw' — rows are the pixels of [n, rH·rW], written to an
+ * [n, N, rH·rW] tensor; 'transposed' — [N, M] (the weight gradient lands in weight layout).
  */
-export function subgroupKernel(c: SubgroupMatmulConfig, loader: ALoader = matrixLoader(c.vecA)): KernelSource {
-  const L = c.lanes;
-  if (c.rows % L !== 0) throw new Error(`matmul config: rows ${c.rows} must be a multiple of lanes ${L}`);
-  const RG = c.rows / L; // row groups: A vec4s each lane loads per k-step
-  const Q = c.narrow ?? 0;
-  const S = Q || c.strips; // column slots: 4-column quads (narrow) or 4·lanes-column strips
-  const TN = Q ? 4 * Q : S * 4 * L; // tile width
-  const F = c.textureB ? c.textureFold ?? 1 : 1;
+export type CLayout = 'plain' | 'nchw' | 'transposed';
+
+/**
+ * What a subgroup kernel's WGSL depends on: the config without what the variant ignores (strips
+ * of a narrow form, B's vec4 reads and the fold of a buffer B, …), so that configs that give the
+ * same WGSL share one pipeline.
+ */
+function subgroupVariant(c: SubgroupMatmulConfig) {
+  const narrow = c.narrow || undefined;
+  return {
+    lanes: c.lanes, rows: c.rows, persistent: c.persistent,
+    strips: narrow ? undefined : c.strips,
+    narrow,
+    narrowShared: narrow ? c.narrowShared !== false : undefined,
+    vecA: c.vecA,
+    textureB: c.textureB,
+    textureFold: c.textureB ? c.textureFold ?? 1 : undefined,
+    vecB: c.textureB ? undefined : c.vecB,
+    bias: !!c.bias,
+    act: c.act,
+    laneRows: !!c.laneRows,
+  };
+}
+type SubgroupVariant = ReturnType<typeof subgroupVariant>;
+
+/**
+ * The subgroup-broadcast GEMM with an A loader (default: the row-major matrix) and C's layout.
+ * `vecA` in the config then only says whether K is a multiple of 4 (B's k bounds checks are
+ * skipped when it is). Bindings: A, B (a buffer, or the texture of matmulToTextureKernel), C,
+ * [bias].
+ */
+export function subgroupKernel(cfg: SubgroupMatmulConfig, o: { a?: ALoader; c?: CLayout } = {}): KernelSource {
+  const loader = o.a ?? matrixLoader({ vecA: cfg.vecA });
+  if (cfg.rows % cfg.lanes !== 0) throw new Error(`matmul config: rows ${cfg.rows} must be a multiple of lanes ${cfg.lanes}`);
+  const F = cfg.textureB ? cfg.textureFold ?? 1 : 1;
   if (F & (F - 1)) throw new Error(`matmul config: textureFold ${F} must be a power of two`);
-  const key = `matmul.sg.l${L}.r${c.rows}.${Q ? `n${Q}` : `s${S}`}.${loader.key}.${c.vecA ? 'k4' : 'k1'}${c.textureB ? `tb${F}` : c.vecB ? 'vb' : 'sb'}.p${c.persistent}${c.bias ? '.bias' : ''}${c.act ? `.${c.act}` : ''}${Q && c.narrowShared === false ? '.own' : ''}${c.laneRows ? '.lr' : ''}`;
-  return kernelSource(key, () => ({ code: subgroupCode(c, loader, L, RG, Q, S, TN, F), params: GEMM_PARAMS }));
+  return kernel('matmul.subgroup', { ...subgroupVariant(cfg), a: loader.config, c: o.c ?? 'plain' }, (v) => ({
+    params: GEMM_PARAMS,
+    enable: ['subgroups'],
+    bindings: {
+      A: readOnly(loader.element),
+      B: v.textureB ? storageTexture('read') : readOnly(v.vecB ? 'vec4<f32>' : 'f32'),
+      C: readWrite(),
+      ...(v.bias ? { bias: readOnly() } : {}),
+    },
+    body: subgroupCode(v, loader, v.c),
+  }));
 }
 
-function subgroupCode(c: SubgroupMatmulConfig, loader: ALoader, L: number, RG: number, Q: number, S: number, TN: number, F: number): string {
+function subgroupCode(c: SubgroupVariant, loader: ALoader, cLayout: CLayout): string {
+  const scope = SUBGROUP_SCOPE;
+  const L = c.lanes;
+  const RG = c.rows / L; // row groups: A vec4s each lane loads per k-step
+  const Q = c.narrow ?? 0;
+  const S = Q || c.strips!; // column slots: 4-column quads (narrow) or 4·lanes-column strips
+  const TN = Q ? 4 * Q : S * 4 * L; // tile width
+  const F = c.textureFold ?? 1;
   // Uniform loads are expensive on llvmpipe (docs/kernels.md §2): every size is read once into a
   // local before the loop, and the fast path (K, N multiples of 4) has no bounds checks inside it.
   const lines: string[] = [];
   const sharedB = Q > 0 && c.narrowShared !== false && (c.textureB || c.vecB);
   const sharedRounds = Math.ceil((4 * S) / L);
-  lines.push(`enable subgroups;`, PARAMS, loader.decls,
-    c.textureB
-      ? `@group(0) @binding(2) var B: texture_storage_2d<rgba32float, read>;`
-      : `@group(0) @binding(2) var<storage, read> B: array<${c.vecB ? 'vec4<f32>' : 'f32'}>;`,
-    `@group(0) @binding(3) var<storage, read_write> C: array<f32>;`, activationDecls(c.act),
-    c.bias ? `@group(0) @binding(4) var<storage, read> bias: array<f32>;
-fn bias4(col: u32, N: u32) -> vec4<f32> {
+  lines.push(loader.decls?.(scope) ?? '', activationDecls(c.act),
+    c.bias ? `fn bias4(col: u32, N: u32) -> vec4<f32> {
   return vec4<f32>(bias[min(col, N - 1u)], bias[min(col + 1u, N - 1u)], bias[min(col + 2u, N - 1u)], bias[min(col + 3u, N - 1u)]);
 }` : '');
   if (c.textureB) { /* padded texture: no bounds checks */ } else if (!c.vecB) lines.push(`
@@ -230,7 +316,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let K = P.K;
   let N4 = N / 4u;
   let K4 = K / 4u;
-${loader.setup.join('\n')}
+${[...loader.setup?.(scope) ?? [], ...cLayout === 'nchw' ? ['  let cHW = P.rH * P.rW; // C\'s pixels per image and channel'] : []].join('\n')}
   ${c.persistent ? `let rowTiles = (M + ${c.rows - 1}u) / ${c.rows}u;
   let colTiles = (N + ${TN - 1}u) / ${TN}u;
   let tiles = rowTiles * colTiles * P.batch;
@@ -247,7 +333,7 @@ ${loader.setup.join('\n')}
   if (c.textureB) lines.push(`  let by = select(0u, b * ((K + 3u) / 4u) * 4u, P.strideB != 0u); // a shared B has one copy`);
   // the tile row that row group g of this lane holds
   const laneRow = (g: number): string => (c.laneRows ? `r0 + l * ${RG}u + ${g}u` : `r0 + ${g * L}u + l`);
-  for (let g = 0; g < RG; g++) lines.push(...loader.rowSetup(g, laneRow(g)));
+  for (let g = 0; g < RG; g++) lines.push(...loader.rowSetup(scope, g, laneRow(g)));
   for (let s = 0; s < S; s++) {
     lines.push(Q ? `  let col${s} = c0 + ${4 * s}u;` : `  let col${s} = c0 + ${s * 4 * L}u + 4u * l;`);
     if (c.textureB) lines.push(`  let bx${s} = min(col${s} / 4u, (N + 3u) / 4u - 1u);`);
@@ -263,21 +349,21 @@ ${loader.setup.join('\n')}
   }
   // accumulators: narrow — this lane's RG rows × Q quads; wide — every tile row × this lane's strips
   for (let i = 0; i < (Q ? RG : c.rows); i++) for (let s = 0; s < S; s++) lines.push(`  var acc${i}_${s} = vec4<f32>(0.0);`);
-  lines.push(...loader.loopInit);
-  const loop = loader.loop?.(RG) ?? { open: [`  for (var k = 0u; k < K; k = k + 4u) {`], close: [`  }`] };
+  const loop = loader.loop?.(scope, RG) ?? { open: [`  for (var k = 0u; k < K; k = k + 4u) {`], close: [`  }`], k: 'k' };
+  const k = loop.k;
   lines.push(...loop.open);
-  for (let g = 0; g < RG; g++) lines.push(`    let a${g} = ${loader.load(g)};`);
+  for (let g = 0; g < RG; g++) lines.push(`    let a${g} = ${loader.load(scope, g, k)};`);
   // folded texture with k % 4 == 0 and fold ≥ 4: rows k..k+3 sit side by side in one texel row
   const quadFold = c.textureB && F >= 4 && c.vecA;
-  if (quadFold) lines.push(`    let fy = k >> ${Math.log2(F)}u; let fx = (k & ${F - 1}u) * ((N + 3u) / 4u);`);
+  if (quadFold) lines.push(`    let fy = ${k} >> ${Math.log2(F)}u; let fx = (${k} & ${F - 1}u) * ((N + 3u) / 4u);`);
   // B[k + kk, quad s] for a column base (`bx`: texel column, `bq`: vec4 index) and a k offset
   const ldB = (bx: string, bq: string, col: string, kk: string): string => {
     if (quadFold) return `textureLoad(B, vec2<u32>(${bx} + fx + ${kk} * ((N + 3u) / 4u), fy))`;
-    if (c.textureB && F > 1) return `textureLoad(B, vec2<u32>(${bx} + ((k + ${kk}) & ${F - 1}u) * ((N + 3u) / 4u), (k + ${kk}) >> ${Math.log2(F)}u))`;
-    if (c.textureB) return `textureLoad(B, vec2<u32>(${bx}, by + k + ${kk}))`;
-    if (c.vecB && c.vecA) return `B[${bq} + (k + ${kk}) * N4]`;
-    if (c.vecB) return `ldB4(${bq}, k + ${kk}, K, N4)`;
-    return `vec4<f32>(${[0, 1, 2, 3].map((j) => `ldB(bBase, k + ${kk}, ${col} + ${j}u, K, N)`).join(', ')})`;
+    if (c.textureB && F > 1) return `textureLoad(B, vec2<u32>(${bx} + ((${k} + ${kk}) & ${F - 1}u) * ((N + 3u) / 4u), (${k} + ${kk}) >> ${Math.log2(F)}u))`;
+    if (c.textureB) return `textureLoad(B, vec2<u32>(${bx}, by + ${k} + ${kk}))`;
+    if (c.vecB && c.vecA) return `B[${bq} + (${k} + ${kk}) * N4]`;
+    if (c.vecB) return `ldB4(${bq}, ${k} + ${kk}, K, N4)`;
+    return `vec4<f32>(${[0, 1, 2, 3].map((j) => `ldB(bBase, ${k} + ${kk}, ${col} + ${j}u, K, N)`).join(', ')})`;
   };
   if (sharedB) {
     // narrow form: every lane needs the same 4·Q quads of B per k-step. A load at one address
@@ -305,24 +391,32 @@ ${loader.setup.join('\n')}
       }
     }
   }
-  lines.push(...loader.advance.map((x) => `  ${x}`));
+  lines.push(...(loader.advance?.(scope) ?? []).map((x) => `  ${x}`));
   lines.push(...loop.close);
   // bias epilogue: one vec4 of bias per column slot, added to every row's accumulator
   if (c.bias) for (let s = 0; s < S; s++) lines.push(`  let bias${s} = bias4(col${s}, N);`);
   for (let i = 0; i < (Q ? RG : c.rows); i++) {
     const row = Q ? laneRow(i) : `r0 + ${i}u`;
     lines.push(`  if (${row} < M) {`);
-    for (let s = 0; s < S; s++) {
-      const v = activationWgsl(c.act, c.bias ? `(acc${i}_${s} + bias${s})` : `acc${i}_${s}`);
-      lines.push(loader.store
-        ? `    ${loader.store.call(row, `col${s}`, v)}`
-        : `    store4(cBase + (${row}) * N, col${s}, N, ${v});`);
+    for (let q = 0; q < S; q++) {
+      const v = activationWgsl(c.act, c.bias ? `(acc${i}_${q} + bias${q})` : `acc${i}_${q}`);
+      lines.push(`    ${STORES[cLayout].call(row, `col${q}`, v)}`);
     }
     lines.push(`  }`);
   }
   lines.push(`  }
 }
-${loader.store?.decl ?? ''}
+${STORES[cLayout].decl}`);
+  return lines.join('\n');
+}
+
+/**
+ * The subgroup kernel's stores of a vec4 of C (row, four columns from col) per layout: the WGSL
+ * function and its call. They read main's locals N, M, cBase and, for NCHW, cHW = rH·rW.
+ */
+const STORES: Record<CLayout, { decl: string; call: (row: string, col: string, v: string) => string }> = {
+  plain: {
+    decl: `
 fn store4(o: u32, col: u32, N: u32, v: vec4<f32>) {
   if (col + 3u < N) {
     C[o + col] = v.x; C[o + col + 1u] = v.y; C[o + col + 2u] = v.z; C[o + col + 3u] = v.w;
@@ -331,52 +425,94 @@ fn store4(o: u32, col: u32, N: u32, v: vec4<f32>) {
     if (col + 1u < N) { C[o + col + 1u] = v.y; }
     if (col + 2u < N) { C[o + col + 2u] = v.z; }
   }
-}`);
-  return lines.join('\n');
+}`,
+    call: (row, col, v) => `store4(cBase + (${row}) * N, ${col}, N, ${v});`,
+  },
+  // rows are pixels of [n, rH, rW]: C written as NCHW [n, cols, rH, rW]
+  nchw: {
+    decl: `
+fn storeNCHW(m: u32, col: u32, N: u32, HW: u32, v: vec4<f32>) {
+  let base = (m / HW) * N * HW + m % HW + col * HW;
+  if (col < N) { C[base] = v.x; }
+  if (col + 1u < N) { C[base + HW] = v.y; }
+  if (col + 2u < N) { C[base + 2u * HW] = v.z; }
+  if (col + 3u < N) { C[base + 3u * HW] = v.w; }
+}`,
+    call: (row, col, v) => `storeNCHW(${row}, ${col}, N, cHW, ${v});`,
+  },
+  // C written as [N, M] (the weight gradient lands in the weight's [Co, Ci·kh·kw] layout)
+  transposed: {
+    decl: `
+fn storeT(m: u32, col: u32, N: u32, M: u32, v: vec4<f32>) {
+  if (col < N) { C[col * M + m] = v.x; }
+  if (col + 1u < N) { C[(col + 1u) * M + m] = v.y; }
+  if (col + 2u < N) { C[(col + 2u) * M + m] = v.z; }
+  if (col + 3u < N) { C[(col + 3u) * M + m] = v.w; }
+}`,
+    call: (row, col, v) => `storeT(${row}, ${col}, N, M, ${v});`,
+  },
+};
+
+/** The names the tiled GEMM gives its A loader: the element function's parameters, A's binding, the uniforms. */
+export interface TiledScope {
+  /** A's binding (f32 elements). */
+  readonly A: string;
+  /** The element function's u32 parameters: batch entry, row, depth index. */
+  readonly b: string;
+  readonly r: string;
+  readonly k: string;
+  /** The uniforms as `P.<field>`. */
+  readonly P: { readonly [F in GemmParam]: string };
 }
+
+const TILED_SCOPE: TiledScope = { A: 'A', b: 'b', r: 'r', k: 'k', P: GEMM_P };
 
 /**
- * How the tiled kernel reads A: WGSL defining `fn ldA(b: u32, r: u32, k: u32) -> f32` (0 outside
- * the matrix) over binding 1. The plain and transposed matrices are here; kernels/conv.ts
- * supplies the implicit-im2col ones.
+ * How the tiled kernel reads A: the body of its element function — element (r, k) of batch b's
+ * A, 0 outside the matrix (statements ending in a return). The plain and transposed matrices are
+ * here; kernels/conv.ts supplies the implicit-im2col ones.
  */
-export interface TiledALoader { key: string; decls: string }
-
-/** A row-major matrix, or its transpose stored [K, M]: element (r, k) at `at`, 0 outside. */
-function matrixElements(key: string, at: string): TiledALoader {
-  return {
-    key,
-    decls: `@group(0) @binding(1) var<storage, read> A: array<f32>;
-fn ldA(b: u32, r: u32, k: u32) -> f32 {
-  let ok = (r < P.M) & (k < P.K);
-  return select(0.0, A[select(0u, b * P.strideA + ${at}, ok)], ok);
-}`,
-  };
+export interface TiledALoader {
+  readonly config: LoaderConfig;
+  element(s: TiledScope): string;
 }
 
-export const TILED_A = matrixElements('a', 'r * P.K + k');
-export const TILED_A_T = matrixElements('at', 'k * P.M + r');
+/** A row-major matrix, or its transpose stored [K, M]: element (r, k), 0 outside. */
+const matrixElements = defineLoader('matrix.elements', ({ transposed }: { transposed: boolean }): Omit<TiledALoader, 'config'> => ({
+  element: ({ A, b, r, k, P }) => `  let ok = (${r} < ${P.M}) & (${k} < ${P.K});
+  return select(0.0, ${A}[select(0u, ${b} * ${P.strideA} + ${transposed ? `${k} * ${P.M} + ${r}` : `${r} * ${P.K} + ${k}`}, ok)], ok);`,
+}));
+
+export const TILED_A = matrixElements({ transposed: false });
+export const TILED_A_T = matrixElements({ transposed: true });
 
 /**
  * B's layout: 'plain' [K, N]; 'transposed' [N, K]; 'nchw' — B[k, n] is element (k / HW, n,
  * k % HW) of an [·, N, HW] tensor with HW = rH·rW (a convolution's dY, read in place).
  */
 export type TiledB = 'plain' | 'transposed' | 'nchw';
-/**
- * C's layout: 'plain' [M, N]; 'nchw' — rows are the pixels of [n, rH·rW], written to an
- * [n, N, rH·rW] tensor; 'transposed' — [N, M] (the weight gradient lands in weight layout).
- */
-export type TiledC = 'plain' | 'nchw' | 'transposed';
 
-export function tiledKernel(c: TiledMatmulConfig, a: TiledALoader = TILED_A, bKind: TiledB = 'plain', cKind: TiledC = 'plain'): KernelSource {
-  const TX = c.tileN / c.threadN;
-  const TY = c.tileM / c.threadM;
+/**
+ * The shared-memory tiled GEMM with an A loader (default: the row-major matrix), B's layout and
+ * C's. Bindings: A, B, C, [bias].
+ */
+export function tiledKernel(cfg: TiledMatmulConfig, o: { a?: TiledALoader; b?: TiledB; c?: CLayout } = {}): KernelSource {
+  const TX = cfg.tileN / cfg.threadN;
+  const TY = cfg.tileM / cfg.threadM;
   if (!Number.isInteger(TX) || !Number.isInteger(TY)) throw new Error('matmul config: tile must be a multiple of the per-thread block');
-  const key = `matmul.tiled.${c.tileM}x${c.tileN}x${c.tileK}.t${c.threadM}x${c.threadN}${c.double ? '.db' : ''}.${a.key}.${bKind}.${cKind}${c.bias ? '.bias' : ''}${c.act ? `.${c.act}` : ''}`;
-  return kernelSource(key, () => ({ code: tiledCode(c, a, bKind, cKind, TX, TY), params: GEMM_PARAMS }));
+  const a = o.a ?? TILED_A;
+  const variant = {
+    tileM: cfg.tileM, tileN: cfg.tileN, tileK: cfg.tileK, threadM: cfg.threadM, threadN: cfg.threadN,
+    double: !!cfg.double, bias: !!cfg.bias, act: cfg.act, a: a.config, b: o.b ?? 'plain', c: o.c ?? 'plain',
+  };
+  return kernel('matmul.tiled', variant, (v) => ({
+    params: GEMM_PARAMS,
+    bindings: { A: readOnly(), B: readOnly(), C: readWrite(), ...(v.bias ? { bias: readOnly() } : {}) },
+    body: tiledCode(v, a, v.b, v.c, TX, TY),
+  }));
 }
 
-function tiledCode(c: TiledMatmulConfig, a: TiledALoader, bKind: TiledB, cKind: TiledC, TX: number, TY: number): string {
+function tiledCode(c: Omit<TiledMatmulConfig, 'kind'>, a: TiledALoader, bKind: TiledB, cKind: CLayout, TX: number, TY: number): string {
   const threads = TX * TY;
   const stages = c.double ? 2 : 1;
   const bAt = {
@@ -390,11 +526,9 @@ function tiledCode(c: TiledMatmulConfig, a: TiledALoader, bKind: TiledB, cKind: 
     transposed: 'b * P.strideC + n * P.M + r',
   }[cKind];
   const AS = c.tileM * c.tileK, BS = c.tileK * c.tileN;
-  return `${PARAMS}
-${a.decls}
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;${c.bias ? `
-@group(0) @binding(4) var<storage, read> bias: array<f32>;` : ''}
+  return `fn ldA(b: u32, r: u32, k: u32) -> f32 {
+${a.element(TILED_SCOPE)}
+}
 ${activationDecls(c.act, 'f32')}
 var<workgroup> As: array<f32, ${stages * AS}>;
 var<workgroup> Bs: array<f32, ${stages * BS}>;
@@ -507,15 +641,15 @@ export function matmulToTextureGrid(K: number, N: number, batch: number, fold: n
  * and several rows (textureCopyWidth). A fold (a power of two) is only used with batch 1.
  * `unitInner`: the layout's kInner is 1 (plain and transposed matrices), so k needs no split.
  */
-export function matmulToTextureKernel(unitInner: boolean, width = 64): KernelSource {
-  const sh = Math.log2(width);
-  if (!Number.isInteger(sh) || width > 64) throw new Error(`matmul texture copy: width ${width} must be a power of two ≤ 64`);
-  return kernelSource(`matmul.to_texture.${unitInner ? 'k1' : 'kn'}.w${width}`, () => ({
-    params: TEXTURE_PARAMS,
-    code: `
-${TEXTURE_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var T: texture_storage_2d<rgba32float, write>;
+export function matmulToTextureKernel(o: { unitInner: boolean; width?: number }): KernelSource {
+  const width = o.width ?? 64;
+  if (!Number.isInteger(Math.log2(width)) || width > 64) throw new Error(`matmul texture copy: width ${width} must be a power of two ≤ 64`);
+  return kernel('matmul.to_texture', { unitInner: o.unitInner, width }, ({ unitInner, width }) => {
+    const sh = Math.log2(width);
+    return {
+      params: TEXTURE_PARAMS,
+      bindings: { B: readOnly(), T: storageTexture('write') },
+      body: `
 fn ld(base: u32, n: u32, ok: bool) -> f32 {
   return select(0.0, B[base + min(n, P.N - 1u) * P.sN], ok & (n < P.N));
 }
@@ -539,16 +673,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let v = vec4<f32>(ld(base, n, ok), ld(base, n + 1u, ok), ld(base, n + 2u, ok), ld(base, n + 3u, ok));
   textureStore(T, vec2<u32>(f * W + c4, select(b * Kp + k, y, folded)), v);
 }`,
-  }));
+    };
+  });
 }
 
 /** One output per thread, straight from buffers: the benchmark's yardstick, not used by ops. */
 export function naiveMatmulKernel(): KernelSource {
-  const code = `${PARAMS}
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-@compute @workgroup_size(8, 8)
+  return kernel('matmul.naive', {}, () => ({ params: GEMM_PARAMS, bindings: { A: readOnly(), B: readOnly(), C: readWrite() }, body: `@compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r = gid.y;
   let c = gid.x;
@@ -556,6 +687,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var s = 0.0;
   for (var k = 0u; k < P.K; k = k + 1u) { s = s + A[r * P.K + k] * B[k * P.N + c]; }
   C[r * P.N + c] = s;
-}`;
-  return kernelSource('matmul.naive', () => ({ code, params: GEMM_PARAMS }));
+}` }));
 }

@@ -9,7 +9,7 @@
 //   concrete: L_j = log u_j − log(1 − u_j), th = logit of the drop probability p, temperature t,
 //             z̃ = σ((th + L)/t), m = (1 − z̃)/(1 − p) = exp(logσ(−(th + L)/t) + softplus(th)),
 //             y = x·m;  backward: dx = g·m, e = g·x·m·(p − z̃/t) (summed per unit → d th)
-import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+import { WG, defineParams, kernel, readOnly, readWrite, type BindingDecls, type KernelSource } from './common.js';
 import { PHILOX_WGSL, NORMAL4_WGSL } from './random.js';
 
 const NOISE_PARAMS = defineParams({ n: 'u32', seedLo: 'u32', seedHi: 'u32', offset: 'u32', stream: 'u32', share: 'u32', inner: 'u32', units: 'u32', t: 'f32' });
@@ -50,19 +50,14 @@ const BODY: Record<NoiseKind, Record<'forward' | 'backward', string>> = {
   },
 };
 
+const FORWARD_BINDINGS: BindingDecls = { x: readOnly(), theta: readOnly(), y: readWrite() };
+const BACKWARD_BINDINGS: BindingDecls = { g: readOnly(), x: readOnly(), theta: readOnly(), dx: readWrite(), e: readWrite() };
+
 export function noiseDropoutKernel(kind: NoiseKind, pass: 'forward' | 'backward'): KernelSource {
-  const binds = pass === 'forward'
-    ? `@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> theta: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;`
-    : `@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> theta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(5) var<storage, read_write> e: array<f32>;`;
-  return kernelSource(`noise.${kind}.${pass}`, () => ({ params: NOISE_PARAMS, code: `
-${NOISE_PARAMS.wgsl}
-${binds}
+  return kernel('noise', { kind, pass }, ({ kind, pass }) => ({
+    params: NOISE_PARAMS,
+    bindings: pass === 'forward' ? FORWARD_BINDINGS : BACKWARD_BINDINGS,
+    body: `
 ${PHILOX_WGSL}${kind === 'gaussian' ? NORMAL4_WGSL : ''}
 fn softplus(a: f32) -> f32 { return max(a, 0.0) + log(1.0 + exp(-abs(a))); }
 fn log_sigmoid(a: f32) -> f32 { return min(a, 0.0) - log(1.0 + exp(-abs(a))); }
@@ -89,5 +84,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       let th = theta[(i / inner) % units];${BODY[kind][pass]}
     }
   }
-}` }));
+}`,
+  }));
 }

@@ -25,7 +25,30 @@
 // so that layer needs no bias pass of its own): the stored mean is u's, every kernel uses
 // μ_x = mean − pb, and gradsum also writes dpb = Σ du (exactly 0 in training: a per-channel
 // shift does not change batch-normalised values; w·rsqrt(σ² + eps)·db in eval).
-import { WG, defineParams, kernelSource, treeSum as tree, type KernelSource } from './common.js';
+import { WG, defineParams, kernel, readOnly, readWrite, treeSum as tree, type BindingDecls, type KernelSource } from './common.js';
+
+/**
+ * A batch-norm kernel's variant. Each factory takes the members its WGSL depends on (an absent
+ * flag is false) and keys its pipeline by exactly those.
+ */
+export interface BnVariant {
+  /** A ReLU after the normalisation (and its mask, recomputed, in the backward). */
+  relu?: boolean;
+  /** The input is u = x + pb, pb a per-channel bias of the layer before (see the header). */
+  pre?: boolean;
+  /** The running statistics are moved in place (rm, rv). */
+  running?: boolean;
+  /** Backward kernels: batch statistics (training) or the running ones (eval). */
+  training: boolean;
+  /** dx is added into what dx already holds (a gradient the tape offers). */
+  acc?: boolean;
+  /** One subgroup of this width per channel (the lanes kernels). */
+  lanes: number;
+}
+
+/** The flags a kernel depends on, each a boolean (absent: false), for its config. */
+const flags = <K extends 'relu' | 'pre' | 'running' | 'acc'>(o: Partial<BnVariant>, ...keys: K[]): Record<K, boolean> =>
+  Object.fromEntries(keys.map((k) => [k, !!o[k]])) as Record<K, boolean>;
 
 const CHANNEL_MAIN = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -70,18 +93,19 @@ function meanAndVariance(mu: string): string {
     workgroupBarrier(); // every lane has read sh[0], sq[0] before the next channel writes them`;
 }
 
-/** Batch mean and biased variance per channel; with `running`, the running statistics updated too. */
-export function bnStatsKernel(running: boolean, pre = false): KernelSource {
-  return kernelSource(`bn.stats${running ? '.running' : ''}${pre ? '.pre' : ''}`, () => ({
+/**
+ * Batch mean and biased variance per channel; with `running`, the running statistics updated too.
+ * Bindings: x, mean, vr, [rm, rv: running], [pb: pre].
+ */
+export function bnStatsKernel(o: Pick<BnVariant, 'running' | 'pre'>): KernelSource {
+  return kernel('bn.stats', flags(o, 'running', 'pre'), ({ running, pre }) => ({
     params: STATS_PARAMS,
-    code: `${STATS_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> mean: array<f32>;
-@group(0) @binding(3) var<storage, read_write> vr: array<f32>;
-${running ? `@group(0) @binding(4) var<storage, read_write> rm: array<f32>;
-@group(0) @binding(5) var<storage, read_write> rv: array<f32>;` : ''}
-${pre ? `@group(0) @binding(${running ? 6 : 4}) var<storage, read> pb: array<f32>;` : ''}
-var<workgroup> sh: array<f32, ${WG}>;
+    bindings: {
+      x: readOnly(), mean: readWrite(), vr: readWrite(),
+      ...(running ? { rm: readWrite(), rv: readWrite() } : {}),
+      ...(pre ? { pb: readOnly() } : {}),
+    },
+    body: `var<workgroup> sh: array<f32, ${WG}>;
 var<workgroup> sq: array<f32, ${WG}>;
 ${AT}
 ${CHANNEL_MAIN}
@@ -124,6 +148,9 @@ const scaleShift = (pre: boolean): string => `
   let r = inverseSqrt(vr[c] + P.eps);
   let scale = r * w[c];
   let shift = b[c] - mu * scale;`;
+
+/** WGSL of g' for element k: g, or g·[z > 0] with the ReLU (z recomputed as the forward's). */
+const gradOf = (relu: boolean): string => (relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]');
 
 /**
  * WGSL accumulating one element's share of the backward's sums (xv, gv: the element and its g'):
@@ -168,24 +195,19 @@ const gradSumsFromTree = (training: boolean): string => `let dbc = sg[0];
     let dwc = (sgx[0] - dm * dbc) * r;` : 'let dwc = sgx[0] * r;'}
     workgroupBarrier(); // every lane has read the tree's results before the next channel writes it`;
 
-/** mean, var, w, b (and pb) from binding `first` on; returns the WGSL and the next free binding. */
-function statBindings(first: number, pre: boolean): [string, number] {
-  const names = ['mean', 'vr', 'w', 'b', ...(pre ? ['pb'] : [])];
-  return [names.map((n, i) => `@group(0) @binding(${first + i}) var<storage, read> ${n}: array<f32>;`).join('\n'), first + names.length];
-}
+/** The statistics and the affine parameters, read: mean, vr, w, b (and pb). */
+const statBindings = (pre: boolean): BindingDecls => ({
+  mean: readOnly(), vr: readOnly(), w: readOnly(), b: readOnly(), ...(pre ? { pb: readOnly() } : {}),
+});
 
 const APPLY_PARAMS = defineParams({ planes: 'u32', C: 'u32', S: 'u32', eps: 'f32' });
 
-/** y = x·scale + shift per channel, with `relu` max(·, 0). Bindings: x, mean, var, w, b, [pb], y. */
-export function bnApplyKernel(relu: boolean, pre = false): KernelSource {
-  const [stats, next] = statBindings(2, pre);
-  return kernelSource(`bn.apply${relu ? '.relu' : ''}${pre ? '.pre' : ''}`, () => ({
+/** y = x·scale + shift per channel, with `relu` max(·, 0). Bindings: x, mean, vr, w, b, [pb], y. */
+export function bnApplyKernel(o: Pick<BnVariant, 'relu' | 'pre'>): KernelSource {
+  return kernel('bn.apply', flags(o, 'relu', 'pre'), ({ relu, pre }) => ({
     params: APPLY_PARAMS,
-    code: `${APPLY_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-${stats}
-@group(0) @binding(${next}) var<storage, read_write> y: array<f32>;
-${PLANE_MAIN}
+    bindings: { x: readOnly(), ...statBindings(pre), y: readWrite() },
+    body: `${PLANE_MAIN}
 ${scaleShift(pre)}
   for (var p = wid.x * ${WG}u + li; p < S; p = p + nwg.x * ${WG}u) {
     let z = x[base + p] * scale + shift;
@@ -200,22 +222,16 @@ const GRADSUM_PARAMS = defineParams({ C: 'u32', S: 'u32', M: 'u32', eps: 'f32' }
 /**
  * dw = Σ g'·x̂, db = Σ g' per channel (with `pre` also dpb, see the header; its value depends on
  * the mode; in training also dmean = δ, the stored mean's rounding, for bnGradInputKernel).
- * Bindings: g, x, mean, var, w, b, [pb], dw, db, [dpb], [dmean: training].
+ * Bindings: g, x, mean, vr, w, b, [pb], dw, db, [dpb], [dmean: training].
  */
-export function bnGradSumKernel(relu: boolean, pre = false, training = true): KernelSource {
-  const gv = relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]';
-  const [stats, next] = statBindings(3, pre);
-  return kernelSource(`bn.gradsum${relu ? '.relu' : ''}${pre ? '.pre' : ''}${training ? '' : '.eval'}`, () => ({
+export function bnGradSumKernel(o: Pick<BnVariant, 'relu' | 'pre' | 'training'>): KernelSource {
+  return kernel('bn.gradsum', { ...flags(o, 'relu', 'pre'), training: o.training }, ({ relu, pre, training }) => ({
     params: GRADSUM_PARAMS,
-    code: `${GRADSUM_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-${stats}
-@group(0) @binding(${next}) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(${next + 1}) var<storage, read_write> db: array<f32>;
-${pre ? `@group(0) @binding(${next + 2}) var<storage, read_write> dpb: array<f32>;` : ''}
-${training ? `@group(0) @binding(${next + 2 + +pre}) var<storage, read_write> dmean: array<f32>;` : ''}
-var<workgroup> sg: array<f32, ${WG}>;
+    bindings: {
+      g: readOnly(), x: readOnly(), ...statBindings(pre), dw: readWrite(), db: readWrite(),
+      ...(pre ? { dpb: readWrite() } : {}), ...(training ? { dmean: readWrite() } : {}),
+    },
+    body: `var<workgroup> sg: array<f32, ${WG}>;
 var<workgroup> sgx: array<f32, ${WG}>;
 ${training ? `var<workgroup> se: array<f32, ${WG}>;` : ''}
 ${AT}
@@ -224,7 +240,7 @@ ${CHANNEL_MAIN}
   for (var c = wid.x; c < C; c = c + nwg.x) {
     ${scaleShift(pre)}
     var a = 0.0; var bs = 0.0;${training ? ' var e = 0.0;' : ''}
-    ${channelLoop(`let xv = x[k]; let gv = ${gv}; ${gradTerms(training)}`)}
+    ${channelLoop(`let xv = x[k]; let gv = ${gradOf(relu)}; ${gradTerms(training)}`)}
     sgx[li] = a; sg[li] = bs;${training ? ' se[li] = e;' : ''}${tree(training ? ['sgx', 'sg', 'se'] : ['sgx', 'sg'])}
     ${gradSumsFromTree(training)}
     if (li == 0u) {
@@ -241,29 +257,23 @@ ${CHANNEL_MAIN}
 const GRADINPUT_PARAMS = defineParams({ planes: 'u32', C: 'u32', S: 'u32', eps: 'f32', invM: 'f32' });
 
 /**
- * dx per element. Bindings: g, x, mean, var, w, b, [pb], dw, db, [dmean: training], dx (dw, db
+ * dx per element. Bindings: g, x, mean, vr, w, b, [pb], dw, db, [dmean: training], dx (dw, db
  * unused in eval mode, bound all the same).
  */
-export function bnGradInputKernel(relu: boolean, training: boolean, pre = false, acc = false): KernelSource {
-  const gv = relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]';
-  const [stats, next] = statBindings(3, pre);
-  return kernelSource(`bn.gradinput${relu ? '.relu' : ''}${training ? '' : '.eval'}${pre ? '.pre' : ''}${acc ? '.acc' : ''}`, () => ({
+export function bnGradInputKernel(o: Pick<BnVariant, 'relu' | 'pre' | 'acc' | 'training'>): KernelSource {
+  return kernel('bn.gradinput', { ...flags(o, 'relu', 'pre', 'acc'), training: o.training }, ({ relu, pre, acc, training }) => ({
     params: GRADINPUT_PARAMS,
-    code: `${GRADINPUT_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-${stats}
-@group(0) @binding(${next}) var<storage, read> dw: array<f32>;
-@group(0) @binding(${next + 1}) var<storage, read> db: array<f32>;
-${training ? `@group(0) @binding(${next + 2}) var<storage, read> dmean: array<f32>;` : ''}
-@group(0) @binding(${next + 2 + +training}) var<storage, read_write> dx: array<f32>;
-${PLANE_MAIN}
+    bindings: {
+      g: readOnly(), x: readOnly(), ...statBindings(pre), dw: readOnly(), db: readOnly(),
+      ...(training ? { dmean: readOnly() } : {}), dx: readWrite(),
+    },
+    body: `${PLANE_MAIN}
 ${scaleShift(pre)}
   ${training ? dxCoefficients('dw[c]', 'db[c]', 'dmean[c]', 'P.invM') : ''}
   for (var p = wid.x * ${WG}u + li; p < S; p = p + nwg.x * ${WG}u) {
     let k = base + p;
     let xv = x[k];
-    let gv = ${gv};
+    let gv = ${gradOf(relu)};
     dx[k] = ${acc ? 'dx[k] + ' : ''}${dxValue(training)};
   }
 }`,
@@ -279,12 +289,21 @@ ${scaleShift(pre)}
 
 const FUSED_PARAMS = defineParams({ C: 'u32', S: 'u32', M: 'u32', eps: 'f32', momentum: 'f32', unbias: 'f32' });
 
-/** The one-pass forward's bindings after x: statistics, affine, [pb], [running]; then y's binding. */
-function forwardBindings(pre: boolean, running: boolean): [string, number] {
-  const names = ['mean', 'vr', 'w', 'b', ...(pre ? ['pb'] : []), ...(running ? ['rm', 'rv'] : [])];
-  const rw = new Set(['mean', 'vr', 'rm', 'rv']);
-  return [names.map((n, i) => `@group(0) @binding(${2 + i}) var<storage, ${rw.has(n) ? 'read_write' : 'read'}> ${n}: array<f32>;`).join('\n'), 2 + names.length];
-}
+/** The one-pass forward's bindings: x (f32 or vec4 elements), statistics (written), affine, [pb], [running], y. */
+const forwardBindings = (pre: boolean, running: boolean, vec: boolean): BindingDecls => ({
+  x: readOnly(vec ? 'vec4<f32>' : 'f32'),
+  mean: readWrite(), vr: readWrite(), w: readOnly(), b: readOnly(),
+  ...(pre ? { pb: readOnly() } : {}),
+  ...(running ? { rm: readWrite(), rv: readWrite() } : {}),
+  y: readWrite(vec ? 'vec4<f32>' : 'f32'),
+});
+
+/** The one-pass backward's bindings: g and x (f32 or vec4 elements), statistics, affine, [pb], dw, db, [dpb], dx. */
+const backwardBindings = (pre: boolean, vec: boolean): BindingDecls => ({
+  g: readOnly(vec ? 'vec4<f32>' : 'f32'), x: readOnly(vec ? 'vec4<f32>' : 'f32'),
+  ...statBindings(pre), dw: readWrite(), db: readWrite(), ...(pre ? { dpb: readWrite() } : {}),
+  dx: readWrite(vec ? 'vec4<f32>' : 'f32'),
+});
 
 /**
  * WGSL after a one-pass forward's reduction (channel c's mean `mx` and biased variance `v` in
@@ -306,18 +325,14 @@ const storeStats = (pre: boolean, running: boolean): string => `let mean_c = mx$
 
 /**
  * Training forward in one pass: batch statistics (stored, and folded into the running statistics
- * with `running`), then y. Bindings: x, mean, var, w, b, [pb], [rm, rv], y.
+ * with `running`), then y. Bindings: x, mean, vr, w, b, [pb], [rm, rv], y.
  */
-export function bnForwardOnePassKernel(relu: boolean, pre: boolean, running: boolean): KernelSource {
-  return kernelSource(`bn.fwd1${relu ? '.relu' : ''}${pre ? '.pre' : ''}${running ? '.running' : ''}`, () => {
-    const [binds, yBinding] = forwardBindings(pre, running);
+export function bnForwardOnePassKernel(o: Pick<BnVariant, 'relu' | 'pre' | 'running'>): KernelSource {
+  return kernel('bn.fwd1', flags(o, 'relu', 'pre', 'running'), ({ relu, pre, running }) => {
     return {
       params: FUSED_PARAMS,
-      code: `${FUSED_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-${binds}
-@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
-var<workgroup> sh: array<f32, ${WG}>;
+      bindings: forwardBindings(pre, running, false),
+      body: `var<workgroup> sh: array<f32, ${WG}>;
 var<workgroup> sq: array<f32, ${WG}>;
 ${AT}
 ${CHANNEL_MAIN}
@@ -336,24 +351,17 @@ ${CHANNEL_MAIN}
 
 /**
  * Backward in one pass: dw, db (and dpb) per channel, then dx (training: the batch-statistics
- * form; eval: scale·g'). Bindings: g, x, mean, var, w, b, [pb], dw, db, [dpb], dx.
+ * form; eval: scale·g'). Bindings: g, x, mean, vr, w, b, [pb], dw, db, [dpb], dx.
  * `acc`: dx already holds a gradient of x (from its other consumers) and this one is added to
  * it, which saves the tape a separate add pass per extra consumer.
  */
-export function bnBackwardOnePassKernel(relu: boolean, pre: boolean, training: boolean, acc = false): KernelSource {
-  const gv = relu ? 'select(0.0, g[k], xv * scale + shift > 0.0)' : 'g[k]';
-  const [stats, next] = statBindings(3, pre);
-  return kernelSource(`bn.bwd1${relu ? '.relu' : ''}${pre ? '.pre' : ''}${training ? '' : '.eval'}${acc ? '.acc' : ''}`, () => ({
-    params: FUSED_PARAMS,
-    code: `${FUSED_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-${stats}
-@group(0) @binding(${next}) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(${next + 1}) var<storage, read_write> db: array<f32>;
-${pre ? `@group(0) @binding(${next + 2}) var<storage, read_write> dpb: array<f32>;` : ''}
-@group(0) @binding(${next + 2 + +pre}) var<storage, read_write> dx: array<f32>;
-var<workgroup> sg: array<f32, ${WG}>;
+export function bnBackwardOnePassKernel(o: Pick<BnVariant, 'relu' | 'pre' | 'acc' | 'training'>): KernelSource {
+  return kernel('bn.bwd1', { ...flags(o, 'relu', 'pre', 'acc'), training: o.training }, ({ relu, pre, acc, training }) => {
+    const gv = gradOf(relu);
+    return {
+      params: FUSED_PARAMS,
+      bindings: backwardBindings(pre, false),
+      body: `var<workgroup> sg: array<f32, ${WG}>;
 var<workgroup> sgx: array<f32, ${WG}>;
 ${training ? `var<workgroup> se: array<f32, ${WG}>;` : ''}
 ${AT}
@@ -369,7 +377,8 @@ ${CHANNEL_MAIN}
     ${channelLoop(`let xv = x[k]; let gv = ${gv}; dx[k] = ${acc ? 'dx[k] + ' : ''}${dxValue(training)};`)}
   }
 }`,
-  }));
+    };
+  });
 }
 
 // ---- one subgroup per channel (CPU adapters) -------------------------------------------------
@@ -396,17 +405,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let invM = 1.0 / f32(M);`;
 
 /** bnForwardOnePassKernel with one `lanes`-wide subgroup per channel; needs S % 4 == 0. */
-export function bnForwardLanesKernel(lanes: number, relu: boolean, pre: boolean, running: boolean): KernelSource {
-  return kernelSource(`bn.fwd.l${lanes}${relu ? '.relu' : ''}${pre ? '.pre' : ''}${running ? '.running' : ''}`, () => {
-    const [binds, yBinding] = forwardBindings(pre, running);
+export function bnForwardLanesKernel(o: Pick<BnVariant, 'lanes' | 'relu' | 'pre' | 'running'>): KernelSource {
+  return kernel('bn.fwd.lanes', { lanes: o.lanes, ...flags(o, 'relu', 'pre', 'running') }, ({ lanes, relu, pre, running }) => {
     return {
       params: FUSED_PARAMS,
-      code: `enable subgroups;
-${FUSED_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-${binds}
-@group(0) @binding(${yBinding}) var<storage, read_write> y: array<vec4<f32>>;
-${LANE_MAIN(lanes)}
+      enable: ['subgroups'],
+      bindings: forwardBindings(pre, running, true),
+      body: `${LANE_MAIN(lanes)}
   let eps = P.eps;
   ${running ? 'let m = P.momentum; let unbias = P.unbias;' : ''}
   for (var c = wid.x; c < C; c = c + nwg.x) {
@@ -426,21 +431,15 @@ ${LANE_MAIN(lanes)}
 }
 
 /** bnBackwardOnePassKernel with one `lanes`-wide subgroup per channel; needs S % 4 == 0. */
-export function bnBackwardLanesKernel(lanes: number, relu: boolean, pre: boolean, training: boolean, acc = false): KernelSource {
-  const gv = relu ? 'select(vec4<f32>(0.0), g[k], xv * scale + shift > vec4<f32>(0.0))' : 'g[k]';
-  const [stats, next] = statBindings(3, pre);
-  return kernelSource(`bn.bwd.l${lanes}${relu ? '.relu' : ''}${pre ? '.pre' : ''}${training ? '' : '.eval'}${acc ? '.acc' : ''}`, () => ({
-    params: FUSED_PARAMS,
-    code: `enable subgroups;
-${FUSED_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
-${stats}
-@group(0) @binding(${next}) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(${next + 1}) var<storage, read_write> db: array<f32>;
-${pre ? `@group(0) @binding(${next + 2}) var<storage, read_write> dpb: array<f32>;` : ''}
-@group(0) @binding(${next + 2 + +pre}) var<storage, read_write> dx: array<vec4<f32>>;
-${LANE_MAIN(lanes)}
+export function bnBackwardLanesKernel(o: Pick<BnVariant, 'lanes' | 'relu' | 'pre' | 'acc' | 'training'>): KernelSource {
+  const config = { lanes: o.lanes, ...flags(o, 'relu', 'pre', 'acc'), training: o.training };
+  return kernel('bn.bwd.lanes', config, ({ lanes, relu, pre, acc, training }) => {
+    const gv = relu ? 'select(vec4<f32>(0.0), g[k], xv * scale + shift > vec4<f32>(0.0))' : 'g[k]';
+    return {
+      params: FUSED_PARAMS,
+      enable: ['subgroups'],
+      bindings: backwardBindings(pre, true),
+      body: `${LANE_MAIN(lanes)}
   for (var c = wid.x; c < C; c = c + nwg.x) {
     ${scaleShift(pre)}
     var a = vec4<f32>(0.0); var bs = vec4<f32>(0.0);${training ? ' var e = vec4<f32>(0.0);' : ''}
@@ -452,5 +451,6 @@ ${LANE_MAIN(lanes)}
     ${laneLoop(lanes, `let xv = x[k]; let gv = ${gv}; dx[k] = ${acc ? 'dx[k] + ' : ''}${dxValue(training)};`)}
   }
 }`,
-  }));
+    };
+  });
 }

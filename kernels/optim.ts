@@ -7,7 +7,7 @@
 // Each parameter is walked as vec4s in a grid-stride loop (one vec4 per lane, docs/kernels.md §5) and
 // its last n % 4 values by the first lanes, component by component: nothing beyond n is read or
 // written (a pooled buffer's padding may hold anything).
-import { WG, defineParams, kernelSource, type KernelSource, type ParamDecl, type ParamType } from './common.js';
+import { WG, defineParams, kernel, readOnly, readWrite, type BindingDecl, type KernelSource, type ParamDecl, type ParamType } from './common.js';
 
 /** How weight decay enters an update: not at all, added to the gradient, or decoupled (AdamW). */
 export type DecayMode = 'none' | 'l2' | 'decoupled';
@@ -21,7 +21,7 @@ export type OptimRule =
 /** Most parameters one dispatch takes (the uniform block holds their sizes and per-parameter scalars). */
 export const MAX_PARAMS_PER_DISPATCH = 16;
 
-/** State buffers per parameter, in binding order after (g, p), by torch name. */
+/** State buffers per parameter, in binding order after (g, p), by torch name (bound as s<j>_<index>). */
 export function ruleStateKeys(r: OptimRule): string[] {
   if (r.kind === 'sgd') return r.momentum ? ['momentum_buffer'] : [];
   if (r.kind === 'adam') return ['exp_avg', 'exp_avg_sq'];
@@ -83,9 +83,6 @@ function updateBody(r: OptimRule, j: number, acc: { G: string; W: string; S: str
     }`;
 }
 
-const ruleKey = (r: OptimRule): string => r.kind === 'sgd' ? `sgd.${r.momentum ? 'mom' : 'plain'}`
-  : r.kind === 'adam' ? `adam.${r.decay}` : `rmsprop.${r.momentum ? 'mom' : 'plain'}.${r.decay ? 'wd' : 'nowd'}`;
-
 /** Uniform names: the shared hyperparameters, then per parameter j: n<j> and its scalars. */
 function paramsDecl(r: OptimRule, count: number): ParamDecl {
   const d: Record<string, ParamType> = {};
@@ -97,25 +94,26 @@ function paramsDecl(r: OptimRule, count: number): ParamDecl {
   return d;
 }
 
+/** The storage binding names of parameter j: its gradient, itself, then its state (ruleStateKeys order). */
+export function optimBindingNames(r: OptimRule, j: number): string[] {
+  return [`g${j}`, `p${j}`, ...ruleStateKeys(r).map((_, s) => `s${j}_${s}`)];
+}
+
 /**
  * The update of `count` parameters in one dispatch. Bindings per parameter j, in order:
- * g<j> (read), p<j>, then its state (ruleStateKeys order). Uniforms: see paramsDecl.
+ * g<j> (read), p<j>, then its state s<j>_0, … (optimBindingNames). Uniforms: see paramsDecl.
  */
 export function optimKernel(r: OptimRule, count: number): KernelSource {
   if (!Number.isInteger(count) || count < 1 || count > MAX_PARAMS_PER_DISPATCH) {
     throw new Error(`optimKernel: parameters per dispatch must be an integer in [1, ${MAX_PARAMS_PER_DISPATCH}], got ${count}`);
   }
-  return kernelSource(`optim.${ruleKey(r)}.x${count}`, () => {
+  return kernel('optim', { rule: r, count }, ({ rule: r, count }) => {
     const params = defineParams(paramsDecl(r, count));
     const nState = ruleStateKeys(r).length;
-    const per = 2 + nState;
-    const binds: string[] = [];
+    const bindings: Record<string, BindingDecl> = {};
     const blocks: string[] = [];
     for (let j = 0; j < count; j++) {
-      const b0 = 1 + j * per;
-      binds.push(`@group(0) @binding(${b0}) var<storage, read> g${j}: array<vec4<f32>>;`);
-      binds.push(`@group(0) @binding(${b0 + 1}) var<storage, read_write> p${j}: array<vec4<f32>>;`);
-      for (let s = 0; s < nState; s++) binds.push(`@group(0) @binding(${b0 + 2 + s}) var<storage, read_write> s${j}_${s}: array<vec4<f32>>;`);
+      optimBindingNames(r, j).forEach((n, i) => { bindings[n] = i === 0 ? readOnly('vec4<f32>') : readWrite('vec4<f32>'); });
       const state = (at: string): string[] => Array.from({ length: nState }, (_, s) => `s${j}_${s}${at}`);
       const perScalars = PER_PARAM[r.kind].map((k) => `  let ${k}${j} = P.${k}${j};`).join('\n');
       blocks.push(`
@@ -132,9 +130,7 @@ ${perScalars}
   }`);
     }
     const shared = SHARED[r.kind].map((k) => `  let ${k} = P.${k};`).join('\n');
-    const code = `${params.wgsl}
-${binds.join('\n')}
-
+    const body = `
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = gid.x;
@@ -143,6 +139,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 ${shared}
 ${blocks.join('\n')}
 }`;
-    return { code, params };
+    return { params, bindings, body };
   });
 }

@@ -13,10 +13,9 @@
 //                  lane by lane).
 //   avg forward    one thread per output: sum of the in-bounds taps / k² (count_include_pad).
 //   avg backward   one thread per input element: Σ over the windows holding it of g / k².
-import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+import { WG, defineParams, kernel, readOnly, readWrite, type KernelSource } from './common.js';
 
 export const POOL_PARAMS = defineParams({ total: 'u32', H: 'u32', W: 'u32', Ho: 'u32', Wo: 'u32', k: 'u32', stride: 'u32', pad: 'u32' });
-const PARAMS = POOL_PARAMS.wgsl;
 
 const LOCALS = '  let H = P.H; let W = P.W; let Ho = P.Ho; let Wo = P.Wo; let k = P.k; let st = P.stride; let pd = P.pad; let total = P.total;';
 
@@ -63,11 +62,7 @@ ${LOCALS}
   let step = nwg.x * ${WG}u;`;
 
 export function maxPoolForwardKernel(): KernelSource {
-  const code = `${PARAMS}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> arg: array<i32>;
-${MAIN}
+  return kernel('pool.max.forward', {}, () => ({ params: POOL_PARAMS, bindings: { x: readOnly(), y: readWrite(), arg: readWrite('i32') }, body: `${MAIN}
   for (var o = gid.x; o < total; o = o + step) {
     var best = 0.0;
     var at = -1;${windowLoop(`let v = x[base + u32(iy) * W + u32(ix)];
@@ -75,57 +70,39 @@ ${MAIN}
     y[o] = best;
     arg[o] = at;
   }
-}`;
-  return kernelSource('pool.max.forward', () => ({ code, params: POOL_PARAMS }));
+}` }));
 }
 
 export function maxPoolBackwardKernel(): KernelSource {
-  const code = `${PARAMS}
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> arg: array<i32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-${MAIN}
+  return kernel('pool.max.backward', {}, () => ({ params: POOL_PARAMS, bindings: { g: readOnly(), arg: readOnly('i32'), dx: readWrite() }, body: `${MAIN}
   for (var i = gid.x; i < total; i = i + step) {${coveringLoop(`if (arg[o] == i32(iy * W + ix)) { s = s + g[o]; }`)}
     dx[i] = s;
   }
-}`;
-  return kernelSource('pool.max.backward', () => ({ code, params: POOL_PARAMS }));
+}` }));
 }
 
 export function avgPoolForwardKernel(): KernelSource {
-  const code = `${PARAMS}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-${MAIN}
+  return kernel('pool.avg.forward', {}, () => ({ params: POOL_PARAMS, bindings: { x: readOnly(), y: readWrite() }, body: `${MAIN}
   let inv = 1.0 / f32(k * k);
   for (var o = gid.x; o < total; o = o + step) {
     var s = 0.0;${windowLoop('s = s + x[base + u32(iy) * W + u32(ix)];')}
     y[o] = s * inv;
   }
-}`;
-  return kernelSource('pool.avg.forward', () => ({ code, params: POOL_PARAMS }));
+}` }));
 }
 
 export function avgPoolBackwardKernel(): KernelSource {
-  const code = `${PARAMS}
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-${MAIN}
+  return kernel('pool.avg.backward', {}, () => ({ params: POOL_PARAMS, bindings: { g: readOnly(), dx: readWrite() }, body: `${MAIN}
   let inv = 1.0 / f32(k * k);
   for (var i = gid.x; i < total; i = i + step) {${coveringLoop('s = s + g[o];')}
     dx[i] = s * inv;
   }
-}`;
-  return kernelSource('pool.avg.backward', () => ({ code, params: POOL_PARAMS }));
+}` }));
 }
 
 /** Max-pool backward when the windows tile the input exactly (stride = k, pad 0, k | H, k | W). */
 export function maxPoolBackwardTiledKernel(): KernelSource {
-  const code = `${PARAMS}
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> arg: array<i32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-${MAIN}
+  return kernel('pool.max.backward.tiled', {}, () => ({ params: POOL_PARAMS, bindings: { g: readOnly(), arg: readOnly('i32'), dx: readWrite() }, body: `${MAIN}
   for (var o = gid.x; o < total; o = o + step) {
     let ox = o % Wo; let oy = (o / Wo) % Ho; let plane = o / (Wo * Ho);
     let a = arg[o];
@@ -138,6 +115,5 @@ ${MAIN}
       }
     }
   }
-}`;
-  return kernelSource('pool.max.backward.tiled', () => ({ code, params: POOL_PARAMS }));
+}` }));
 }

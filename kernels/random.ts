@@ -1,7 +1,7 @@
 // Philox4x32-10 (Salmon et al. 2011), counter-based. Element i of a draw with (seed, stream,
 // offset) is word i % 4 of philox(counter = (floor(i/4) + offset, stream, 0, 0),
 // key = (seed lo, seed hi)). engine/random.ts holds the TypeScript twin (same bits).
-import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+import { WG, defineParams, kernel, readWrite, type KernelSource } from './common.js';
 import { mathWgsl } from './math.js';
 
 const RANDOM_PARAMS = defineParams({ n: 'u32', seedLo: 'u32', seedHi: 'u32', offset: 'u32', stream: 'u32', a: 'f32', b: 'f32' });
@@ -44,25 +44,26 @@ fn normal4(bits: vec4<u32>) -> vec4<f32> {
   return vec4<f32>(r0 * a0.x, r0 * a0.y, r1 * a1.x, r1 * a1.y);
 }`;
 
-/** kind 'uniform': lo + (hi - lo) * u;  kind 'normal': mean + std * Box-Muller(u0, u1). */
-export function randomKernel(kind: 'uniform' | 'normal'): KernelSource {
-  const body = kind === 'uniform'
-    ? `
+/** A Philox block of four draws (v) from quad q. */
+const DRAW = {
+  uniform: `
     let bits = philox(vec4<u32>(q + P.offset, P.stream, 0u, 0u), vec2<u32>(P.seedLo, P.seedHi));
     let u = vec4<f32>(unit(bits.x), unit(bits.y), unit(bits.z), unit(bits.w));
-    let v = P.a + (P.b - P.a) * u;`
-    : `
+    let v = P.a + (P.b - P.a) * u;`,
+  normal: `
     let bits = philox(vec4<u32>(q + P.offset, P.stream, 0u, 0u), vec2<u32>(P.seedLo, P.seedHi));
-    let v = P.a + P.b * normal4(bits);`;
-  return kernelSource(`random.${kind}`, () => ({ params: RANDOM_PARAMS, code: `
-${RANDOM_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+    let v = P.a + P.b * normal4(bits);`,
+};
+
+/** kind 'uniform': lo + (hi - lo) * u;  kind 'normal': mean + std * Box-Muller(u0, u1). */
+export function randomKernel(kind: 'uniform' | 'normal'): KernelSource {
+  return kernel('random', { kind }, ({ kind }) => ({ params: RANDOM_PARAMS, bindings: { y: readWrite() }, body: `
 ${PHILOX_WGSL}${kind === 'normal' ? NORMAL4_WGSL : ''}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let quads = (P.n + 3u) / 4u;
   for (var q = gid.x; q < quads; q = q + nwg.x * ${WG}u) {
-${body}
+${DRAW[kind]}
     let i = q * 4u;
     for (var j = 0u; j < 4u; j = j + 1u) { if (i + j < P.n) { y[i + j] = v[j]; } }
   }

@@ -2,7 +2,7 @@
 // or over the outer and inner axes of one, keeping the middle (a conv bias's gradient: NCHW
 // summed over N, H, W); other axis sets are permuted first by the engine. sum (with a scale,
 // for mean), max, and logsumexp (online max + rescaled sum, so it never overflows).
-import { WG, defineParams, kernelSource, activationGradWgsl, type Activation, type KernelSource } from './common.js';
+import { WG, defineParams, kernel, readOnly, readWrite, activationGradWgsl, type Activation, type KernelSource } from './common.js';
 
 export type ReduceKind = 'sum' | 'max' | 'lse';
 
@@ -21,14 +21,12 @@ const MERGE = {
 const RESULT = { sum: 's * P.scale', max: 'm', lse: 'm + log(s)' };
 
 const REDUCE_PARAMS = defineParams({ A: 'u32', R: 'u32', C: 'u32', scale: 'f32' });
-const PARAMS = `${REDUCE_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;`;
+/** The reductions' bindings: the input x and the result y. */
+const XY = { x: readOnly(), y: readWrite() };
 
 /** One thread per output (a, c), looping over r: reads along c are coalesced. */
 export function reduceColsKernel(kind: ReduceKind): KernelSource {
-  const code = `${PARAMS}
-@compute @workgroup_size(${WG})
+  return kernel('reduce.cols', { kind }, ({ kind }) => ({ params: REDUCE_PARAMS, bindings: XY, body: `@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let total = P.A * P.C;
   for (var o = gid.x; o < total; o = o + nwg.x * ${WG}u) {
@@ -42,8 +40,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     y[o] = ${RESULT[kind]};
   }
-}`;
-  return kernelSource(`reduce.cols.${kind}`, () => ({ code, params: REDUCE_PARAMS }));
+}` }));
 }
 
 /**
@@ -53,12 +50,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
  * Bindings: g, y, d, db.
  */
 export function actGradColsKernel(act: Activation): KernelSource {
-  const code = `${REDUCE_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> d: array<f32>;
-@group(0) @binding(4) var<storage, read_write> db: array<f32>;
-@compute @workgroup_size(${WG})
+  return kernel('act_grad.cols', { act }, ({ act }) => ({
+    params: REDUCE_PARAMS,
+    bindings: { g: readOnly(), y: readOnly(), d: readWrite(), db: readWrite() },
+    body: `@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   for (var c = gid.x; c < P.C; c = c + nwg.x * ${WG}u) {
     var s = 0.0;
@@ -70,8 +65,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     db[c] = s;
   }
-}`;
-  return kernelSource(`act_grad.cols.${act}`, () => ({ code, params: REDUCE_PARAMS }));
+}`,
+  }));
 }
 
 /**
@@ -79,8 +74,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
  * 0..`count` of that output at `at` (WGSL of o and i), then a tree in workgroup memory.
  */
 function workgroupPerOutput(name: string, kind: ReduceKind, outputs: string, count: string, at: string): KernelSource {
-  const code = `${PARAMS}
-var<workgroup> sm: array<f32, ${WG}>;
+  return kernel(`reduce.${name}`, { kind }, ({ kind }) => ({ params: REDUCE_PARAMS, bindings: XY, body: `var<workgroup> sm: array<f32, ${WG}>;
 var<workgroup> ss: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -108,8 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (li == 0u) { y[o] = ${RESULT[kind]}; }
     workgroupBarrier();
   }
-}`;
-  return kernelSource(`reduce.${name}.${kind}`, () => ({ code, params: REDUCE_PARAMS }));
+}` }));
 }
 
 /** One workgroup per row (C == 1, long R): strided partials, then a tree in workgroup memory. */

@@ -6,7 +6,7 @@
 // Probabilities are exp(l − M)/S with M the row's largest value and S = Σ exp(l − M): never
 // exp(l − lse) through a rounded lse = M + log S (at logits of ±1,000 an ulp of lse is 6e-5).
 // exp and log are kernels/math.ts's accurate ones.
-import { WG, defineParams, kernelSource, type KernelSource } from './common.js';
+import { WG, defineParams, kernel, readOnly, readWrite, type BindingDecls, type KernelSource } from './common.js';
 import { mathWgsl } from './math.js';
 
 const MATH = mathWgsl('exp_acc( log_acc(');
@@ -56,12 +56,10 @@ const onlineLoop = (arr: string, more = ''): string => `
     }`;
 
 export function softmaxKernel(log: boolean): KernelSource {
-  return kernelSource(`softmax.${log ? 'log' : 'plain'}`, () => ({
+  return kernel('softmax', { log }, ({ log }) => ({
     params: ROW_PARAMS,
-    code: `${ROW_PARAMS.wgsl}
-${MATH}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+    bindings: { x: readOnly(), y: readWrite() },
+    body: `${MATH}
 var<workgroup> sm: array<f32, ${WG}>;
 var<workgroup> ss: array<f32, ${WG}>;
 ${ROW_MAIN}
@@ -85,14 +83,10 @@ ${mergeRow([])}
  * logits sit far from 0; Mult-VAE's do not. The backward does not depend on it.)
  */
 export function multinomialKernel(): KernelSource {
-  return kernelSource('multinomial.fwd', () => ({
+  return kernel('multinomial.fwd', {}, () => ({
     params: ROW_PARAMS,
-    code: `${ROW_PARAMS.wgsl}
-${MATH}
-@group(0) @binding(1) var<storage, read> l: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
+    bindings: { l: readOnly(), x: readOnly(), out: readWrite(), stats: readWrite() },
+    body: `${MATH}
 var<workgroup> sm: array<f32, ${WG}>;
 var<workgroup> ss: array<f32, ${WG}>;
 var<workgroup> sx: array<f32, ${WG}>;
@@ -120,15 +114,10 @@ ${mergeRow(['sx', 'sxl'])}
  * exp(l − M)/S from the forward's stats. Bindings: l, x, stats, g, dl.
  */
 export function multinomialGradKernel(): KernelSource {
-  return kernelSource('multinomial.bwd', () => ({
+  return kernel('multinomial.bwd', {}, () => ({
     params: ROW_PARAMS,
-    code: `${ROW_PARAMS.wgsl}
-${MATH}
-@group(0) @binding(1) var<storage, read> l: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read> g: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dl: array<f32>;
+    bindings: { l: readOnly(), x: readOnly(), stats: readOnly(), g: readOnly(), dl: readWrite() },
+    body: `${MATH}
 ${ROW_MAIN}
     let M = stats[3u * row];
     let c = stats[3u * row + 2u] / stats[3u * row + 1u];
@@ -152,18 +141,19 @@ function sumRow(names: string[]): string {
     }`;
 }
 
+const L2_BINDINGS: BindingDecls = { x: readOnly(), y: readWrite() };
+const L2_GRAD_BINDINGS: BindingDecls = { x: readOnly(), g: readOnly(), dx: readWrite() };
+
 /**
  * y = x / n per row, n = sqrt(clamp(Σ x², 1e-12, 3e38)) (an all-zero row stays zero); with
  * `grad`, dx = g/n − x·(Σ x·g)/n³ inside the clamp's range and g/n outside it.
  * Bindings: x, y (forward); x, g, dx (grad).
  */
 export function l2NormalizeKernel(grad: boolean): KernelSource {
-  return kernelSource(`l2norm.${grad ? 'bwd' : 'fwd'}`, () => ({
+  return kernel('l2norm', { grad }, ({ grad }) => ({
     params: ROW_PARAMS,
-    code: `${ROW_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-${grad ? '@group(0) @binding(2) var<storage, read> g: array<f32>;\n@group(0) @binding(3) var<storage, read_write> dx: array<f32>;' : '@group(0) @binding(2) var<storage, read_write> y: array<f32>;'}
-var<workgroup> sq: array<f32, ${WG}>;
+    bindings: grad ? L2_GRAD_BINDINGS : L2_BINDINGS,
+    body: `var<workgroup> sq: array<f32, ${WG}>;
 ${grad ? `var<workgroup> sd: array<f32, ${WG}>;` : ''}
 ${ROW_MAIN}
     var sq_l = 0.0;

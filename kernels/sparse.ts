@@ -1,5 +1,5 @@
 // Sparse rows: densifying a CSR batch, and products that touch only a row pattern's entries.
-import { WG, defineParams, kernelSource, activationWgsl, activationDecls, type Activation, type KernelSource } from './common.js';
+import { WG, defineParams, kernel, readOnly, readWrite, activationWgsl, activationDecls, type Activation, type KernelSource } from './common.js';
 
 const DENSIFY_PARAMS = defineParams({ B: 'u32', I: 'u32', nnz: 'u32' });
 
@@ -10,11 +10,10 @@ const DENSIFY_PARAMS = defineParams({ B: 'u32', I: 'u32', nnz: 'u32' });
  * wrapper validates real data and a bad index must not write past the row.
  */
 export function densifyCsrKernel(withValues: boolean): KernelSource {
-  return kernelSource(`densify_csr.${withValues ? 'v' : '1'}`, () => ({ params: DENSIFY_PARAMS, code: `
-${DENSIFY_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> rowptr: array<i32>;
-@group(0) @binding(2) var<storage, read> idx: array<i32>;
-${withValues ? '@group(0) @binding(3) var<storage, read> vals: array<f32>;\n@group(0) @binding(4)' : '@group(0) @binding(3)'} var<storage, read_write> y: array<f32>;
+  return kernel('densify_csr', { withValues }, ({ withValues }) => ({
+    params: DENSIFY_PARAMS,
+    bindings: { rowptr: readOnly('i32'), idx: readOnly('i32'), ...(withValues ? { vals: readOnly() } : {}), y: readWrite() },
+    body: `
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let I = P.I; let nnz = i32(P.nnz);
@@ -28,7 +27,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       y[base + u32(c)] = y[base + u32(c)] + ${withValues ? 'vals[k]' : '1.0'};
     }
   }
-}` }));
+}`,
+  }));
 }
 
 // ---- x·W with x known to be zero outside a row pattern (the recommender's first layer) -------
@@ -41,21 +41,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 const SPARSE_MM_PARAMS = defineParams({ B: 'u32', I: 'u32', N: 'u32', gridY: 'u32' });
 
-/** Four columns of row `row` of a [?, N] matrix `m` times s, added to acc (vec4 or guarded scalars). */
+/** Four columns of row `row` of a [?, N] matrix `m` (a vec4 of an array<vec4<f32>>, or guarded scalars). */
 function quad(vec: boolean, m: string, row: string): string {
   return vec
-    ? `${m}4[${row} * (P.N / 4u) + j]`
+    ? `${m}[${row} * (P.N / 4u) + j]`
     : `vec4<f32>(${[0, 1, 2, 3].map((q) => `select(0.0, ${m}[min(${row} * P.N + n0 + ${q}u, arrayLength(&${m}) - 1u)], n0 + ${q}u < P.N)`).join(', ')})`;
 }
 
 function storeQuad(vec: boolean, out: string, row: string, v: string): string {
   return vec
-    ? `${out}4[${row} * (P.N / 4u) + j] = ${v};`
+    ? `${out}[${row} * (P.N / 4u) + j] = ${v};`
     : [0, 1, 2, 3].map((q) => `if (n0 + ${q}u < P.N) { ${out}[${row} * P.N + n0 + ${q}u] = ${v}[${q}]; }`).join('\n    ');
 }
 
-const binding = (i: number, name: string, type: string, vec: boolean, access = 'read'): string =>
-  `@group(0) @binding(${i}) var<storage, ${access}> ${name}${vec && type === 'f32' ? '4' : ''}: array<${vec && type === 'f32' ? 'vec4<f32>' : type}>;`;
+/** A [?, N] matrix's binding: vec4 quads of columns when N % 4 == 0. */
+const matrix = (vec: boolean, access: 'read' | 'read_write' = 'read') => (access === 'read' ? readOnly : readWrite)(vec ? 'vec4<f32>' : 'f32');
 
 /**
  * One output row o per y (stride gridY), four columns a thread: out[o, n] = (bias[n] +)
@@ -63,15 +63,13 @@ const binding = (i: number, name: string, type: string, vec: boolean, access = '
  * rows (o = r, ent = its columns c, m = W: x[r, c]·W[c, n]); dW walks it by columns (o = item i,
  * ent = its rows r, m = dY: x[r, i]·dY[r, n]; an item without entries gets zeros).
  */
-function walkKernel(key: string, vec: boolean, walked: 'B' | 'I', xAt: string, m: string, out: string, bias: boolean, act?: Activation): KernelSource {
-  return kernelSource(key, () => ({ params: SPARSE_MM_PARAMS, code: `
-${SPARSE_MM_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> ptr: array<i32>;
-@group(0) @binding(2) var<storage, read> ent: array<i32>;
-@group(0) @binding(3) var<storage, read> x: array<f32>;
-${binding(4, m, 'f32', vec)}
-${binding(5, out, 'f32', vec, 'read_write')}
-${bias ? binding(6, 'bias', 'f32', vec) : ''}
+function walkKernel(c: WalkConfig): KernelSource {
+  return kernel('sparse_mm.walk', c, ({ form, vec, bias, act }) => {
+    const { walked, xAt, m, out } = WALKS[form];
+    return {
+      params: SPARSE_MM_PARAMS,
+      bindings: { ptr: readOnly('i32'), ent: readOnly('i32'), x: readOnly(), [m]: matrix(vec), [out]: matrix(vec, 'read_write'), ...(bias ? { bias: matrix(vec) } : {}) },
+      body: `
 ${activationDecls(act)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -87,29 +85,40 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let res = ${activationWgsl(act, 'acc')};
     ${storeQuad(vec, out, 'o', 'res')}
   }
-}` }));
+}`,
+    };
+  });
 }
 
+/**
+ * A walk kernel's variant: the product (`rows`: y = x·W walking rows; `dw`: dW = xᵀ·dY walking
+ * columns), vec4 columns, the epilogue.
+ */
+interface WalkConfig { form: 'rows' | 'dw'; vec: boolean; bias: boolean; act?: Activation }
+
+/** Per form: the dimension walked, x's element for (o, e), the matrix read (binding) and the one written. */
+const WALKS = {
+  rows: { walked: 'B', xAt: 'o * I + e', m: 'w', out: 'y' },
+  dw: { walked: 'I', xAt: 'e * I + o', m: 'g', out: 'dw' },
+} as const;
+
 /** y = act(x·W (+ bias)) over the pattern by rows. Bindings: rowptr, idx, x, W, y (, bias). Grid: x over column quads (64 a workgroup), y over rows. */
-export const sparseRowsMatmulKernel = (vec: boolean, bias: boolean, act?: Activation): KernelSource =>
-  walkKernel(`sparse_mm.rows${vec ? '.v4' : ''}${bias ? '.bias' : ''}${act ? `.${act}` : ''}`, vec, 'B', 'o * I + e', 'w', 'y', bias, act);
+export const sparseRowsMatmulKernel = (o: { vec: boolean; bias: boolean; act?: Activation }): KernelSource =>
+  walkKernel({ form: 'rows', vec: o.vec, bias: o.bias, act: o.act });
 
 /** dW = xᵀ·dY over the pattern by columns. Bindings: colptr, rowOf, x, dY, dW. Grid: x over column quads, y over W's rows. */
 export const sparseRowsGradWKernel = (vec: boolean): KernelSource =>
-  walkKernel(`sparse_mm.dw${vec ? '.v4' : ''}`, vec, 'I', 'e * I + o', 'g', 'dw', false);
+  walkKernel({ form: 'dw', vec, bias: false });
 
 /**
  * dX[r, c] = Σ_n dY[r, n] · W[c, n] at the pattern's entries only (dX cleared beforehand).
  * One workgroup per row (y, stride gridY); its threads take the row's entries in turn.
  */
 export function sparseRowsGradXKernel(vec: boolean): KernelSource {
-  return kernelSource(`sparse_mm.dx${vec ? '.v4' : ''}`, () => ({ params: SPARSE_MM_PARAMS, code: `
-${SPARSE_MM_PARAMS.wgsl}
-@group(0) @binding(1) var<storage, read> rowptr: array<i32>;
-@group(0) @binding(2) var<storage, read> idx: array<i32>;
-${binding(3, 'g', 'f32', vec)}
-${binding(4, 'w', 'f32', vec)}
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+  return kernel('sparse_mm.dx', { vec }, ({ vec }) => ({
+    params: SPARSE_MM_PARAMS,
+    bindings: { rowptr: readOnly('i32'), idx: readOnly('i32'), g: matrix(vec), w: matrix(vec), dx: readWrite() },
+    body: `
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let I = P.I; let quads = (P.N + 3u) / 4u;
@@ -124,5 +133,6 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       dx[r * I + c] = acc.x + acc.y + acc.z + acc.w;
     }
   }
-}` }));
+}`,
+  }));
 }

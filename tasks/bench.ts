@@ -34,7 +34,7 @@ import { syntheticInteractions, benchRecommendRow, ML20M_SHAPE } from './bench/r
 import { benchSegmentStep } from './bench/segment.js';
 import { PRESETS as SEG_PRESETS } from './segment/experiment.js';
 import { fillKernel } from '../kernels/layout.js';
-import { naiveMatmulKernel } from '../kernels/matmul.js';
+import { naiveMatmulKernel, NO_CONV } from '../kernels/matmul.js';
 import { empty as emptyTensor } from '../engine/tensor.js';
 import { MODEL_ROWS, OP_ROWS, measureStep, measureOp, type StepMeasure, type OpMeasure } from './bench/rows.js';
 import { compareBench, compareMarkdown, mergeTorch, rowsMarkdown, median, type BenchFile, type CompareRecord, type ModelRecord, type OpRecord, type TorchRaw } from './bench/compare.js';
@@ -217,7 +217,7 @@ if (want('matmul')) {
   const ms = await scope(async () => {
     const g = new Generator(3);
     const a = g.uniform([n, n]), b = g.uniform([n, n]), c = emptyTensor([n, n]);
-    const run = (): void => dispatch({ kernel: naiveMatmulKernel(), buffers: [a.buffer, b.buffer, c.buffer], params: [n, n, n, 1, 0, 0, 0, 0, ...new Array(12).fill(0)], workgroups: [n / 8, n / 8, 1] });
+    const run = (): void => dispatch({ kernel: naiveMatmulKernel(), bindings: { A: a.buffer, B: b.buffer, C: c.buffer }, params: { M: n, N: n, K: n, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...NO_CONV }, workgroups: [n / 8, n / 8, 1] });
     await gpuTimeMs(run);
     const ts: number[] = [];
     for (let r = 0; r < runs; r++) ts.push(await gpuTimeMs(run));
@@ -375,7 +375,7 @@ if (want('segment')) {
 if (want('dispatch')) {
   const n = opts.quick ? 200 : 2000;
   const t = empty([1]);
-  const record = (): void => { for (let i = 0; i < n; i++) dispatch({ kernel: fillKernel(), buffers: [t.buffer], params: [1, i], workgroups: [1] }); };
+  const record = (): void => { for (let i = 0; i < n; i++) dispatch({ kernel: fillKernel(), bindings: { y: t.buffer }, params: { n: 1, bits: i }, workgroups: [1] }); };
   await gpuTimeMs(record);
   const gpuMs: number[] = [], hostMs: number[] = [];
   for (let r = 0; r < runs; r++) {

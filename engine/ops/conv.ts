@@ -12,7 +12,7 @@ import { tuning } from '../plans/tuning.js';
 import { planRowConv, convStrips, convTaps, padForWeightGrad, type RowPlan } from '../plans/conv.js';
 import { empty, fmtShape, Tensor } from '../tensor.js';
 import { convKernel, convTapConfig, convDirectKernel, convTiledKernel, rowConvKernel, type ConvMode } from '../../kernels/conv.js';
-import { matmulGrid, bLayouts, type BLayout, type MatmulConfig, type SubgroupMatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
+import { matmulGrid, bLayouts, type BLayout, type ConvGrid, type MatmulConfig, type SubgroupMatmulConfig, type TiledMatmulConfig } from '../../kernels/matmul.js';
 import { gridFor } from '../../kernels/common.js';
 import { pad, permute, reshape } from './layout.js';
 import { matmulConfig, matmulTextureEnabled, textureFoldFor, toTexture } from './matmul.js';
@@ -66,7 +66,7 @@ function rowConvRun(plan: RowPlan, src: Tensor, w: Tensor, Ci: number, Co: numbe
   const blocks = Math.ceil(Co / plan.block);
   dispatch({
     kernel: rowConvKernel({ lanes, pixels: plan.pixels, rows: tuning().conv.rows, block: plan.block, bias: !!bias }),
-    buffers: bias ? [src.buffer, w.buffer, out.buffer, bias.buffer] : [src.buffer, w.buffer, out.buffer],
+    bindings: { X: src.buffer, Wt: w.buffer, Y: out.buffer, bias: bias?.buffer },
     params: { Ci, Co, H, W, sO, sI, flip: flip ? 1 : 0, blocks },
     workgroups: [Math.ceil(W / (plan.pixels * lanes)), Math.ceil(H / tuning().conv.rows), N * blocks],
   });
@@ -82,54 +82,85 @@ function direct(mode: ConvMode, a: Tensor, b: Tensor, g: ConvGeometry, outShape:
   const total = out.size;
   dispatch({
     kernel: convDirectKernel(mode),
-    buffers: [a.buffer, b.buffer, out.buffer],
+    bindings: { A: a.buffer, B: b.buffer, C: out.buffer },
     params: { N: g.N, Ci: g.Ci, H: g.H, W: g.W, Co: g.Co, Ho: g.Ho, Wo: g.Wo, kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad, total },
     workgroups: [gridFor(total)],
   });
   return out;
 }
 
-/** Source and row grids of a mode (the GEMM uniforms' s* and r* fields). */
-function convDims(d: number[]): Record<string, number> {
-  const [sH, sW, sC, rH, rW, kh, kw, stride, pad] = d;
-  return { sH, sW, sC, rH, rW, kh, kw, stride, pad };
+/** One implicit GEMM of a convolution (tiledGemm, gemm). */
+interface ConvGemm {
+  mode: ConvMode;
+  /** The tensor the mode's loader reads A from (x, or dY for the input gradient), NCHW unless `nchw` is false. */
+  src: Tensor;
+  /** B: a [K, cols] matrix, dY in place for the tiled weight gradient, or read in `bLayout` by the texture copy. */
+  b: Tensor;
+  /** C's rows, columns and the depth. */
+  M: number;
+  cols: number;
+  K: number;
+  /** The source's and the rows' pixel grids, the taps, stride and padding (the GEMM uniforms). */
+  grid: ConvGrid;
+  /** The result's shape: NCHW, or the weight's layout for the weight gradient. */
+  outShape: number[];
+  /** An epilogue bias [cols]. */
+  bias?: Tensor | null;
 }
+
+/** The subgroup structure's further choices (gemm). */
+interface SubgroupConvGemm extends ConvGemm {
+  cfg: SubgroupMatmulConfig;
+  /** Channel quads (forward, input gradient); every load inside (weight gradient, x padded). */
+  vec: boolean;
+  /** Source and result in NCHW (forward, input gradient). */
+  nchw?: boolean;
+  /** B read from `b` in this layout by the texture copy (needs B in a texture). */
+  bLayout?: BLayout | null;
+  /** C written as [cols, M] (the weight gradient, in the weight's layout). */
+  transposedC?: boolean;
+}
+
+/** The GEMM uniforms of a convolution product (one batch entry). */
+const gemmParams = (o: ConvGemm): Record<string, number> => ({ M: o.M, N: o.cols, K: o.K, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...o.grid });
 
 /**
  * One convolution GEMM on the tiled structure: A by the mode's im2col loader straight from
  * NCHW `src`, B a [K, cols] matrix (or dY in place for the weight gradient), C written in its
  * final layout (NCHW, or the weight's layout).
  */
-function tiledGemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], cfg: TiledMatmulConfig, outShape: number[], bias: Tensor | null = null): Tensor {
-  const out = empty(outShape, 'f32', `conv.${mode}`);
+function tiledGemm(o: ConvGemm & { cfg: TiledMatmulConfig }): Tensor {
+  const out = empty(o.outShape, 'f32', `conv.${o.mode}`);
   dispatch({
-    kernel: convTiledKernel({ ...cfg, bias: !!bias }, mode),
-    buffers: bias ? [src.buffer, bMat.buffer, out.buffer, bias.buffer] : [src.buffer, bMat.buffer, out.buffer],
-    params: { M, N: cols, K, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...convDims(dims) },
-    workgroups: matmulGrid(cfg, M, cols, 1),
+    kernel: convTiledKernel({ ...o.cfg, bias: !!o.bias }, o.mode),
+    bindings: { A: o.src.buffer, B: o.b.buffer, C: out.buffer, bias: o.bias?.buffer },
+    params: gemmParams(o),
+    workgroups: matmulGrid(o.cfg, o.M, o.cols, 1),
   });
   return out;
 }
 
-/** Runs one implicit GEMM: A read by the mode's loader from `src`, B a [K, cols] matrix. */
-function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number, K: number, dims: number[], vec: boolean, cfg: SubgroupMatmulConfig, nchw = false, bLayout: BLayout | null = null, store: 'plain' | 'transposed' = 'plain', bias: Tensor | null = null): Tensor {
+/** Runs one implicit GEMM on the subgroup structure: A read by the mode's loader from `src`, B a [K, cols] matrix. */
+function gemm(o: SubgroupConvGemm): Tensor {
+  const { mode, M, cols, K, grid } = o;
   // B through a texture (16 ns per texel vs 29 per vec4 from a buffer); the weight gradient's
   // tall B ([N·Ho·Wo, Co]) is folded to fit the 8192-texel limit.
   const fold = matmulTextureEnabled() ? textureFoldFor(K, cols) : 0;
   const texture = fold > 0;
   // vecA tells the kernel whether B rows k..k+3 are always in range (K % 4 == 0; for the
   // weight gradient, quads stop at each row of Wo pixels, so it needs Wo % 4 == 0).
-  const kAligned = mode === 'backward-weight' ? dims[4] % 4 === 0 : K % 4 === 0;
-  const base: SubgroupMatmulConfig = { ...cfg, strips: convStrips(cfg, cols), vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold, bias: !!bias };
-  const taps = convTaps(tuning(), mode === 'backward-weight', !!base.narrow, nchw, vec, dims);
+  const kAligned = mode === 'backward-weight' ? grid.rW % 4 === 0 : K % 4 === 0;
+  const base: SubgroupMatmulConfig = { ...o.cfg, strips: convStrips(o.cfg, cols), vecA: kAligned, vecB: cols % 4 === 0, textureB: texture, textureFold: fold, bias: !!o.bias };
+  const nchw = !!o.nchw;
+  const taps = convTaps(tuning(), { weightGrad: mode === 'backward-weight', narrow: !!base.narrow, nchw, vec: o.vec }, grid);
   const c = taps ? convTapConfig(base, mode) : base;
-  const out = empty(store === 'transposed' ? [cols, M] : [M, cols], 'f32', `conv.${mode}`);
-  if (bLayout && !texture) throw new Error('conv: a B operand in another layout needs the texture path');
-  const bBinding = texture ? toTexture(bMat, 1, K, cols, fold, bLayout ?? bLayouts.plain(cols)) : bMat.buffer;
+  const out = empty(o.outShape, 'f32', `conv.${mode}`);
+  if (o.bLayout && !texture) throw new Error('conv: a B operand in another layout needs the texture path');
+  const bBinding = texture ? toTexture(o.b, 1, K, cols, fold, o.bLayout ?? bLayouts.plain(cols)) : o.b.buffer;
   dispatch({
-    kernel: convKernel(c, mode, vec, nchw, store === 'transposed', taps),
-    buffers: bias ? [src.buffer, bBinding, out.buffer, bias.buffer] : [src.buffer, bBinding, out.buffer],
-    params: { M, N: cols, K, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...convDims(dims) },
+    kernel: convKernel(c, { mode, vec: o.vec, nchw, transposedC: o.transposedC, taps }),
+    bindings: { A: o.src.buffer, B: bBinding, C: out.buffer, bias: o.bias?.buffer },
+    params: gemmParams(o),
     workgroups: matmulGrid(c, M, cols, 1),
   });
   return out;
@@ -140,8 +171,11 @@ function gemm(mode: ConvMode, src: Tensor, bMat: Tensor, M: number, cols: number
  * in NCHW directly and writing C in NCHW (vec4 channel quads when srcC % 4 == 0).
  * `wPerm` arranges the weights as [K, cols].
  */
-function pixelGemm(mode: 'forward' | 'backward-input', src: Tensor, w: Tensor, wPerm: number[], out: [number, number, number, number],
-  srcC: number, K: number, dims: number[], cfg: MatmulConfig, bias: Tensor | null = null): Tensor {
+function pixelGemm(o: {
+  mode: 'forward' | 'backward-input'; src: Tensor; w: Tensor; wPerm: number[]; out: [number, number, number, number];
+  srcC: number; K: number; grid: ConvGrid; cfg: MatmulConfig; bias?: Tensor | null;
+}): Tensor {
+  const { mode, w, out, srcC, K, cfg } = o;
   const [N, cols, rH, rW] = out;
   const M = N * rH * rW;
   // The weights as B [K, cols]: read in place by the texture copy (no permute pass) when B
@@ -149,17 +183,15 @@ function pixelGemm(mode: 'forward' | 'backward-input', src: Tensor, w: Tensor, w
   const T = w.shape[2] * w.shape[3];
   const layout = mode === 'forward' ? bLayouts.convForward(srcC, T) : bLayouts.convBackwardInput(srcC, cols, T);
   const inTexture = cfg.kind === 'subgroup' && matmulTextureEnabled() && textureFoldFor(K, cols) > 0;
-  const wp = inTexture ? null : permute(w, wPerm);
+  const wp = inTexture ? null : permute(w, o.wPerm);
   const wm = wp ? wp.view([K, cols]) : w;
-  const bLayout = inTexture ? layout : null;
+  const product: ConvGemm = { mode, src: o.src, b: wm, M, cols, K, grid: o.grid, outShape: out, bias: o.bias };
   let y: Tensor;
   if (cfg.kind === 'tiled') {
-    y = tiledGemm(mode, src, wm, M, cols, K, dims, cfg, out, bias);
+    y = tiledGemm({ ...product, cfg });
   } else {
     // NCHW in and out: channel quads when srcC % 4 == 0, else scalar loads (no NHWC copies)
-    const r = gemm(mode, src, wm, M, cols, K, dims, srcC % 4 === 0, cfg, true, bLayout, 'plain', bias);
-    y = r.view(out);
-    r.dispose();
+    y = gemm({ ...product, cfg, vec: srcC % 4 === 0, nchw: true, bLayout: inTexture ? layout : null });
   }
   if (wp) { wp.dispose(); wm.dispose(); }
   return y;
@@ -179,8 +211,10 @@ export function convForward(x: Tensor, w: Tensor, g: ConvGeometry, bias: Tensor 
     y.dispose(); b.dispose();
     return yb;
   }
-  return pixelGemm('forward', x, w, [2, 3, 1, 0], [g.N, g.Co, g.Ho, g.Wo], g.Ci, K,
-    [g.H, g.W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad], cfg, bias);
+  return pixelGemm({
+    mode: 'forward', src: x, w, wPerm: [2, 3, 1, 0], out: [g.N, g.Co, g.Ho, g.Wo], srcC: g.Ci, K, cfg, bias,
+    grid: { sH: g.H, sW: g.W, sC: g.Ci, rH: g.Ho, rW: g.Wo, kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad },
+  });
 }
 
 /** dx = ∂(conv)/∂x applied to dy (also the transposed convolution's forward). */
@@ -191,8 +225,10 @@ export function convBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tenso
   const K = g.kh * g.kw * g.Co;
   const cfg = gemmConfig(g.N * g.H * g.W, g.Ci, K);
   if (!cfg) return direct('backward-input', dy, w, g, [g.N, g.Ci, g.H, g.W]);
-  return pixelGemm('backward-input', dy, w, [2, 3, 0, 1], [g.N, g.Ci, g.H, g.W], g.Co, K,
-    [g.Ho, g.Wo, g.Co, g.H, g.W, g.kh, g.kw, g.stride, g.pad], cfg);
+  return pixelGemm({
+    mode: 'backward-input', src: dy, w, wPerm: [2, 3, 0, 1], out: [g.N, g.Ci, g.H, g.W], srcC: g.Co, K, cfg,
+    grid: { sH: g.Ho, sW: g.Wo, sC: g.Co, rH: g.H, rW: g.W, kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad },
+  });
 }
 
 /** dw = ∂(conv)/∂w applied to dy. */
@@ -200,8 +236,9 @@ export function convBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tens
   const M = g.Ci * g.kh * g.kw, K = g.N * g.Ho * g.Wo;
   const cfg = gemmConfig(M, g.Co, K);
   if (!cfg) return direct('backward-weight', x, dy, g, [g.Co, g.Ci, g.kh, g.kw]);
+  const grid: ConvGrid = { sH: g.H, sW: g.W, sC: g.Ci, rH: g.Ho, rW: g.Wo, kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad };
   if (cfg.kind === 'tiled') {
-    return tiledGemm('backward-weight', x, dy, M, g.Co, K, [g.H, g.W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, g.pad], cfg, [g.Co, g.Ci, g.kh, g.kw]);
+    return tiledGemm({ mode: 'backward-weight', src: x, b: dy, M, cols: g.Co, K, grid, cfg, outShape: [g.Co, g.Ci, g.kh, g.kw] });
   }
   // B = dY as [N·Ho·Wo, Co]: read in place (NCHW) by the texture copy when it fits a texture,
   // else through an NHWC copy.
@@ -213,11 +250,11 @@ export function convBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tens
   const xp = inside && g.pad > 0 ? pad(x, [0, 0, g.pad, g.pad], [0, 0, g.pad, g.pad]) : x;
   const H = g.H + (xp !== x ? 2 * g.pad : 0), W = g.W + (xp !== x ? 2 * g.pad : 0);
   // C is stored transposed: [Co, Ci·kh·kw] is the weight's own layout (no transpose pass)
-  const y = gemm('backward-weight', xp, dm, M, g.Co, K, [H, W, g.Ci, g.Ho, g.Wo, g.kh, g.kw, g.stride, xp !== x ? 0 : g.pad],
-    inside, cfg, false, inTexture ? bLayouts.nchw(g.Co, g.Ho * g.Wo) : null, 'transposed');
+  const out = gemm({
+    mode: 'backward-weight', src: xp, b: dm, M, cols: g.Co, K, grid: { ...grid, sH: H, sW: W, pad: xp !== x ? 0 : g.pad },
+    outShape: [g.Co, g.Ci, g.kh, g.kw], cfg, vec: inside, bLayout: inTexture ? bLayouts.nchw(g.Co, g.Ho * g.Wo) : null, transposedC: true,
+  });
   if (xp !== x) xp.dispose();
-  const out = y.view([g.Co, g.Ci, g.kh, g.kw]);
-  y.dispose();
   if (ds) { ds.dispose(); dm.dispose(); }
   return out;
 }

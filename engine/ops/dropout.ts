@@ -32,7 +32,7 @@ function launch(x: Tensor, p: number, d: Draw): Tensor {
   if (!y.size) return y;
   dispatch({
     kernel: dropoutKernel(),
-    buffers: [x.buffer, y.buffer],
+    bindings: { x: x.buffer, y: y.buffer },
     params: { n: y.size, seedLo: d.seed >>> 0, seedHi: Math.floor(d.seed / 2 ** 32) >>> 0, offset: d.offset, stream: d.stream, p, scale: scaleOf(p) },
     workgroups: [gridFor(Math.ceil(y.size / 4))],
   });

@@ -45,7 +45,9 @@ function launch(name: string, expr: string, inputs: Tensor[], s0 = 0, s1 = 0, ou
     params.shape = c.shape;
     c.strides.forEach((st, i) => { params[`st_${'abc'[i]}`] = st; });
   }
-  dispatch({ kernel, buffers: [...inputs.map((t) => t.buffer), out.buffer], params, workgroups: [gridFor(count)] });
+  const bindings: Record<string, GPUBuffer> = { out: out.buffer };
+  inputs.forEach((t, i) => { bindings[`in_${'abc'[i]}`] = t.buffer; });
+  dispatch({ kernel, bindings, params, workgroups: [gridFor(count)] });
   return out;
 }
 
@@ -215,7 +217,7 @@ const fillDef = defineOp<FillAttrs>({
     const dtype = attrs.dtype ?? 'f32';
     const out = empty(shape, dtype, 'fill');
     const bits = dtype === 'f32' ? new Uint32Array(new Float32Array([v]).buffer)[0] : v >>> 0;
-    if (out.size) dispatch({ kernel: fillKernel(), buffers: [out.buffer], params: { n: out.size, bits }, workgroups: [gridFor(out.size)] });
+    if (out.size) dispatch({ kernel: fillKernel(), bindings: { y: out.buffer }, params: { n: out.size, bits }, workgroups: [gridFor(out.size)] });
     return out;
   },
   reference: (_i, attrs) => ({ shape: attrs.shape.slice(), data: new Float64Array(numel(attrs.shape)).fill(attrs.value) }),

@@ -27,7 +27,7 @@ const sampleDef = defineOp<NoAttrs>({
     }
     if (eps.requiresGrad) throw new Error(`gaussian_sample: ε ${eps} requires a gradient; this op gives none (ε is a draw)`);
     const z = empty([N, L], 'f32', 'gaussian_sample');
-    if (N * L) dispatch({ kernel: gaussianSampleKernel(), buffers: [o.buffer, eps.buffer, z.buffer], params: { N, L, epsStride: eps.ndim === 2 ? L : 0 }, workgroups: [gridFor(N * L)] });
+    if (N * L) dispatch({ kernel: gaussianSampleKernel(), bindings: { o: o.buffer, eps: eps.buffer, z: z.buffer }, params: { N, L, epsStride: eps.ndim === 2 ? L : 0 }, workgroups: [gridFor(N * L)] });
     return z;
   },
   backward(g, node, into) {
@@ -35,7 +35,7 @@ const sampleDef = defineOp<NoAttrs>({
     const [N, L] = [o.shape[0], o.shape[1] / 2];
     const held = into?.[0];
     const dO = held ?? empty(o.shape, 'f32', 'gaussian_sample.do');
-    if (N * L) dispatch({ kernel: gaussianSampleGradKernel(!!held), buffers: [o.buffer, eps.buffer, g.buffer, dO.buffer], params: { N, L, epsStride: eps.ndim === 2 ? L : 0 }, workgroups: [gridFor(N * L)] });
+    if (N * L) dispatch({ kernel: gaussianSampleGradKernel(!!held), bindings: { o: o.buffer, eps: eps.buffer, g: g.buffer, dO: dO.buffer }, params: { N, L, epsStride: eps.ndim === 2 ? L : 0 }, workgroups: [gridFor(N * L)] });
     return [dO, null];
   },
   accumulates: [0],
@@ -73,7 +73,7 @@ const klDef = defineOp<KlAttrs>({
   forward([o], attrs) {
     const [N, L] = checkO('gaussian_kl', o);
     const k = empty([N], 'f32', 'gaussian_kl');
-    if (N) dispatch({ kernel: gaussianKlKernel(), buffers: [o.buffer, k.buffer], params: { N, L, scale: scaleOf(attrs) }, workgroups: rowGrid(N) });
+    if (N) dispatch({ kernel: gaussianKlKernel(), bindings: { o: o.buffer, k: k.buffer }, params: { N, L, scale: scaleOf(attrs) }, workgroups: rowGrid(N) });
     return k;
   },
   backward(g, node, into) {
@@ -81,7 +81,7 @@ const klDef = defineOp<KlAttrs>({
     const [N, L] = [o.shape[0], o.shape[1] / 2];
     const held = into?.[0];
     const dO = held ?? empty(o.shape, 'f32', 'gaussian_kl.do');
-    if (N * L) dispatch({ kernel: gaussianKlGradKernel(!!held), buffers: [o.buffer, g.buffer, dO.buffer], params: { N, L, scale: scaleOf(node.attrs) }, workgroups: [gridFor(N * L)] });
+    if (N * L) dispatch({ kernel: gaussianKlGradKernel(!!held), bindings: { o: o.buffer, g: g.buffer, dO: dO.buffer }, params: { N, L, scale: scaleOf(node.attrs) }, workgroups: [gridFor(N * L)] });
     return [dO];
   },
   accumulates: [0],

@@ -28,7 +28,7 @@ function copy(mode: 'gather' | 'scatter', src: Tensor, dst: Tensor, shape: Shape
   }
   dispatch({
     kernel: stridedCopyKernel(mode, c.shape.length),
-    buffers: [src.buffer, dst.buffer],
+    bindings: { src: src.buffer, dst: dst.buffer },
     params: { n, ndim: c.shape.length, srcBase, dstBase, shape: c.shape, st: dimsParam(c.strides[0], 0) },
     workgroups: [gridFor(n)],
   });
@@ -277,7 +277,7 @@ const indexSelectDef = defineOp<AxisAttrs>({
     shape[axis] = idx.size;
     const out = empty(shape, 'f32', 'index_select');
     const n = A * idx.size * C;
-    if (n) dispatch({ kernel: indexSelectKernel(), buffers: [x.buffer, idx.buffer, out.buffer], params: { A, J: idx.size, C, R }, workgroups: [gridFor(n)] });
+    if (n) dispatch({ kernel: indexSelectKernel(), bindings: { x: x.buffer, idx: idx.buffer, y: out.buffer }, params: { A, J: idx.size, C, R }, workgroups: [gridFor(n)] });
     return out;
   },
   backward(g, node) {
@@ -286,7 +286,7 @@ const indexSelectDef = defineOp<AxisAttrs>({
     const [A, R, C] = selectDims(x.shape, axis);
     const gx = zeros(x.shape);
     const n = A * idx.size * C;
-    if (n) dispatch({ kernel: indexAddKernel(), buffers: [g.buffer, idx.buffer, gx.buffer], params: { A, J: idx.size, C, R }, workgroups: [gridFor(n)] });
+    if (n) dispatch({ kernel: indexAddKernel(), bindings: { g: g.buffer, idx: idx.buffer, gx: gx.buffer }, params: { A, J: idx.size, C, R }, workgroups: [gridFor(n)] });
     return [gx, null];
   },
   reference([x, idx], attrs) {

@@ -64,7 +64,7 @@ function applyKernel(x: Tensor, alpha: Tensor, a: LBDAttrs): Tensor {
   const [lo, hi] = seedWords(a.draw);
   dispatch({
     kernel: lbdApplyKernel(),
-    buffers: [x.buffer, alpha.buffer, y.buffer],
+    bindings: { x: x.buffer, alpha: alpha.buffer, y: y.buffer },
     params: { n: y.size, U, S, L, seedLo: lo, seedHi: hi, offset: a.draw.offset, stream: a.draw.stream, which: a.pass, scaled: a.scaled ? 1 : 0 },
     workgroups: [gridFor(Math.ceil(y.size / S / 4))], // a thread per four (example, unit) masks
   });
@@ -115,7 +115,7 @@ const applyDef = defineOp<LBDAttrs, { y: Tensor }>({
     const spare = dx ? null : empty([1], 'f32', 'lbd_dropout.unused');
     dispatch({
       kernel: lbdBackwardKernel(),
-      buffers: [g.buffer, node.saved.y.buffer, alpha.buffer, (dx ?? spare)!.buffer, da.buffer],
+      bindings: { g: g.buffer, y: node.saved.y.buffer, alpha: alpha.buffer, dx: (dx ?? spare)!.buffer, da: da.buffer },
       params: { U, S, L, B, seedLo: lo, seedHi: hi, offset: a.draw.offset, stream: a.draw.stream, which: a.pass, wantDx: dx ? 1 : 0 },
       workgroups: [L > 1 && S === 1 ? gridFor(U) : Math.min(L, gridFor(L * WG))],
     });
@@ -176,7 +176,7 @@ const estimateDef = defineOp<EstimateAttrs>({
     const [lo, hi] = seedWords(draw);
     dispatch({
       kernel: lbdEstimateKernel(),
-      buffers: [e1.buffer, (e2 ?? alpha).buffer, alpha.buffer, (prev ?? alpha).buffer, g.buffer],
+      bindings: { e1: e1.buffer, e2: (e2 ?? alpha).buffer, alpha: alpha.buffer, prev: (prev ?? alpha).buffer, g: g.buffer },
       params: {
         U, L: alpha.size, seedLo: lo, seedHi: hi, offset: draw.offset, stream: draw.stream, B, estimator: a.estimator === 'disarm' ? 1 : 0, scale: a.scale,
         rows, pair: e2 ? 1 : 0, joint: a.joint ? 1 : 0, summed: a.summed ? 1 : 0, accumulate: prev ? 1 : 0,
@@ -259,7 +259,7 @@ const regDef = defineOp<RegAttrs, { sv: Tensor }>({
     const sv = empty([2 * L], 'f32', 'lbd_regularizer.saved');
     dispatch({
       kernel: lbdRegularizerKernel(),
-      buffers: [alpha.buffer, (w ?? alpha).buffer, t.buffer, sv.buffer],
+      bindings: { alpha: alpha.buffer, w: (w ?? alpha).buffer, t: t.buffer, sv: sv.buffer },
       params: regParams(L, d, a),
       workgroups: [gridFor(L * WG)],
     });
@@ -279,7 +279,7 @@ const regDef = defineOp<RegAttrs, { sv: Tensor }>({
     const dw = empty(w ? w.shape : [1], 'f32', 'lbd_regularizer.dw');
     dispatch({
       kernel: lbdRegularizerGradKernel(),
-      buffers: [g.buffer, alpha.buffer, (w ?? alpha).buffer, node.saved.sv.buffer, dw.buffer, da.buffer],
+      bindings: { gr: g.buffer, alpha: alpha.buffer, w: (w ?? alpha).buffer, sv: node.saved.sv.buffer, dw: dw.buffer, da: da.buffer },
       params: regParams(L, d, a),
       workgroups: [gridFor(Math.max(L > 1 ? d.A * d.U : d.n, L))],
     });

@@ -29,14 +29,14 @@ const ceDef = defineOp<IgnoreAttrs>({
   forward([logits, labels], attrs) {
     const [N, C, S] = dims(logits, labels);
     const out = empty(labels.shape, 'f32', 'cross_entropy');
-    if (N * S) dispatch({ kernel: crossEntropyKernel(), buffers: [logits.buffer, labels.buffer, out.buffer], params: { N, C, S, ignore: attrs.ignoreIndex }, workgroups: [gridFor(N * S)] });
+    if (N * S) dispatch({ kernel: crossEntropyKernel(), bindings: { logits: logits.buffer, labels: labels.buffer, loss: out.buffer }, params: { N, C, S, ignore: attrs.ignoreIndex }, workgroups: [gridFor(N * S)] });
     return out;
   },
   backward(g, node) {
     const [logits, labels] = node.inputs;
     const [N, C, S] = dims(logits, labels);
     const dx = empty(logits.shape, 'f32', 'cross_entropy.grad');
-    if (N * S) dispatch({ kernel: crossEntropyGradKernel(), buffers: [logits.buffer, labels.buffer, g.buffer, dx.buffer], params: { N, C, S, ignore: node.attrs.ignoreIndex }, workgroups: [gridFor(N * S)] });
+    if (N * S) dispatch({ kernel: crossEntropyGradKernel(), bindings: { logits: logits.buffer, labels: labels.buffer, g: g.buffer, dx: dx.buffer }, params: { N, C, S, ignore: node.attrs.ignoreIndex }, workgroups: [gridFor(N * S)] });
     return [dx, null];
   },
   reference([x, y], attrs): Ref {
@@ -66,7 +66,7 @@ const maskDef = defineOp<IgnoreAttrs>({
   forward([labels], attrs) {
     if (labels.dtype !== 'i32') throw new Error(`label_mask: labels must be i32, got ${labels.dtype}`);
     const out = empty(labels.shape, 'f32', 'label_mask');
-    if (labels.size) dispatch({ kernel: labelMaskKernel(), buffers: [labels.buffer, out.buffer], params: { n: labels.size, ignore: attrs.ignoreIndex }, workgroups: [gridFor(labels.size)] });
+    if (labels.size) dispatch({ kernel: labelMaskKernel(), bindings: { labels: labels.buffer, mask: out.buffer }, params: { n: labels.size, ignore: attrs.ignoreIndex }, workgroups: [gridFor(labels.size)] });
     return out;
   },
   reference: ([y], attrs) => ({ shape: y.shape.slice(), data: y.data.map((v) => (v === attrs.ignoreIndex ? 0 : 1)) }),

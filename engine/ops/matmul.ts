@@ -58,11 +58,11 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: T
     const layout = transB ? bLayouts.transposed(K) : bLayouts.plain(N);
     if (cfg.textureB) bBinding = toTexture(b, b.ndim === 3 ? B : 1, K, N, cfg.textureFold ?? 1, layout);
     else if (transB) { bt = transpose(b); bBinding = bt.buffer; } // B too large for a texture: rare
-    kernel = matmulKernel(cfg, transA, false);
-  } else kernel = matmulKernel(cfg, transA, transB);
+    kernel = matmulKernel(cfg, { transA });
+  } else kernel = matmulKernel(cfg, { transA, transB });
   dispatch({
     kernel,
-    buffers: bias ? [a.buffer, bBinding, out.buffer, bias.buffer] : [a.buffer, bBinding, out.buffer],
+    bindings: { A: a.buffer, B: bBinding, C: out.buffer, bias: bias?.buffer },
     params: { M, N, K, batch: B, strideA: a.ndim === 3 ? M * K : 0, strideB: b.ndim === 3 ? K * N : 0, strideC: M * N, ...NO_CONV },
     workgroups: matmulGrid(cfg, M, N, B),
   });
@@ -106,8 +106,8 @@ export function toTexture(b: Tensor, batch: number, K: number, N: number, fold =
   textures.set(key, t);
   const grid = matmulToTextureGrid(K, N, batch, fold);
   dispatch({
-    kernel: matmulToTextureKernel(layout.kInner === 1, textureCopyWidth(N)),
-    buffers: [b.buffer, t.view],
+    kernel: matmulToTextureKernel({ unitInner: layout.kInner === 1, width: textureCopyWidth(N) }),
+    bindings: { B: b.buffer, T: t.view },
     params: { K, N, batch, strideB: b.ndim === 3 ? K * N : 0, fold, ...layout, rows: grid.rows },
     workgroups: grid.workgroups,
   });
@@ -204,7 +204,7 @@ export function activationBiasGrad(g: Tensor, y: Tensor, act: Activation): [Tens
   const [R, C] = [y.size / y.shape[y.ndim - 1], y.shape[y.ndim - 1]];
   const d = empty(y.shape, 'f32', 'act_grad');
   const db = empty([C], 'f32', 'act_grad.bias');
-  if (R * C > 0) dispatch({ kernel: actGradColsKernel(act), buffers: [g.buffer, y.buffer, d.buffer, db.buffer], params: { A: 1, R, C, scale: 1 }, workgroups: [gridFor(C)] });
+  if (R * C > 0) dispatch({ kernel: actGradColsKernel(act), bindings: { g: g.buffer, y: y.buffer, d: d.buffer, db: db.buffer }, params: { A: 1, R, C, scale: 1 }, workgroups: [gridFor(C)] });
   return [d, db];
 }
 

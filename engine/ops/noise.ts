@@ -83,7 +83,7 @@ function forwardOf(name: string, kind: NoiseKind, x: Tensor, th: Tensor, a: Chec
   if (!y.size) return y;
   dispatch({
     kernel: noiseDropoutKernel(kind, 'forward'),
-    buffers: [x.buffer, th.buffer, y.buffer],
+    bindings: { x: x.buffer, theta: th.buffer, y: y.buffer },
     params: params(y.size, a, inner, units),
     workgroups: [gridFor(Math.ceil(y.size / 4))],
   });
@@ -98,7 +98,7 @@ function backwardOf(name: string, kind: NoiseKind, g: Tensor, x: Tensor, th: Ten
   if (x.size) {
     dispatch({
       kernel: noiseDropoutKernel(kind, 'backward'),
-      buffers: [g.buffer, x.buffer, th.buffer, dx.buffer, e.buffer],
+      bindings: { g: g.buffer, x: x.buffer, theta: th.buffer, dx: dx.buffer, e: e.buffer },
       params: params(x.size, a, inner, units),
       workgroups: [gridFor(Math.ceil(x.size / 4))],
     });

@@ -138,7 +138,7 @@ function declare(name: string, relu: boolean): OpDef<BnAttrs, BnSaved> {
       const pre = !!attrs.preBias;
       const pb = pre ? inputs[inputs.length - 1] : null;
       if (pb && (pb.ndim !== 1 || pb.shape[0] !== d.C)) throw new Error(`${name}: pre-bias ${fmtShape(pb.shape)} does not match the ${d.C} channels of x ${fmtShape(x.shape)}`);
-      const extra = pb ? [pb.buffer] : [];
+      const pbBinding = { pb: pb?.buffer };
       let mean: Tensor, vr: Tensor;
       if (training) {
         if (inputs.length !== 3 + +pre) throw new Error(`${name}: training takes x, weight, bias${pre ? ', pre-bias' : ''}; got ${inputs.length} inputs`);
@@ -148,9 +148,11 @@ function declare(name: string, relu: boolean): OpDef<BnAttrs, BnSaved> {
         const run = attrs.running;
         if (onePass()) {
           const y = empty(x.shape, 'f32', name);
+          const lanes = lanesFor(d.S);
+          const variant = { relu, pre, running: !!run };
           dispatch({
-            kernel: lanesFor(d.S) ? bnForwardLanesKernel(lanesFor(d.S)!, relu, pre, !!run) : bnForwardOnePassKernel(relu, pre, !!run),
-            buffers: [x.buffer, mean.buffer, vr.buffer, w.buffer, b.buffer, ...extra, ...(run ? [run.mean.buffer, run.var.buffer] : []), y.buffer],
+            kernel: lanes ? bnForwardLanesKernel({ lanes, ...variant }) : bnForwardOnePassKernel(variant),
+            bindings: { x: x.buffer, mean: mean.buffer, vr: vr.buffer, w: w.buffer, b: b.buffer, ...pbBinding, rm: run?.mean.buffer, rv: run?.var.buffer, y: y.buffer },
             params: { C: d.C, S: d.S, M: d.M, eps, momentum: run?.momentum ?? 0, unbias: d.M / (d.M - 1) },
             workgroups: channelGrid(d.C),
           });
@@ -158,8 +160,8 @@ function declare(name: string, relu: boolean): OpDef<BnAttrs, BnSaved> {
           return y;
         }
         dispatch({
-          kernel: bnStatsKernel(!!run, pre),
-          buffers: [x.buffer, mean.buffer, vr.buffer, ...(run ? [run.mean.buffer, run.var.buffer] : []), ...extra],
+          kernel: bnStatsKernel({ running: !!run, pre }),
+          bindings: { x: x.buffer, mean: mean.buffer, vr: vr.buffer, rm: run?.mean.buffer, rv: run?.var.buffer, ...pbBinding },
           params: { C: d.C, S: d.S, M: d.M, momentum: run?.momentum ?? 0, unbias: d.M / (d.M - 1) },
           workgroups: channelGrid(d.C),
         });
@@ -170,7 +172,7 @@ function declare(name: string, relu: boolean): OpDef<BnAttrs, BnSaved> {
       const y = empty(x.shape, 'f32', name);
       const planes = y.size / Math.max(d.S, 1);
       if (y.size > 0) {
-        dispatch({ kernel: bnApplyKernel(relu, pre), buffers: [x.buffer, mean.buffer, vr.buffer, w.buffer, b.buffer, ...extra, y.buffer], params: { planes, C: d.C, S: d.S, eps }, workgroups: planeGrid(planes, d.S) });
+        dispatch({ kernel: bnApplyKernel({ relu, pre }), bindings: { x: x.buffer, mean: mean.buffer, vr: vr.buffer, w: w.buffer, b: b.buffer, ...pbBinding, y: y.buffer }, params: { planes, C: d.C, S: d.S, eps }, workgroups: planeGrid(planes, d.S) });
       }
       // the batch statistics are only needed by a backward pass
       if (training) {
@@ -190,7 +192,7 @@ function declare(name: string, relu: boolean): OpDef<BnAttrs, BnSaved> {
       const { mean, var: vr } = training ? node.saved : { mean: node.inputs[3], var: node.inputs[4] };
       // a training forward saves them whenever an input needs a gradient, that is, whenever there is a backward
       if (!mean || !vr) throw new Error(`${name}: internal: the batch statistics were not saved for the backward`);
-      const stats = [mean.buffer, vr.buffer, w.buffer, b.buffer, ...(pb ? [pb.buffer] : [])];
+      const stats = { mean: mean.buffer, vr: vr.buffer, w: w.buffer, b: b.buffer, pb: pb?.buffer };
       const dw = empty([d.C], 'f32', `${name}.dw`);
       const db = empty([d.C], 'f32', `${name}.db`);
       const dpb = pb ? empty([d.C], 'f32', `${name}.dpb`) : null;
@@ -199,9 +201,11 @@ function declare(name: string, relu: boolean): OpDef<BnAttrs, BnSaved> {
       if (onePass()) {
         // dx is always written here (the pass needs an output): freed at once when x takes no gradient
         const dx = acc ?? empty(x.shape, 'f32', `${name}.dx`);
+        const lanes = lanesFor(d.S);
+        const variant = { relu, pre, training, acc: !!acc };
         dispatch({
-          kernel: lanesFor(d.S) ? bnBackwardLanesKernel(lanesFor(d.S)!, relu, pre, training, !!acc) : bnBackwardOnePassKernel(relu, pre, training, !!acc),
-          buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, ...(dpb ? [dpb.buffer] : []), dx.buffer],
+          kernel: lanes ? bnBackwardLanesKernel({ lanes, ...variant }) : bnBackwardOnePassKernel(variant),
+          bindings: { g: g.buffer, x: x.buffer, ...stats, dw: dw.buffer, db: db.buffer, dpb: dpb?.buffer, dx: dx.buffer },
           params: { C: d.C, S: d.S, M: d.M, eps, momentum: 0, unbias: 1 }, workgroups: channelGrid(d.C),
         });
         const grads: (Tensor | null)[] = [x.requiresGrad ? dx : null, dw, db, ...(training ? [] : [null, null])];
@@ -212,8 +216,8 @@ function declare(name: string, relu: boolean): OpDef<BnAttrs, BnSaved> {
       // training: the mean's float32 rounding δ per channel, from the sums to the dx pass (kernels/norm.ts)
       const dmean = training ? empty([d.C], 'f32', `${name}.dmean`) : null;
       dispatch({
-        kernel: bnGradSumKernel(relu, pre, training),
-        buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, ...(dpb ? [dpb.buffer] : []), ...(dmean ? [dmean.buffer] : [])],
+        kernel: bnGradSumKernel({ relu, pre, training }),
+        bindings: { g: g.buffer, x: x.buffer, ...stats, dw: dw.buffer, db: db.buffer, dpb: dpb?.buffer, dmean: dmean?.buffer },
         params: { C: d.C, S: d.S, M: d.M, eps }, workgroups: channelGrid(d.C),
       });
       let dx: Tensor | null = null;
@@ -221,8 +225,8 @@ function declare(name: string, relu: boolean): OpDef<BnAttrs, BnSaved> {
         dx = acc ?? empty(x.shape, 'f32', `${name}.dx`);
         const planes = dx.size / Math.max(d.S, 1);
         dispatch({
-          kernel: bnGradInputKernel(relu, training, pre, !!acc),
-          buffers: [g.buffer, x.buffer, ...stats, dw.buffer, db.buffer, ...(dmean ? [dmean.buffer] : []), dx.buffer],
+          kernel: bnGradInputKernel({ relu, training, pre, acc: !!acc }),
+          bindings: { g: g.buffer, x: x.buffer, ...stats, dw: dw.buffer, db: db.buffer, dmean: dmean?.buffer, dx: dx.buffer },
           params: { planes, C: d.C, S: d.S, eps, invM: 1 / d.M },
           workgroups: planeGrid(planes, d.S),
         });

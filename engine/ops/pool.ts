@@ -87,7 +87,7 @@ const maxPoolDef = defineOp<PoolAttrs, { argmax: Tensor }>({
     const y = empty(shape, 'f32', 'max_pool2d');
     const arg = empty(shape, 'i32', 'max_pool2d.argmax');
     if (y.size) {
-      dispatch({ kernel: maxPoolForwardKernel(), buffers: [x.buffer, y.buffer, arg.buffer], params: params(g, y.size), workgroups: [gridFor(y.size)] });
+      dispatch({ kernel: maxPoolForwardKernel(), bindings: { x: x.buffer, y: y.buffer, arg: arg.buffer }, params: params(g, y.size), workgroups: [gridFor(y.size)] });
     }
     // the argmax is only needed by a backward pass, which there is exactly when x (the only
     // input) needs a gradient; without one it goes back to the pool now
@@ -102,7 +102,7 @@ const maxPoolDef = defineOp<PoolAttrs, { argmax: Tensor }>({
       // windows that tile the input: one thread per window (outputs) writes all of dx
       const tiled = g.stride === g.k && g.pad === 0 && g.H % g.k === 0 && g.W % g.k === 0;
       const total = tiled ? gr.size : dx.size;
-      dispatch({ kernel: tiled ? maxPoolBackwardTiledKernel() : maxPoolBackwardKernel(), buffers: [gr.buffer, node.saved.argmax.buffer, dx.buffer], params: params(g, total), workgroups: [gridFor(total)] });
+      dispatch({ kernel: tiled ? maxPoolBackwardTiledKernel() : maxPoolBackwardKernel(), bindings: { g: gr.buffer, arg: node.saved.argmax.buffer, dx: dx.buffer }, params: params(g, total), workgroups: [gridFor(total)] });
     }
     return [dx];
   },
@@ -116,14 +116,14 @@ const avgPoolDef = defineOp<PoolAttrs>({
     checkF32('avg_pool2d', x);
     const g = geoOf('avg_pool2d', x.shape, attrs);
     const y = empty([g.N, g.C, g.Ho, g.Wo], 'f32', 'avg_pool2d');
-    if (y.size) dispatch({ kernel: avgPoolForwardKernel(), buffers: [x.buffer, y.buffer], params: params(g, y.size), workgroups: [gridFor(y.size)] });
+    if (y.size) dispatch({ kernel: avgPoolForwardKernel(), bindings: { x: x.buffer, y: y.buffer }, params: params(g, y.size), workgroups: [gridFor(y.size)] });
     return y;
   },
   backward(gr, node) {
     const x = node.inputs[0];
     const g = geoOf('avg_pool2d', x.shape, node.attrs);
     const dx = empty(x.shape, 'f32', 'avg_pool2d.grad');
-    if (dx.size) dispatch({ kernel: avgPoolBackwardKernel(), buffers: [gr.buffer, dx.buffer], params: params(g, dx.size), workgroups: [gridFor(dx.size)] });
+    if (dx.size) dispatch({ kernel: avgPoolBackwardKernel(), bindings: { g: gr.buffer, dx: dx.buffer }, params: params(g, dx.size), workgroups: [gridFor(dx.size)] });
     return [dx];
   },
   reference: ([x], attrs) => refPool('avg_pool2d', x, attrs, false),

@@ -32,7 +32,7 @@ function launch(kind: ReduceKind, x: Tensor, axes: number[], mean: boolean): Ten
     });
     const out = empty(keepShape, 'f32', `reduce.${kind}`);
     const wx = Math.min(R, 65535);
-    dispatch({ kernel: reduceOuterInnerKernel(kind), buffers: [x.buffer, out.buffer], params: { A, R, C, scale: mean ? 1 / (A * C) : 1 }, workgroups: [wx, Math.min(65535, Math.ceil(R / wx))] });
+    dispatch({ kernel: reduceOuterInnerKernel(kind), bindings: { x: x.buffer, y: out.buffer }, params: { A, R, C, scale: mean ? 1 / (A * C) : 1 }, workgroups: [wx, Math.min(65535, Math.ceil(R / wx))] });
     return out;
   }
   if (/^K*R*K*$/.test(pattern)) {
@@ -51,9 +51,9 @@ function launch(kind: ReduceKind, x: Tensor, axes: number[], mean: boolean): Ten
   const params = { A, R, C, scale: mean ? 1 / R : 1 };
   if (C === 1 && R >= 256) {
     const wx = Math.min(A, 65535);
-    dispatch({ kernel: reduceRowsKernel(kind), buffers: [src.buffer, out.buffer], params, workgroups: [wx, Math.min(65535, Math.ceil(A / wx))] });
+    dispatch({ kernel: reduceRowsKernel(kind), bindings: { x: src.buffer, y: out.buffer }, params, workgroups: [wx, Math.min(65535, Math.ceil(A / wx))] });
   } else {
-    dispatch({ kernel: reduceColsKernel(kind), buffers: [src.buffer, out.buffer], params, workgroups: [gridFor(A * C)] });
+    dispatch({ kernel: reduceColsKernel(kind), bindings: { x: src.buffer, y: out.buffer }, params, workgroups: [gridFor(A * C)] });
   }
   if (src !== x) src.dispose();
   return out;

@@ -19,7 +19,7 @@ function launch(x: Tensor, axis: number, log: boolean): Tensor {
   const y = empty(src.shape, 'f32', log ? 'log_softmax' : 'softmax');
   if (x.size) {
     const wx = Math.min(rows, 65535);
-    dispatch({ kernel: softmaxKernel(log), buffers: [src.buffer, y.buffer], params: { rows, R }, workgroups: [wx, Math.ceil(rows / wx)] });
+    dispatch({ kernel: softmaxKernel(log), bindings: { x: src.buffer, y: y.buffer }, params: { rows, R }, workgroups: [wx, Math.ceil(rows / wx)] });
   }
   if (last) return y;
   src.dispose();
@@ -119,7 +119,7 @@ const multinomialDef = defineOp<NoAttrs, { stats: Tensor }>({
     const [rows, R] = checkRows(l, x);
     const out = empty([rows], 'f32', 'multinomial_log_lik');
     const stats = empty([rows, 3], 'f32', 'multinomial_log_lik.stats');
-    if (rows) dispatch({ kernel: multinomialKernel(), buffers: [l.buffer, x.buffer, out.buffer, stats.buffer], params: { rows, R }, workgroups: rowGrid(rows) });
+    if (rows) dispatch({ kernel: multinomialKernel(), bindings: { l: l.buffer, x: x.buffer, out: out.buffer, stats: stats.buffer }, params: { rows, R }, workgroups: rowGrid(rows) });
     // kept whenever an input needs a gradient, that is, whenever there is a backward
     if (l.requiresGrad || x.requiresGrad) saved.stats = stats; else stats.dispose();
     return out;
@@ -131,7 +131,7 @@ const multinomialDef = defineOp<NoAttrs, { stats: Tensor }>({
     let dl: Tensor | null = null;
     if (l.requiresGrad) {
       dl = empty(l.shape, 'f32', 'multinomial_log_lik.dl');
-      if (rows) dispatch({ kernel: multinomialGradKernel(), buffers: [l.buffer, x.buffer, stats.buffer, g.buffer, dl.buffer], params: { rows, R }, workgroups: rowGrid(rows) });
+      if (rows) dispatch({ kernel: multinomialGradKernel(), bindings: { l: l.buffer, x: x.buffer, stats: stats.buffer, g: g.buffer, dl: dl.buffer }, params: { rows, R }, workgroups: rowGrid(rows) });
     }
     // d/dx = log softmax(l)·g: the counts are data in Mult-VAE; composed, for completeness
     const dx = x.requiresGrad ? mul(apply(logSoftmaxDef, [l], { axis: -1 }), reshape(g, [rows, 1])) : null;
@@ -174,14 +174,14 @@ const l2NormalizeDef = defineOp<NoAttrs>({
     if (x.dtype !== 'f32' || x.ndim !== 2) throw new Error(`l2_normalize: expects f32 rows [rows, R], got ${x}`);
     const [rows, R] = x.shape;
     const y = empty(x.shape, 'f32', 'l2_normalize');
-    if (rows && R) dispatch({ kernel: l2NormalizeKernel(false), buffers: [x.buffer, y.buffer], params: { rows, R }, workgroups: rowGrid(rows) });
+    if (rows && R) dispatch({ kernel: l2NormalizeKernel(false), bindings: { x: x.buffer, y: y.buffer }, params: { rows, R }, workgroups: rowGrid(rows) });
     return y;
   },
   backward(g, node) {
     const [x] = node.inputs;
     const [rows, R] = x.shape;
     const dx = empty(x.shape, 'f32', 'l2_normalize.dx');
-    if (rows && R) dispatch({ kernel: l2NormalizeKernel(true), buffers: [x.buffer, g.buffer, dx.buffer], params: { rows, R }, workgroups: rowGrid(rows) });
+    if (rows && R) dispatch({ kernel: l2NormalizeKernel(true), bindings: { x: x.buffer, g: g.buffer, dx: dx.buffer }, params: { rows, R }, workgroups: rowGrid(rows) });
     return [dx];
   },
   reference([x]) {

@@ -31,7 +31,7 @@ const densifyDef = defineOp<{ cols: number }>({
     if (B > 0 && cols > 0 && indices.size > 0) {
       dispatch({
         kernel: densifyCsrKernel(!!values),
-        buffers: values ? [rowptr.buffer, indices.buffer, values.buffer, out.buffer] : [rowptr.buffer, indices.buffer, out.buffer],
+        bindings: { rowptr: rowptr.buffer, idx: indices.buffer, vals: values?.buffer, y: out.buffer },
         params: { B, I: cols, nnz: indices.size },
         workgroups: [gridFor(B)],
       });
@@ -201,8 +201,8 @@ const sparseLinearDef = defineOp<SparseLinearAttrs, SparseLinearSaved>({
     const idx = tensor(p.nnz ? p.indices : new Int32Array(1), [Math.max(1, p.nnz)], 'i32');
     const vec = N % 4 === 0;
     dispatch({
-      kernel: sparseRowsMatmulKernel(vec, !!b, activationOf('sparse_linear', attrs)),
-      buffers: b ? [rowptr.buffer, idx.buffer, x.buffer, w.buffer, out.buffer, b.buffer] : [rowptr.buffer, idx.buffer, x.buffer, w.buffer, out.buffer],
+      kernel: sparseRowsMatmulKernel({ vec, bias: !!b, act: activationOf('sparse_linear', attrs) }),
+      bindings: { ptr: rowptr.buffer, ent: idx.buffer, x: x.buffer, w: w.buffer, y: out.buffer, bias: b?.buffer },
       params: { B, I, N, gridY: gridRows(B) },
       workgroups: [Math.ceil(N / 4 / WG), gridRows(B)],
     });
@@ -226,7 +226,7 @@ const sparseLinearDef = defineOp<SparseLinearAttrs, SparseLinearSaved>({
       if (p.nnz > 0) {
         dispatch({
           kernel: sparseRowsGradXKernel(vec),
-          buffers: [rowptr.buffer, idx.buffer, g.buffer, w.buffer, dx.buffer],
+          bindings: { rowptr: rowptr.buffer, idx: idx.buffer, g: g.buffer, w: w.buffer, dx: dx.buffer },
           params: { B, I, N, gridY: gridRows(B) },
           workgroups: [1, gridRows(B)],
         });
@@ -239,7 +239,7 @@ const sparseLinearDef = defineOp<SparseLinearAttrs, SparseLinearSaved>({
       dw = empty([I, N], 'f32', 'sparse_linear.dw');
       dispatch({
         kernel: sparseRowsGradWKernel(vec),
-        buffers: [cp.buffer, ro.buffer, x.buffer, g.buffer, dw.buffer],
+        bindings: { ptr: cp.buffer, ent: ro.buffer, x: x.buffer, g: g.buffer, dw: dw.buffer },
         params: { B, I, N, gridY: gridRows(I) },
         workgroups: [Math.ceil(N / 4 / WG), gridRows(I)],
       });

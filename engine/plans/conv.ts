@@ -2,7 +2,7 @@
 // conv GEMM's tile and loaders are chosen, and when the weight gradient pads x. Pure functions of
 // the adapter profile, the tuning and the geometry; the measurements behind each rule are in
 // docs/benchmarks.md (kernel measurements, 2026-12-02 and -03).
-import type { MatmulConfig, SubgroupMatmulConfig } from '../../kernels/matmul.js';
+import type { ConvGrid, MatmulConfig, SubgroupMatmulConfig } from '../../kernels/matmul.js';
 import type { AdapterProfile } from './profile.js';
 import type { Tuning } from './tuning.js';
 
@@ -46,15 +46,27 @@ export function planRowConv(p: AdapterProfile, t: Tuning, g: ConvShape, narrow: 
  */
 export const convStrips = (cfg: SubgroupMatmulConfig, cols: number): number => (cols >= 8 * cfg.lanes ? 2 : cfg.strips);
 
+/** Which conv GEMM convTaps is asked about. */
+export interface ConvTapsQuery {
+  /** The weight gradient (else a pixel GEMM: forward or input gradient). */
+  weightGrad: boolean;
+  /** The subgroup config's narrow form. */
+  narrow: boolean;
+  /** Source and result in NCHW. */
+  nchw: boolean;
+  /** Channel quads (the source's channels a multiple of 4). */
+  vec: boolean;
+}
+
 /**
- * Whether a conv GEMM shares its tap loads (dims as the GEMM uniforms: rW at 4, kw at 6, stride
- * at 7): the weight gradient's three kx taps a lane (t.conv.wgradTaps); the narrow pixel GEMMs'
- * four neighbouring pixels a lane, quads shifted from tap to tap (t.conv.shiftTaps; NCHW,
- * vec4 channels, rows a multiple of 4 pixels).
+ * Whether a conv GEMM shares its tap loads (3-wide taps, stride 1): the weight gradient's three
+ * kx taps a lane (t.conv.wgradTaps); the narrow pixel GEMMs' four neighbouring pixels a lane,
+ * quads shifted from tap to tap (t.conv.shiftTaps; NCHW, vec4 channels, rows of a multiple of 4
+ * pixels: grid.rW).
  */
-export function convTaps(t: Tuning, weightGrad: boolean, narrow: boolean, nchw: boolean, vec: boolean, dims: readonly number[]): boolean {
-  if (dims[6] !== 3 || dims[7] !== 1) return false;
-  return weightGrad ? t.conv.wgradTaps : t.conv.shiftTaps && narrow && nchw && vec && dims[4]! % 4 === 0;
+export function convTaps(t: Tuning, q: ConvTapsQuery, grid: ConvGrid): boolean {
+  if (grid.kw !== 3 || grid.stride !== 1) return false;
+  return q.weightGrad ? t.conv.wgradTaps : t.conv.shiftTaps && q.narrow && q.nchw && q.vec && grid.rW % 4 === 0;
 }
 
 /**

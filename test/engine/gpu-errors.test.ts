@@ -11,18 +11,19 @@ import { dispatch, flush, sync } from '../../engine/dispatch.js';
 import { empty, tensor } from '../../engine/tensor.js';
 import { trimPool } from '../../engine/memory.js';
 import { add, neg } from '../../engine/index.js';
+import { kernel, readOnly, readWrite } from '../../kernels/common.js';
 import { ready } from '../helpers.js';
 
 const test = suite('gpu errors');
 test.before(async () => { await ready; });
 
-/** A test-only kernel: reads binding 1, writes binding 2. */
-const copyKernel = {
-  key: 'test_copy_first',
-  code: `@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read_write> b: array<f32>;
-@compute @workgroup_size(1) fn main() { b[0] = a[0]; }`,
-};
+/** Test-only kernels: read a, write b. */
+const copyBody = '@compute @workgroup_size(1) fn main() { b[0] = a[0]; }';
+const copyKernel = kernel('test_copy_first', {}, () => ({ bindings: { a: readOnly(), b: readWrite() }, body: copyBody }));
+
+/** Something bound where the kernel declares a storage buffer that is none (a texture view): a validation error. */
+const notABuffer = (): GPUTextureView =>
+  gpu().device.createTexture({ size: [1, 1], format: 'rgba32float', usage: GPUTextureUsage.STORAGE_BINDING }).createView();
 
 const throwsWith = (fn: () => unknown, ...parts: string[]): string => {
   try { fn(); } catch (e) {
@@ -59,11 +60,11 @@ test('an operand over maxStorageBufferBindingSize is refused by the dispatch, na
 
 test('catchGpuErrors: a wrong binding names the kernel, an aliasing write the buffer; clean work gives null', async () => {
   const x = tensor([1, 2, 3, 4]), y = empty([4], 'f32', 'test.alias');
-  const clean = catchGpuErrors(() => { dispatch({ kernel: copyKernel, buffers: [x.buffer, y.buffer], workgroups: [1] }); flush(); });
-  const few = catchGpuErrors(() => { dispatch({ kernel: copyKernel, buffers: [x.buffer], workgroups: [1] }); flush(); });
-  const alias = catchGpuErrors(() => { dispatch({ kernel: copyKernel, buffers: [y.buffer, y.buffer], workgroups: [1] }); flush(); });
+  const clean = catchGpuErrors(() => { dispatch({ kernel: copyKernel, bindings: { a: x.buffer, b: y.buffer }, workgroups: [1] }); flush(); });
+  const wrong = catchGpuErrors(() => { dispatch({ kernel: copyKernel, bindings: { a: x.buffer, b: notABuffer() }, workgroups: [1] }); flush(); });
+  const alias = catchGpuErrors(() => { dispatch({ kernel: copyKernel, bindings: { a: y.buffer, b: y.buffer }, workgroups: [1] }); flush(); });
   assert.is(await clean, null);
-  const f1 = await few, f2 = await alias;
+  const f1 = await wrong, f2 = await alias;
   assert.ok(f1 && f2);
   assert.is(f1!.kind, 'validation');
   assert.equal(gpuFaultLabels(f1!.message), ['kernel test_copy_first']);
@@ -76,18 +77,23 @@ test('catchGpuErrors: a wrong binding names the kernel, an aliasing write the bu
 
 test('a kernel with the same bindings as an earlier one is named itself, not by the layout Dawn shares between them', async () => {
   // Dawn dedupes bind-group layouts by their entries; the shared one keeps the first kernel's label
-  const same = { ...copyKernel, key: 'test_copy_again' };
+  const same = kernel('test_copy_again', {}, () => ({ bindings: { a: readOnly(), b: readWrite() }, body: copyBody }));
   const x = tensor([1, 2]), y = empty([2], 'f32', 'test.again');
-  await catchGpuErrors(() => { dispatch({ kernel: copyKernel, buffers: [x.buffer, y.buffer], workgroups: [1] }); flush(); });
-  const f = await catchGpuErrors(() => { dispatch({ kernel: same, buffers: [x.buffer], workgroups: [1] }); flush(); });
-  assert.ok(f && f.message.includes('test_copy_first'), `Dawn's message names the shared layout: ${f?.message}`);
+  await catchGpuErrors(() => { dispatch({ kernel: copyKernel, bindings: { a: x.buffer, b: y.buffer }, workgroups: [1] }); flush(); });
+  const f = await catchGpuErrors(() => { dispatch({ kernel: same, bindings: { a: x.buffer, b: notABuffer() }, workgroups: [1] }); flush(); });
+  // Whether Dawn's message names the first kernel's layout depends on which object fails
+  // validation (a bind group's entries name the layout it was given); either way the labels
+  // name the kernel dispatched and never the layout
+  assert.ok(f, 'a validation error');
   assert.equal(gpuFaultLabels(f!.message), ['kernel test_copy_again']);
+  assert.equal(gpuFaultLabels(f!.message.replace(/BindGroupLayout "test_copy_again"/g, 'BindGroupLayout "test_copy_first"')), ['kernel test_copy_again'],
+    'a shared layout labelled by another kernel is left out');
   x.dispose(); y.dispose();
 });
 
 test('a validation error outside any scope is thrown at the next sync, described the same way', async () => {
   const x = tensor([1, 2]);
-  dispatch({ kernel: copyKernel, buffers: [x.buffer], workgroups: [1] });
+  dispatch({ kernel: copyKernel, bindings: { a: x.buffer, b: notABuffer() }, workgroups: [1] });
   try {
     await sync();
     assert.unreachable('sync should throw');

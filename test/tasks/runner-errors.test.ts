@@ -12,6 +12,7 @@ import { rmSync } from 'node:fs';
 import { tensor, empty, Adam, Generator, sync, memoryStats, crossEntropy, relu, sqrt, add, mul, type Tensor } from '../../engine/index.js';
 import { gpu, mib } from '../../engine/device.js';
 import { dispatch } from '../../engine/dispatch.js';
+import { kernel, readOnly, readWrite } from '../../kernels/common.js';
 import { Module } from '../../layers/module.js';
 import { Linear } from '../../layers/linear.js';
 import { mlp } from '../../models/mlp.js';
@@ -52,24 +53,26 @@ async function failure(model: Module, extra: (ctx: StepContext) => void, o: { ep
   throw new Error('unreachable');
 }
 
-/** A test-only kernel with two bindings (binding 1 read, binding 2 written). */
-const twoBindings = {
-  key: 'test_two_bindings',
-  code: `@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read_write> b: array<f32>;
-@compute @workgroup_size(1) fn main() { b[0] = a[0]; }`,
-};
+/** A test-only kernel with two bindings (a read, b written). */
+const twoBindings = kernel('test_two_bindings', {}, () => ({
+  bindings: { a: readOnly(), b: readWrite() },
+  body: '@compute @workgroup_size(1) fn main() { b[0] = a[0]; }',
+}));
+
+/** A texture view: what a storage-buffer binding must not be given. */
+const notABuffer = (): GPUTextureView =>
+  gpu().device.createTexture({ size: [1, 1], format: 'rgba32float', usage: GPUTextureUsage.STORAGE_BINDING }).createView();
 
 test('a validation error in step 3 is reported for step 3 and names the kernel (noticed at the read-back, 5 steps later)', async () => {
   const model = mlp([4, 6, 3], { generator: new Generator(1) });
   const scratch = empty([4], 'f32', 'test.scratch').keep();
   const e = await failure(model, (ctx) => {
-    // one binding where the kernel declares two
-    if (ctx.step === 2) dispatch({ kernel: twoBindings, buffers: [scratch.buffer], workgroups: [1] });
+    // a texture view where the kernel declares a storage buffer
+    if (ctx.step === 2) dispatch({ kernel: twoBindings, bindings: { a: scratch.buffer, b: notABuffer() }, workgroups: [1] });
   });
   assert.not.instance(e, UserError, 'a validation error is the engine\'s bug: it keeps its stack');
   assert.match(e.message, /^r: step 3 of epoch 1: GPU validation error in kernel test_two_bindings: /);
-  assert.match(e.message, /\n.*expected number of entries/, 'Dawn\'s whole message follows');
+  assert.match(e.message, /\n.*While validating entries\[1\]/, 'Dawn\'s whole message follows');
   scratch.dispose(); model.dispose();
 });
 

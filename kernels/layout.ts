@@ -28,17 +28,20 @@ ${off.load}
 }`;
 }
 
-/** out[a, j, c] = x[a, idx[j], c]; an index outside [0, R) yields NaN so it cannot pass silently. */
-export function indexSelectKernel(): KernelSource {
-  return kernel('index_select', {}, () => ({ params: INDEX_PARAMS, bindings: { x: readOnly(), idx: readOnly('i32'), y: readWrite() }, body: `
-@compute @workgroup_size(${WG})
+/** Both index kernels: one invocation per (a, j, c) of the [A, J, C] side, r = idx[j]. */
+const PER_INDEXED = `@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let n = P.A * P.J * P.C;
   for (var o = gid.x; o < n; o = o + nwg.x * ${WG}u) {
     let c = o % P.C;
     let j = (o / P.C) % P.J;
     let a = o / (P.C * P.J);
-    let r = idx[j];
+    let r = idx[j];`;
+
+/** out[a, j, c] = x[a, idx[j], c]; an index outside [0, R) yields NaN so it cannot pass silently. */
+export function indexSelectKernel(): KernelSource {
+  return kernel('index_select', {}, () => ({ params: INDEX_PARAMS, bindings: { x: readOnly(), idx: readOnly('i32'), y: readWrite() }, body: `
+${PER_INDEXED}
     if ((r < 0) | (u32(r) >= P.R)) { y[o] = bitcast<f32>(0x7fc00000u + 0u * P.R); }
     else { y[o] = x[(a * P.R + u32(r)) * P.C + c]; }
   }
@@ -48,14 +51,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 /** gx[a, idx[j], c] += g[a, j, c], with a compare-exchange loop (WGSL has no float atomics). */
 export function indexAddKernel(): KernelSource {
   return kernel('index_add', {}, () => ({ params: INDEX_PARAMS, bindings: { g: readOnly(), idx: readOnly('i32'), gx: readWrite('atomic<u32>') }, body: `
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let n = P.A * P.J * P.C;
-  for (var o = gid.x; o < n; o = o + nwg.x * ${WG}u) {
-    let c = o % P.C;
-    let j = (o / P.C) % P.J;
-    let a = o / (P.C * P.J);
-    let r = idx[j];
+${PER_INDEXED}
     if ((r < 0) | (u32(r) >= P.R)) { continue; }
     let at = (a * P.R + u32(r)) * P.C + c;
     var old = atomicLoad(&gx[at]);

@@ -22,14 +22,17 @@ const MAX_AND_SUM = `
     }`;
 const MATH = mathWgsl('exp_acc( log_acc(');
 
-export function crossEntropyKernel(): KernelSource {
-  return kernel('cross_entropy.fwd', {}, () => ({ params: CE_PARAMS, bindings: { logits: readOnly(), labels: readOnly('i32'), loss: readWrite() }, body: `${MATH}
-@compute @workgroup_size(${WG})
+/** Both cross-entropy kernels: one invocation per (example n, position s), y its label. */
+const PER_POSITION = `@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   for (var o = gid.x; o < P.N * P.S; o = o + nwg.x * ${WG}u) {
     let n = o / P.S;
     let s = o % P.S;
-    let y = labels[o];
+    let y = labels[o];`;
+
+export function crossEntropyKernel(): KernelSource {
+  return kernel('cross_entropy.fwd', {}, () => ({ params: CE_PARAMS, bindings: { logits: readOnly(), labels: readOnly('i32'), loss: readWrite() }, body: `${MATH}
+${PER_POSITION}
     if (y == P.ignore) { loss[o] = 0.0; continue; }
     if ((y < 0) | (u32(y) >= P.C)) { loss[o] = bitcast<f32>(0x7fc00000u + 0u * P.C); continue; } // runtime NaN: WGSL rejects a constant one
 ${MAX_AND_SUM}
@@ -41,12 +44,7 @@ ${MAX_AND_SUM}
 /** d logits[n, c, s] = g[n, s] · (softmax - onehot(label)). */
 export function crossEntropyGradKernel(): KernelSource {
   return kernel('cross_entropy.bwd', {}, () => ({ params: CE_PARAMS, bindings: { logits: readOnly(), labels: readOnly('i32'), g: readOnly(), dx: readWrite() }, body: `${MATH}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var o = gid.x; o < P.N * P.S; o = o + nwg.x * ${WG}u) {
-    let n = o / P.S;
-    let s = o % P.S;
-    let y = labels[o];
+${PER_POSITION}
     let base0 = n * P.C * P.S + s;
     if ((y == P.ignore) | (y < 0) | (u32(y) >= P.C)) {
       for (var c = 0u; c < P.C; c = c + 1u) { dx[base0 + c * P.S] = 0.0; }

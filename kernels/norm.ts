@@ -47,8 +47,15 @@ export interface BnVariant {
 }
 
 /** The flags a kernel depends on, each a boolean (absent: false), for its config. */
-const flags = <K extends 'relu' | 'pre' | 'running' | 'acc'>(o: Partial<BnVariant>, ...keys: K[]): Record<K, boolean> =>
-  Object.fromEntries(keys.map((k) => [k, !!o[k]])) as Record<K, boolean>;
+/**
+ * The flags a kernel's WGSL depends on, as booleans (its config). Built by a loop, not by object
+ * spread: V8 spreads a config in microseconds, and these configs are looked up every dispatch.
+ */
+function flags<K extends 'relu' | 'pre' | 'running' | 'acc' | 'training'>(o: Partial<BnVariant>, ...keys: K[]): Record<K, boolean> {
+  const f = {} as Record<K, boolean>;
+  for (const k of keys) f[k] = !!o[k];
+  return f;
+}
 
 const CHANNEL_MAIN = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -220,18 +227,13 @@ ${scaleShift(pre)}
 const GRADSUM_PARAMS = defineParams({ C: 'u32', S: 'u32', M: 'u32', eps: 'f32' });
 
 /**
- * dw = Σ g'·x̂, db = Σ g' per channel (with `pre` also dpb, see the header; its value depends on
- * the mode; in training also dmean = δ, the stored mean's rounding, for bnGradInputKernel).
- * Bindings: g, x, mean, vr, w, b, [pb], dw, db, [dpb], [dmean: training].
+ * The start of a per-channel gradient kernel (one workgroup per channel, as the one-pass and
+ * split backward share it): the channel loop, Σ g·x̂ and Σ g (and the mean's rounding term in
+ * training) over the channel, reduced by the workgroup tree into dwc, dbc (and dm). `gv` is
+ * the gradient's WGSL expression (g masked by the ReLU or not). The caller closes the loop.
  */
-export function bnGradSumKernel(o: Pick<BnVariant, 'relu' | 'pre' | 'training'>): KernelSource {
-  return kernel('bn.gradsum', { ...flags(o, 'relu', 'pre'), training: o.training }, ({ relu, pre, training }) => ({
-    params: GRADSUM_PARAMS,
-    bindings: {
-      g: readOnly(), x: readOnly(), ...statBindings(pre), dw: readWrite(), db: readWrite(),
-      ...(pre ? { dpb: readWrite() } : {}), ...(training ? { dmean: readWrite() } : {}),
-    },
-    body: `var<workgroup> sg: array<f32, ${WG}>;
+function channelGradSums(gv: string, pre: boolean, training: boolean): string {
+  return `var<workgroup> sg: array<f32, ${WG}>;
 var<workgroup> sgx: array<f32, ${WG}>;
 ${training ? `var<workgroup> se: array<f32, ${WG}>;` : ''}
 ${AT}
@@ -240,9 +242,24 @@ ${CHANNEL_MAIN}
   for (var c = wid.x; c < C; c = c + nwg.x) {
     ${scaleShift(pre)}
     var a = 0.0; var bs = 0.0;${training ? ' var e = 0.0;' : ''}
-    ${channelLoop(`let xv = x[k]; let gv = ${gradOf(relu)}; ${gradTerms(training)}`)}
+    ${channelLoop(`let xv = x[k]; let gv = ${gv}; ${gradTerms(training)}`)}
     sgx[li] = a; sg[li] = bs;${training ? ' se[li] = e;' : ''}${tree(training ? ['sgx', 'sg', 'se'] : ['sgx', 'sg'])}
-    ${gradSumsFromTree(training)}
+    ${gradSumsFromTree(training)}`;
+}
+
+/**
+ * dw = Σ g'·x̂, db = Σ g' per channel (with `pre` also dpb, see the header; its value depends on
+ * the mode; in training also dmean = δ, the stored mean's rounding, for bnGradInputKernel).
+ * Bindings: g, x, mean, vr, w, b, [pb], dw, db, [dpb], [dmean: training].
+ */
+export function bnGradSumKernel(o: Pick<BnVariant, 'relu' | 'pre' | 'training'>): KernelSource {
+  return kernel('bn.gradsum', flags(o, 'relu', 'pre', 'training'), ({ relu, pre, training }) => ({
+    params: GRADSUM_PARAMS,
+    bindings: {
+      g: readOnly(), x: readOnly(), ...statBindings(pre), dw: readWrite(), db: readWrite(),
+      ...(pre ? { dpb: readWrite() } : {}), ...(training ? { dmean: readWrite() } : {}),
+    },
+    body: `${channelGradSums(gradOf(relu), pre, training)}
     if (li == 0u) {
       dw[c] = dwc;
       db[c] = dbc;
@@ -261,7 +278,7 @@ const GRADINPUT_PARAMS = defineParams({ planes: 'u32', C: 'u32', S: 'u32', eps: 
  * unused in eval mode, bound all the same).
  */
 export function bnGradInputKernel(o: Pick<BnVariant, 'relu' | 'pre' | 'acc' | 'training'>): KernelSource {
-  return kernel('bn.gradinput', { ...flags(o, 'relu', 'pre', 'acc'), training: o.training }, ({ relu, pre, acc, training }) => ({
+  return kernel('bn.gradinput', flags(o, 'relu', 'pre', 'acc', 'training'), ({ relu, pre, acc, training }) => ({
     params: GRADINPUT_PARAMS,
     bindings: {
       g: readOnly(), x: readOnly(), ...statBindings(pre), dw: readOnly(), db: readOnly(),
@@ -356,23 +373,12 @@ ${CHANNEL_MAIN}
  * it, which saves the tape a separate add pass per extra consumer.
  */
 export function bnBackwardOnePassKernel(o: Pick<BnVariant, 'relu' | 'pre' | 'acc' | 'training'>): KernelSource {
-  return kernel('bn.bwd1', { ...flags(o, 'relu', 'pre', 'acc'), training: o.training }, ({ relu, pre, acc, training }) => {
+  return kernel('bn.bwd1', flags(o, 'relu', 'pre', 'acc', 'training'), ({ relu, pre, acc, training }) => {
     const gv = gradOf(relu);
     return {
       params: FUSED_PARAMS,
       bindings: backwardBindings(pre, false),
-      body: `var<workgroup> sg: array<f32, ${WG}>;
-var<workgroup> sgx: array<f32, ${WG}>;
-${training ? `var<workgroup> se: array<f32, ${WG}>;` : ''}
-${AT}
-${CHANNEL_MAIN}
-  let invM = 1.0 / f32(M);
-  for (var c = wid.x; c < C; c = c + nwg.x) {
-    ${scaleShift(pre)}
-    var a = 0.0; var bs = 0.0;${training ? ' var e = 0.0;' : ''}
-    ${channelLoop(`let xv = x[k]; let gv = ${gv}; ${gradTerms(training)}`)}
-    sgx[li] = a; sg[li] = bs;${training ? ' se[li] = e;' : ''}${tree(training ? ['sgx', 'sg', 'se'] : ['sgx', 'sg'])}
-    ${gradSumsFromTree(training)}
+      body: `${channelGradSums(gv, pre, training)}
     ${storeGradSums(pre, training)}
     ${channelLoop(`let xv = x[k]; let gv = ${gv}; dx[k] = ${acc ? 'dx[k] + ' : ''}${dxValue(training)};`)}
   }
@@ -406,7 +412,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** bnForwardOnePassKernel with one `lanes`-wide subgroup per channel; needs S % 4 == 0. */
 export function bnForwardLanesKernel(o: Pick<BnVariant, 'lanes' | 'relu' | 'pre' | 'running'>): KernelSource {
-  return kernel('bn.fwd.lanes', { lanes: o.lanes, ...flags(o, 'relu', 'pre', 'running') }, ({ lanes, relu, pre, running }) => {
+  return kernel('bn.fwd.lanes', Object.assign(flags(o, 'relu', 'pre', 'running'), { lanes: o.lanes }), ({ lanes, relu, pre, running }) => {
     return {
       params: FUSED_PARAMS,
       enable: ['subgroups'],
@@ -432,7 +438,7 @@ export function bnForwardLanesKernel(o: Pick<BnVariant, 'lanes' | 'relu' | 'pre'
 
 /** bnBackwardOnePassKernel with one `lanes`-wide subgroup per channel; needs S % 4 == 0. */
 export function bnBackwardLanesKernel(o: Pick<BnVariant, 'lanes' | 'relu' | 'pre' | 'acc' | 'training'>): KernelSource {
-  const config = { lanes: o.lanes, ...flags(o, 'relu', 'pre', 'acc'), training: o.training };
+  const config = Object.assign(flags(o, 'relu', 'pre', 'acc', 'training'), { lanes: o.lanes });
   return kernel('bn.bwd.lanes', config, ({ lanes, relu, pre, acc, training }) => {
     const gv = relu ? 'select(vec4<f32>(0.0), g[k], xv * scale + shift > vec4<f32>(0.0))' : 'g[k]';
     return {

@@ -45,6 +45,14 @@ function checkInput(label: string, x: Tensor, C: number): void {
   }
 }
 
+/** A conv layer's checked channel counts, kernel size, stride and padding (both layers' constructors). */
+function convShape(layer: string, inChannels: number, outChannels: number, kernelSize: KernelSize, o: { stride?: number; padding?: number }):
+  { kernelSize: [number, number]; stride: number; padding: number } {
+  checkCount(layer, 'inChannels', inChannels, 1);
+  checkCount(layer, 'outChannels', outChannels, 1);
+  return { kernelSize: kernelDims(layer, kernelSize), stride: checkCount(layer, 'stride', o.stride ?? 1, 1), padding: checkCount(layer, 'padding', o.padding ?? 0, 0) };
+}
+
 /** 2-d convolution over x [N, Ci, H, W] → [N, Co, Ho, Wo]. */
 export class Conv2d extends Module {
   weight: Tensor;
@@ -54,11 +62,7 @@ export class Conv2d extends Module {
   readonly kernelSize: [number, number];
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: KernelSize, o: Conv2dOptions = {}) {
     super();
-    checkCount('Conv2d', 'inChannels', inChannels, 1);
-    checkCount('Conv2d', 'outChannels', outChannels, 1);
-    this.kernelSize = kernelDims('Conv2d', kernelSize);
-    this.stride = checkCount('Conv2d', 'stride', o.stride ?? 1, 1);
-    this.padding = checkCount('Conv2d', 'padding', o.padding ?? 0, 0);
+    ({ kernelSize: this.kernelSize, stride: this.stride, padding: this.padding } = convShape('Conv2d', inChannels, outChannels, kernelSize, o));
     [this.weight, this.bias] = makeParams(o.generator ?? defaultGenerator(), [outChannels, inChannels, ...this.kernelSize], o.init ?? 'pytorch', o.bias === false ? null : outChannels);
   }
 
@@ -80,11 +84,7 @@ export class ConvTranspose2d extends Module {
   readonly kernelSize: [number, number];
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: KernelSize, o: ConvTranspose2dOptions = {}) {
     super();
-    checkCount('ConvTranspose2d', 'inChannels', inChannels, 1);
-    checkCount('ConvTranspose2d', 'outChannels', outChannels, 1);
-    this.kernelSize = kernelDims('ConvTranspose2d', kernelSize);
-    this.stride = checkCount('ConvTranspose2d', 'stride', o.stride ?? 1, 1);
-    this.padding = checkCount('ConvTranspose2d', 'padding', o.padding ?? 0, 0);
+    ({ kernelSize: this.kernelSize, stride: this.stride, padding: this.padding } = convShape('ConvTranspose2d', inChannels, outChannels, kernelSize, o));
     this.outputPadding = checkCount('ConvTranspose2d', 'outputPadding', o.outputPadding ?? 0, 0);
     if (this.outputPadding >= this.stride) {
       throw new Error(`ConvTranspose2d: outputPadding ${this.outputPadding} must be smaller than stride ${this.stride}`);

@@ -57,41 +57,27 @@ const cases: TestCase<SoftmaxAttrs>[] = [
   { inputs: [{ shape: [1] }], attrs: { axis: 0 } },
 ];
 
-const softmaxDef = defineOp<SoftmaxAttrs, SoftmaxSaved>({
-  name: 'softmax',
-  forward([x], attrs, saved) {
-    const y = launch(x, normAxes('softmax', attrs.axis, x.ndim)[0], false);
-    saved.y = y;
-    return y;
-  },
-  backward(g, node) {
-    // dx = y ⊙ (g − Σ g⊙y)
-    const y = node.saved.y;
-    const axis = normAxes('softmax', node.attrs.axis, y.ndim)[0];
-    return [mul(y, sub(g, sum(mul(g, y), axis, { keepdims: true })))];
-  },
-  reference: ([x], attrs) => ref(x, normAxes('softmax', attrs.axis, x.shape.length)[0], false),
-  mixesBatch: (node, _input, axis) => normAxes('softmax', node.attrs.axis, node.inputs[0].ndim)[0] === axis,
-  cases,
-});
+/** softmax and log_softmax: one definition; the log form and the backward are what differ. */
+function softmaxOp(name: 'softmax' | 'log_softmax', log: boolean, grad: (g: Tensor, y: Tensor, axis: number) => Tensor) {
+  const axisOf = (attrs: SoftmaxAttrs, ndim: number): number => normAxes(name, attrs.axis, ndim)[0];
+  return defineOp<SoftmaxAttrs, SoftmaxSaved>({
+    name,
+    forward([x], attrs, saved) {
+      const y = launch(x, axisOf(attrs, x.ndim), log);
+      saved.y = y;
+      return y;
+    },
+    backward: (g, node) => [grad(g, node.saved.y, axisOf(node.attrs, node.saved.y.ndim))],
+    reference: ([x], attrs) => ref(x, axisOf(attrs, x.shape.length), log),
+    mixesBatch: (node, _input, axis) => axisOf(node.attrs, node.inputs[0].ndim) === axis,
+    cases,
+  });
+}
 
-const logSoftmaxDef = defineOp<SoftmaxAttrs, SoftmaxSaved>({
-  name: 'log_softmax',
-  forward([x], attrs, saved) {
-    const y = launch(x, normAxes('log_softmax', attrs.axis, x.ndim)[0], true);
-    saved.y = y;
-    return y;
-  },
-  backward(g, node) {
-    // dx = g − softmax ⊙ Σ g
-    const y = node.saved.y;
-    const axis = normAxes('log_softmax', node.attrs.axis, y.ndim)[0];
-    return [sub(g, mul(exp(y), sum(g, axis, { keepdims: true })))];
-  },
-  reference: ([x], attrs) => ref(x, normAxes('log_softmax', attrs.axis, x.shape.length)[0], true),
-  mixesBatch: (node, _input, axis) => normAxes('log_softmax', node.attrs.axis, node.inputs[0].ndim)[0] === axis,
-  cases,
-});
+// dx = y ⊙ (g − Σ g⊙y)
+const softmaxDef = softmaxOp('softmax', false, (g, y, axis) => mul(y, sub(g, sum(mul(g, y), axis, { keepdims: true }))));
+// dx = g − softmax ⊙ Σ g
+const logSoftmaxDef = softmaxOp('log_softmax', true, (g, y, axis) => sub(g, mul(exp(y), sum(g, axis, { keepdims: true }))));
 
 export const softmax = (x: Tensor, axis = -1): Tensor => apply(softmaxDef, [x], { axis });
 export const logSoftmax = (x: Tensor, axis = -1): Tensor => apply(logSoftmaxDef, [x], { axis });

@@ -177,6 +177,9 @@ export async function getGpu(): Promise<Gpu> {
   return pending;
 }
 
+/** Whether anything has asked for the device yet (the test runner's device-free tier checks it). */
+export function deviceRequested(): boolean { return pending !== null; }
+
 /** The device after `getGpu()` resolved; throws if the engine was not started. */
 export function gpu(): Gpu {
   if (!current) throw new Error("lbd-gpu: the device is not started: `await getGpu()` first (import { getGpu } from 'lbd-gpu')");

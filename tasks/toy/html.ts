@@ -89,7 +89,7 @@ ${s.concreteExactRelBias ? `Concrete's exact mean (by quadrature) differs from t
 <ul>
 <li>DisARM's variance relative to ARM's is not small at keep ½ here: each logit's estimate multiplies the whole per-sample
 loss difference, which also moves with the <em>other</em> unit's antithetic masks; DisARM removes only the noise of the unit's own
-|u − ½|. (For f(z) = z alone DisARM is exactly constant at keep ½; see <code>test/tasks/toy-estimators.test.ts</code>.)</li>
+|u − ½|. (For f(z) = z alone DisARM is exactly constant at keep ½; see <code>test/tasks/toy-estimators.unit.test.ts</code>.)</li>
 <li>Concrete's bias is, to first order in t, about −t(1 − 2p<sub>k</sub>) p<sub>k</sub>(1 − p<sub>k</sub>) · mean<sub>i</sub> c<sub>ik</sub>²
 (c<sub>ik</sub> = w2<sub>k</sub> relu(w1<sub>k</sub> x<sub>i</sub> + b1<sub>k</sub>)), because E[z̃²] ≈ p − t p(1 − p) while E[z²] = p:
 zero at keep ½ and up to about 8% of that one term at keep 0.1 or 0.9. Relative to the whole gradient it is larger when the gradient's

@@ -4,7 +4,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { table1Markdown, type ClassifyReport } from '../../tasks/classify/report.js';
+import { table1Markdown, METHOD_LABEL, type ClassifyReport } from '../../tasks/classify/report.js';
+import { claimsMatrixMarkdown } from '../../tasks/stats/claims.js';
 import { table1SegMarkdown, type SegmentReport } from '../../tasks/segment/report.js';
 import { table2Markdown, fmtStat, type RecommendReport } from '../../tasks/recommend/report.js';
 import { rowsMarkdown } from '../../tasks/bench/compare.js';
@@ -15,13 +16,12 @@ const readme = (): string => readFileSync(root + 'README.md', 'utf8');
 
 /** Each task's committed report, how its README table is rendered, and what the README says without one. */
 const TASKS: { task: string; tables: (report: never) => string[]; none: RegExp }[] = [
-  { task: 'classify', tables: (r: ClassifyReport) => [table1Markdown(r)], none: /No results are claimed yet/ },
+  // the study grid (5 seeds): Table 1 and the claims, one cell per baseline and metric
+  { task: 'classify-study', tables: (r: ClassifyReport) => [table1Markdown(r), claimsMatrixMarkdown(r, (m) => METHOD_LABEL[m] ?? m)], none: /^(?![^]*classify-study)/ },
   { task: 'segment', tables: (r: SegmentReport) => [table1SegMarkdown(r)], none: /CamVid[^]*Results: not yet run/ },
   { task: 'recommend', tables: (r: RecommendReport) => r.datasets.map(table2Markdown), none: /MovieLens[^]*Results: not yet run/ },
   // supplementary: SIVAE+LBD with a 10× logit learning rate; the README quotes its NDCG@100 cells
   { task: 'recommend-logit-lr', tables: (r: RecommendReport) => r.datasets.map((d) => fmtStat(d.table[0].ndcg100)), none: /^(?![^]*recommend-logit-lr)/ },
-  // the supplementary 5-epoch LBD vs MC run; the README cites it only while the report is committed
-  { task: 'segment-5epochs', tables: (r: SegmentReport) => [table1SegMarkdown(r)], none: /^(?![^]*segment-5epochs)/ },
 ];
 
 for (const { task, tables, none } of TASKS) {

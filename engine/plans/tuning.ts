@@ -3,7 +3,8 @@
 // this one place and changed at run time through setTuning (tests and the benchmark compare
 // variants). The plans (engine/plans/*.ts) are pure functions of an adapter profile, this
 // object and a shape; the ops only ask them. TUNING_OPTIONS is the table of environment
-// variables the README shows (generated from here and tested equal).
+// variables the README (general ones) and docs/kernels.md (kernel-structure knobs) show,
+// generated from here and tested equal.
 import { env } from '../../kernels/env.js';
 import { setGridCap } from '../../kernels/common.js';
 
@@ -98,6 +99,8 @@ export interface TuningOption {
   name: string;
   values: string;
   effect: string;
+  /** A kernel-structure knob (for measuring and debugging kernels): listed in docs/kernels.md, not the README. */
+  kernel?: true;
   /** Applies a value (throws a one-line error naming the variable when it is not one of `values`). */
   apply(t: Tuning, raw: string): void;
 }
@@ -123,41 +126,41 @@ export const TUNING_OPTIONS: readonly TuningOption[] = [
     apply: (t, r) => { t.backend = oneOf('LBD_BACKEND', r, ['auto', 'vulkan', 'opengles'] as const); } },
   { name: 'LBD_VECTOR_WIDTH', values: '`auto` (default), `128`, `256`, `512`, `off`', effect: 'the SIMD width lavapipe compiles kernels for, set before the device exists (`auto`: 512 on AVX-512 CPUs, giving 16-lane subgroups); a user\'s own `LP_NATIVE_VECTOR_WIDTH` wins',
     apply: (t, r) => { const v = oneOf('LBD_VECTOR_WIDTH', r, ['auto', 'off', '128', '256', '512'] as const); t.vectorWidth = v === 'auto' || v === 'off' ? v : (Number(v) as 128 | 256 | 512); } },
-  { name: 'LBD_MATMUL', values: '`subgroup`, `tiled`', effect: 'forces a matmul kernel structure (default: subgroup on CPU adapters with a fixed subgroup size of any width, tiled on GPUs and elsewhere); convolutions follow it',
+  { name: 'LBD_MATMUL', kernel: true, values: '`subgroup`, `tiled`', effect: 'forces a matmul kernel structure (default: subgroup on CPU adapters with a fixed subgroup size of any width, tiled on GPUs and elsewhere); convolutions follow it',
     apply: (t, r) => { t.matmul.structure = oneOf('LBD_MATMUL', r, ['subgroup', 'tiled'] as const); } },
-  { name: 'LBD_MATMUL_TEXTURE', values: '`0`', effect: 'keeps matmul\'s B operand in a buffer instead of a storage texture',
+  { name: 'LBD_MATMUL_TEXTURE', kernel: true, values: '`0`', effect: 'keeps matmul\'s B operand in a buffer instead of a storage texture',
     apply: (t, r) => { t.matmul.texture = off('LBD_MATMUL_TEXTURE', r); } },
-  { name: 'LBD_MATMUL_PERSISTENT', values: 'integer (default 128; 0 = off)', effect: 'persistent workgroups for the subgroup matmul',
+  { name: 'LBD_MATMUL_PERSISTENT', kernel: true, values: 'integer (default 128; 0 = off)', effect: 'persistent workgroups for the subgroup matmul',
     apply: (t, r) => { t.matmul.persistent = int('LBD_MATMUL_PERSISTENT', r); t.matmul.shapeRules = false; } },
-  { name: 'LBD_TEXTURE_CACHE_MB', values: 'integer (default 1024)', effect: 'budget of the B-operand texture cache (sized to hold a model\'s working set, so steps create no textures)',
+  { name: 'LBD_TEXTURE_CACHE_MB', kernel: true, values: 'integer (default 1024)', effect: 'budget of the B-operand texture cache (sized to hold a model\'s working set, so steps create no textures)',
     apply: (t, r) => { t.matmul.textureCacheBytes = int('LBD_TEXTURE_CACHE_MB', r) * 2 ** 20; } },
-  { name: 'LBD_MATMUL_NARROW', values: 'integer (default 16; 0 = off)', effect: 'widest output (columns) that takes the subgroup matmul\'s narrow form',
+  { name: 'LBD_MATMUL_NARROW', kernel: true, values: 'integer (default 16; 0 = off)', effect: 'widest output (columns) that takes the subgroup matmul\'s narrow form',
     apply: (t, r) => { t.matmul.narrowMax = int('LBD_MATMUL_NARROW', r); } },
-  { name: 'LBD_MATMUL_NARROW_SHARED', values: '`0`', effect: 'the narrow form\'s lanes each load every B quad instead of loading them once between them and broadcasting',
+  { name: 'LBD_MATMUL_NARROW_SHARED', kernel: true, values: '`0`', effect: 'the narrow form\'s lanes each load every B quad instead of loading them once between them and broadcasting',
     apply: (t, r) => { t.matmul.narrowShared = off('LBD_MATMUL_NARROW_SHARED', r); } },
-  { name: 'LBD_MATMUL_FOLD', values: '`0`', effect: 'a B taller than a texture (K > 8192) is read from its buffer instead of folded into a texture',
+  { name: 'LBD_MATMUL_FOLD', kernel: true, values: '`0`', effect: 'a B taller than a texture (K > 8192) is read from its buffer instead of folded into a texture',
     apply: (t, r) => { t.matmul.foldTall = off('LBD_MATMUL_FOLD', r); } },
-  { name: 'LBD_MATMUL_COPY_AT', values: '`0`', effect: 'a transposed A is always read in place (default: copied once when M ≤ N)',
+  { name: 'LBD_MATMUL_COPY_AT', kernel: true, values: '`0`', effect: 'a transposed A is always read in place (default: copied once when M ≤ N)',
     apply: (t, r) => { t.matmul.copySmallTransposedA = off('LBD_MATMUL_COPY_AT', r); } },
   { name: 'LBD_KERNELS', values: '`auto` (default), `gpu`', effect: '`gpu`: a CPU adapter takes the structures written for hardware GPUs (tiled, double-buffered GEMMs and convolutions, batch norm\'s split passes), so every workgroup-memory kernel runs there (`npm run test:swiftshader` runs suites both ways)',
     apply: (t, r) => { t.kernels = oneOf('LBD_KERNELS', r, ['auto', 'gpu'] as const); } },
-  { name: 'LBD_CONV', values: '`direct`', effect: 'forces the direct convolution kernels (a yardstick only: every adapter runs convolutions as implicit GEMMs)',
+  { name: 'LBD_CONV', kernel: true, values: '`direct`', effect: 'forces the direct convolution kernels (a yardstick only: every adapter runs convolutions as implicit GEMMs)',
     apply: (t, r) => { t.conv.direct = oneOf('LBD_CONV', r, ['direct'] as const) === 'direct'; } },
-  { name: 'LBD_CONV_ROWS', values: 'integer (default 16; 0 = off)', effect: 'widest narrow side (output channels; dy\'s for the input gradient) of a 3×3, stride-1, pad-1 convolution that runs the row kernel on CPU adapters (rows at least 2·lanes pixels wide)',
+  { name: 'LBD_CONV_ROWS', kernel: true, values: 'integer (default 16; 0 = off)', effect: 'widest narrow side (output channels; dy\'s for the input gradient) of a 3×3, stride-1, pad-1 convolution that runs the row kernel on CPU adapters (rows at least 2·lanes pixels wide)',
     apply: (t, r) => { t.conv.rowMax = int('LBD_CONV_ROWS', r); } },
-  { name: 'LBD_CONV_WGRAD_PAD_MIN', values: 'integer (default 32)', effect: 'output channels from which the weight gradient pads x once to drop its loads\' bounds tests',
+  { name: 'LBD_CONV_WGRAD_PAD_MIN', kernel: true, values: 'integer (default 32)', effect: 'output channels from which the weight gradient pads x once to drop its loads\' bounds tests',
     apply: (t, r) => { t.conv.wgradPadMinCo = int('LBD_CONV_WGRAD_PAD_MIN', r); } },
-  { name: 'LBD_CONV_WGRAD_TAPS', values: '`0`', effect: 'the weight gradient of a 3-wide, stride-1 kernel loads each row\'s pixels itself instead of each lane sharing them between its three kx taps',
+  { name: 'LBD_CONV_WGRAD_TAPS', kernel: true, values: '`0`', effect: 'the weight gradient of a 3-wide, stride-1 kernel loads each row\'s pixels itself instead of each lane sharing them between its three kx taps',
     apply: (t, r) => { t.conv.wgradTaps = off('LBD_CONV_WGRAD_TAPS', r); } },
-  { name: 'LBD_CONV_SHIFT', values: '`0`', effect: 'narrow forward and input-gradient conv GEMMs (3-wide taps, stride 1) load every tap\'s input quads instead of shifting them from one kx to the next',
+  { name: 'LBD_CONV_SHIFT', kernel: true, values: '`0`', effect: 'narrow forward and input-gradient conv GEMMs (3-wide taps, stride 1) load every tap\'s input quads instead of shifting them from one kx to the next',
     apply: (t, r) => { t.conv.shiftTaps = off('LBD_CONV_SHIFT', r); } },
-  { name: 'LBD_SPIN_FIX', values: '`0`', effect: 'turns off the dawn.node busy-spin workaround (for measurement)',
+  { name: 'LBD_SPIN_FIX', kernel: true, values: '`0`', effect: 'turns off the dawn.node busy-spin workaround (for measurement)',
     apply: (t, r) => { t.spinFix = off('LBD_SPIN_FIX', r); } },
   { name: 'LBD_SPIN_MS', values: 'milliseconds (default 0 on software adapters, 2 on hardware)', effect: 'how long a GPU wait polls promptly before backing off to a 1 ms timer',
     apply: (t, r) => { t.spinMs = int('LBD_SPIN_MS', r); } },
   { name: 'LBD_DAWN_FLAGS', values: 'comma-separated', effect: 'extra dawn.node flags, e.g. `enable-dawn-features=disable_robustness`',
     apply: (t, r) => { t.dawnFlags = r.split(',').map((s) => s.trim()).filter(Boolean); } },
-  { name: 'LBD_GRID_CAP', values: 'integer (default 4096)', effect: 'most workgroups a grid-stride (memory-bound) kernel launches, on every adapter',
+  { name: 'LBD_GRID_CAP', kernel: true, values: 'integer (default 4096)', effect: 'most workgroups a grid-stride (memory-bound) kernel launches, on every adapter',
     apply: (t, r) => { t.gridCap = int('LBD_GRID_CAP', r, 1); } },
   { name: 'LBD_FAULT', values: '`<point>:<n>`', effect: 'crash tests: the process kills itself the n-th time it reaches a save point (save:temp, save:renamed and the runner\'s; docs/runner.md)',
     apply: (t, r) => { if (!/^[\w:-]+:\d+$/.test(r)) throw bad('LBD_FAULT', r, '<point>:<n>'); t.fault = r; } },
@@ -207,7 +210,11 @@ export function setTuning(patch: TuningPatch): Tuning {
 /** Restores a tuning returned by setTuning (or the environment's with no argument). */
 export function resetTuning(to?: Tuning): void { install(to ?? tuningFromEnvironment()); }
 
-/** The README's table of environment options, generated from TUNING_OPTIONS. */
-export function tuningOptionsMarkdown(): string {
-  return ['| variable | values | effect |', '| --- | --- | --- |', ...TUNING_OPTIONS.map((o) => `| \`${o.name}\` | ${o.values} | ${o.effect} |`)].join('\n');
+/**
+ * A Markdown table of environment options, generated from TUNING_OPTIONS: `'general'` the README's,
+ * `'kernel'` the kernel-structure knobs docs/kernels.md lists, `'all'` both.
+ */
+export function tuningOptionsMarkdown(which: 'general' | 'kernel' | 'all' = 'all'): string {
+  const rows = TUNING_OPTIONS.filter((o) => which === 'all' || (which === 'kernel') === !!o.kernel);
+  return ['| variable | values | effect |', '| --- | --- | --- |', ...rows.map((o) => `| \`${o.name}\` | ${o.values} | ${o.effect} |`)].join('\n');
 }

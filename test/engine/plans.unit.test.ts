@@ -111,9 +111,14 @@ test('tuning: every environment variable parses, a bad value names its variable,
   assert.is(new Set(TUNING_OPTIONS.map((o) => o.name)).size, TUNING_OPTIONS.length, 'each variable once');
 });
 
-test('the README\'s table of environment options is the tuning\'s', () => {
-  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
-  assert.ok(readme.includes(tuningOptionsMarkdown()), `README's "Environment options" must hold exactly:\n${tuningOptionsMarkdown()}`);
+test('the README\'s and docs/kernels.md\'s tables of environment options are the tuning\'s, every option in one', () => {
+  const read = (f: string): string => readFileSync(fileURLToPath(new URL(`../../../${f}`, import.meta.url)), 'utf8');
+  for (const [file, which] of [['README.md', 'general'], ['docs/kernels.md', 'kernel']] as const) {
+    assert.ok(read(file).includes(tuningOptionsMarkdown(which)), `${file}'s table of environment options must hold exactly:\n${tuningOptionsMarkdown(which)}`);
+  }
+  const rows = (which: 'general' | 'kernel' | 'all'): number => tuningOptionsMarkdown(which).split('\n').length - 2;
+  assert.is(rows('general') + rows('kernel'), rows('all'));
+  assert.ok(rows('general') > 0 && rows('kernel') > 0);
 });
 
 test.run();

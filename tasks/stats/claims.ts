@@ -165,24 +165,31 @@ export function claimsMarkdown(r: ReportClaims, label: (m: string) => string = (
 /**
  * The claims as a compact matrix for the README: one row per baseline B (per data set), one
  * column per metric, each cell A − B's mean over seeds with its bootstrap interval and the
- * verdict (`supported` / `contradicted` / `undecided`). The full lines are in the report.
+ * verdict (`supported` / `contradicted` / `undecided`). With `datasetColumns` the data sets go
+ * into the columns (one row per baseline, a column per data set and metric). The full lines are
+ * in the report.
  */
-export function claimsMatrixMarkdown(r: ReportClaims, label: (m: string) => string = (m) => m): string {
-  if (!r.claims?.length) return NO_CLAIMS;
-  const metrics = [...new Set(r.claims.map((c) => c.metric))];
-  const rows = [...new Set(r.claims.map((c) => `${c.dataset ?? ''}\u0000${c.b}`))];
-  const a = r.claims[0]!.a;
-  const head = [`${label(a)} − B`, ...metrics.map((m) => `${fmtOf(m).label} (${r.claims!.find((c) => c.metric === m)!.better} is better${fmtOf(m).unit ? `;${fmtOf(m).unit}` : ''})`)];
+export function claimsMatrixMarkdown(r: ReportClaims, label: (m: string) => string = (m) => m, o: { datasetColumns?: boolean } = {}): string {
+  const claims = r.claims;
+  if (!claims?.length) return NO_CLAIMS;
+  const ds = (c: Claim): string => c.dataset ?? '';
+  const colKey = (c: Claim): string => `${o.datasetColumns ? ds(c) : ''}\u0000${c.metric}`;
+  const rowKey = (c: Claim): string => `${o.datasetColumns ? '' : ds(c)}\u0000${c.b}`;
+  const cols = [...new Set(claims.map(colKey))], rows = [...new Set(claims.map(rowKey))];
+  const head = [`${label(claims[0]!.a)} − B`, ...cols.map((key) => {
+    const [set, m] = key.split('\u0000') as [string, string];
+    const unit = fmtOf(m).unit;
+    return `${set ? `${set}: ` : ''}${fmtOf(m).label} (${claims.find((c) => colKey(c) === key)!.better} is better${unit ? `;${unit}` : ''})`;
+  })];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- |').join('')}`];
   for (const key of rows) {
-    const [ds, b] = key.split('\u0000') as [string, string];
-    const cells = metrics.map((m) => {
-      const c = r.claims!.find((x) => (x.dataset ?? '') === ds && x.b === b && x.metric === m);
+    const [set, b] = key.split('\u0000') as [string, string];
+    const cells = cols.map((ck) => {
+      const c = claims.find((x) => rowKey(x) === key && colKey(x) === ck);
       if (!c) return '—';
-      const ci = c.bootstrap?.ci ?? c.seeds.ci;
-      return `${fmtDiff(m, c.seeds.mean)} ${fmtCi(m, ci)} ${c.verdict}`;
+      return `${fmtDiff(c.metric, c.seeds.mean)} ${fmtCi(c.metric, c.bootstrap?.ci ?? c.seeds.ci)} ${c.verdict}`;
     });
-    lines.push(`| ${ds ? `${ds}: ` : ''}B = ${label(b)} | ${cells.join(' | ')} |`);
+    lines.push(`| ${set ? `${set}: ` : ''}B = ${label(b)} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }

@@ -102,6 +102,21 @@ test('Markdown matrix: one row per baseline, one cell per metric with the mean, 
   assert.is(claimsMatrixMarkdown({}), NO_CLAIMS);
 });
 
+test('Markdown matrix with the data sets in the columns: one row per baseline, a cell per data set and metric', () => {
+  const one = (ds: string, d: number) => buildClaims(runsWith(d), 'lbd', ['base'], metrics, { B: 100, dataset: ds }).claims;
+  const claims = [...one('set-a', 0.05), ...one('set-b', -0.05)];
+  const byRow = claimsMatrixMarkdown({ claims }).split('\n');
+  assert.is(byRow.length, 4, 'a row per data set and baseline');
+  const md = claimsMatrixMarkdown({ claims }, (m) => m.toUpperCase(), { datasetColumns: true }).split('\n');
+  assert.is(md.length, 3, 'header, rule, one baseline');
+  assert.match(md[0]!, /^\| LBD − B \| set-a: NDCG@100 \(higher is better; pp\) \| .*\| set-b: NDCG@100 /);
+  assert.is(md[2]!.split('|').length - 2, 1 + 2 * metrics.length, 'a cell per data set and metric');
+  // the cells are those of the one-row-per-set form, in the same order
+  const cells = (line: string): string[] => line.split(' | ').slice(1);
+  assert.equal(cells(md[2]!.replace(/ \|$/, '')), [...cells(byRow[2]!.replace(/ \|$/, '')), ...cells(byRow[3]!.replace(/ \|$/, ''))]);
+  assert.ok(md[2]!.includes('supported') && md[2]!.includes('contradicted'), md[2]);
+});
+
 /** A recommend run result with per-user outputs. */
 function recRun(model: string, seed: number, v: Float32Array): RecommendRun {
   const m = v.reduce((a, b) => a + b, 0) / v.length, st = { mean: m, se: 0.01 };

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     .option('--lbd-regularizer', 'add Eq. 3 on the LBD input logits (the authors\' protocol, the default, has none)')
     .option('--rate <p>', 'input drop rate (initial for the learnable kinds)', String(DEFAULTS.rate))
     .option('--held-out-users <n>', 'validation and test users each: a count, or a fraction < 1 (default: the paper\'s counts for the full sets, 10 % otherwise)')
-    .option('--seeds <n>', 'seeds 1..n (cpu 3, study 5, paper 3)')
+    .option('--seeds <n>', 'seeds 1..n (cpu 3, study 3, paper 3)')
     .option('--out <dir>', 'where report.json, report.html and the figures go', 'runs/recommend')
     .option('--render <report.json>', 'only (re)write the figures and report.html of an existing report'));
   cli.parse();

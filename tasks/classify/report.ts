@@ -4,6 +4,7 @@
 // re-rendered (`classify.js --render DIR/report.json`). The claims (LBD against each baseline,
 // paired over seeds and test images: tasks/stats/claims.ts) are computed when the report is built
 // from the run files, which keep the per-image outputs; report.json keeps only the claims.
+import { dropoutLabel } from '../../layers/dropout/registry.js';
 import { join } from 'node:path';
 import { writeTextAtomic } from '../common/files.js';
 import { top, esc, writeFigures, pavpuSpec, pavpuRows, type Spec } from '../report/vega.js';
@@ -32,17 +33,16 @@ export const PAPER_TABLE1: Record<string, { accuracy: number; meanPAvPU: number 
   regular: { accuracy: 91.61, meanPAvPU: 56.81 },
 };
 
-export const METHOD_LABEL: Record<string, string> = { lbd: 'LBD', concrete: 'Concrete', gaussian: 'Gaussian', mc: 'MC dropout', regular: 'Regular dropout' };
 
-const classifyPavpu = (r: ClassifyReport): Spec => pavpuSpec(pavpuRows(r.table.map((t) => t.method), r.results, (m) => METHOD_LABEL[m] ?? m),
+const classifyPavpu = (r: ClassifyReport): Spec => pavpuSpec(pavpuRows(r.table.map((t) => t.method), r.results, dropoutLabel),
   'PAvPU versus uncertainty threshold (mean over seeds; CIFAR-10 test split)', 'threshold t (PredEnt_min + t · (max − min), from validation)');
 
 function perEpochSpec(r: ClassifyReport, what: 'keep' | 'loss' | 'accuracy'): Spec {
   const rows: { method: string; run: string; epoch: number; value: number }[] = [];
   for (const x of r.results) {
-    if (what === 'loss') x.losses.forEach((v, e) => rows.push({ method: METHOD_LABEL[x.method] ?? x.method, run: `${x.method} s${x.seed}`, epoch: e + 1, value: v }));
-    else if (what === 'accuracy') x.trainAccuracy?.forEach((v, e) => rows.push({ method: METHOD_LABEL[x.method] ?? x.method, run: `${x.method} s${x.seed}`, epoch: e + 1, value: 100 * v }));
-    else x.keep.forEach((ks, e) => ks.forEach((v, l) => rows.push({ method: `${METHOD_LABEL[x.method] ?? x.method}, layer ${l + 1}`, run: `${x.method} s${x.seed} l${l}`, epoch: e + 1, value: v })));
+    if (what === 'loss') x.losses.forEach((v, e) => rows.push({ method: dropoutLabel(x.method), run: `${x.method} s${x.seed}`, epoch: e + 1, value: v }));
+    else if (what === 'accuracy') x.trainAccuracy?.forEach((v, e) => rows.push({ method: dropoutLabel(x.method), run: `${x.method} s${x.seed}`, epoch: e + 1, value: 100 * v }));
+    else x.keep.forEach((ks, e) => ks.forEach((v, l) => rows.push({ method: `${dropoutLabel(x.method)}, layer ${l + 1}`, run: `${x.method} s${x.seed} l${l}`, epoch: e + 1, value: v })));
   }
   return top({
     title: { keep: 'Mean keep probability per dropout layer after each epoch (every seed)', loss: 'Training loss at the end of each epoch (every seed)', accuracy: 'Training accuracy over each epoch (every seed)' }[what],
@@ -61,7 +61,7 @@ function keepHistogramSpec(r: ClassifyReport): Spec | null {
   const rows: { method: string; layer: string; keep: number }[] = [];
   for (const x of r.results) {
     if (x.method === 'regular' || x.method === 'mc') continue; // fixed rates, nothing learnt
-    x.keepFinal?.forEach((ks, l) => { if (ks.length > 1) for (const k of ks) rows.push({ method: METHOD_LABEL[x.method] ?? x.method, layer: `layer ${l + 1}`, keep: k }); });
+    x.keepFinal?.forEach((ks, l) => { if (ks.length > 1) for (const k of ks) rows.push({ method: dropoutLabel(x.method), layer: `layer ${l + 1}`, keep: k }); });
   }
   if (!rows.length) return null;
   return top({
@@ -84,7 +84,7 @@ export function table1Markdown(r: ClassifyReport): string {
   const lines = ['| method | accuracy (%) | Mean PAvPU (%) | NLL | ECE | paper: accuracy | paper: Mean PAvPU |', '| --- | --- | --- | --- | --- | --- | --- |'];
   for (const row of r.table) {
     const p = PAPER_TABLE1[row.method];
-    lines.push(`| ${METHOD_LABEL[row.method] ?? row.method} | ${pm(row.accuracy)} | ${pm(row.meanPAvPU)} | ${pm(row.nll, 1, 3)} | ${pm(row.ece, 1, 3)} | ${p ? p.accuracy.toFixed(2) : '—'} | ${p ? p.meanPAvPU.toFixed(2) : '—'} |`);
+    lines.push(`| ${dropoutLabel(row.method)} | ${pm(row.accuracy)} | ${pm(row.meanPAvPU)} | ${pm(row.nll, 1, 3)} | ${pm(row.ece, 1, 3)} | ${p ? p.accuracy.toFixed(2) : '—'} | ${p ? p.meanPAvPU.toFixed(2) : '—'} |`);
   }
   return lines.join('\n');
 }
@@ -115,7 +115,7 @@ export function classifyClaims(runs: { result: ReportResult; commit: string }[],
 export const classifyReportClaims = (s: ClaimsSection | null): ReportClaims => (s ? reportClaims(s) : {});
 
 /** The claims as Markdown for the README: one line per claim with its verdict. */
-export const classifyClaimsMarkdown = (r: ClassifyReport): string => claimsMarkdown(r, (m) => METHOD_LABEL[m] ?? m);
+export const classifyClaimsMarkdown = (r: ClassifyReport): string => claimsMarkdown(r, dropoutLabel);
 
 /** Writes the figures (SVG and PNG) and report.html next to report.json. */
 export async function writeClassifyReport(dir: string, r: ClassifyReport): Promise<string[]> {
@@ -126,7 +126,7 @@ export async function writeClassifyReport(dir: string, r: ClassifyReport): Promi
   const files = await writeFigures(dir, figures);
   const rows = r.table.map((row) => {
     const p = PAPER_TABLE1[row.method];
-    return `<tr><td>${esc(METHOD_LABEL[row.method] ?? row.method)}</td><td>${pm(row.accuracy)}</td><td>${pm(row.meanPAvPU)}</td><td>${pm(row.nll, 1, 3)}</td><td>${pm(row.ece, 1, 3)}</td><td>${row.imagesPerSecond.mean.toFixed(1)}</td><td>${p ? p.accuracy.toFixed(2) : '—'}</td><td>${p ? p.meanPAvPU.toFixed(2) : '—'}</td></tr>`;
+    return `<tr><td>${esc(dropoutLabel(row.method))}</td><td>${pm(row.accuracy)}</td><td>${pm(row.meanPAvPU)}</td><td>${pm(row.nll, 1, 3)}</td><td>${pm(row.ece, 1, 3)}</td><td>${row.imagesPerSecond.mean.toFixed(1)}</td><td>${p ? p.accuracy.toFixed(2) : '—'}</td><td>${p ? p.meanPAvPU.toFixed(2) : '—'}</td></tr>`;
   }).join('\n');
   const html = `<!doctype html><meta charset="utf-8"><title>lbd-gpu: CIFAR-10 classification</title>
 <style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}td:first-child{text-align:left}</style>
@@ -136,7 +136,7 @@ adapter ${esc(r.adapter)}; commit <code>${esc(r.commit)}</code>; ${esc(r.date)}.
 The paper's numbers come from VGG19 fine-tuned from ImageNet at 224 px for 300 epochs: a different protocol.</p>
 <table><tr><th>method</th><th>accuracy (%)</th><th>Mean PAvPU (%)</th><th>NLL</th><th>ECE</th><th>images/s</th><th>paper: accuracy</th><th>paper: Mean PAvPU</th></tr>
 ${rows}</table>
-${claimsHtml(r, (m) => METHOD_LABEL[m] ?? m)}
+${claimsHtml(r, dropoutLabel)}
 ${files.map((f) => `<p><img src="${f}" alt="${f}" style="max-width:100%"></p>`).join('\n')}
 <h2>Options</h2><pre>${esc(JSON.stringify(r.options, null, 2))}</pre>`;
   writeTextAtomic(join(dir, 'report.html'), html);

@@ -4,6 +4,7 @@
 // for LBD and MC dropout side by side. Rendered from report.json (`segment.js --render FILE`).
 // The claims (LBD against each baseline, paired over seeds and test images: tasks/stats/claims.ts)
 // are computed when the report is built from the run files; report.json keeps only the claims.
+import { dropoutLabel } from '../../layers/dropout/registry.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTextAtomic } from '../common/files.js';
@@ -41,8 +42,7 @@ export const PAPER_TABLE1_CAMVID: Record<string, { accuracy: number; meanIoU: nu
   mc: { accuracy: 87.80, meanIoU: 54.40, meanPAvPU: 84.39 },
   regular: { accuracy: 86.65, meanIoU: 53.62, meanPAvPU: 81.17 },
 };
-export const METHOD_LABEL: Record<string, string> = { lbd: 'LBD', concrete: 'Concrete', gaussian: 'Gaussian', mc: 'MC dropout', regular: 'Regular dropout' };
-const label = (m: string): string => METHOD_LABEL[m] ?? m;
+const label = dropoutLabel;
 const pm = (s: Stat): string => `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)}`;
 
 /** Table 1's segmentation columns as Markdown: ours (mean ± std over seeds) beside the paper's. */

@@ -4,9 +4,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { table1Markdown, METHOD_LABEL, type ClassifyReport } from '../../tasks/classify/report.js';
+import { table1Markdown, type ClassifyReport } from '../../tasks/classify/report.js';
 import { claimsMatrixMarkdown } from '../../tasks/stats/claims.js';
-import { table1SegMarkdown, METHOD_LABEL as SEG_LABEL, type SegmentReport } from '../../tasks/segment/report.js';
+import { dropoutLabel } from '../../layers/dropout/registry.js';
+import { table1SegMarkdown, type SegmentReport } from '../../tasks/segment/report.js';
 import { table2Markdown, fmtStat, MODEL_LABEL, type RecommendReport } from '../../tasks/recommend/report.js';
 import { rowsMarkdown } from '../../tasks/bench/compare.js';
 
@@ -17,9 +18,9 @@ const readme = (): string => readFileSync(root + 'README.md', 'utf8');
 /** Each task's committed report, how its README table is rendered, and what the README says without one. */
 const TASKS: { task: string; tables: (report: never) => string[]; none: RegExp }[] = [
   // the study grid (5 seeds): Table 1 and the claims, one cell per baseline and metric
-  { task: 'classify-study', tables: (r: ClassifyReport) => [table1Markdown(r), claimsMatrixMarkdown(r, (m) => METHOD_LABEL[m] ?? m)], none: /^(?![^]*classify-study)/ },
+  { task: 'classify-study', tables: (r: ClassifyReport) => [table1Markdown(r), claimsMatrixMarkdown(r, dropoutLabel)], none: /^(?![^]*classify-study)/ },
   // the segment and recommend study grids: their tables and claims once their reports are committed
-  { task: 'segment-study', tables: (r: SegmentReport) => [table1SegMarkdown(r), claimsMatrixMarkdown(r, (m) => SEG_LABEL[m] ?? m)], none: /^(?![^]*segment-study)/ },
+  { task: 'segment-study', tables: (r: SegmentReport) => [table1SegMarkdown(r), claimsMatrixMarkdown(r, dropoutLabel)], none: /^(?![^]*segment-study)/ },
   { task: 'recommend-study', tables: (r: RecommendReport) => [...r.datasets.map(table2Markdown), claimsMatrixMarkdown(r, (m) => MODEL_LABEL[m] ?? m, { datasetColumns: true })], none: /^(?![^]*recommend-study)/ },
   { task: 'segment', tables: (r: SegmentReport) => [table1SegMarkdown(r)], none: /CamVid[^]*Results: not yet run/ },
   { task: 'recommend', tables: (r: RecommendReport) => r.datasets.map(table2Markdown), none: /MovieLens[^]*Results: not yet run/ },

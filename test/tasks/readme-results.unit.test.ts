@@ -8,7 +8,7 @@ import { table1Markdown, type ClassifyReport } from '../../tasks/classify/report
 import { claimsMatrixMarkdown } from '../../tasks/stats/claims.js';
 import { dropoutLabel } from '../../layers/dropout/registry.js';
 import { table1SegMarkdown, type SegmentReport } from '../../tasks/segment/report.js';
-import { table2Markdown, fmtStat, MODEL_LABEL, type RecommendReport } from '../../tasks/recommend/report.js';
+import { table2Markdown, MODEL_LABEL, type RecommendReport } from '../../tasks/recommend/report.js';
 import { rowsMarkdown } from '../../tasks/bench/compare.js';
 
 const test = suite('readme results');
@@ -19,12 +19,9 @@ const readme = (): string => readFileSync(root + 'README.md', 'utf8');
 const TASKS: { task: string; tables: (report: never) => string[]; none: RegExp }[] = [
   // the study grid (5 seeds): Table 1 and the claims, one cell per baseline and metric
   { task: 'classify-study', tables: (r: ClassifyReport) => [table1Markdown(r), claimsMatrixMarkdown(r, dropoutLabel)], none: /^(?![^]*classify-study)/ },
-  // the segment and recommend study grids: their tables and claims once their reports are committed
+  // the segment and recommend study grids (3 seeds): their tables and claims
   { task: 'segment-study', tables: (r: SegmentReport) => [table1SegMarkdown(r), claimsMatrixMarkdown(r, dropoutLabel)], none: /^(?![^]*segment-study)/ },
   { task: 'recommend-study', tables: (r: RecommendReport) => [...r.datasets.map(table2Markdown), claimsMatrixMarkdown(r, (m) => MODEL_LABEL[m] ?? m, { datasetColumns: true })], none: /^(?![^]*recommend-study)/ },
-  { task: 'recommend', tables: (r: RecommendReport) => r.datasets.map(table2Markdown), none: /MovieLens[^]*Results: not yet run/ },
-  // supplementary: SIVAE+LBD with a 10× logit learning rate; the README quotes its NDCG@100 cells
-  { task: 'recommend-logit-lr', tables: (r: RecommendReport) => r.datasets.map((d) => fmtStat(d.table[0].ndcg100)), none: /^(?![^]*recommend-logit-lr)/ },
 ];
 
 for (const { task, tables, none } of TASKS) {
@@ -39,14 +36,23 @@ for (const { task, tables, none } of TASKS) {
   });
 }
 
-test('the segment study report states the runs (seeds, commit) the README describes', () => {
-  const r = JSON.parse(readFileSync(`${root}docs/results/segment-study/report.json`, 'utf8')) as SegmentReport;
-  assert.is(r.runs.length, 15, '5 methods × 3 seeds');
-  const commits = [...new Set([r.commit, ...(r.claims ?? []).flatMap((c) => c.commits)])];
-  assert.equal(commits.length, 1, 'every row from one commit');
-  assert.match(r.commit, /^[0-9a-f]{40}$/);
-  assert.ok(readme().includes(`all runs at commit ${r.commit.slice(0, 7)}`), 'the README names the commit the runs were made at');
-});
+// The runs behind each study's tables: the count the README describes, every row from one commit, named there.
+const STUDIES: { task: string; runs: (report: never) => number; count: number }[] = [
+  { task: 'classify-study', runs: (r: ClassifyReport) => r.results.length, count: 25 },   // 5 methods × 5 seeds
+  { task: 'segment-study', runs: (r: SegmentReport) => r.runs.length, count: 15 },   // 5 methods × 3 seeds
+  { task: 'recommend-study', runs: (r: RecommendReport) => r.datasets.reduce((n, d) => n + d.runs.length, 0), count: 60 },   // 2 sets × 10 rows × 3 seeds
+];
+
+for (const { task, runs, count } of STUDIES) {
+  test(`the ${task} report states the runs (seeds, commit) the README describes`, () => {
+    const r = JSON.parse(readFileSync(`${root}docs/results/${task}/report.json`, 'utf8')) as ClassifyReport | SegmentReport | RecommendReport;
+    assert.is(runs(r as never), count, 'every run of the grid');
+    const commits = [...new Set([r.commit, ...(r.claims ?? []).flatMap((c) => c.commits)])];
+    assert.equal(commits.length, 1, 'every row from one commit');
+    assert.match(r.commit, /^[0-9a-f]{40}$/);
+    assert.match(readme(), new RegExp(`all runs at commit ${r.commit.slice(0, 7)}\\s+\\(\`docs/results/${task}/`), 'the README names the commit beside the report');
+  });
+}
 
 test('the README\'s PyTorch benchmark tables equal those of the committed bench run it names', () => {
   const text = readme();

@@ -14,7 +14,7 @@ import { addRunnerOptions, runnerOptions } from './common/grid.js';
 import { runTask, listAndExit } from './common/task-main.js';
 import { writeClassifyReport, table1Markdown, classifyClaims, classifyReportClaims, classifyClaimsMarkdown, type ClassifyReport } from './classify/report.js';
 import { withoutPerExample } from './stats/per-example.js';
-import { verdictCounts } from './stats/claims.js';
+import { familySummary } from './stats/claims.js';
 import {
   PRESET_NAMES, PRESETS, loadData, dataFingerprint, runConfig, runOne, classifyTable, classifyPlan,
   type ClassifyOptions, type ClassifyRun, type MethodResult, type PresetName,
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
         preset: a.preset as string, ...prov, date: new Date().toISOString(), trainSize: data.train.n, testSize: data.test.n, ...(data.classes ? { classes: data.classes } : {}), table,
         results: results.map(withoutPerExample), ...classifyReportClaims(claims),
       };
-      if (claims) console.log(`${classifyClaimsMarkdown(report as unknown as ClassifyReport)}\nclaims: ${verdictCounts(claims.claims)}`);
+      if (claims) console.log(`${classifyClaimsMarkdown(report as unknown as ClassifyReport)}\n${familySummary(claims.claims)}`);
       writeJsonAtomic(file, report, 2);
       const written = await writeClassifyReport(runner.out, report as unknown as ClassifyReport);
       console.log(`report: ${file} (+ ${written.join(', ')})`);

@@ -15,7 +15,7 @@ import { runTask, listAndExit } from './common/task-main.js';
 import { loadRatings, describeRatings, ratingsFormats, type RatingsData, type RatingsFormat } from './data/ratings.js';
 import { writeRecommendReport, recommendClaims, recommendReportClaims, type RecommendReport, type RecommendRun, type DatasetReport } from './recommend/report.js';
 import { withoutPerExample } from './stats/per-example.js';
-import { verdictCounts } from './stats/claims.js';
+import { familySummary } from './stats/claims.js';
 import {
   ROWS, ROW_NAMES, DEFAULTS, PRESET_NAMES, PRESETS, runConfig, dataFingerprint, runOne, tableRows, tablesOf,
   type RecommendOptions, type PresetName,
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
       });
       const claims = recommendReportClaims([...sets.values()].map((s) => recommendClaims(s.name, records.filter((x) => x.run.dataset === s.name).map((x) => ({ result: x.record.result, commit: x.record.commit })))));
       const report: RecommendReport = { task: 'recommend', options: { ...o, preset: a.preset, data: names, format: formats }, ...prov, date: new Date().toISOString(), datasets, ...claims };
-      if (claims.claims) console.log(`claims: ${verdictCounts(claims.claims)}`);
+      if (claims.claims) console.log(`${familySummary(claims.claims)}`);
       const file = join(runner.out, 'report.json');
       writeJsonAtomic(file, report, 1);
       console.log(tablesOf(report));

@@ -13,7 +13,7 @@ import { datasetName } from './common/config.js';
 import { addRunnerOptions, runnerOptions } from './common/grid.js';
 import { runTask, listAndExit } from './common/task-main.js';
 import { writeSegmentReport, table1SegMarkdown, segmentClaims, segmentReportClaims, segmentClaimsMarkdown, type SegmentReport, type SegmentRun, type SegmentExamples } from './segment/report.js';
-import { verdictCounts } from './stats/claims.js';
+import { familySummary } from './stats/claims.js';
 import {
   MODELS, PRESET_NAMES, PRESETS, loadData, dataFingerprint, runConfig, runOne, segmentPlan, segmentReport,
   type SegmentOptions, type SegmentGridRun, type PresetName,
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
       const file = join(runner.out, 'report.json');
       writeJsonAtomic(file, report);
       console.log(table1SegMarkdown(report));
-      if (claims) console.log(`${segmentClaimsMarkdown(report)}\nclaims: ${verdictCounts(claims.claims)}`);
+      if (claims) console.log(`${segmentClaimsMarkdown(report)}\n${familySummary(claims.claims)}`);
       const written = await writeSegmentReport(runner.out, report);
       console.log(`report: ${file} (+ ${written.join(', ')})`);
     },

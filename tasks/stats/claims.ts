@@ -195,9 +195,35 @@ export function claimsMatrixMarkdown(r: ReportClaims, label: (m: string) => stri
 }
 
 /** Counts of each verdict, e.g. "2 supported, 0 contradicted, 14 undecided". */
-export function verdictCounts(claims: readonly Claim[]): string {
+export function verdictCounts(claims: readonly { verdict: Verdict }[]): string {
   const n = (v: Verdict): number => claims.filter((c) => c.verdict === v).length;
   return `${n('supported')} supported, ${n('contradicted')} contradicted, ${n('undecided')} undecided`;
+}
+
+/**
+ * The verdicts that survive Holm's step-down correction over the whole family of claims, so that
+ * the chance of calling any claim wrongly is at most `alpha` however many there are. A verdict
+ * needs both tests, so a claim's p is the larger of its two (an intersection-union test, valid at
+ * the level of each); claims are taken in increasing p, the k-th of m (from 0) passing while
+ * p ≤ alpha / (m − k). A claim that passes keeps its verdict; one that does not, or has no p,
+ * becomes undecided.
+ */
+export function holmVerdicts(claims: readonly Claim[], alpha = 0.05): Verdict[] {
+  const p = claims.map((c) => (c.seeds.p === null || !c.bootstrap ? Infinity : Math.max(c.seeds.p, c.bootstrap.p)));
+  const order = claims.map((_, i) => i).sort((i, j) => p[i] - p[j]);
+  const out: Verdict[] = claims.map(() => 'undecided');
+  for (let k = 0; k < order.length && p[order[k]] <= alpha / (order.length - k); k++) out[order[k]] = claims[order[k]].verdict;
+  return out;
+}
+
+/**
+ * What the family of claims says as a whole: how many verdicts chance alone would give if no
+ * difference were real (each is a one-sided 2.5 % call), and the counts after Holm's correction.
+ */
+export function familySummary(claims: readonly Claim[]): string {
+  const m = claims.length;
+  return `${m} claims: ${verdictCounts(claims)}; with no real difference anywhere, chance alone would call at most about ${(0.025 * m).toFixed(1)} supported and as many contradicted. `
+    + `After Holm's correction over all ${m} (family-wise error ≤ 5 %; a claim's p is the larger of its two tests'): ${verdictCounts(holmVerdicts(claims).map((verdict) => ({ verdict })))}.`;
 }
 
 const escHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -227,7 +253,8 @@ metric for A and B from the runs' per-example outputs and averages A − B over 
 <b>supported</b>: both intervals exclude 0 on the paper's side; <b>contradicted</b>: both exclude 0 on the other side;
 <b>undecided</b>: otherwise. Detectable effect: the larger of the two minimal detectable effects (80 % power, two-sided 5 %:
 (t<sub>.975,n−1</sub> + t<sub>.8,n−1</sub>)·sd/√n over seeds, 2.80 × the bootstrap SE): a true effect smaller than this had less than an
-80 % chance of being called by this run. The verdict reads the intervals; p is descriptive. No correction for the number of claims is applied.
+80 % chance of being called by this run. The verdict reads the intervals, uncorrected for the number of claims; the family's line below corrects it.
 The compared runs were trained at commit${commits.length > 1 ? 's' : ''} ${commits.map((c) => `<code>${escHtml(c.slice(0, 12))}</code>`).join(', ')}.${r.claimsNote ? ` <em>${escHtml(r.claimsNote)}</em>` : ''}</p>
+<p>${escHtml(familySummary(r.claims))}</p>
 ${gap}${tables}`;
 }

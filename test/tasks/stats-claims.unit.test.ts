@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildClaims, claimsMarkdown, claimsMatrixMarkdown, fmtDiff, verdictCounts, NO_CLAIMS, type ClaimRun } from '../../tasks/stats/claims.js';
+import { buildClaims, claimsMarkdown, claimsMatrixMarkdown, fmtDiff, verdictCounts, holmVerdicts, familySummary, NO_CLAIMS, type Claim, type ClaimRun } from '../../tasks/stats/claims.js';
 import { recommendTable, classifyTable, allOnes } from '../../tasks/stats/tables.js';
 import { packF32, packU8 } from '../../tasks/stats/per-example.js';
 import { mulberry32 } from '../../tasks/data/rng.js';
@@ -125,6 +125,37 @@ function recRun(model: string, seed: number, v: Float32Array): RecommendRun {
     usersPerSecond: 1, seconds: 1, perUser: { recall20: packF32(v), recall50: packF32(v), ndcg100: packF32(v) },
   };
 }
+
+/** A claim with only what the family correction reads: the two p values and the verdict. */
+const pClaim = (pSeeds: number | null, pBoot: number | null, verdict: Claim['verdict']): Claim => ({
+  a: 'lbd', b: 'base', metric: 'ndcg100', better: 'higher', perSeed: [], commits: ['c'], mde: null, verdict,
+  seeds: { n: 3, mean: 0, sd: 0, ci: null, p: pSeeds, mde: null },
+  bootstrap: pBoot === null ? null : { B: 1000, rngSeed: 1, examples: 10, estimate: 0, mean: 0, se: 0, ci: [0, 0], p: pBoot, mde: 0 },
+});
+
+test('Holm over the family: each claim at the larger of its two p values, thresholds 0.05/m, 0.05/(m−1), … until the first that fails', () => {
+  // larger p: 0.004, 0.02, 0.012, 0.3 → sorted 0.004 ≤ 0.0125, 0.012 ≤ 0.0167, 0.02 ≤ 0.025, 0.3 > 0.05
+  const four = [pClaim(0.004, 0.001, 'supported'), pClaim(0.01, 0.02, 'supported'), pClaim(0.012, 0.011, 'contradicted'), pClaim(0.3, 0.001, 'undecided')];
+  assert.equal(holmVerdicts(four), ['supported', 'supported', 'contradicted', 'undecided']);
+  // the second claim's larger p 0.03 > 0.025 stops the walk there
+  four[1] = pClaim(0.03, 0.01, 'supported');
+  assert.equal(holmVerdicts(four), ['supported', 'undecided', 'contradicted', 'undecided']);
+  // step-down: 0.045 would pass 0.05 on its own, but 0.04 > 0.05/2 came first
+  assert.equal(holmVerdicts([pClaim(0.01, 0.01, 'supported'), pClaim(0.04, 0.001, 'supported'), pClaim(0.001, 0.045, 'supported')]), ['supported', 'undecided', 'undecided']);
+  // a claim without a bootstrap cannot pass, yet counts in m: 0.02 > 0.05/3
+  assert.equal(holmVerdicts([pClaim(0.02, 0.02, 'supported'), pClaim(0.001, null, 'undecided'), pClaim(0.5, 0.5, 'undecided')]), ['undecided', 'undecided', 'undecided']);
+  // an undecided verdict stays undecided even when its p passes (the intervals decide the direction)
+  assert.equal(holmVerdicts([pClaim(0.001, 0.001, 'undecided')]), ['undecided']);
+  assert.equal(holmVerdicts([pClaim(0.03, 0.04, 'supported')], 0.01), ['undecided'], 'a stricter alpha');
+});
+
+test('the family line: counts, what chance alone would call, and the counts after Holm', () => {
+  const claims = [pClaim(0.004, 0.001, 'supported'), pClaim(0.03, 0.01, 'supported'), pClaim(0.012, 0.011, 'contradicted'), pClaim(0.3, 0.001, 'undecided')];
+  const line = familySummary(claims);
+  assert.match(line, /^4 claims: 2 supported, 1 contradicted, 1 undecided;/);
+  assert.match(line, /at most about 0\.1 supported/);   // 4 × 2.5 %
+  assert.match(line, /After Holm's correction over all 4 \(family-wise error ≤ 5 %[^)]*\): 1 supported, 1 contradicted, 2 undecided\.$/);
+});
 
 test('recommend: claims per data set (SIVAE+LBD against every other row present), rendered in report.html', async () => {
   const rng = mulberry32(8), user = Float32Array.from({ length: 60 }, () => rng());

@@ -228,6 +228,14 @@ export function familySummary(claims: readonly Claim[]): string {
 
 const escHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/** How many test examples the bootstrap resampled: one count, or one per data set ("60 (ml-latest-small), 94 (ml-100k)"). */
+function examplesText(claims: readonly Claim[]): string {
+  const per = new Map<string, number>();
+  for (const c of claims) if (c.bootstrap) per.set(c.dataset ?? '', c.bootstrap.examples);
+  const counts = new Set(per.values());
+  return counts.size <= 1 ? `${[...counts][0] ?? 0}` : [...per].map(([ds, n]) => `${n} (${ds})`).join(', ');
+}
+
 /** The claims section of a report page: the method, then a table (or a line saying there is no per-example data). */
 export function claimsHtml(r: ReportClaims, label: (m: string) => string = (m) => m): string {
   const head = '<h2>Claims: paired comparisons</h2>';
@@ -248,7 +256,7 @@ ${cs.map((c) => `<tr style="background:${colour[c.verdict]}">${claimCells(c, lab
   return `${head}
 <p>Each line compares the paper's better method A with B on the same seeds. Per seed: A − B of the run's reported metric;
 then their mean with a 95 % Student-t interval over seeds (training randomness), and a paired bootstrap over test examples
-(${b ? `${b.B} resamples of the ${b.examples} test examples, generator seed ${b.rngSeed}` : 'not computed'}: each resample recomputes every seed's
+(${b ? `${b.B} resamples of the ${examplesText(r.claims)} test examples, generator seed ${b.rngSeed}` : 'not computed'}: each resample recomputes every seed's
 metric for A and B from the runs' per-example outputs and averages A − B over seeds; 95 % percentile interval and two-sided p).
 <b>supported</b>: both intervals exclude 0 on the paper's side; <b>contradicted</b>: both exclude 0 on the other side;
 <b>undecided</b>: otherwise. Detectable effect: the larger of the two minimal detectable effects (80 % power, two-sided 5 %:

@@ -180,6 +180,12 @@ test('recommend: claims per data set (SIVAE+LBD against every other row present)
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
     assert.match(html, /Claims: paired comparisons/);
     assert.match(html, /<h3>ml-100k<\/h3><p>6 supported, 0 contradicted, 0 undecided/);
+    assert.match(html, /200 resamples of the 60 test examples/);
+    // two data sets of different sizes: the page names each one's count
+    const user2 = Float32Array.from({ length: 40 }, () => rng());
+    const runs2 = [1, 2, 3].flatMap((s) => [{ result: recRun('sivae+lbd', s, user2.map((u) => u + 0.1 + 0.01 * rng())), commit: 'abc' }, { result: recRun('vae', s, user2.map((u) => u + 0.01 * rng())), commit: 'abc' }]);
+    await writeRecommendReport(dir, { ...report, ...recommendReportClaims([recommendClaims('ml-100k', runs, { B: 200 }), recommendClaims('tiny', runs2, { B: 200 })]) });
+    assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /200 resamples of the 60 \(ml-100k\), 40 \(tiny\) test examples/);
     await writeRecommendReport(dir, { ...report, claims: undefined });
     assert.ok(readFileSync(join(dir, 'report.html'), 'utf8').includes(NO_CLAIMS), 'an old report renders, saying it has no claims');
   } finally {

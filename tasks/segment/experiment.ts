@@ -80,7 +80,8 @@ export const PRESETS: Record<PresetName, Partial<SegmentOptions>> = {
   // training plus the MC evaluation of 334 images per run. FC-DenseNet-56 (1.4 M parameters)
   // would take ~10× as long per image. Measured at d572203: 2.80 h of training for the 15 runs
   // (456-571 s a run alone, up to 1,310 s beside the recommend grid), ~10 minutes a run with the
-  // MC evaluation when alone.
+  // MC evaluation when alone. The committed study added seeds 4-5 (`--seeds 5 --resume`; the seed
+  // count is not a run option): 25 runs, 4.31 h of training, seeds 4-5 in 2.15 h of wall time.
   study: { model: 'tiny', size: [90, 120], epochs: 6, batch: 4, lr: 1e-3, rho: 0.9, lrDecay: 0.95, logitLr: 1e-2, seeds: 3, samples: 10, trainLimit: 367, valLimit: 101, testLimit: 233, memoryEfficient: false },
   // The paper: FC-DenseNet-103 at 480×360, batch 1, RMSProp 1e-4 (decay 0.995), 700 epochs, S = 10.
   paper: { model: '103', size: [360, 480], epochs: 700, batch: 1, lr: 1e-4, rho: 0.995, lrDecay: 1, logitLr: 1e-4, seeds: 3, samples: 10, trainLimit: 367, valLimit: 101, testLimit: 233, memoryEfficient: true },

@@ -19,7 +19,7 @@ const readme = (): string => readFileSync(root + 'README.md', 'utf8');
 const TASKS: { task: string; tables: (report: never) => string[]; none: RegExp }[] = [
   // the study grid (5 seeds): Table 1 and the claims, one cell per baseline and metric
   { task: 'classify-study', tables: (r: ClassifyReport) => [table1Markdown(r), claimsMatrixMarkdown(r, dropoutLabel)], none: /^(?![^]*classify-study)/ },
-  // the segment and recommend study grids (3 seeds): their tables and claims
+  // the segment (5 seeds) and recommend (3 seeds) study grids: their tables and claims
   { task: 'segment-study', tables: (r: SegmentReport) => [table1SegMarkdown(r), claimsMatrixMarkdown(r, dropoutLabel)], none: /^(?![^]*segment-study)/ },
   { task: 'recommend-study', tables: (r: RecommendReport) => [...r.datasets.map(table2Markdown), claimsMatrixMarkdown(r, (m) => MODEL_LABEL[m] ?? m, { datasetColumns: true })], none: /^(?![^]*recommend-study)/ },
 ];
@@ -39,7 +39,7 @@ for (const { task, tables, none } of TASKS) {
 // The runs behind each study's tables: the count the README describes, every row from one commit, named there.
 const STUDIES: { task: string; runs: (report: never) => number; count: number }[] = [
   { task: 'classify-study', runs: (r: ClassifyReport) => r.results.length, count: 25 },   // 5 methods × 5 seeds
-  { task: 'segment-study', runs: (r: SegmentReport) => r.runs.length, count: 15 },   // 5 methods × 3 seeds
+  { task: 'segment-study', runs: (r: SegmentReport) => r.runs.length, count: 25 },   // 5 methods × 5 seeds
   { task: 'recommend-study', runs: (r: RecommendReport) => r.datasets.reduce((n, d) => n + d.runs.length, 0), count: 60 },   // 2 sets × 10 rows × 3 seeds
 ];
 

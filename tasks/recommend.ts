@@ -99,7 +99,7 @@ async function main(): Promise<void> {
       });
       const claims = recommendReportClaims([...sets.values()].map((s) => recommendClaims(s.name, records.filter((x) => x.run.dataset === s.name).map((x) => ({ result: x.record.result, commit: x.record.commit })))));
       const report: RecommendReport = { task: 'recommend', options: { ...o, preset: a.preset, data: names, format: formats }, ...prov, date: new Date().toISOString(), datasets, ...claims };
-      if (claims.claims) console.log(`${familySummary(claims.claims)}`);
+      if (claims.claims) console.log(familySummary(claims.claims));
       const file = join(runner.out, 'report.json');
       writeJsonAtomic(file, report, 1);
       console.log(tablesOf(report));
